@@ -1,0 +1,31 @@
+################################################################################
+#
+# Pullbox: top-level orchestration only
+#
+################################################################################
+#   make            build everything that exists (today: pullboxd)
+#   make run        run the product (today: pullboxd on this machine)
+#   make test       run every test (unit under ASan/UBSan, integration, SDK)
+#   make clean
+
+O := $(CURDIR)/out
+export O
+
+all: server
+
+server:
+	@$(MAKE) --no-print-directory -C server O=$(O)
+
+server-san:
+	@$(MAKE) --no-print-directory -C server O=$(O) SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" CFLAGS="-O1 -g"
+
+run: server
+	@tests/../scripts/pullbox-run
+
+test: server server-san
+	@tests/run
+
+clean:
+	rm -rf $(O)
+
+.PHONY: all server server-san run test clean

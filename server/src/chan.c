@@ -1,0 +1,225 @@
+#include "first.h"
+
+#include "chan.h"
+#include "msg.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static uint32_t hash_id(const char *s, size_t n)
+{
+    /* FNV-1a: ids are random hex or small user ids, so a simple hash spreads them */
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 16777619u;
+    return h;
+}
+
+void chan_registry_init(struct chan_registry *r, unsigned history_length, uint32_t message_ttl,
+                        double online_grace)
+{
+    memset(r, 0, sizeof *r);
+    r->n_buckets = 1024;
+    r->buckets = xcalloc(r->n_buckets, sizeof *r->buckets);
+    r->history_length = history_length;
+    r->message_ttl = message_ttl;
+    r->online_grace = online_grace;
+}
+
+static void chan_free(struct chan *ch)
+{
+    chan_clear_history(ch);
+    free(ch->hist);
+    free(ch);
+}
+
+void chan_registry_deinit(struct chan_registry *r)
+{
+    for (size_t i = 0; i < r->n_buckets; i++) {
+        struct chan *ch = r->buckets[i];
+        while (ch) {
+            struct chan *next = ch->hnext;
+            chan_free(ch);
+            ch = next;
+        }
+    }
+    free(r->buckets);
+    memset(r, 0, sizeof *r);
+}
+
+static void grow(struct chan_registry *r)
+{
+    size_t nb = r->n_buckets * 2;
+    struct chan **b = xcalloc(nb, sizeof *b);
+    for (size_t i = 0; i < r->n_buckets; i++) {
+        struct chan *ch = r->buckets[i];
+        while (ch) {
+            struct chan *next = ch->hnext;
+            size_t j = ch->hash & (nb - 1);
+            ch->hnext = b[j];
+            b[j] = ch;
+            ch = next;
+        }
+    }
+    free(r->buckets);
+    r->buckets = b;
+    r->n_buckets = nb;
+    r->sweep_pos = 0;
+}
+
+struct chan *chan_get(struct chan_registry *r, const char *id, size_t len, bool create)
+{
+    uint32_t h = hash_id(id, len);
+    for (struct chan *ch = r->buckets[h & (r->n_buckets - 1)]; ch; ch = ch->hnext)
+        if (ch->hash == h && ch->id_len == len && memcmp(ch->id, id, len) == 0)
+            return ch;
+    if (!create)
+        return NULL;
+    if (r->n_chans >= r->n_buckets)
+        grow(r);
+    struct chan *ch = xcalloc(1, sizeof *ch + len + 1);
+    ch->hash = h;
+    ch->id_len = (uint16_t)len;
+    memcpy(ch->id, id, len);
+    list_init(&ch->subs);
+    size_t b = h & (r->n_buckets - 1);
+    ch->hnext = r->buckets[b];
+    r->buckets[b] = ch;
+    r->n_chans++;
+    return ch;
+}
+
+static void unlink_chan(struct chan_registry *r, struct chan *ch)
+{
+    struct chan **pp = &r->buckets[ch->hash & (r->n_buckets - 1)];
+    while (*pp != ch)
+        pp = &(*pp)->hnext;
+    *pp = ch->hnext;
+    r->n_chans--;
+}
+
+void chan_subscribe(struct chan *ch, struct sub_link *link, struct conn *c)
+{
+    link->ch = ch;
+    link->c = c;
+    list_add_tail(&ch->subs, &link->chan_node);
+    ch->n_subs++;
+}
+
+void chan_unsubscribe(struct chan_registry *r, struct sub_link *link, double now)
+{
+    struct chan *ch = link->ch;
+    if (!ch)
+        return;
+    list_del(&link->chan_node);
+    link->ch = NULL;
+    if (--ch->n_subs == 0) {
+        ch->last_seen = now;
+        chan_release_if_unused(r, ch, now);
+    }
+}
+
+static struct msg *hist_at(const struct chan *ch, unsigned i)
+{
+    return ch->hist[(ch->hist_head + i) % ch->hist_cap];
+}
+
+void chan_store(struct chan_registry *r, struct chan *ch, struct msg *m)
+{
+    ch->published++;
+    if (r->history_length == 0 || m->expiry == 0)
+        return;
+    if (!ch->hist) {
+        ch->hist_cap = r->history_length;
+        ch->hist = xcalloc(ch->hist_cap, sizeof *ch->hist);
+    }
+    if (ch->hist_len == ch->hist_cap) {
+        msg_unref(ch->hist[ch->hist_head]);
+        ch->hist_head = (ch->hist_head + 1) % ch->hist_cap;
+        ch->hist_len--;
+    }
+    ch->hist[(ch->hist_head + ch->hist_len) % ch->hist_cap] = msg_ref(m);
+    ch->hist_len++;
+}
+
+void chan_clear_history(struct chan *ch)
+{
+    for (unsigned i = 0; i < ch->hist_len; i++)
+        msg_unref(hist_at(ch, i));
+    ch->hist_len = ch->hist_head = 0;
+}
+
+static bool expired(const struct msg *m, double now)
+{
+    return (double)m->created + m->expiry <= now;
+}
+
+bool chan_is_online(const struct chan_registry *r, const struct chan *ch, double now)
+{
+    return ch->n_subs > 0 || (ch->last_seen > 0 && now - ch->last_seen < r->online_grace);
+}
+
+void chan_history_after(const struct chan *ch, const char *mid, unsigned max, double now,
+                        void (*fn)(struct msg *m, void *arg), void *arg)
+{
+    /* history is in publish order, so mids ascend: find the first newer one */
+    unsigned first = ch->hist_len;
+    while (first > 0 && strcmp(hist_at(ch, first - 1)->mid, mid) > 0)
+        first--;
+    unsigned n = ch->hist_len - first;
+    if (n > max)
+        first = ch->hist_len - max;
+    for (unsigned i = first; i < ch->hist_len; i++) {
+        struct msg *m = hist_at(ch, i);
+        if (!expired(m, now))
+            fn(m, arg);
+    }
+}
+
+struct msg *chan_newest(const struct chan *ch, double now)
+{
+    for (unsigned i = ch->hist_len; i > 0; i--) {
+        struct msg *m = hist_at(ch, i - 1);
+        if (!expired(m, now))
+            return m;
+    }
+    return NULL;
+}
+
+static void drop_expired(struct chan *ch, double now)
+{
+    while (ch->hist_len && expired(hist_at(ch, 0), now)) {
+        msg_unref(hist_at(ch, 0));
+        ch->hist_head = (ch->hist_head + 1) % ch->hist_cap;
+        ch->hist_len--;
+    }
+    if (ch->hist_len == 0 && ch->hist) {
+        /* an idle channel gives its ring back */
+        free(ch->hist);
+        ch->hist = NULL;
+        ch->hist_cap = ch->hist_head = 0;
+    }
+}
+
+void chan_release_if_unused(struct chan_registry *r, struct chan *ch, double now)
+{
+    if (ch->n_subs || ch->hist_len || chan_is_online(r, ch, now))
+        return;
+    unlink_chan(r, ch);
+    chan_free(ch);
+}
+
+void chan_sweep(struct chan_registry *r, double now, size_t budget)
+{
+    for (size_t k = 0; k < budget && k < r->n_buckets; k++) {
+        size_t b = r->sweep_pos++ & (r->n_buckets - 1);
+        struct chan *ch = r->buckets[b];
+        while (ch) {
+            struct chan *next = ch->hnext;
+            drop_expired(ch, now);
+            chan_release_if_unused(r, ch, now);
+            ch = next;
+        }
+    }
+}

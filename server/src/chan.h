@@ -1,0 +1,71 @@
+/* The channel registry: channels by id, each with its subscribers (links
+ * owned by the subscribing connection) and a bounded history of messages for
+ * catch-up by mid. A channel lives while it has subscribers, history, or a
+ * recent subscriber (for online status), and is freed by chan_sweep. */
+#ifndef PULLBOX_CHAN_H
+#define PULLBOX_CHAN_H
+
+#include "first.h"
+#include "list.h"
+
+struct msg;
+struct conn;
+
+struct chan {
+    struct chan *hnext;    /* hash chain */
+    uint32_t hash;
+    struct list_node subs; /* struct sub_link.chan_node, oldest first */
+    unsigned n_subs;
+    struct msg **hist;     /* ring of history_length slots, allocated on first message */
+    unsigned hist_head, hist_len, hist_cap;
+    double last_seen;      /* when the last subscriber left; 0 = never subscribed */
+    uint64_t published;
+    uint16_t id_len;
+    char id[];
+};
+
+/* A subscription: one per (connection, channel), on both sides' lists. */
+struct sub_link {
+    struct list_node chan_node;
+    struct chan *ch;
+    struct conn *c;
+};
+
+struct chan_registry {
+    struct chan **buckets;
+    size_t n_buckets; /* power of two */
+    size_t n_chans;
+    size_t sweep_pos; /* next bucket chan_sweep looks at */
+    unsigned history_length;
+    uint32_t message_ttl;
+    double online_grace;
+};
+
+void chan_registry_init(struct chan_registry *r, unsigned history_length, uint32_t message_ttl,
+                        double online_grace);
+void chan_registry_deinit(struct chan_registry *r);
+/* Finds a channel; with create, makes it when missing. NULL when absent. */
+struct chan *chan_get(struct chan_registry *r, const char *id, size_t len, bool create);
+/* Appends a subscriber link (fills link->ch). */
+void chan_subscribe(struct chan *ch, struct sub_link *link, struct conn *c);
+/* Removes a link; records last_seen when the last subscriber leaves. */
+void chan_unsubscribe(struct chan_registry *r, struct sub_link *link, double now);
+/* Stores a message reference in the channel's history (drops the oldest). */
+void chan_store(struct chan_registry *r, struct chan *ch, struct msg *m);
+/* Drops the channel's history. */
+void chan_clear_history(struct chan *ch);
+/* True when a subscriber is connected or left within online_grace. */
+bool chan_is_online(const struct chan_registry *r, const struct chan *ch, double now);
+/* Calls fn for each message of the history newer than mid (NULL = none),
+ * oldest first, at most max of the newest ones; skips expired messages. */
+void chan_history_after(const struct chan *ch, const char *mid, unsigned max, double now,
+                        void (*fn)(struct msg *m, void *arg), void *arg);
+/* The newest unexpired message, or NULL. */
+struct msg *chan_newest(const struct chan *ch, double now);
+/* Looks at up to `budget` buckets: drops expired history and frees channels
+ * with nothing left. Call periodically. */
+void chan_sweep(struct chan_registry *r, double now, size_t budget);
+/* Frees ch now if nothing keeps it. */
+void chan_release_if_unused(struct chan_registry *r, struct chan *ch, double now);
+
+#endif

@@ -1,0 +1,273 @@
+#include "first.h"
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_type { OPT_STR, OPT_INT, OPT_ENUM, OPT_PATH };
+
+struct opt {
+    const char *name;
+    enum opt_type type;
+    size_t offset;
+    long min, max;            /* OPT_INT bounds */
+    const char *const *names; /* OPT_ENUM values, index = stored int */
+    const char *def;          /* default, as it would be written in the file */
+    const char *help;
+};
+
+static const char *const algo_names[] = {"sha1", "sha256", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+
+#define F(field) offsetof(struct config, field)
+#define STR(n, f, d, h) {n, OPT_STR, F(f), 0, 0, NULL, d, h}
+#define PATH(n, f, d, h) {n, OPT_PATH, F(f), 0, 0, NULL, d, h}
+#define INT(n, f, lo, hi, d, h) {n, OPT_INT, F(f), lo, hi, NULL, d, h}
+#define ENUM(n, f, names, d, h) {n, OPT_ENUM, F(f), 0, 0, names, d, h}
+
+static const struct opt options[] = {
+    STR("listen-subscribe", listen_subscribe, "0.0.0.0:8893",
+        "Browsers and mobile apps: long polling, WebSocket, EventSource and client publish.\n"
+        "Comma-separated host:port list ([v6]:port for IPv6), or off."),
+    STR("listen-publish", listen_publish, "0.0.0.0:8895",
+        "The Bitrix web server: trusted publish, channel stats, JSON-RPC, /server-stat/,\n"
+        "/health and /metrics. Firewall it to the Bitrix servers' addresses."),
+    STR("signature-key", signature_key, "",
+        "The HMAC key that signs channel ids: the pull module's signature_key. Required."),
+    STR("signature-key-previous", signature_key_previous, "",
+        "A previous key still accepted (set it for the grace period of a key rotation)."),
+    ENUM("signature-algorithm", signature_algorithm, algo_names, "sha1",
+         "HMAC hash of channel signatures: sha1 (Bitrix default) or sha256."),
+    PATH("path-subscribe", path_subscribe, "/bitrix/sub/",
+         "Long polling path (a WebSocket upgrade is accepted here too)."),
+    PATH("path-subscribe-ws", path_subscribe_ws, "/bitrix/subws/",
+         "WebSocket path (long polling is served here too, as nginx rewrites /sub/ to it)."),
+    PATH("path-publish", path_publish, "/bitrix/pub/", "Trusted publish and channel stats."),
+    PATH("path-publish-web", path_publish_web, "/bitrix/rest/", "Untrusted client publish."),
+    PATH("path-publish-web-alt", path_publish_web_alt, "/bitrix/pubweb/",
+         "Second client publish path (the pull module's default path_to_publish_web)."),
+    PATH("path-api", path_api, "/bitrix/api/", "V5 JSON-RPC endpoint (publish port)."),
+    PATH("path-server-stat", path_server_stat, "/server-stat/", "Server statistics (publish port)."),
+    PATH("path-eventsource", path_eventsource, "/bitrix/events/",
+         "EventSource (text/event-stream) subscriptions, for non-Bitrix clients."),
+    INT("longpoll-timeout", longpoll_timeout, 1, 3600, "40",
+        "Seconds a long poll is held before the 304 answer."),
+    INT("ws-ping-interval", ws_ping_interval, 1, 3600, "40",
+        "Seconds between WebSocket pings; a peer that misses a pong is dropped."),
+    INT("jsonrpc-ping-interval", jsonrpc_ping_interval, 1, 3600, "10",
+        "Seconds between V5 \"ping\" text frames (the client gives up after 20)."),
+    INT("header-timeout", header_timeout, 1, 600, "10",
+        "Seconds a client may take to send a request head and body."),
+    INT("idle-timeout", idle_timeout, 1, 3600, "65",
+        "Seconds an idle keep-alive connection stays open."),
+    INT("shutdown-timeout", shutdown_timeout, 0, 60, "3",
+        "Seconds SIGTERM waits for subscribers to receive their close."),
+    INT("message-ttl", message_ttl, 0, 2592000, "86400",
+        "Seconds a message is kept for catch-up (capped by its own expiry)."),
+    INT("history-length", history_length, 0, 100000, "100",
+        "Messages kept per channel for catch-up by mid."),
+    INT("catchup-per-channel", catchup_per_channel, 0, 100000, "100",
+        "Most messages replayed per channel on a subscribe with mid."),
+    INT("catchup-total", catchup_total, 0, 100000, "200",
+        "Most messages replayed in all on one subscribe."),
+    INT("max-header-size", max_header_size, 1024, 1048576, "16384",
+        "Bytes of a request head (431 beyond)."),
+    INT("max-body-size", max_body_size, 1024, 67108864, "1048576",
+        "Bytes of a request body (413 beyond)."),
+    INT("max-channels-per-request", max_channels_per_request, 1, 100000, "100",
+        "Channels in one CHANNEL_ID list or one message's receivers."),
+    INT("max-messages-per-request", max_messages_per_request, 1, 100000, "100",
+        "Messages in one protobuf or JSON-RPC request."),
+    INT("max-channel-id-length", max_channel_id_length, 32, 1024, "64",
+        "Characters of a channel id on the trusted publish side."),
+    INT("max-connections-per-channel", max_connections_per_channel, 1, 1000000, "100",
+        "Connections per private channel; the oldest is closed with 4029 beyond."),
+    INT("max-channels", max_channels, 1, 100000000, "1000000",
+        "Channels held at once (publish answers 503 beyond)."),
+    INT("max-connections", max_connections, 1, 10000000, "100000",
+        "Open client connections (further ones are refused)."),
+    INT("max-ws-frame-size", max_ws_frame_size, 125, 67108864, "1048576",
+        "Bytes of a WebSocket message from a client (close 1009 beyond)."),
+    INT("max-output-buffer", max_output_buffer, 65536, 1073741824, "4194304",
+        "Bytes queued to one subscriber that does not read; it is dropped beyond."),
+    INT("online-grace", online_grace, 0, 3600, "130",
+        "Seconds a channel counts as online after its last subscriber left."),
+    STR("user", user, "", "Drop root privileges to this user after binding (empty: stay)."),
+    ENUM("log-level", log_level, level_names, "info", "error, warn, info or debug."),
+};
+
+static void *field(struct config *cfg, const struct opt *o)
+{
+    return (char *)cfg + o->offset;
+}
+
+static int set_value(struct config *cfg, const struct opt *o, const char *v, char *err,
+                     size_t errlen)
+{
+    switch (o->type) {
+    case OPT_STR:
+    case OPT_PATH: {
+        if (o->type == OPT_PATH && (v[0] != '/' || strchr(v, '?') || strchr(v, ' '))) {
+            snprintf(err, errlen, "%s: \"%s\" is not an absolute URL path", o->name, v);
+            return -1;
+        }
+        char **s = field(cfg, o);
+        free(*s);
+        *s = xstrdup(v);
+        return 0;
+    }
+    case OPT_INT: {
+        errno = 0;
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (errno || end == v || *end || n < o->min || n > o->max) {
+            snprintf(err, errlen, "%s: \"%s\" is not an integer from %ld to %ld", o->name, v,
+                     o->min, o->max);
+            return -1;
+        }
+        *(long *)field(cfg, o) = n;
+        return 0;
+    }
+    case OPT_ENUM:
+        for (int i = 0; o->names[i]; i++) {
+            if (strcmp(v, o->names[i]) == 0) {
+                *(int *)field(cfg, o) = i;
+                return 0;
+            }
+        }
+        char accepted[128] = "";
+        for (int i = 0; o->names[i]; i++) {
+            strncat(accepted, i ? ", " : "", sizeof accepted - strlen(accepted) - 1);
+            strncat(accepted, o->names[i], sizeof accepted - strlen(accepted) - 1);
+        }
+        snprintf(err, errlen, "%s: \"%s\" is not one of %s", o->name, v, accepted);
+        return -1;
+    }
+    return -1;
+}
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char err[256];
+    for (size_t i = 0; i < ARRAY_LEN(options); i++) {
+        if (set_value(cfg, &options[i], options[i].def, err, sizeof err) != 0)
+            abort(); /* the table itself is wrong */
+    }
+}
+
+void config_free(struct config *cfg)
+{
+    for (size_t i = 0; i < ARRAY_LEN(options); i++) {
+        if (options[i].type == OPT_STR || options[i].type == OPT_PATH) {
+            char **s = field(cfg, &options[i]);
+            free(*s);
+            *s = NULL;
+        }
+    }
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r' || e[-1] == '\n'))
+        *--e = '\0';
+    return s;
+}
+
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
+{
+    config_defaults(cfg);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        config_free(cfg);
+        return -1;
+    }
+    char line[4096];
+    int lineno = 0;
+    char why[512];
+    while (fgets(line, sizeof line, f)) {
+        lineno++;
+        if (!strchr(line, '\n') && !feof(f)) {
+            snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno,
+                     sizeof line - 2);
+            goto fail;
+        }
+        char *s = trim(line);
+        if (*s == '\0' || *s == '#')
+            continue;
+        char *eq = strchr(s, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected \"key = value\"", path, lineno);
+            goto fail;
+        }
+        *eq = '\0';
+        char *key = trim(s), *val = trim(eq + 1);
+        const struct opt *o = NULL;
+        for (size_t i = 0; i < ARRAY_LEN(options); i++)
+            if (strcmp(options[i].name, key) == 0)
+                o = &options[i];
+        if (!o) {
+            snprintf(err, errlen, "%s:%d: unknown key \"%s\"", path, lineno, key);
+            goto fail;
+        }
+        if (set_value(cfg, o, val, why, sizeof why) != 0) {
+            snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+            goto fail;
+        }
+    }
+    fclose(f);
+    return config_validate(cfg, err, errlen) == 0 ? 0 : (config_free(cfg), -1);
+fail:
+    fclose(f);
+    config_free(cfg);
+    return -1;
+}
+
+int config_validate(const struct config *cfg, char *err, size_t errlen)
+{
+    if (strlen(cfg->signature_key) < 16) {
+        snprintf(err, errlen,
+                 "signature-key: must be set to a secret of at least 16 characters "
+                 "(pullboxd --print-config writes a config with a generated key)");
+        return -1;
+    }
+    if (cfg->catchup_per_channel > cfg->history_length && cfg->history_length > 0) {
+        /* not an error: catch-up simply cannot return more than is kept */
+    }
+    if (cfg->signature_key_previous[0] && strlen(cfg->signature_key_previous) < 16) {
+        snprintf(err, errlen, "signature-key-previous: must be empty or at least 16 characters");
+        return -1;
+    }
+    return 0;
+}
+
+void config_print(FILE *out, const char *key_override)
+{
+    fprintf(out, "# pullbox.conf: the queue server's settings. `key = value`, '#' comments.\n"
+                 "# SIGHUP reloads everything except the listen addresses and user.\n");
+    for (size_t i = 0; i < ARRAY_LEN(options); i++) {
+        const struct opt *o = &options[i];
+        fputs("\n", out);
+        const char *h = o->help;
+        while (*h) {
+            const char *nl = strchr(h, '\n');
+            size_t n = nl ? (size_t)(nl - h) : strlen(h);
+            fprintf(out, "# %.*s\n", (int)n, h);
+            h += n + (nl ? 1 : 0);
+        }
+        const char *v = o->def;
+        if (key_override && strcmp(o->name, "signature-key") == 0)
+            v = key_override;
+        fprintf(out, "%s = %s\n", o->name, v);
+    }
+}

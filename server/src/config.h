@@ -1,0 +1,73 @@
+/* pullbox.conf: one `key = value` per line, '#' starts a comment. Every key
+ * is a row of one table (config.c), which also gives its bounds, default and
+ * help text; `pullboxd --print-config` prints the table as a commented file. */
+#ifndef PULLBOX_CONFIG_H
+#define PULLBOX_CONFIG_H
+
+#include "first.h"
+
+#include <stdio.h>
+
+#define CONFIG_MAX_LISTEN 4
+
+enum config_algo { CONFIG_ALGO_SHA1, CONFIG_ALGO_SHA256 };
+
+struct config {
+    /* listeners: comma-separated host:port lists; "off" = none */
+    char *listen_subscribe;
+    char *listen_publish;
+
+    char *signature_key;
+    char *signature_key_previous; /* still accepted during a key rotation */
+    int signature_algorithm;      /* enum config_algo */
+
+    char *path_subscribe;    /* long polling (+ websocket upgrade) */
+    char *path_subscribe_ws; /* websocket (+ long polling) */
+    char *path_publish;      /* trusted publish and stats */
+    char *path_publish_web;  /* untrusted client publish */
+    char *path_publish_web_alt;
+    char *path_api;         /* V5 JSON-RPC */
+    char *path_server_stat; /* JSON stats */
+    char *path_eventsource; /* EventSource subscriptions */
+
+    long longpoll_timeout;
+    long ws_ping_interval;
+    long jsonrpc_ping_interval;
+    long header_timeout;
+    long idle_timeout;
+    long shutdown_timeout;
+
+    long message_ttl;
+    long history_length;
+    long catchup_per_channel;
+    long catchup_total;
+
+    long max_header_size;
+    long max_body_size;
+    long max_channels_per_request;
+    long max_messages_per_request;
+    long max_channel_id_length;
+    long max_connections_per_channel;
+    long max_channels;
+    long max_connections;
+    long max_ws_frame_size;
+    long max_output_buffer;
+    long online_grace;
+
+    char *user;
+    int log_level; /* enum log_level */
+};
+
+/* Fills cfg with the defaults (strings allocated). */
+void config_defaults(struct config *cfg);
+/* Loads path over the defaults. Returns 0, or -1 with err naming the file,
+ * line, key and accepted range. On failure cfg holds nothing to free. */
+int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
+/* Cross-key checks after loading (e.g. signature key present). */
+int config_validate(const struct config *cfg, char *err, size_t errlen);
+void config_free(struct config *cfg);
+/* Writes the whole table as a commented config file. key_override, when not
+ * NULL, is written as the signature-key value. */
+void config_print(FILE *out, const char *key_override);
+
+#endif

@@ -1,0 +1,512 @@
+#include "first.h"
+
+#include "server.h"
+#include "log.h"
+#include "msg.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Bytes asked of the kernel per read: one syscall takes a typical publish. */
+#define CONN_READ_CHUNK 16384
+
+static const char conn_err_peer[] = "peer closed";
+static const char conn_err_io[] = "socket error";
+static const char conn_err_timeout[] = "timeout";
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents);
+static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+
+static double tl_interval(const struct server *s, enum tlist tl)
+{
+    const struct config *cfg = &s->cfg;
+    switch (tl) {
+    case TL_IDLE:
+        return (double)cfg->idle_timeout;
+    case TL_HEADER:
+    case TL_CLOSING:
+        return (double)cfg->header_timeout;
+    case TL_LONGPOLL:
+        return (double)cfg->longpoll_timeout;
+    case TL_PING:
+        return (double)cfg->ws_ping_interval;
+    case TL_RPC_PING:
+        return (double)cfg->jsonrpc_ping_interval;
+    default:
+        return 0;
+    }
+}
+
+/* Moves c to the tail of timeout list tl with a deadline one interval from
+ * now (TL_NONE: no timeout). */
+void conn_set_timer(struct conn *c, enum tlist tl)
+{
+    if (c->tlist != TL_NONE)
+        list_del(&c->timer_node);
+    c->tlist = (int8_t)tl;
+    if (tl == TL_NONE)
+        return;
+    c->deadline = ev_now(c->srv->loop) + tl_interval(c->srv, tl);
+    list_add_tail(&c->srv->timers[tl], &c->timer_node);
+}
+
+void conn_accept(struct listener *l, int fd)
+{
+    struct server *s = l->srv;
+    struct conn *c = xcalloc(1, sizeof *c);
+    c->fd = fd;
+    c->srv = s;
+    c->role = (uint8_t)l->role;
+    c->state = CONN_HTTP;
+    c->tlist = TL_NONE;
+    c->since = ev_now(s->loop);
+    buf_init(&c->in);
+    outq_init(&c->out);
+    list_init(&c->timer_node);
+    list_init(&c->flush_node);
+    list_add_tail(&s->conns, &c->node);
+    ev_io_init(&c->rio, on_read, fd, EV_READ);
+    ev_io_init(&c->wio, on_write, fd, EV_WRITE);
+    c->rio.data = c->wio.data = c;
+    ev_io_start(s->loop, &c->rio);
+    conn_set_timer(c, TL_IDLE);
+    s->m.connections_total++;
+    s->m.n_conns++;
+}
+
+void conn_schedule_flush(struct conn *c)
+{
+    if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
+        return;
+    c->flags |= CONN_F_PENDING;
+    list_add_tail(&c->srv->pending, &c->flush_node);
+}
+
+void conn_send(struct conn *c, const void *p, size_t n)
+{
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    outq_append(&c->out, p, n);
+    conn_schedule_flush(c);
+}
+
+void conn_unsubscribe_all(struct conn *c)
+{
+    struct server *s = c->srv;
+    double now = ev_now(s->loop);
+    for (uint16_t i = 0; i < c->n_links; i++)
+        chan_unsubscribe(&s->chans, &c->links[i], now);
+    free(c->links);
+    c->links = NULL;
+    c->n_links = 0;
+    for (uint32_t i = 0; i < c->n_pend; i++)
+        msg_unref(c->pend[i]);
+    free(c->pend);
+    c->pend = NULL;
+    c->n_pend = c->cap_pend = 0;
+    c->pend_bytes = 0;
+    if (c->flags & CONN_F_COUNTED) {
+        c->flags &= (uint16_t)~CONN_F_COUNTED;
+        if (c->state == CONN_LONGPOLL)
+            s->m.n_longpoll--;
+        else if (c->state == CONN_WS)
+            s->m.n_ws--;
+        else if (c->state == CONN_SSE)
+            s->m.n_sse--;
+    }
+}
+
+void conn_close(struct conn *c, const char *reason)
+{
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    struct server *s = c->srv;
+    c->close_reason = reason;
+    conn_unsubscribe_all(c);
+    c->flags |= CONN_F_CLOSING;
+    ev_io_stop(s->loop, &c->rio);
+    ev_io_stop(s->loop, &c->wio);
+    conn_set_timer(c, TL_NONE);
+    if (c->flags & CONN_F_PENDING) {
+        list_del(&c->flush_node);
+        c->flags &= (uint16_t)~CONN_F_PENDING;
+    }
+    list_del(&c->node);
+    list_add_tail(&s->closing, &c->node);
+}
+
+void conn_close_after_write(struct conn *c)
+{
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    c->flags |= CONN_F_CLOSE_AFTER;
+    /* nothing more is read: a peer that keeps sending cannot hold us */
+    ev_io_stop(c->srv->loop, &c->rio);
+    conn_unsubscribe_all(c);
+    conn_set_timer(c, TL_CLOSING);
+    conn_schedule_flush(c);
+}
+
+static void conn_free(struct conn *c)
+{
+    struct server *s = c->srv;
+    ev_io_stop(s->loop, &c->rio);
+    ev_io_stop(s->loop, &c->wio);
+    log_debug("connection %d closed: %s", c->fd, c->close_reason ? c->close_reason : "-");
+    close(c->fd);
+    wsconn_free(c);
+    outq_clear(&c->out);
+    buf_deinit(&c->in);
+    free(c->user_id);
+    s->m.n_conns--;
+    free(c);
+}
+
+/* Frees the connections closed during this iteration (never inside the
+ * callback that found the error, so no caller is left holding a freed conn). */
+void conn_reap(struct server *s)
+{
+    while (!list_empty(&s->closing)) {
+        struct conn *c = list_first(&s->closing, struct conn, node);
+        list_del(&c->node);
+        conn_free(c);
+    }
+}
+
+static void conn_write(struct conn *c)
+{
+    struct server *s = c->srv;
+    ssize_t w = outq_write(&c->out, c->fd);
+    if (w < 0) {
+        conn_close(c, conn_err_io);
+        return;
+    }
+    s->m.bytes_out += (uint64_t)w;
+    if (c->out.bytes) {
+        if (!(c->flags & CONN_F_WRITING)) {
+            c->flags |= CONN_F_WRITING;
+            ev_io_start(s->loop, &c->wio);
+        }
+        return;
+    }
+    if (c->flags & CONN_F_WRITING) {
+        c->flags &= (uint16_t)~CONN_F_WRITING;
+        ev_io_stop(s->loop, &c->wio);
+    }
+    if (c->flags & CONN_F_CLOSE_AFTER) {
+        /* a lingering close: tell the peer we are done, then drop */
+        shutdown(c->fd, SHUT_WR);
+        conn_close(c, "response sent");
+    }
+}
+
+/* Runs before the loop sleeps: turns queued deliveries into wire data and
+ * writes every connection that has output, one writev each. */
+void conn_flush_all(struct server *s)
+{
+    while (!list_empty(&s->pending)) {
+        struct conn *c = list_first(&s->pending, struct conn, flush_node);
+        list_del(&c->flush_node);
+        c->flags &= (uint16_t)~CONN_F_PENDING;
+        if (c->n_pend)
+            sub_flush(c);
+        if (c->flags & CONN_F_CLOSING)
+            continue;
+        if (c->out.bytes > (size_t)s->cfg.max_output_buffer) {
+            s->m.drops_slow++;
+            conn_close(c, "output queue over max-output-buffer");
+            continue;
+        }
+        if (!(c->flags & CONN_F_WRITING))
+            conn_write(c);
+        /* a long poll answered: the connection serves pipelined requests next */
+        if (!(c->flags & CONN_F_CLOSING) && c->state == CONN_HTTP && c->in.len &&
+            !(c->flags & CONN_F_CLOSE_AFTER))
+            conn_process_input(c);
+    }
+}
+
+static void on_write(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn *c = w->data;
+    conn_write(c);
+}
+
+/* ---- HTTP request framing ---- */
+
+static void reject(struct conn *c, int status, const char *text)
+{
+    c->srv->m.http_errors++;
+    c->in.len = 0;
+    c->in_body = false;
+    c->flags &= (uint16_t)~CONN_F_KEEPALIVE;
+    http_respond(c, status, "text/plain", NULL, text, strlen(text));
+    conn_close_after_write(c);
+}
+
+static bool header_duplicated(const struct http1_request *req, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; i < req->num_headers; i++)
+        if (str_ieq(req->headers[i].name, req->headers[i].name_len, name))
+            n++;
+    return n > 1;
+}
+
+/* Decides how the body of a just-parsed request is framed. Returns false
+ * after answering an error. */
+static bool start_body(struct conn *c, const struct http1_request *req, int head_len)
+{
+    const struct config *cfg = &c->srv->cfg;
+    c->head_len = (uint32_t)head_len;
+    c->body_have = 0;
+    c->body_need = 0;
+    c->body_chunked = false;
+    const struct http1_header *te = http1_find_header(req, "Transfer-Encoding");
+    const struct http1_header *cl = http1_find_header(req, "Content-Length");
+    if (te) {
+        if (cl || header_duplicated(req, "Transfer-Encoding") ||
+            !str_ieq(te->value, te->value_len, "chunked")) {
+            reject(c, te && !cl && !str_ieq(te->value, te->value_len, "chunked") ? 501 : 400,
+                   "Unsupported or ambiguous Transfer-Encoding");
+            return false;
+        }
+        c->body_chunked = true;
+        http1_chunked_init(&c->chunked);
+        return true;
+    }
+    if (cl) {
+        uint64_t n;
+        if (header_duplicated(req, "Content-Length") ||
+            http1_parse_content_length(cl->value, cl->value_len, &n) != 0) {
+            reject(c, 400, "Bad Content-Length");
+            return false;
+        }
+        if (n > (uint64_t)cfg->max_body_size) {
+            char msg[96];
+            snprintf(msg, sizeof msg, "Request body exceeds max-body-size (%ld bytes)",
+                     cfg->max_body_size);
+            reject(c, 413, msg);
+            return false;
+        }
+        c->body_need = n;
+    }
+    return true;
+}
+
+/* Returns true when the body is complete (body_have bytes after the head). */
+static bool body_complete(struct conn *c)
+{
+    const struct config *cfg = &c->srv->cfg;
+    size_t avail = c->in.len - c->head_len;
+    if (!c->body_chunked) {
+        c->body_have = (uint32_t)(avail < c->body_need ? avail : c->body_need);
+        return avail >= c->body_need;
+    }
+    char *p = (char *)c->in.data + c->head_len + c->body_have;
+    size_t len = avail - c->body_have;
+    ssize_t r = http1_decode_chunked(&c->chunked, p, &len);
+    if (r == -1) {
+        reject(c, 400, "Malformed chunked body");
+        return false;
+    }
+    c->body_have += (uint32_t)len;
+    if (c->body_have > (uint64_t)cfg->max_body_size) {
+        char msg[96];
+        snprintf(msg, sizeof msg, "Request body exceeds max-body-size (%ld bytes)",
+                 cfg->max_body_size);
+        reject(c, 413, msg);
+        return false;
+    }
+    if (r == -2) {
+        c->in.len = c->head_len + c->body_have;
+        return false;
+    }
+    c->in.len = c->head_len + c->body_have + (size_t)r;
+    return true;
+}
+
+/* Parses and serves the requests waiting in c->in, in order (pipelining),
+ * until one is incomplete or turns the connection into a subscription. */
+void conn_process_input(struct conn *c)
+{
+    const struct config *cfg = &c->srv->cfg;
+    while (c->state == CONN_HTTP && c->in.len && !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))) {
+        struct http1_request req;
+        int hl = http1_parse_request((const char *)c->in.data, c->in.len, &req);
+        if (hl == HTTP1_ERR_INCOMPLETE) {
+            if (c->in.len > (size_t)cfg->max_header_size) {
+                reject(c, 431, "Request header fields too large (max-header-size)");
+                return;
+            }
+            if (!(c->flags & CONN_F_REQ_STARTED)) {
+                c->flags |= CONN_F_REQ_STARTED;
+                conn_set_timer(c, TL_HEADER);
+            }
+            return;
+        }
+        if (hl > 0 && (size_t)hl > (size_t)cfg->max_header_size) {
+            reject(c, 431, "Request header fields too large (max-header-size)");
+            return;
+        }
+        if (hl == HTTP1_ERR_TOO_MANY_HEADERS) {
+            reject(c, 431, "Too many header fields");
+            return;
+        }
+        if (hl == HTTP1_ERR_VERSION) {
+            reject(c, 505, "HTTP version not supported");
+            return;
+        }
+        if (hl < 0) {
+            reject(c, 400, "Malformed HTTP request");
+            return;
+        }
+        if (!c->in_body) {
+            if (!start_body(c, &req, hl))
+                return;
+            c->in_body = true;
+        }
+        if (!body_complete(c)) {
+            if (!(c->flags & (CONN_F_REQ_STARTED | CONN_F_CLOSE_AFTER))) {
+                c->flags |= CONN_F_REQ_STARTED;
+                conn_set_timer(c, TL_HEADER);
+            }
+            return;
+        }
+        /* the body may have been decoded in place: parse the head again so
+         * the borrowed views point into the current buffer */
+        http1_parse_request((const char *)c->in.data, c->head_len, &req);
+        c->in_body = false;
+        c->flags &= (uint16_t)~CONN_F_REQ_STARTED;
+        size_t used = c->head_len + c->body_have;
+        c->srv->m.http_requests++;
+        http_dispatch(c, &req, c->in.data + c->head_len, c->body_have);
+        if (c->flags & CONN_F_CLOSING)
+            return;
+        buf_consume(&c->in, used);
+        if (c->state == CONN_HTTP && !(c->flags & CONN_F_CLOSE_AFTER))
+            conn_set_timer(c, c->in.len ? TL_HEADER : TL_IDLE);
+    }
+    if (c->in.len == 0)
+        buf_deinit(&c->in); /* idle connections keep no input buffer */
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn *c = w->data;
+    struct server *s = c->srv;
+    size_t limit = (size_t)s->cfg.max_header_size + (size_t)s->cfg.max_body_size + 4096;
+    if (c->state == CONN_WS)
+        limit = (size_t)s->cfg.max_ws_frame_size + 64;
+    for (int rounds = 0; rounds < 4; rounds++) {
+        if (c->in.len >= limit) {
+            /* a subscriber that pipelines requests behind a long poll, or a
+             * frame bigger than allowed: stop reading until it drains */
+            if (c->state == CONN_LONGPOLL || c->state == CONN_SSE) {
+                c->in.len = 0;
+                continue;
+            }
+            break;
+        }
+        uint8_t *dst = buf_reserve(&c->in, CONN_READ_CHUNK);
+        ssize_t n = read(c->fd, dst, CONN_READ_CHUNK);
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            s->m.bytes_in += (uint64_t)n;
+            if ((size_t)n < CONN_READ_CHUNK)
+                break;
+            continue;
+        }
+        if (n == 0) {
+            c->flags |= CONN_F_PEER_EOF;
+            break;
+        }
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            break;
+        conn_close(c, conn_err_io);
+        return;
+    }
+    switch (c->state) {
+    case CONN_HTTP:
+        /* a publisher that writes its request and closes (PHP with
+         * dont_wait_answer) still gets its request processed */
+        conn_process_input(c);
+        break;
+    case CONN_WS:
+        wsconn_read(c);
+        break;
+    default:
+        /* long polls and event streams ignore input until they end */
+        if (c->in.len > (size_t)s->cfg.max_header_size)
+            c->in.len = 0;
+        break;
+    }
+    if ((c->flags & CONN_F_PEER_EOF) && !(c->flags & CONN_F_CLOSING)) {
+        if (c->state == CONN_HTTP && c->out.bytes == 0 && !(c->flags & CONN_F_PENDING))
+            conn_close(c, conn_err_peer);
+        else if (c->state != CONN_HTTP)
+            conn_close(c, conn_err_peer);
+        else
+            conn_close_after_write(c);
+    }
+}
+
+/* ---- timeouts ---- */
+
+static void expire(struct conn *c, enum tlist tl)
+{
+    struct server *s = c->srv;
+    switch (tl) {
+    case TL_IDLE:
+        conn_close(c, conn_err_timeout);
+        break;
+    case TL_HEADER:
+        s->m.drops_timeout++;
+        reject(c, 408, "Request timeout (header-timeout)");
+        break;
+    case TL_LONGPOLL:
+        sub_longpoll_timeout(c);
+        break;
+    case TL_PING:
+    case TL_RPC_PING:
+        if (c->state == CONN_WS && (c->flags & CONN_F_PING_OUT)) {
+            s->m.drops_ping++;
+            conn_close(c, "no pong");
+            break;
+        }
+        wsconn_ping(c);
+        conn_set_timer(c, tl);
+        break;
+    case TL_CLOSING:
+        conn_close(c, "close timeout");
+        break;
+    default:
+        break;
+    }
+}
+
+void conn_tick(struct server *s, double now)
+{
+    for (int tl = 0; tl < TL_COUNT; tl++) {
+        struct list_node *head = &s->timers[tl];
+        /* bounded per tick so a mass expiry cannot stall the loop */
+        for (int n = 0; n < 10000 && !list_empty(head); n++) {
+            struct conn *c = list_first(head, struct conn, timer_node);
+            if (c->deadline > now)
+                break;
+            list_del(&c->timer_node);
+            c->tlist = TL_NONE;
+            expire(c, (enum tlist)tl);
+        }
+    }
+}

@@ -1,0 +1,136 @@
+#include "first.h"
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <openssl/rand.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define USAGE                                                                                      \
+    "usage: pullboxd -c FILE            run with the config FILE\n"                                \
+    "       pullboxd --check-config -c FILE\n"                                                     \
+    "       pullboxd --print-config [--generate-key]\n"                                            \
+    "                                  print a commented default config\n"                         \
+    "       pullboxd --version\n"
+
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static int drop_privileges(const char *user)
+{
+    if (!user[0] || geteuid() != 0)
+        return 0;
+    struct passwd *pw = getpwnam(user);
+    if (!pw) {
+        log_err("user: no such user \"%s\"", user);
+        return -1;
+    }
+    if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0) {
+        log_syserr("user: cannot switch to \"%s\"", user);
+        return -1;
+    }
+    log_info("running as %s", user);
+    return 0;
+}
+
+static int print_config(bool generate_key)
+{
+    char key[65] = "";
+    if (generate_key) {
+        uint8_t rnd[32];
+        if (RAND_bytes(rnd, sizeof rnd) != 1) {
+            fprintf(stderr, "pullboxd: no randomness for a key\n");
+            return 111;
+        }
+        hex_encode(rnd, sizeof rnd, key);
+    }
+    config_print(stdout, generate_key ? key : NULL);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *path = NULL;
+    bool check = false, print = false, genkey = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+            path = argv[++i];
+        else if (strcmp(argv[i], "--check-config") == 0)
+            check = true;
+        else if (strcmp(argv[i], "--print-config") == 0)
+            print = true;
+        else if (strcmp(argv[i], "--generate-key") == 0)
+            genkey = true;
+        else if (strcmp(argv[i], "--version") == 0) {
+            printf("pullboxd %s\n", PULLBOX_VERSION);
+            return 0;
+        } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            fputs(USAGE, stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "pullboxd: unknown argument \"%s\"\n%s", argv[i], USAGE);
+            return 100;
+        }
+    }
+    if (print)
+        return print_config(genkey);
+    if (!path) {
+        fputs(USAGE, stderr);
+        return 100;
+    }
+    struct config cfg;
+    char err[512];
+    if (config_load(path, &cfg, err, sizeof err) != 0) {
+        fprintf(stderr, "pullboxd: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("pullboxd: %s: configuration OK\n", path);
+        config_free(&cfg);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
+    if (!loop) {
+        fprintf(stderr, "pullboxd: cannot initialise libev\n");
+        return 111;
+    }
+    static struct server srv;
+    char *user = xstrdup(cfg.user);
+    if (server_init(&srv, loop, &cfg, err, sizeof err) != 0) {
+        log_err("%s", err);
+        free(user);
+        return 1;
+    }
+    srv.config_path = xstrdup(path);
+    if (drop_privileges(user) != 0) {
+        free(user);
+        server_deinit(&srv);
+        return 1;
+    }
+    free(user);
+    log_info("pullboxd %s ready", PULLBOX_VERSION);
+    ev_run(loop, 0);
+    log_info("stopped");
+    server_deinit(&srv);
+    free(srv.config_path);
+    ev_loop_destroy(loop);
+    return 0;
+}

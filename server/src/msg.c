@@ -1,0 +1,247 @@
+#include "first.h"
+
+#include "msg.h"
+#include "buf.h"
+#include "pb.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t tag, uint32_t expiry,
+                    const void *body, size_t body_len)
+{
+    struct msg *m = xcalloc(1, sizeof *m);
+    m->refs = 1;
+    m->seq = seq;
+    memcpy(m->mid, mid, MSG_MID_LEN);
+    m->mid[MSG_MID_LEN] = '\0';
+    m->created = created;
+    m->tag = tag;
+    m->expiry = expiry;
+    m->body = xmalloc(body_len + 1);
+    memcpy(m->body, body, body_len);
+    m->body[body_len] = '\0';
+    m->body_len = body_len;
+    m->sender_type = MSG_SENDER_BACKEND;
+    return m;
+}
+
+void msg_set_channel(struct msg *m, const char *channel)
+{
+    free(m->channel);
+    m->channel = channel ? xstrdup(channel) : NULL;
+}
+
+void msg_set_sender(struct msg *m, uint8_t type, const uint8_t *id, size_t id_len)
+{
+    m->sender_type = type;
+    if (id_len > sizeof m->sender_id)
+        id_len = sizeof m->sender_id;
+    memcpy(m->sender_id, id, id_len);
+    m->sender_id_len = (uint8_t)id_len;
+}
+
+void msg_unref(struct msg *m)
+{
+    if (!m || --m->refs > 0)
+        return;
+    for (int i = 0; i < MSG_ENC_COUNT; i++)
+        free(m->enc[i].p);
+    free(m->channel);
+    free(m->user_params);
+    free(m->dictionary);
+    free(m->body);
+    free(m);
+}
+
+void msg_http_date(uint32_t t, char out[30])
+{
+    static const char days[][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+    static const char months[][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    time_t tt = t;
+    struct tm tm;
+    gmtime_r(&tt, &tm);
+    /* the fields are range-limited by gmtime: the date always fits 29 chars */
+    snprintf(out, 30, "%s, %02u %s %04u %02u:%02u:%02u GMT", days[tm.tm_wday % 7],
+             (unsigned)tm.tm_mday % 100u, months[tm.tm_mon % 12], (unsigned)(tm.tm_year + 1900) % 10000u,
+             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+}
+
+bool msg_parse_http_date(const char *s, size_t len, uint32_t *out)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    char tmp[64], mon[4];
+    int d, y, h, mi, sec;
+    if (len >= sizeof tmp)
+        return false;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    if (sscanf(tmp, "%*3s, %2d %3s %4d %2d:%2d:%2d GMT", &d, mon, &y, &h, &mi, &sec) != 6)
+        return false;
+    const char *p = strstr(months, mon);
+    if (!p || (p - months) % 3 || y < 1970)
+        return false;
+    struct tm tm = {.tm_year = y - 1900, .tm_mon = (int)(p - months) / 3, .tm_mday = d,
+                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    time_t t = timegm(&tm);
+    if (t < 0)
+        return false;
+    *out = (uint32_t)t;
+    return true;
+}
+
+/* Clients parse text frames with a regex that does not cross newlines, so a
+ * raw CR or LF (legal only as JSON whitespace) becomes a space. */
+static void append_without_newlines(struct buf *b, const uint8_t *p, size_t n)
+{
+    uint8_t *dst = buf_reserve(b, n);
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (p[i] == '\n' || p[i] == '\r') ? ' ' : p[i];
+    b->len += n;
+}
+
+static void encode_text(struct msg *m, struct buf *b)
+{
+    char date[30];
+    msg_http_date(m->created, date);
+    /* id: the counter part of the mid, as Push server 1.0 sends it */
+    unsigned long long id = strtoull(m->mid + 10, NULL, 10);
+    buf_printf(b,
+               "#!NGINXNMS!#{\"id\":%llu,\"mid\":\"%s\",\"channel\":\"%s\",\"tag\":\"%u\","
+               "\"time\":\"%s\",\"eventid\":\"\",\"text\":",
+               id, m->mid, m->channel ? m->channel : "-", m->tag, date);
+    if (m->body_len)
+        append_without_newlines(b, m->body, m->body_len);
+    else
+        buf_append_str(b, "\"\"");
+    buf_append_str(b, "}#!NGINXNME!#");
+}
+
+static void mid_to_bytes(const char *mid, uint8_t out[13])
+{
+    /* Push server 2.0 reads the 26 digits as hex: hex(bytes) gives them back */
+    hex_decode(mid, MSG_MID_LEN, out, 13);
+}
+
+static void encode_pb(struct msg *m, struct buf *b)
+{
+    uint8_t id[13];
+    mid_to_bytes(m->mid, id);
+    pb_encode_outgoing_message_field(b, id, sizeof id, (const char *)m->body, m->body_len,
+                                     m->expiry, m->created, m->sender_type, m->sender_id,
+                                     m->sender_id_len);
+}
+
+static bool body_is_json_object(const struct msg *m)
+{
+    json_error_t e;
+    json_t *j = json_loadb((const char *)m->body, m->body_len, 0, &e);
+    bool ok = j && json_is_object(j);
+    json_decref(j);
+    return ok;
+}
+
+static void append_json_string(struct buf *b, const char *s, size_t n)
+{
+    json_t *j = json_stringn_nocheck(s, n);
+    char *txt = json_dumps(j, JSON_ENCODE_ANY);
+    if (txt)
+        buf_append_str(b, txt);
+    else
+        buf_append_str(b, "\"\"");
+    free(txt);
+    json_decref(j);
+}
+
+static void encode_jsonrpc_head(struct msg *m, struct buf *b)
+{
+    char sid[33] = "";
+    hex_encode(m->sender_id, m->sender_id_len, sid);
+    buf_printf(b,
+               "{\"jsonrpc\":\"2.0\",\"method\":\"incoming.message\",\"params\":{\"mid\":\"%s\","
+               "\"sender\":{\"type\":%u,\"id\":\"%s\"},\"body\":",
+               m->mid, m->sender_type, sid);
+    if (body_is_json_object(m))
+        buf_append(b, m->body, m->body_len);
+    else
+        append_json_string(b, (const char *)m->body, m->body_len);
+    if (m->dictionary) {
+        buf_append_str(b, ",\"dictionary\":");
+        buf_append_str(b, m->dictionary);
+    }
+}
+
+static void encode_jsonrpc(struct msg *m, struct buf *b)
+{
+    encode_jsonrpc_head(m, b);
+    buf_append_str(b, "}}");
+}
+
+char *msg_jsonrpc_for_user(struct msg *m, const char *user_id, size_t *len)
+{
+    if (!m->user_params || !user_id)
+        return NULL;
+    json_t *all = json_loads(m->user_params, 0, NULL);
+    json_t *mine = all ? json_object_get(all, user_id) : NULL;
+    if (!mine || !json_is_object(mine)) {
+        json_decref(all);
+        return NULL;
+    }
+    struct buf b;
+    buf_init(&b);
+    encode_jsonrpc_head(m, &b);
+    char *txt = json_dumps(mine, JSON_COMPACT);
+    buf_append_str(&b, ",\"user_params\":");
+    buf_append_str(&b, txt ? txt : "{}");
+    free(txt);
+    json_decref(all);
+    buf_append_str(&b, "}}");
+    return (char *)buf_steal(&b, len);
+}
+
+static void encode_sse(struct msg *m, struct buf *b)
+{
+    buf_printf(b, "id: %s\n", m->mid);
+    const uint8_t *p = m->body, *end = m->body + m->body_len;
+    do {
+        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
+        const uint8_t *e = nl ? nl : end;
+        buf_append_str(b, "data: ");
+        buf_append(b, p, (size_t)(e - p));
+        buf_append_byte(b, '\n');
+        p = nl ? nl + 1 : end;
+    } while (p < end);
+    buf_append_byte(b, '\n');
+}
+
+const uint8_t *msg_encoding(struct msg *m, enum msg_enc e, size_t *len)
+{
+    if (!m->enc[e].p) {
+        struct buf b;
+        buf_init(&b);
+        switch (e) {
+        case MSG_ENC_TEXT:
+            encode_text(m, &b);
+            break;
+        case MSG_ENC_PB:
+            encode_pb(m, &b);
+            break;
+        case MSG_ENC_JSONRPC:
+            encode_jsonrpc(m, &b);
+            break;
+        case MSG_ENC_SSE:
+            encode_sse(m, &b);
+            break;
+        case MSG_ENC_COUNT:
+            break;
+        }
+        m->enc[e].p = buf_steal(&b, &m->enc[e].len);
+    }
+    *len = m->enc[e].len;
+    return m->enc[e].p;
+}

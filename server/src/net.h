@@ -1,0 +1,20 @@
+/* Socket helpers in the anet style: setup helpers return 0 / -1 with a
+ * message in err; I/O helpers return >= 0 or -errno and never log. */
+#ifndef PULLBOX_NET_H
+#define PULLBOX_NET_H
+
+#include "first.h"
+
+#define NET_ERR_LEN 256
+
+/* Binds and listens on "host:port", "[v6]:port" or "*:port" (all
+ * addresses). Returns the non-blocking, close-on-exec fd or -1. */
+int net_listen(const char *addr, int backlog, char *err);
+/* Accepts one connection (non-blocking, close-on-exec, TCP_NODELAY set).
+ * Returns the fd or -errno (-EAGAIN when none is waiting). peer gets the
+ * printable address of the peer. */
+int net_accept(int lfd, char *peer, size_t peerlen);
+/* The local port a socket is bound to, or -1. */
+int net_local_port(int fd);
+
+#endif

@@ -1,0 +1,38 @@
+/* A connection's output: a queue of segments, each either bytes owned by the
+ * queue (status lines, headers, frame headers: small pieces are coalesced
+ * into one segment) or a view of a message's cached encoding, which holds a
+ * reference to the message. Written with writev, at most OUTQ_MAX_IOV
+ * segments and OUTQ_MAX_WRITE bytes per call for fairness. */
+#ifndef PULLBOX_OUTQ_H
+#define PULLBOX_OUTQ_H
+
+#include "first.h"
+
+#include <sys/types.h>
+
+struct msg;
+
+#define OUTQ_MAX_IOV 64
+#define OUTQ_MAX_WRITE (256 * 1024)
+
+struct outq_seg;
+
+struct outq {
+    struct outq_seg *head, *tail;
+    size_t bytes; /* not yet written */
+};
+
+void outq_init(struct outq *q);
+/* Drops every segment (and the message references they hold). */
+void outq_clear(struct outq *q);
+/* Copies n bytes onto the queue. */
+void outq_append(struct outq *q, const void *p, size_t n);
+/* Queues n bytes at p that live inside message m (takes a new reference). */
+void outq_append_msg(struct outq *q, struct msg *m, const uint8_t *p, size_t n);
+/* Takes ownership of a malloc'ed buffer. */
+void outq_append_owned(struct outq *q, void *p, size_t n);
+/* Writes as much as the socket takes. Returns bytes written (>= 0), or
+ * -errno on a socket error (-EAGAIN is mapped to 0). */
+ssize_t outq_write(struct outq *q, int fd);
+
+#endif

@@ -1,0 +1,420 @@
+#include "first.h"
+
+#include "server.h"
+#include "http1.h"
+#include "log.h"
+#include "msg.h"
+#include "pb.h"
+#include "stats.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- channel lists on the trusted side ---- */
+
+static bool generic_id(const char *s, size_t n, size_t max)
+{
+    if (n == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Splits CHANNEL_ID for publish and stats. Bitrix sends bare 32-hex private
+ * ids (the site checker sends "id.signature", which is accepted and the
+ * signature ignored, as the publish port is trusted); other publishers may
+ * use ids of letters, digits, '_' and '-'. Returns 0 or a Bitrix code. */
+static int trusted_ids(struct server *s, const char *list, char ***out, size_t *n)
+{
+    size_t max = (size_t)s->cfg.max_channels_per_request;
+    char **ids = xcalloc(max, sizeof *ids);
+    size_t k = 0;
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len) {
+            if (k == max) {
+                for (size_t i = 0; i < k; i++)
+                    free(ids[i]);
+                free(ids);
+                return 4018;
+            }
+            struct channel_ref ref;
+            if (sign_parse_channel(&s->keys, p, len, false, &ref) == SIGN_OK)
+                ids[k++] = xstrdup(ref.priv);
+            else if (generic_id(p, len, (size_t)s->cfg.max_channel_id_length))
+                ids[k++] = xstrndup(p, len);
+            else {
+                for (size_t i = 0; i < k; i++)
+                    free(ids[i]);
+                free(ids);
+                return 4019;
+            }
+        }
+        p += len + (e ? 1 : 0);
+    }
+    if (k == 0) {
+        free(ids);
+        return 4017;
+    }
+    *out = ids;
+    *n = k;
+    return 0;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+static char *channel_param(const struct http1_request *req)
+{
+    if (!req->query)
+        return NULL;
+    char *v = xmalloc(req->query_len + 1);
+    if (http1_query_get(req->query, req->query_len, "CHANNEL_ID", v, req->query_len + 1) != 1) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* ---- protobuf batches ---- */
+
+static int pb_code(int r)
+{
+    switch (r) {
+    case PB_TOO_MANY_MESSAGES:
+        return 4016;
+    case PB_TOO_MANY_CHANNELS:
+        return 4018;
+    default:
+        return 4013;
+    }
+}
+
+static void pb_limits_of(const struct server *s, struct pb_limits *lim)
+{
+    lim->max_requests = (size_t)s->cfg.max_messages_per_request;
+    lim->max_messages = (size_t)s->cfg.max_messages_per_request;
+    lim->max_receivers = (size_t)s->cfg.max_channels_per_request;
+    lim->max_channels = (size_t)s->cfg.max_channels_per_request;
+}
+
+static void publish_pb_message(struct server *s, const struct pb_incoming_message *im,
+                               uint8_t sender_type, const uint8_t *sender_id, size_t sender_len)
+{
+    struct msg *m = sub_new_message(s, im->body.p, im->body.len, im->expiry);
+    msg_set_sender(m, sender_type, sender_id, sender_len);
+    char **ids = xmalloc(im->n_receivers * sizeof *ids);
+    for (size_t i = 0; i < im->n_receivers; i++) {
+        ids[i] = xmalloc(33);
+        hex_encode(im->receivers[i].id.p, 16, ids[i]);
+    }
+    msg_set_channel(m, im->n_receivers ? ids[0] : NULL);
+    sub_publish(s, m, ids, im->n_receivers);
+    free_ids(ids, im->n_receivers);
+    msg_unref(m);
+}
+
+static void channel_stats(struct server *s, const struct pb_request *rq, struct buf *out)
+{
+    double now = ev_now(s->loop);
+    struct pb_channel_stat *st = xcalloc(rq->n_channels, sizeof *st);
+    for (size_t i = 0; i < rq->n_channels; i++) {
+        char id[33];
+        hex_encode(rq->channels[i].id.p, 16, id);
+        struct chan *ch = chan_get(&s->chans, id, 32, false);
+        st[i].id = rq->channels[i].id.p;
+        st[i].id_len = rq->channels[i].id.len;
+        st[i].is_private = rq->channels[i].is_private;
+        st[i].is_online = ch && chan_is_online(&s->chans, ch, now);
+    }
+    pb_encode_channel_stats_response(out, st, rq->n_channels);
+    free(st);
+}
+
+/* Checks every receiver before anything is published: a batch is taken
+ * whole or not at all. */
+static int check_receivers(struct server *s, const struct pb_request_batch *b, bool untrusted)
+{
+    for (size_t r = 0; r < b->n_requests; r++) {
+        const struct pb_request *rq = &b->requests[r];
+        const struct pb_receiver *list = rq->channels;
+        size_t n = rq->n_channels;
+        if (rq->kind == PB_REQ_SERVER_STATS || rq->kind == PB_REQ_REGISTRATION) {
+            if (untrusted)
+                return 4014;
+            continue;
+        }
+        if (rq->kind == PB_REQ_INCOMING_MESSAGES) {
+            for (size_t m = 0; m < rq->n_messages; m++) {
+                const struct pb_incoming_message *im = &rq->messages[m];
+                if (im->n_receivers == 0)
+                    return 4017;
+                for (size_t i = 0; i < im->n_receivers; i++) {
+                    const struct pb_receiver *rc = &im->receivers[i];
+                    if (rc->id.len != 16)
+                        return 4019;
+                    if (untrusted && rc->is_private)
+                        return 4020;
+                    if (untrusted && !sign_check_public_raw(&s->keys, rc->id.p, rc->signature.p,
+                                                            rc->signature.len)) {
+                        s->m.signature_failures++;
+                        return 4021;
+                    }
+                }
+            }
+            continue;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (list[i].id.len != 16)
+                return 4030;
+            if (untrusted && list[i].is_private)
+                return 4020;
+            if (untrusted &&
+                !sign_check_public_raw(&s->keys, list[i].id.p, list[i].signature.p,
+                                       list[i].signature.len)) {
+                s->m.signature_failures++;
+                return 4021;
+            }
+        }
+    }
+    return 0;
+}
+
+static int run_batch(struct server *s, const uint8_t *data, size_t len, bool untrusted,
+                     const uint8_t *pub_id, struct buf *out)
+{
+    struct pb_limits lim;
+    pb_limits_of(s, &lim);
+    struct pb_request_batch b;
+    int r = pb_decode_request_batch(data, len, &lim, &b);
+    if (r != PB_OK)
+        return pb_code(r);
+    if (b.n_requests == 0) {
+        pb_request_batch_free(&b);
+        return 4022;
+    }
+    int code = check_receivers(s, &b, untrusted);
+    for (size_t i = 0; !code && i < b.n_requests; i++) {
+        const struct pb_request *rq = &b.requests[i];
+        switch (rq->kind) {
+        case PB_REQ_INCOMING_MESSAGES:
+            for (size_t m = 0; m < rq->n_messages; m++) {
+                const struct pb_incoming_message *im = &rq->messages[m];
+                if (untrusted)
+                    publish_pb_message(s, im, MSG_SENDER_CLIENT, pub_id, 16);
+                else if (im->has_sender)
+                    publish_pb_message(s, im, (uint8_t)im->sender_type, im->sender_id.p,
+                                       im->sender_id.len);
+                else
+                    publish_pb_message(s, im, MSG_SENDER_BACKEND, NULL, 0);
+            }
+            if (untrusted)
+                s->m.client_publishes += rq->n_messages;
+            break;
+        case PB_REQ_CHANNEL_STATS:
+            channel_stats(s, rq, out);
+            break;
+        case PB_REQ_SERVER_STATS: {
+            struct buf json;
+            buf_init(&json);
+            stats_json(s, &json);
+            pb_encode_server_stats_response(out, (const char *)json.data, json.len);
+            buf_deinit(&json);
+            break;
+        }
+        default:
+            break;
+        }
+    }
+    pb_request_batch_free(&b);
+    return code;
+}
+
+int pub_client_batch(struct server *s, const uint8_t *pub_id, bool has_pub_id, const uint8_t *data,
+                     size_t len, struct buf *out)
+{
+    if (!has_pub_id)
+        return 4012;
+    return run_batch(s, data, len, true, pub_id, out);
+}
+
+static void reply_batch(struct conn *c, int code, struct buf *out)
+{
+    if (code)
+        http_respond_code(c, code, NULL);
+    else if (out->len)
+        http_respond(c, 200, "application/octet-stream", NULL, out->data, out->len);
+    else
+        http_respond(c, 200, "text/plain", NULL, NULL, 0);
+}
+
+/* POST /bitrix/rest/?CHANNEL_ID=<priv:pub.sig>[/...]: a long-polling client
+ * publishing (SDK sendMessage over long polling). */
+void pub_handle_client(struct conn *c, const struct http1_request *req, const uint8_t *body,
+                       size_t len)
+{
+    struct server *s = c->srv;
+    char *list = channel_param(req);
+    size_t max = (size_t)s->cfg.max_channels_per_request, n = 0;
+    struct channel_ref *refs = xmalloc(max * sizeof *refs);
+    int r = list ? sign_parse_channel_list(&s->keys, list, strlen(list), true, refs, max, &n)
+                 : SIGN_BAD_FORMAT;
+    free(list);
+    uint8_t pub_id[16];
+    bool has_pub = false;
+    for (size_t i = 0; r == SIGN_OK && i < n && !has_pub; i++)
+        if (refs[i].has_pub)
+            has_pub = hex_decode(refs[i].pub, 32, pub_id, 16);
+    free(refs);
+    if (r != SIGN_OK) {
+        s->m.signature_failures++;
+        return http_respond_code(c, r == SIGN_TOO_MANY ? 4018 : 4010, NULL);
+    }
+    struct buf out;
+    buf_init(&out);
+    int code = pub_client_batch(s, pub_id, has_pub, body, len, &out);
+    reply_batch(c, code, &out);
+    buf_deinit(&out);
+}
+
+/* ---- the trusted publish path ---- */
+
+static bool query_is_true(const struct http1_request *req, const char *name)
+{
+    char v[8];
+    return req->query && http1_query_get(req->query, req->query_len, name, v, sizeof v) == 1 &&
+           strcmp(v, "true") == 0;
+}
+
+static void publish_text(struct conn *c, const struct http1_request *req, const uint8_t *body,
+                         size_t len)
+{
+    struct server *s = c->srv;
+    uint32_t expiry = 0;
+    const struct http1_header *h = http1_find_header(req, "Message-Expiry");
+    if (h) {
+        uint64_t v;
+        if (http1_parse_content_length(h->value, h->value_len, &v) != 0 || v > UINT32_MAX) {
+            return http_respond(c, 400, "text/plain", NULL,
+                                "Message-Expiry: not an integer from 0 to 4294967295", 52);
+        }
+        expiry = (uint32_t)v;
+    }
+    if (len == 0)
+        return http_respond(c, 400, "text/plain", NULL, "Empty post requests are not allowed.",
+                            36);
+    char *list = channel_param(req);
+    char **ids;
+    size_t n;
+    int code = list ? trusted_ids(s, list, &ids, &n) : 4017;
+    free(list);
+    if (code)
+        return http_respond_code(c, code, NULL);
+    if (s->chans.n_chans + n > (size_t)s->cfg.max_channels) {
+        bool all_exist = true;
+        for (size_t i = 0; i < n && all_exist; i++)
+            all_exist = chan_get(&s->chans, ids[i], strlen(ids[i]), false) != NULL;
+        if (!all_exist) {
+            free_ids(ids, n);
+            s->m.drops_limit++;
+            return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n",
+                                "Channel limit reached (max-channels)", 36);
+        }
+    }
+    struct msg *m = sub_new_message(s, body, len, expiry);
+    msg_set_channel(m, ids[0]);
+    sub_publish(s, m, ids, n);
+    msg_unref(m);
+    free_ids(ids, n);
+    /* empty body: the site checker json-decodes "{"infos": [" + body + "]}" */
+    http_respond(c, 200, "text/plain", NULL, NULL, 0);
+}
+
+static void text_stats(struct conn *c, const struct http1_request *req)
+{
+    struct server *s = c->srv;
+    char *list = channel_param(req);
+    char **ids;
+    size_t n;
+    int code = list ? trusted_ids(s, list, &ids, &n) : 4017;
+    free(list);
+    if (code)
+        return http_respond_code(c, code, NULL);
+    double now = ev_now(s->loop);
+    struct buf out;
+    buf_init(&out);
+    buf_append_str(&out, "{\"infos\":[");
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
+        struct chan *ch = chan_get(&s->chans, ids[i], strlen(ids[i]), false);
+        if (!ch || !chan_is_online(&s->chans, ch, now))
+            continue;
+        /* PHP counts a channel online when subscribers > 0, so a channel
+         * inside its online grace period reports at least 1 */
+        buf_printf(&out, "%s{\"channel\":\"%s\",\"subscribers\":%u}", first ? "" : ",", ch->id,
+                   ch->n_subs ? ch->n_subs : 1);
+        first = false;
+    }
+    buf_append_str(&out, "]}");
+    free_ids(ids, n);
+    http_respond(c, 200, "text/plain", NULL, out.data, out.len);
+    buf_deinit(&out);
+}
+
+static void delete_channels(struct conn *c, const struct http1_request *req)
+{
+    struct server *s = c->srv;
+    char *list = channel_param(req);
+    char **ids;
+    size_t n;
+    int code = list ? trusted_ids(s, list, &ids, &n) : 4017;
+    free(list);
+    if (code)
+        return http_respond_code(c, code, NULL);
+    for (size_t i = 0; i < n; i++) {
+        struct chan *ch = chan_get(&s->chans, ids[i], strlen(ids[i]), false);
+        if (ch) {
+            chan_clear_history(ch);
+            chan_release_if_unused(&s->chans, ch, ev_now(s->loop));
+        }
+    }
+    free_ids(ids, n);
+    http_respond(c, 200, "text/plain", NULL, NULL, 0);
+}
+
+void pub_handle(struct conn *c, const struct http1_request *req, const uint8_t *body, size_t len)
+{
+    struct server *s = c->srv;
+    if (req->method_len == 4 && memcmp(req->method, "POST", 4) == 0) {
+        if (query_is_true(req, "binaryMode")) {
+            struct buf out;
+            buf_init(&out);
+            int code = run_batch(s, body, len, false, NULL, &out);
+            reply_batch(c, code, &out);
+            buf_deinit(&out);
+            return;
+        }
+        return publish_text(c, req, body, len);
+    }
+    if (req->method_len == 3 && memcmp(req->method, "GET", 3) == 0)
+        return text_stats(c, req);
+    if (req->method_len == 6 && memcmp(req->method, "DELETE", 6) == 0)
+        return delete_channels(c, req);
+    s->m.http_errors++;
+    http_respond(c, 405, "text/plain", "Allow: POST, GET, DELETE, OPTIONS\r\n",
+                 "Method not allowed", 18);
+}

@@ -1,0 +1,305 @@
+#include "first.h"
+
+#include "server.h"
+#include "log.h"
+#include "net.h"
+#include "util.h"
+
+#include <errno.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SERVER_TICK 0.25         /* seconds between timeout checks */
+#define SERVER_SWEEP_BUCKETS 256 /* channel buckets looked at per tick */
+#define SERVER_ACCEPTS_PER_EVENT 128
+
+double server_now(struct server *s)
+{
+    return ev_now(s->loop);
+}
+
+void server_next_mid(struct server *s, char out[27])
+{
+    /* 10-digit start time + 16-digit counter (Push server 1.0/2.0 layout):
+     * ids sort by string, and a restart a second later sorts after */
+    snprintf(out, 27, "%010u%016llu", s->start_time, (unsigned long long)++s->mid_counter);
+}
+
+uint16_t server_next_tag(struct server *s, uint32_t created)
+{
+    if (created != s->tag_second) {
+        s->tag_second = created;
+        s->tag = 0;
+    }
+    return ++s->tag;
+}
+
+void server_keyring_load(struct sign_keyring *kr, const struct config *cfg)
+{
+    memset(kr, 0, sizeof *kr);
+    kr->algo = cfg->signature_algorithm == CONFIG_ALGO_SHA256 ? SIGN_SHA256 : SIGN_SHA1;
+    kr->keys[0] = xstrdup(cfg->signature_key);
+    kr->key_len[0] = strlen(cfg->signature_key);
+    kr->n_keys = 1;
+    if (cfg->signature_key_previous[0]) {
+        kr->keys[1] = xstrdup(cfg->signature_key_previous);
+        kr->key_len[1] = strlen(cfg->signature_key_previous);
+        kr->n_keys = 2;
+    }
+}
+
+void server_keyring_free(struct sign_keyring *kr)
+{
+    for (size_t i = 0; i < kr->n_keys; i++) {
+        /* keys do not linger in freed memory */
+        memset(kr->keys[i], 0, kr->key_len[i]);
+        free(kr->keys[i]);
+    }
+    memset(kr, 0, sizeof *kr);
+}
+
+static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct listener *l = w->data;
+    struct server *s = l->srv;
+    for (int i = 0; i < SERVER_ACCEPTS_PER_EVENT; i++) {
+        int fd = net_accept(l->fd, NULL, 0);
+        if (fd < 0) {
+            if (fd == -EMFILE || fd == -ENFILE) {
+                log_warn("accept on %s: out of file descriptors", l->addr);
+                s->m.drops_limit++;
+            }
+            return;
+        }
+        if (s->m.n_conns >= (unsigned)s->cfg.max_connections) {
+            s->m.drops_limit++;
+            close(fd);
+            continue;
+        }
+        conn_accept(l, fd);
+    }
+}
+
+static int open_listeners(struct server *s, const char *list, enum conn_role role, char *err,
+                          size_t errlen)
+{
+    if (strcmp(list, "off") == 0 || !*list)
+        return 0;
+    char *copy = xstrdup(list), *save = NULL;
+    for (char *a = strtok_r(copy, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
+        char nerr[NET_ERR_LEN];
+        int fd = net_listen(a, 1024, nerr);
+        if (fd < 0) {
+            snprintf(err, errlen, "%s: %s", role == ROLE_SUBSCRIBE ? "listen-subscribe"
+                                                                   : "listen-publish",
+                     nerr);
+            free(copy);
+            return -1;
+        }
+        s->listeners = xrealloc(s->listeners, (s->n_listeners + 1) * sizeof *s->listeners);
+        struct listener *l = &s->listeners[s->n_listeners++];
+        memset(l, 0, sizeof *l);
+        l->fd = fd;
+        l->role = role;
+        l->srv = s;
+        char shown[300];
+        snprintf(shown, sizeof shown, "%s", a);
+        int port = net_local_port(fd);
+        char *colon = strrchr(shown, ':');
+        if (colon && port >= 0)
+            snprintf(colon + 1, sizeof shown - (size_t)(colon + 1 - shown), "%d", port);
+        l->addr = xstrdup(shown);
+    }
+    free(copy);
+    return 0;
+}
+
+static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
+{
+    (void)revents;
+    struct server *s = w->data;
+    conn_flush_all(s);
+    conn_reap(s);
+    if (s->shutting_down && list_empty(&s->conns))
+        ev_break(loop, EVBREAK_ALL);
+}
+
+static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct server *s = w->data;
+    double now = ev_now(loop);
+    conn_tick(s, now);
+    chan_sweep(&s->chans, now, SERVER_SWEEP_BUCKETS);
+}
+
+static void on_shutdown_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)w;
+    (void)revents;
+    log_info("shutdown timeout reached; exiting");
+    ev_break(loop, EVBREAK_ALL);
+}
+
+void server_shutdown(struct server *s)
+{
+    if (s->shutting_down)
+        return;
+    s->shutting_down = true;
+    log_info("shutting down: closing %u connections", s->m.n_conns);
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        ev_io_stop(s->loop, &s->listeners[i].w);
+        close(s->listeners[i].fd);
+        s->listeners[i].fd = -1;
+    }
+    struct list_node *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->conns)
+    {
+        struct conn *c = container_of(pos, struct conn, node);
+        switch (c->state) {
+        case CONN_WS:
+            /* 1001: the client reconnects (with its mid) to the next server */
+            wsconn_close(c, 1001, "server shutdown");
+            break;
+        case CONN_LONGPOLL:
+            c->flags &= (uint16_t)~CONN_F_KEEPALIVE;
+            sub_longpoll_timeout(c);
+            break;
+        default:
+            if (c->out.bytes || (c->flags & CONN_F_PENDING))
+                conn_close_after_write(c);
+            else
+                conn_close(c, "shutdown");
+        }
+    }
+    ev_timer_init(&s->shutdown_timer, on_shutdown_timer, (double)s->cfg.shutdown_timeout, 0);
+    ev_timer_start(s->loop, &s->shutdown_timer);
+}
+
+static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct server *s = w->data;
+    if (w->signum == SIGHUP) {
+        struct config cfg;
+        char err[512];
+        if (config_load(s->config_path, &cfg, err, sizeof err) != 0) {
+            log_err("reload failed, keeping the running config: %s", err);
+            return;
+        }
+        server_reload(s, &cfg);
+        return;
+    }
+    server_shutdown(s);
+}
+
+void server_reload(struct server *s, struct config *cfg)
+{
+    if (strcmp(cfg->listen_subscribe, s->cfg.listen_subscribe) ||
+        strcmp(cfg->listen_publish, s->cfg.listen_publish))
+        log_warn("reload: listen addresses change only on restart");
+    server_keyring_free(&s->keys);
+    server_keyring_load(&s->keys, cfg);
+    /* listen addresses stay as bound */
+    char *ls = s->cfg.listen_subscribe, *lp = s->cfg.listen_publish;
+    s->cfg.listen_subscribe = cfg->listen_subscribe;
+    s->cfg.listen_publish = cfg->listen_publish;
+    cfg->listen_subscribe = ls;
+    cfg->listen_publish = lp;
+    config_free(&s->cfg);
+    s->cfg = *cfg;
+    s->chans.history_length = (unsigned)s->cfg.history_length;
+    s->chans.message_ttl = (uint32_t)s->cfg.message_ttl;
+    s->chans.online_grace = (double)s->cfg.online_grace;
+    log_level = (enum log_level)s->cfg.log_level;
+    log_info("configuration reloaded (%zu signature key%s)", s->keys.n_keys,
+             s->keys.n_keys > 1 ? "s" : "");
+}
+
+int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char *err,
+                size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->loop = loop;
+    s->cfg = *cfg;
+    memset(cfg, 0, sizeof *cfg);
+    log_level = (enum log_level)s->cfg.log_level;
+    server_keyring_load(&s->keys, &s->cfg);
+    chan_registry_init(&s->chans, (unsigned)s->cfg.history_length, (uint32_t)s->cfg.message_ttl,
+                       (double)s->cfg.online_grace);
+    list_init(&s->conns);
+    list_init(&s->pending);
+    list_init(&s->closing);
+    for (int i = 0; i < TL_COUNT; i++)
+        list_init(&s->timers[i]);
+    s->started = ev_now(loop);
+    s->start_time = (uint32_t)ev_now(loop);
+    uint8_t rnd[8];
+    if (RAND_bytes(rnd, sizeof rnd) != 1)
+        memset(rnd, 0, sizeof rnd);
+    hex_encode(rnd, sizeof rnd, s->unique_id);
+
+    if (open_listeners(s, s->cfg.listen_subscribe, ROLE_SUBSCRIBE, err, errlen) != 0 ||
+        open_listeners(s, s->cfg.listen_publish, ROLE_PUBLISH, err, errlen) != 0) {
+        server_deinit(s);
+        return -1;
+    }
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        struct listener *l = &s->listeners[i];
+        ev_io_init(&l->w, on_accept, l->fd, EV_READ);
+        l->w.data = l;
+        ev_io_start(loop, &l->w);
+        log_info("listening on %s (%s)", l->addr,
+                 l->role == ROLE_SUBSCRIBE ? "subscribe" : "publish");
+    }
+    ev_prepare_init(&s->before_sleep, on_before_sleep);
+    s->before_sleep.data = s;
+    ev_prepare_start(loop, &s->before_sleep);
+    ev_timer_init(&s->tick, on_tick, SERVER_TICK, SERVER_TICK);
+    s->tick.data = s;
+    ev_timer_start(loop, &s->tick);
+    ev_signal_init(&s->sigterm, on_signal, SIGTERM);
+    ev_signal_init(&s->sigint, on_signal, SIGINT);
+    ev_signal_init(&s->sighup, on_signal, SIGHUP);
+    s->sigterm.data = s->sigint.data = s->sighup.data = s;
+    ev_signal_start(loop, &s->sigterm);
+    ev_signal_start(loop, &s->sigint);
+    ev_signal_start(loop, &s->sighup);
+    return 0;
+}
+
+void server_deinit(struct server *s)
+{
+    struct list_node *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->conns)
+    {
+        struct conn *c = container_of(pos, struct conn, node);
+        conn_close(c, "exit");
+    }
+    if (s->conns.next)
+        conn_reap(s);
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        ev_io_stop(s->loop, &s->listeners[i].w);
+        if (s->listeners[i].fd >= 0)
+            close(s->listeners[i].fd);
+        free(s->listeners[i].addr);
+    }
+    free(s->listeners);
+    s->listeners = NULL;
+    s->n_listeners = 0;
+    ev_prepare_stop(s->loop, &s->before_sleep);
+    ev_timer_stop(s->loop, &s->tick);
+    ev_timer_stop(s->loop, &s->shutdown_timer);
+    ev_signal_stop(s->loop, &s->sigterm);
+    ev_signal_stop(s->loop, &s->sigint);
+    ev_signal_stop(s->loop, &s->sighup);
+    chan_registry_deinit(&s->chans);
+    server_keyring_free(&s->keys);
+    config_free(&s->cfg);
+}

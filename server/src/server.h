@@ -1,0 +1,216 @@
+/* The server: listeners, connections, the channel registry and the hooks
+ * that run once per loop iteration. Single-threaded on one libev loop. */
+#ifndef PULLBOX_SERVER_H
+#define PULLBOX_SERVER_H
+
+#include "first.h"
+
+#include <ev.h>
+
+#include "buf.h"
+#include "chan.h"
+#include "config.h"
+#include "list.h"
+#include "outq.h"
+#include "http1.h"
+#include "sign.h"
+
+struct msg;
+
+enum conn_role { ROLE_SUBSCRIBE, ROLE_PUBLISH };
+enum conn_state { CONN_HTTP, CONN_LONGPOLL, CONN_WS, CONN_SSE };
+enum conn_fmt { FMT_TEXT, FMT_PB, FMT_JSONRPC, FMT_SSE };
+
+/* Ordered timeout lists: every member of one list has the same interval, so
+ * appending keeps a list sorted and the tick only looks at list heads. */
+enum tlist { TL_NONE = -1, TL_IDLE, TL_HEADER, TL_LONGPOLL, TL_PING, TL_RPC_PING, TL_CLOSING,
+             TL_COUNT };
+
+#define CONN_F_CLOSING (1u << 0)     /* on the close list; freed before the loop sleeps */
+#define CONN_F_CLOSE_AFTER (1u << 1) /* close once the output queue is written */
+#define CONN_F_PEER_EOF (1u << 2)    /* the peer shut its side */
+#define CONN_F_PENDING (1u << 3)     /* on the pending-flush list */
+#define CONN_F_WRITING (1u << 4)     /* EV_WRITE watcher active */
+#define CONN_F_PING_OUT (1u << 5)    /* ping sent, no pong yet */
+#define CONN_F_REQ_STARTED (1u << 6) /* request head partly received */
+#define CONN_F_KEEPALIVE (1u << 7)   /* current HTTP request keeps the connection */
+#define CONN_F_COUNTED (1u << 8)     /* counted in the per-transport gauges */
+
+struct ws_state;
+
+struct conn {
+    int fd;
+    ev_io rio, wio;
+    struct server *srv;
+    uint8_t role, state, fmt;
+    int8_t tlist;
+    uint16_t flags;
+    uint16_t n_links;
+    struct list_node node;       /* server.conns */
+    struct list_node timer_node; /* server.timers[tlist] */
+    struct list_node flush_node; /* server.pending */
+    double deadline;
+    double since; /* connected or subscribed at */
+    struct buf in;
+    struct outq out;
+    struct sub_link *links;
+    struct msg **pend; /* deliveries waiting for the next flush */
+    uint32_t n_pend, cap_pend;
+    size_t pend_bytes;
+    uint64_t last_seq; /* newest message queued here: one copy per fan-out */
+    char *user_id;     /* V5 token subject */
+    uint8_t pub_id[16];
+    bool has_pub_id;
+    uint8_t http_minor;
+    char lp_mid[27]; /* long poll: mid from the request, for the 304 */
+    struct ws_state *ws;
+    const char *close_reason;
+    /* the request whose body is being read: the head is re-parsed once the
+     * body is complete, since reads may move the input buffer */
+    uint32_t head_len;
+    uint32_t body_have;   /* body bytes received (decoded, when chunked) */
+    uint64_t body_need;   /* Content-Length */
+    bool body_chunked;
+    bool in_body;
+    struct http1_chunked_decoder chunked;
+};
+
+struct listener {
+    ev_io w;
+    int fd;
+    enum conn_role role;
+    char *addr;
+    struct server *srv;
+};
+
+struct metrics {
+    uint64_t connections_total;
+    uint64_t messages_in;       /* accepted publishes (one per message) */
+    uint64_t messages_out;      /* deliveries to subscribers */
+    uint64_t bytes_in, bytes_out;
+    uint64_t signature_failures;
+    uint64_t drops_slow, drops_limit, drops_proto, drops_timeout, drops_ping;
+    uint64_t http_requests;
+    uint64_t http_errors;
+    uint64_t client_publishes;
+    uint64_t rpc_requests;
+    uint64_t longpoll_timeouts;
+    unsigned n_longpoll, n_ws, n_sse, n_conns;
+};
+
+struct server {
+    struct ev_loop *loop;
+    struct config cfg;
+    char *config_path;
+    struct sign_keyring keys;
+    struct listener *listeners;
+    size_t n_listeners;
+    struct chan_registry chans;
+    struct list_node conns;
+    struct list_node pending;
+    struct list_node closing;
+    struct list_node timers[TL_COUNT];
+    ev_prepare before_sleep;
+    ev_timer tick;
+    ev_signal sigterm, sigint, sighup;
+    ev_timer shutdown_timer;
+    bool shutting_down;
+    double started;
+    uint32_t start_time;   /* the mid prefix */
+    uint64_t mid_counter;  /* the mid suffix */
+    uint64_t seq;          /* fan-out sequence */
+    uint32_t tag_second;   /* push-stream tag: counter within one second */
+    uint16_t tag;
+    char unique_id[17];
+    struct metrics m;
+};
+
+/* ---- server.c ---- */
+int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char *err,
+                size_t errlen);
+void server_deinit(struct server *s);
+/* Applies a reloaded config (takes ownership of cfg on success). */
+void server_reload(struct server *s, struct config *cfg);
+void server_shutdown(struct server *s);
+double server_now(struct server *s);
+/* Builds the next 26-digit mid. */
+void server_next_mid(struct server *s, char out[27]);
+/* Next push-stream tag for a message created at `created`. */
+uint16_t server_next_tag(struct server *s, uint32_t created);
+void server_keyring_load(struct sign_keyring *kr, const struct config *cfg);
+void server_keyring_free(struct sign_keyring *kr);
+
+/* ---- conn.c ---- */
+void conn_accept(struct listener *l, int fd);
+/* Queues bytes and schedules a flush before the loop sleeps. */
+void conn_send(struct conn *c, const void *p, size_t n);
+void conn_schedule_flush(struct conn *c);
+/* Closes now-ish: subscriptions go at once, memory when the loop is about
+ * to sleep. reason is a static string (for the debug log). */
+void conn_close(struct conn *c, const char *reason);
+/* Closes after what is queued has been written (bounded by a timeout). */
+void conn_close_after_write(struct conn *c);
+void conn_set_timer(struct conn *c, enum tlist tl);
+void conn_unsubscribe_all(struct conn *c);
+void conn_flush_all(struct server *s);
+void conn_reap(struct server *s);
+void conn_tick(struct server *s, double now);
+/* Continues with buffered input (after a long poll ended, for example). */
+void conn_process_input(struct conn *c);
+
+/* ---- http.c: requests ---- */
+/* Handles one parsed request; body is the complete body. */
+void http_dispatch(struct conn *c, const struct http1_request *req, const uint8_t *body,
+                   size_t body_len);
+/* Response helpers: the standard headers (CORS, Content-Length, Connection)
+ * are added here. extra_headers, if any, are complete "Name: value\r\n" lines. */
+void http_respond(struct conn *c, int status, const char *content_type, const char *extra_headers,
+                  const void *body, size_t len);
+/* Bitrix error: status from the code (<1000: itself, 4000: 200, 4029: 429,
+ * else 400), body "<code>: <text>". */
+void http_respond_code(struct conn *c, int code, const char *text);
+void http_finish_response(struct conn *c);
+const char *http_code_text(int code);
+
+/* ---- sub.c: subscriptions ---- */
+void sub_handle(struct conn *c, const struct http1_request *req, bool websocket, bool eventsource);
+/* Queues m for c unless it has it already from this fan-out. */
+void sub_deliver(struct conn *c, struct msg *m);
+/* Builds the wire data for the deliveries queued on c. */
+void sub_flush(struct conn *c);
+/* Long poll timed out: the 304 of Push server 2.0. */
+void sub_longpoll_timeout(struct conn *c);
+/* Publishes m to every channel id in ids; returns the number of channels. */
+void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n);
+struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint32_t expiry);
+
+/* ---- ws_conn.c ---- */
+void wsconn_upgrade(struct conn *c, const struct http1_request *req);
+void wsconn_read(struct conn *c);
+void wsconn_send_frame(struct conn *c, uint8_t opcode, const void *p, size_t n);
+void wsconn_close(struct conn *c, uint16_t code, const char *reason);
+void wsconn_ping(struct conn *c);
+void wsconn_free(struct conn *c);
+
+/* ---- pub.c: publish side ---- */
+void pub_handle(struct conn *c, const struct http1_request *req, const uint8_t *body, size_t len);
+/* Untrusted protobuf RequestBatch from a client (POST /bitrix/rest/ or a
+ * WebSocket binary frame). Returns 0 or a Bitrix error code; out gets the
+ * ResponseBatch to send back, if any. */
+int pub_client_batch(struct server *s, const uint8_t *pub_id, bool has_pub_id, const uint8_t *data,
+                     size_t len, struct buf *out);
+void pub_handle_client(struct conn *c, const struct http1_request *req, const uint8_t *body,
+                       size_t len);
+
+/* ---- rpc.c: V5 JSON-RPC ---- */
+void rpc_handle_http(struct conn *c, const struct http1_request *req, const uint8_t *body,
+                     size_t len);
+/* A text frame from a V5 client. */
+void rpc_handle_client_text(struct conn *c, const uint8_t *p, size_t n);
+
+/* ---- stats.c ---- */
+void stats_server_stat(struct conn *c);
+void stats_health(struct conn *c);
+void stats_metrics(struct conn *c);
+
+#endif

@@ -1,0 +1,29 @@
+/* Allocation that never returns NULL (runit restarts a daemon that runs out
+ * of memory; client input is bounded by limits, not by malloc failures),
+ * plus small string helpers. */
+#ifndef PULLBOX_UTIL_H
+#define PULLBOX_UTIL_H
+
+#include "first.h"
+
+void *xmalloc(size_t n) __attribute__((malloc, returns_nonnull));
+void *xcalloc(size_t nmemb, size_t size) __attribute__((malloc, returns_nonnull));
+void *xrealloc(void *p, size_t n) __attribute__((returns_nonnull));
+char *xstrdup(const char *s) __attribute__((malloc, returns_nonnull));
+char *xstrndup(const char *s, size_t n) __attribute__((malloc, returns_nonnull));
+
+/* Lower-case hex of len bytes into out (2*len chars + NUL). */
+void hex_encode(const uint8_t *in, size_t len, char *out);
+/* Decodes 2*outlen hex chars (either case); false on a non-hex char. */
+bool hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen);
+
+/* Constant-time equality of two byte strings of the same length. */
+bool ct_equal(const void *a, const void *b, size_t len);
+
+/* Case-insensitive comparison of a counted string with a C string. */
+bool str_ieq(const char *s, size_t len, const char *lit);
+
+/* Wall-clock seconds (CLOCK_REALTIME) and milliseconds. */
+double time_now(void);
+
+#endif
