@@ -11,7 +11,8 @@
 O := $(CURDIR)/out
 export O
 
-all: server
+all: deps-build
+	@$(MAKE) --no-print-directory server
 
 server:
 	@$(MAKE) --no-print-directory -C server O=$(O)
@@ -19,13 +20,20 @@ server:
 server-san:
 	@$(MAKE) --no-print-directory -C server O=$(O) SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" CFLAGS="-O1 -g"
 
-run: server
-	@tests/../scripts/pullbox-run
+run: deps-build server
+	@scripts/pullbox-run
 
-test: server server-san
+test: deps-test
+	@$(MAKE) --no-print-directory server server-san
 	@tests/run
+
+deps-build:
+	@scripts/setup-deps build
+
+deps-test:
+	@scripts/setup-deps test
 
 clean:
 	rm -rf $(O)
 
-.PHONY: all server server-san run test clean
+.PHONY: all server server-san run test clean deps-build deps-test

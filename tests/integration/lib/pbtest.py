@@ -1,0 +1,280 @@
+"""Shared harness for the integration tests (Python standard library only).
+
+    from pbtest import Server, ok, done, sign, new_id, http, publish_text
+    with Server({"longpoll-timeout": 2}) as srv:
+        status, headers, body = http(srv.sub_port, "GET", "/bitrix/sub/?CHANNEL_ID=" + srv.signed(cid))
+    done()
+
+Server starts out/pullboxd-san (the ASan+UBSan build) when it exists, else
+out/pullboxd (env PULLBOX_BIN overrides), on 127.0.0.1 with free ports and a
+fresh signature key. On stop it fails the test if the server's stderr shows a
+sanitizer report, and it kills only the process it started, by PID.
+"""
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.environ.get("PULLBOX_ROOT_DIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+OUT = os.environ.get("O", os.path.join(ROOT, "out"))
+
+# ---- TAP ----
+_count = 0
+_failed = 0
+
+
+def ok(cond, desc):
+    global _count, _failed
+    _count += 1
+    if not cond:
+        _failed += 1
+    print("%s %d - %s" % ("ok" if cond else "not ok", _count, desc), flush=True)
+    return cond
+
+
+def note(msg):
+    for line in str(msg).splitlines():
+        print("# " + line, flush=True)
+
+
+def done():
+    print("1..%d" % _count, flush=True)
+    sys.exit(1 if _failed or _count == 0 else 0)
+
+
+# ---- ids and signatures ----
+def new_id():
+    return secrets.token_hex(16)
+
+
+def sign(key, value, algo="sha1"):
+    return hmac.new(key.encode(), value.encode(), getattr(hashlib, algo)).hexdigest()
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def binary():
+    if os.environ.get("PULLBOX_BIN"):
+        return os.environ["PULLBOX_BIN"]
+    san = os.path.join(OUT, "pullboxd-san")
+    return san if os.path.exists(san) else os.path.join(OUT, "pullboxd")
+
+
+class Server:
+    def __init__(self, conf=None, algo="sha1", start=True):
+        self.key = secrets.token_hex(20)
+        self.algo = algo
+        self.sub_port = free_port()
+        self.pub_port = free_port()
+        self.dir = tempfile.mkdtemp(prefix="pullbox-test-")
+        self.conf_path = os.path.join(self.dir, "pullbox.conf")
+        self.log_path = os.path.join(self.dir, "stderr.log")
+        self.conf = {
+            "listen-subscribe": "127.0.0.1:%d" % self.sub_port,
+            "listen-publish": "127.0.0.1:%d" % self.pub_port,
+            "signature-key": self.key,
+            "signature-algorithm": algo,
+            "log-level": "info",
+        }
+        self.conf.update({k: str(v) for k, v in (conf or {}).items()})
+        self.write_conf()
+        self.proc = None
+        if start:
+            self.start()
+
+    def write_conf(self, extra=None):
+        conf = dict(self.conf)
+        conf.update(extra or {})
+        with open(self.conf_path, "w") as f:
+            for k, v in conf.items():
+                f.write("%s = %s\n" % (k, v))
+
+    def start(self):
+        self.logf = open(self.log_path, "ab")
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+                   UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1")
+        self.proc = subprocess.Popen([binary(), "-c", self.conf_path], stdout=self.logf,
+                                     stderr=self.logf, env=env)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("pullboxd exited at start:\n" + self.log())
+            try:
+                st, _, _ = http(self.pub_port, "GET", "/health", timeout=1)
+                if st == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("pullboxd did not become ready:\n" + self.log())
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def signed(self, cid, pub=None):
+        """The subscribe form of a channel: id.sig or priv:pub.sig."""
+        value = cid if pub is None else "%s:%s" % (cid, pub)
+        return "%s.%s" % (value, sign(self.key, value, self.algo))
+
+    def public_ref(self, pub):
+        return "%s.%s" % (pub, sign(self.key, "public:" + pub, self.algo))
+
+    def log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=10):
+        """SIGTERM, wait; returns the exit code. Checks for sanitizer reports."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            ok(False, "pullboxd exits within %ds of SIGTERM" % timeout)
+        self.logf.close()
+        return self.proc.returncode
+
+    def sanitizer_clean(self):
+        log = self.log()
+        bad = ("AddressSanitizer" in log or "LeakSanitizer" in log or "runtime error:" in log)
+        if bad:
+            note(log[-4000:])
+        return not bad
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        code = self.stop()
+        ok(self.sanitizer_clean() and code == 0,
+           "server exits cleanly (code %s) with no sanitizer report" % code)
+        return False
+
+
+# ---- raw HTTP ----
+def connect(port, timeout=5):
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return s
+
+
+def build_request(method, path, body=b"", headers=None, version="1.1"):
+    if isinstance(body, str):
+        body = body.encode()
+    h = {"Host": "127.0.0.1"}
+    if body or method in ("POST", "PUT"):
+        h["Content-Length"] = str(len(body))
+    h.update(headers or {})
+    head = "%s %s HTTP/%s\r\n" % (method, path, version)
+    head += "".join("%s: %s\r\n" % (k, v) for k, v in h.items() if v is not None)
+    return head.encode() + b"\r\n" + body
+
+
+def read_response(sock, method="GET"):
+    """Reads one response (Content-Length or close delimited). Returns
+    (status, headers with lower-case names, body bytes)."""
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed before response head: %r" % buf[:200])
+        buf += chunk
+    head, rest = buf.split(b"\r\n\r\n", 1)
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, v = line.split(":", 1)
+        headers[k.strip().lower()] = v.strip()
+    if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+        sock._pb_rest = rest
+        return status, headers, b""
+    if "content-length" in headers:
+        n = int(headers["content-length"])
+        while len(rest) < n:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            rest += chunk
+        sock._pb_rest = rest[n:]
+        return status, headers, rest[:n]
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return status, headers, rest
+
+
+def http(port, method, path, body=b"", headers=None, version="1.1", timeout=5):
+    s = connect(port, timeout)
+    try:
+        hdrs = {"Connection": "close"}
+        hdrs.update(headers or {})
+        s.sendall(build_request(method, path, body, hdrs, version))
+        return read_response(s, method)
+    finally:
+        s.close()
+
+
+def raw(port, data, timeout=3):
+    """Sends bytes, returns everything received until close or timeout."""
+    s = connect(port, timeout)
+    try:
+        s.sendall(data)
+        out = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            pass
+        return out
+    finally:
+        s.close()
+
+
+def publish_text(srv, ids, body, expiry=86400):
+    if isinstance(ids, str):
+        ids = [ids]
+    if not isinstance(body, (str, bytes)):
+        body = json.dumps(body)
+    headers = {"Message-Expiry": str(expiry)} if expiry is not None else {}
+    return http(srv.pub_port, "POST", "/bitrix/pub/?CHANNEL_ID=" + "/".join(ids), body, headers)
+
+
+def text_frames(body):
+    """Parses NGINX text frames the way the Bitrix client does."""
+    import re
+    if isinstance(body, bytes):
+        body = body.decode()
+    out = []
+    for m in re.finditer(r"#!NGINXNMS!#(.*?)#!NGINXNME!#", body):
+        out.append(json.loads(m.group(1)))
+    return out
