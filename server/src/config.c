@@ -23,6 +23,7 @@ struct opt {
 };
 
 static const char *const algo_names[] = {"sha1", "sha256", NULL};
+static const char *const tls_version_names[] = {"1.2", "1.3", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 
 #define F(field) offsetof(struct config, field)
@@ -38,6 +39,25 @@ static const struct opt options[] = {
     STR("listen-publish", listen_publish, "0.0.0.0:8895",
         "The Bitrix web server: trusted publish, channel stats, JSON-RPC, /server-stat/,\n"
         "/health and /metrics. Firewall it to the Bitrix servers' addresses."),
+    STR("listen-subscribe-tls", listen_subscribe_tls, "0.0.0.0:8894",
+        "The subscribe paths over TLS (https, wss), or off. Needs tls-certificate and tls-key."),
+    STR("listen-publish-tls", listen_publish_tls, "off",
+        "The publish paths over TLS, for sites that publish across an untrusted network."),
+    STR("tls-certificate", tls_certificate, "/etc/pullbox/tls/cert.pem",
+        "PEM certificate, optionally followed by its chain (pullboxd --make-cert writes one)."),
+    STR("tls-key", tls_key, "/etc/pullbox/tls/key.pem", "PEM private key of the certificate."),
+    STR("tls-chain", tls_chain, "", "Optional PEM file of intermediate certificates."),
+    STR("tls-ciphers", tls_ciphers,
+        "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
+        "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305",
+        "TLS 1.2 cipher list (OpenSSL syntax): forward secrecy and AEAD only."),
+    STR("tls-ciphersuites", tls_ciphersuites,
+        "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256",
+        "TLS 1.3 cipher suites."),
+    ENUM("tls-min-version", tls_min_version, tls_version_names, "1.2",
+         "Oldest TLS version accepted: 1.2 or 1.3."),
+    INT("tls-handshake-timeout", tls_handshake_timeout, 1, 600, "10",
+        "Seconds a client may take to finish the TLS handshake."),
     STR("signature-key", signature_key, "",
         "The HMAC key that signs channel ids: the pull module's signature_key. Required."),
     STR("signature-key-previous", signature_key_previous, "",

@@ -11,11 +11,22 @@
 #define CONFIG_MAX_LISTEN 4
 
 enum config_algo { CONFIG_ALGO_SHA1, CONFIG_ALGO_SHA256 };
+enum config_tls_version { CONFIG_TLS_12, CONFIG_TLS_13 };
 
 struct config {
     /* listeners: comma-separated host:port lists; "off" = none */
     char *listen_subscribe;
     char *listen_publish;
+    char *listen_subscribe_tls; /* https and wss */
+    char *listen_publish_tls;
+
+    char *tls_certificate; /* PEM: the certificate, optionally followed by its chain */
+    char *tls_key;
+    char *tls_chain; /* optional separate chain file */
+    char *tls_ciphers;
+    char *tls_ciphersuites;
+    int tls_min_version; /* enum config_tls_version */
+    long tls_handshake_timeout;
 
     char *signature_key;
     char *signature_key_previous; /* still accepted during a key rotation */

@@ -3,9 +3,12 @@
 #include "server.h"
 #include "log.h"
 #include "msg.h"
+#include "tls.h"
 #include "util.h"
 
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -30,6 +33,8 @@ static double tl_interval(const struct server *s, enum tlist tl)
     case TL_HEADER:
     case TL_CLOSING:
         return (double)cfg->header_timeout;
+    case TL_HANDSHAKE:
+        return (double)cfg->tls_handshake_timeout;
     case TL_LONGPOLL:
         return (double)cfg->longpoll_timeout;
     case TL_PING:
@@ -73,7 +78,18 @@ void conn_accept(struct listener *l, int fd)
     ev_io_init(&c->wio, on_write, fd, EV_WRITE);
     c->rio.data = c->wio.data = c;
     ev_io_start(s->loop, &c->rio);
-    conn_set_timer(c, TL_IDLE);
+    if (l->tls && s->tls_ctx) {
+        c->ssl = SSL_new(s->tls_ctx);
+        if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+            conn_close(c, "TLS setup failed");
+            return;
+        }
+        SSL_set_accept_state(c->ssl);
+        c->flags |= CONN_F_TLS_HS;
+        conn_set_timer(c, TL_HANDSHAKE);
+    } else {
+        conn_set_timer(c, TL_IDLE);
+    }
     s->m.connections_total++;
     s->m.n_conns++;
 }
@@ -157,6 +173,8 @@ static void conn_free(struct conn *c)
     ev_io_stop(s->loop, &c->rio);
     ev_io_stop(s->loop, &c->wio);
     log_debug("connection %d closed: %s", c->fd, c->close_reason ? c->close_reason : "-");
+    if (c->ssl)
+        SSL_free(c->ssl);
     close(c->fd);
     wsconn_free(c);
     outq_clear(&c->out);
@@ -177,28 +195,141 @@ void conn_reap(struct server *s)
     }
 }
 
+/* ---- transport: plain TCP or TLS ---- */
+
+static void want_write(struct conn *c, bool on)
+{
+    if (on && !(c->flags & CONN_F_WRITING)) {
+        c->flags |= CONN_F_WRITING;
+        ev_io_start(c->srv->loop, &c->wio);
+    } else if (!on && (c->flags & CONN_F_WRITING)) {
+        c->flags &= (uint16_t)~CONN_F_WRITING;
+        ev_io_stop(c->srv->loop, &c->wio);
+    }
+}
+
+/* Encrypts from the front of the queue, a record at a time. The plaintext
+ * copy is unavoidable: each connection's records are its own. Returns
+ * bytes written or -errno; 0 when the socket is full. */
+static ssize_t tls_write(struct conn *c)
+{
+    uint8_t rec[16384];
+    size_t total = 0;
+    while (c->out.bytes && total < OUTQ_MAX_WRITE) {
+        size_t n = outq_peek(&c->out, rec, sizeof rec);
+        ERR_clear_error();
+        int w = SSL_write(c->ssl, rec, (int)n);
+        if (w > 0) {
+            outq_consume(&c->out, (size_t)w);
+            total += (size_t)w;
+            continue;
+        }
+        int e = SSL_get_error(c->ssl, w);
+        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+            break;
+        return -EIO;
+    }
+    return (ssize_t)total;
+}
+
+/* Reads into dst: bytes (> 0), 0 at end of stream, -EAGAIN or -errno. */
+static ssize_t io_read(struct conn *c, uint8_t *dst, size_t n)
+{
+    if (!c->ssl) {
+        ssize_t r = read(c->fd, dst, n);
+        return r < 0 ? -errno : r;
+    }
+    ERR_clear_error();
+    int r = SSL_read(c->ssl, dst, (int)n);
+    if (r > 0)
+        return r;
+    switch (SSL_get_error(c->ssl, r)) {
+    case SSL_ERROR_ZERO_RETURN:
+        return 0;
+    case SSL_ERROR_WANT_READ:
+        return -EAGAIN;
+    case SSL_ERROR_WANT_WRITE:
+        want_write(c, true);
+        return -EAGAIN;
+    case SSL_ERROR_SYSCALL:
+        return errno ? -errno : 0;
+    default:
+        return -EIO;
+    }
+}
+
+/* A TLS port that receives plain HTTP: say so in plain HTTP, as nginx
+ * does, instead of a silent reset the admin cannot read. */
+static bool plain_http_on_tls(struct conn *c)
+{
+    uint8_t b[8];
+    ssize_t n = recv(c->fd, b, sizeof b, MSG_PEEK);
+    if (n <= 0 || b[0] == 0x16) /* 0x16: a TLS handshake record */
+        return false;
+    static const char resp[] =
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
+        "Content-Length: 52\r\n\r\nThis port speaks TLS: use https:// or wss:// here.\r\n";
+    bool http = (b[0] >= 'A' && b[0] <= 'Z');
+    if (http && write(c->fd, resp, sizeof resp - 1) < 0) {
+        /* the peer is gone; nothing to tell it */
+    }
+    c->srv->m.tls_failures++;
+    conn_close(c, http ? "plain HTTP on the TLS port" : "not TLS");
+    return true;
+}
+
+/* Advances the handshake. Returns true once it is done. */
+static bool tls_handshake(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (SSL_in_before(c->ssl) && plain_http_on_tls(c))
+        return false;
+    ERR_clear_error();
+    int r = SSL_do_handshake(c->ssl);
+    if (r == 1) {
+        c->flags &= (uint16_t)~CONN_F_TLS_HS;
+        s->m.tls_handshakes++;
+        want_write(c, c->out.bytes > 0);
+        conn_set_timer(c, TL_IDLE);
+        return true;
+    }
+    int e = SSL_get_error(c->ssl, r);
+    if (e == SSL_ERROR_WANT_READ) {
+        want_write(c, false);
+        return false;
+    }
+    if (e == SSL_ERROR_WANT_WRITE) {
+        want_write(c, true);
+        return false;
+    }
+    s->m.tls_failures++;
+    log_debug("TLS handshake failed: %s", tls_last_error());
+    conn_close(c, "TLS handshake failed");
+    return false;
+}
+
 static void conn_write(struct conn *c)
 {
     struct server *s = c->srv;
-    ssize_t w = outq_write(&c->out, c->fd);
+    if (c->flags & CONN_F_TLS_HS) {
+        tls_handshake(c);
+        return;
+    }
+    ssize_t w = c->ssl ? tls_write(c) : outq_write(&c->out, c->fd);
     if (w < 0) {
         conn_close(c, conn_err_io);
         return;
     }
     s->m.bytes_out += (uint64_t)w;
     if (c->out.bytes) {
-        if (!(c->flags & CONN_F_WRITING)) {
-            c->flags |= CONN_F_WRITING;
-            ev_io_start(s->loop, &c->wio);
-        }
+        want_write(c, true);
         return;
     }
-    if (c->flags & CONN_F_WRITING) {
-        c->flags &= (uint16_t)~CONN_F_WRITING;
-        ev_io_stop(s->loop, &c->wio);
-    }
+    want_write(c, false);
     if (c->flags & CONN_F_CLOSE_AFTER) {
         /* a lingering close: tell the peer we are done, then drop */
+        if (c->ssl)
+            SSL_shutdown(c->ssl);
         shutdown(c->fd, SHUT_WR);
         conn_close(c, "response sent");
     }
@@ -403,6 +534,8 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     (void)revents;
     struct conn *c = w->data;
     struct server *s = c->srv;
+    if ((c->flags & CONN_F_TLS_HS) && !tls_handshake(c))
+        return;
     size_t limit = (size_t)s->cfg.max_header_size + (size_t)s->cfg.max_body_size + 4096;
     if (c->state == CONN_WS)
         limit = (size_t)s->cfg.max_ws_frame_size + 64;
@@ -417,7 +550,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             break;
         }
         uint8_t *dst = buf_reserve(&c->in, CONN_READ_CHUNK);
-        ssize_t n = read(c->fd, dst, CONN_READ_CHUNK);
+        ssize_t n = io_read(c, dst, CONN_READ_CHUNK);
         if (n > 0) {
             c->in.len += (size_t)n;
             s->m.bytes_in += (uint64_t)n;
@@ -429,9 +562,9 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             c->flags |= CONN_F_PEER_EOF;
             break;
         }
-        if (errno == EINTR)
+        if (n == -EINTR)
             continue;
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
+        if (n == -EAGAIN || n == -EWOULDBLOCK)
             break;
         conn_close(c, conn_err_io);
         return;
@@ -489,6 +622,10 @@ static void expire(struct conn *c, enum tlist tl)
         break;
     case TL_CLOSING:
         conn_close(c, "close timeout");
+        break;
+    case TL_HANDSHAKE:
+        s->m.tls_failures++;
+        conn_close(c, "TLS handshake timeout");
         break;
     default:
         break;

@@ -3,6 +3,7 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 #include "util.h"
 
 #include <errno.h>
@@ -21,6 +22,10 @@
     "       pullboxd --check-config -c FILE\n"                                                     \
     "       pullboxd --print-config [--generate-key]\n"                                            \
     "                                  print a commented default config\n"                         \
+    "       pullboxd --make-cert CERT KEY [NAMES]\n"                                              \
+    "                                  write a self-signed certificate and key for NAMES\n"         \
+    "                                  (host names and addresses, comma-separated; default:\n"    \
+    "                                  this machine's name and addresses)\n"                       \
     "       pullboxd --version\n"
 
 static void raise_fd_limit(void)
@@ -77,7 +82,21 @@ int main(int argc, char **argv)
             print = true;
         else if (strcmp(argv[i], "--generate-key") == 0)
             genkey = true;
-        else if (strcmp(argv[i], "--version") == 0) {
+        else if (strcmp(argv[i], "--make-cert") == 0) {
+            if (i + 2 >= argc) {
+                fputs(USAGE, stderr);
+                return 100;
+            }
+            char *names = i + 3 < argc ? xstrdup(argv[i + 3]) : tls_default_names();
+            char err[512];
+            int rc = tls_make_cert(argv[i + 1], argv[i + 2], names, 3650, err, sizeof err);
+            if (rc != 0)
+                fprintf(stderr, "pullboxd: --make-cert: %s\n", err);
+            else
+                printf("pullboxd: wrote %s and %s for %s\n", argv[i + 1], argv[i + 2], names);
+            free(names);
+            return rc == 0 ? 0 : 111;
+        } else if (strcmp(argv[i], "--version") == 0) {
             printf("pullboxd %s\n", PULLBOX_VERSION);
             return 0;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {

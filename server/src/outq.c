@@ -129,24 +129,39 @@ ssize_t outq_write(struct outq *q, int fd)
                 break;
             return -errno;
         }
-        size_t left = (size_t)w;
-        total += left;
-        q->bytes -= left;
-        while (left) {
-            struct outq_seg *s = q->head;
-            if (left < s->len) {
-                s->p += left;
-                s->len -= left;
-                break;
-            }
-            left -= s->len;
-            q->head = s->next;
-            if (!q->head)
-                q->tail = NULL;
-            seg_free(s);
-        }
+        total += (size_t)w;
+        outq_consume(q, (size_t)w);
         if ((size_t)w < want)
             break; /* the socket buffer is full */
     }
     return (ssize_t)total;
+}
+
+void outq_consume(struct outq *q, size_t n)
+{
+    q->bytes -= n;
+    while (n) {
+        struct outq_seg *s = q->head;
+        if (n < s->len) {
+            s->p += n;
+            s->len -= n;
+            break;
+        }
+        n -= s->len;
+        q->head = s->next;
+        if (!q->head)
+            q->tail = NULL;
+        seg_free(s);
+    }
+}
+
+size_t outq_peek(const struct outq *q, uint8_t *dst, size_t cap)
+{
+    size_t n = 0;
+    for (const struct outq_seg *s = q->head; s && n < cap; s = s->next) {
+        size_t k = s->len < cap - n ? s->len : cap - n;
+        memcpy(dst + n, s->p, k);
+        n += k;
+    }
+    return n;
 }

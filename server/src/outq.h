@@ -35,4 +35,10 @@ void outq_append_owned(struct outq *q, void *p, size_t n);
  * -errno on a socket error (-EAGAIN is mapped to 0). */
 ssize_t outq_write(struct outq *q, int fd);
 
+/* Copies up to cap bytes from the front of the queue into dst without
+ * consuming them (for TLS, which encrypts one record at a time). */
+size_t outq_peek(const struct outq *q, uint8_t *dst, size_t cap);
+/* Drops n written bytes from the front of the queue. */
+void outq_consume(struct outq *q, size_t n);
+
 #endif

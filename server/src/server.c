@@ -3,6 +3,7 @@
 #include "server.h"
 #include "log.h"
 #include "net.h"
+#include "tls.h"
 #include "util.h"
 
 #include <errno.h>
@@ -85,8 +86,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
     }
 }
 
-static int open_listeners(struct server *s, const char *list, enum conn_role role, char *err,
-                          size_t errlen)
+static int open_listeners(struct server *s, const char *list, enum conn_role role, bool tls,
+                          char *err, size_t errlen)
 {
     if (strcmp(list, "off") == 0 || !*list)
         return 0;
@@ -95,9 +96,9 @@ static int open_listeners(struct server *s, const char *list, enum conn_role rol
         char nerr[NET_ERR_LEN];
         int fd = net_listen(a, 1024, nerr);
         if (fd < 0) {
-            snprintf(err, errlen, "%s: %s", role == ROLE_SUBSCRIBE ? "listen-subscribe"
-                                                                   : "listen-publish",
-                     nerr);
+            snprintf(err, errlen, "%s%s: %s",
+                     role == ROLE_SUBSCRIBE ? "listen-subscribe" : "listen-publish",
+                     tls ? "-tls" : "", nerr);
             free(copy);
             return -1;
         }
@@ -106,6 +107,7 @@ static int open_listeners(struct server *s, const char *list, enum conn_role rol
         memset(l, 0, sizeof *l);
         l->fd = fd;
         l->role = role;
+        l->tls = tls;
         l->srv = s;
         char shown[300];
         snprintf(shown, sizeof shown, "%s", a);
@@ -117,6 +119,13 @@ static int open_listeners(struct server *s, const char *list, enum conn_role rol
     }
     free(copy);
     return 0;
+}
+
+static bool tls_wanted(const struct config *cfg)
+{
+    bool sub = *cfg->listen_subscribe_tls && strcmp(cfg->listen_subscribe_tls, "off") != 0;
+    bool pub = *cfg->listen_publish_tls && strcmp(cfg->listen_publish_tls, "off") != 0;
+    return sub || pub;
 }
 
 static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
@@ -202,16 +211,37 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 void server_reload(struct server *s, struct config *cfg)
 {
     if (strcmp(cfg->listen_subscribe, s->cfg.listen_subscribe) ||
-        strcmp(cfg->listen_publish, s->cfg.listen_publish))
+        strcmp(cfg->listen_publish, s->cfg.listen_publish) ||
+        strcmp(cfg->listen_subscribe_tls, s->cfg.listen_subscribe_tls) ||
+        strcmp(cfg->listen_publish_tls, s->cfg.listen_publish_tls))
         log_warn("reload: listen addresses change only on restart");
+    if (s->tls_ctx) {
+        /* open connections keep the context they started with (OpenSSL
+         * counts references); new ones get the new certificate */
+        char err[512];
+        SSL_CTX *ctx = tls_ctx_new(cfg, err, sizeof err);
+        if (!ctx) {
+            log_err("reload failed, keeping the running config and certificate: %s", err);
+            config_free(cfg);
+            return;
+        }
+        SSL_CTX_free(s->tls_ctx);
+        s->tls_ctx = ctx;
+        log_info("TLS certificate reloaded from %s", cfg->tls_certificate);
+    }
     server_keyring_free(&s->keys);
     server_keyring_load(&s->keys, cfg);
     /* listen addresses stay as bound */
     char *ls = s->cfg.listen_subscribe, *lp = s->cfg.listen_publish;
+    char *lst = s->cfg.listen_subscribe_tls, *lpt = s->cfg.listen_publish_tls;
     s->cfg.listen_subscribe = cfg->listen_subscribe;
     s->cfg.listen_publish = cfg->listen_publish;
+    s->cfg.listen_subscribe_tls = cfg->listen_subscribe_tls;
+    s->cfg.listen_publish_tls = cfg->listen_publish_tls;
     cfg->listen_subscribe = ls;
     cfg->listen_publish = lp;
+    cfg->listen_subscribe_tls = lst;
+    cfg->listen_publish_tls = lpt;
     config_free(&s->cfg);
     s->cfg = *cfg;
     s->chans.history_length = (unsigned)s->cfg.history_length;
@@ -245,8 +275,14 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
         memset(rnd, 0, sizeof rnd);
     hex_encode(rnd, sizeof rnd, s->unique_id);
 
-    if (open_listeners(s, s->cfg.listen_subscribe, ROLE_SUBSCRIBE, err, errlen) != 0 ||
-        open_listeners(s, s->cfg.listen_publish, ROLE_PUBLISH, err, errlen) != 0) {
+    if (tls_wanted(&s->cfg) && !(s->tls_ctx = tls_ctx_new(&s->cfg, err, errlen))) {
+        server_deinit(s);
+        return -1;
+    }
+    if (open_listeners(s, s->cfg.listen_subscribe, ROLE_SUBSCRIBE, false, err, errlen) != 0 ||
+        open_listeners(s, s->cfg.listen_publish, ROLE_PUBLISH, false, err, errlen) != 0 ||
+        open_listeners(s, s->cfg.listen_subscribe_tls, ROLE_SUBSCRIBE, true, err, errlen) != 0 ||
+        open_listeners(s, s->cfg.listen_publish_tls, ROLE_PUBLISH, true, err, errlen) != 0) {
         server_deinit(s);
         return -1;
     }
@@ -255,8 +291,8 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
         ev_io_init(&l->w, on_accept, l->fd, EV_READ);
         l->w.data = l;
         ev_io_start(loop, &l->w);
-        log_info("listening on %s (%s)", l->addr,
-                 l->role == ROLE_SUBSCRIBE ? "subscribe" : "publish");
+        log_info("listening on %s (%s%s)", l->addr,
+                 l->role == ROLE_SUBSCRIBE ? "subscribe" : "publish", l->tls ? ", TLS" : "");
     }
     ev_prepare_init(&s->before_sleep, on_before_sleep);
     s->before_sleep.data = s;
@@ -300,6 +336,8 @@ void server_deinit(struct server *s)
     ev_signal_stop(s->loop, &s->sigint);
     ev_signal_stop(s->loop, &s->sighup);
     chan_registry_deinit(&s->chans);
+    SSL_CTX_free(s->tls_ctx);
+    s->tls_ctx = NULL;
     server_keyring_free(&s->keys);
     config_free(&s->cfg);
 }

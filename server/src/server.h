@@ -23,8 +23,17 @@ enum conn_fmt { FMT_TEXT, FMT_PB, FMT_JSONRPC, FMT_SSE };
 
 /* Ordered timeout lists: every member of one list has the same interval, so
  * appending keeps a list sorted and the tick only looks at list heads. */
-enum tlist { TL_NONE = -1, TL_IDLE, TL_HEADER, TL_LONGPOLL, TL_PING, TL_RPC_PING, TL_CLOSING,
-             TL_COUNT };
+enum tlist {
+    TL_NONE = -1,
+    TL_IDLE,
+    TL_HEADER,
+    TL_HANDSHAKE,
+    TL_LONGPOLL,
+    TL_PING,
+    TL_RPC_PING,
+    TL_CLOSING,
+    TL_COUNT
+};
 
 #define CONN_F_CLOSING (1u << 0)     /* on the close list; freed before the loop sleeps */
 #define CONN_F_CLOSE_AFTER (1u << 1) /* close once the output queue is written */
@@ -35,11 +44,15 @@ enum tlist { TL_NONE = -1, TL_IDLE, TL_HEADER, TL_LONGPOLL, TL_PING, TL_RPC_PING
 #define CONN_F_REQ_STARTED (1u << 6) /* request head partly received */
 #define CONN_F_KEEPALIVE (1u << 7)   /* current HTTP request keeps the connection */
 #define CONN_F_COUNTED (1u << 8)     /* counted in the per-transport gauges */
+#define CONN_F_TLS_HS (1u << 9)      /* TLS handshake not finished */
 
 struct ws_state;
+struct ssl_st;
+struct ssl_ctx_st;
 
 struct conn {
     int fd;
+    struct ssl_st *ssl; /* NULL on plain TCP */
     ev_io rio, wio;
     struct server *srv;
     uint8_t role, state, fmt;
@@ -79,6 +92,7 @@ struct listener {
     ev_io w;
     int fd;
     enum conn_role role;
+    bool tls;
     char *addr;
     struct server *srv;
 };
@@ -95,6 +109,7 @@ struct metrics {
     uint64_t client_publishes;
     uint64_t rpc_requests;
     uint64_t longpoll_timeouts;
+    uint64_t tls_handshakes, tls_failures;
     unsigned n_longpoll, n_ws, n_sse, n_conns;
 };
 
@@ -103,6 +118,7 @@ struct server {
     struct config cfg;
     char *config_path;
     struct sign_keyring keys;
+    struct ssl_ctx_st *tls_ctx; /* NULL when no TLS listener is configured */
     struct listener *listeners;
     size_t n_listeners;
     struct chan_registry chans;

@@ -168,7 +168,7 @@ await srv.stop();
 // ---- signature-algorithm = sha256 ----
 let srv2;
 try {
-  srv2 = await startServer({ algo: 'sha256', signatureKey: 'sha256-test-key', longpollTimeout: 3 });
+  srv2 = await startServer({ algo: 'sha256', signatureKey: 'sha256-test-key-0123456789', longpollTimeout: 3 });
   t.ok(true, 'pullboxd with signature-algorithm = sha256 starts');
 } catch (e) {
   t.ok(false, 'pullboxd with signature-algorithm = sha256 starts', e.message);

@@ -86,6 +86,7 @@ class Server:
         self.conf = {
             "listen-subscribe": "127.0.0.1:%d" % self.sub_port,
             "listen-publish": "127.0.0.1:%d" % self.pub_port,
+            "listen-subscribe-tls": "off",
             "signature-key": self.key,
             "signature-algorithm": algo,
             "log-level": "info",
@@ -176,8 +177,20 @@ class Server:
 
 
 # ---- raw HTTP ----
+class _Socket(socket.socket):
+    """socket.socket has __slots__; this subclass can carry the bytes read
+    past one response (_pb_rest), which read_response() consumes first."""
+    _pb_rest = b""
+
+
 def connect(port, timeout=5):
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    s = _Socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(("127.0.0.1", port))
+    except OSError:
+        s.close()
+        raise
     s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     return s
 
@@ -197,7 +210,7 @@ def build_request(method, path, body=b"", headers=None, version="1.1"):
 def read_response(sock, method="GET"):
     """Reads one response (Content-Length or close delimited). Returns
     (status, headers with lower-case names, body bytes)."""
-    buf = b""
+    buf = getattr(sock, "_pb_rest", b"")
     while b"\r\n\r\n" not in buf:
         chunk = sock.recv(65536)
         if not chunk:
@@ -222,6 +235,8 @@ def read_response(sock, method="GET"):
             rest += chunk
         sock._pb_rest = rest[n:]
         return status, headers, rest[:n]
+    if isinstance(sock, _Socket):
+        sock._pb_rest = b""
     while True:
         chunk = sock.recv(65536)
         if not chunk:
@@ -278,3 +293,96 @@ def text_frames(body):
     for m in re.finditer(r"#!NGINXNMS!#(.*?)#!NGINXNME!#", body):
         out.append(json.loads(m.group(1)))
     return out
+
+
+# ---- long-poll subscribers, witnesses, stats (helpers added for 10/20/30/50/60) ----
+def server_stat(srv):
+    """The /server-stat/ object of this process (a dict)."""
+    st, _, body = http(srv.pub_port, "GET", "/server-stat/")
+    if st != 200:
+        raise RuntimeError("/server-stat/ answered %d" % st)
+    return json.loads(body)[0]
+
+
+def metrics(srv):
+    """/metrics as {'name{labels}': float}."""
+    st, _, body = http(srv.pub_port, "GET", "/metrics")
+    out = {}
+    for line in body.decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        name, value = line.rsplit(" ", 1)
+        out[name] = float(value)
+    return out
+
+
+def wait_for(cond, timeout=5, step=0.02):
+    """Polls cond() until true or timeout; returns its last value."""
+    deadline = time.time() + timeout
+    while True:
+        v = cond()
+        if v or time.time() >= deadline:
+            return v
+        time.sleep(step)
+
+
+def wait_log(srv, text, timeout=5):
+    return wait_for(lambda: text in srv.log(), timeout)
+
+
+class Poll:
+    """One long-poll request held open on its own socket.
+
+    Poll(srv, srv.signed(cid)) sends GET <path>?CHANNEL_ID=<ids><query> and,
+    when wait is true, returns once the server counts one more long poll (so a
+    publish made next is certain to find it). response() reads the answer."""
+
+    def __init__(self, srv, ids, query="", headers=None, path="/bitrix/sub/", version="1.1",
+                 wait=True, timeout=15):
+        if isinstance(ids, str):
+            ids = [ids]
+        self.srv = srv
+        before = server_stat(srv)["pollings"] if wait else 0
+        self.sock = connect(srv.sub_port, timeout)
+        self.target = path + "?CHANNEL_ID=" + "/".join(ids) + query
+        self.sock.sendall(build_request("GET", self.target, headers=headers, version=version))
+        self.t0 = time.time()
+        self.elapsed = None
+        if wait:
+            wait_for(lambda: server_stat(srv)["pollings"] > before, 5)
+
+    def response(self, timeout=10, close=True):
+        """(status, headers, body) of the answer; raises socket.timeout."""
+        self.sock.settimeout(timeout)
+        try:
+            r = read_response(self.sock)
+            self.elapsed = time.time() - self.t0
+            return r
+        finally:
+            if close:
+                self.sock.close()
+
+    def close(self):
+        self.sock.close()
+
+
+class Witness:
+    """A long-poll subscriber on a channel of its own, opened before some bad
+    input; check() publishes to it and asserts the message still arrives."""
+
+    def __init__(self, srv):
+        self.srv = srv
+        self.cid = new_id()
+        self.poll = Poll(srv, srv.signed(self.cid))
+
+    def check(self, desc):
+        token = new_id()
+        try:
+            st, _, _ = publish_text(self.srv, self.cid, json.dumps({"witness": token}))
+            s, _, b = self.poll.response(5)
+        except (OSError, ConnectionError) as e:
+            note("witness: %r" % (e,))
+            st = s = None
+            b = b""
+        return ok(st == 200 and s == 200 and token.encode() in b,
+                  "another subscriber still receives after " + desc)
