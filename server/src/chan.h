@@ -12,13 +12,13 @@ struct msg;
 struct conn;
 
 struct chan {
-    struct chan *hnext;    /* hash chain */
+    struct chan *hnext; /* hash chain */
     uint32_t hash;
     struct list_node subs; /* struct sub_link.chan_node, oldest first */
     unsigned n_subs;
-    struct msg **hist;     /* ring of history_length slots, allocated on first message */
+    struct msg **hist; /* ring of history_length slots, allocated on first message */
     unsigned hist_head, hist_len, hist_cap;
-    double last_seen;      /* when the last subscriber left; 0 = never subscribed */
+    double last_seen; /* when the last subscriber left; 0 = never subscribed */
     uint64_t published;
     uint16_t id_len;
     char id[];

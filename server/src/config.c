@@ -27,10 +27,22 @@ static const char *const tls_version_names[] = {"1.2", "1.3", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 
 #define F(field) offsetof(struct config, field)
-#define STR(n, f, d, h) {n, OPT_STR, F(f), 0, 0, NULL, d, h}
-#define PATH(n, f, d, h) {n, OPT_PATH, F(f), 0, 0, NULL, d, h}
-#define INT(n, f, lo, hi, d, h) {n, OPT_INT, F(f), lo, hi, NULL, d, h}
-#define ENUM(n, f, names, d, h) {n, OPT_ENUM, F(f), 0, 0, names, d, h}
+#define STR(n, f, d, h)                                                                            \
+    {                                                                                              \
+        n, OPT_STR, F(f), 0, 0, NULL, d, h                                                         \
+    }
+#define PATH(n, f, d, h)                                                                           \
+    {                                                                                              \
+        n, OPT_PATH, F(f), 0, 0, NULL, d, h                                                        \
+    }
+#define INT(n, f, lo, hi, d, h)                                                                    \
+    {                                                                                              \
+        n, OPT_INT, F(f), lo, hi, NULL, d, h                                                       \
+    }
+#define ENUM(n, f, names, d, h)                                                                    \
+    {                                                                                              \
+        n, OPT_ENUM, F(f), 0, 0, names, d, h                                                       \
+    }
 
 static const struct opt options[] = {
     STR("listen-subscribe", listen_subscribe, "0.0.0.0:8893",
@@ -73,7 +85,8 @@ static const struct opt options[] = {
     PATH("path-publish-web-alt", path_publish_web_alt, "/bitrix/pubweb/",
          "Second client publish path (the pull module's default path_to_publish_web)."),
     PATH("path-api", path_api, "/bitrix/api/", "V5 JSON-RPC endpoint (publish port)."),
-    PATH("path-server-stat", path_server_stat, "/server-stat/", "Server statistics (publish port)."),
+    PATH("path-server-stat", path_server_stat, "/server-stat/",
+         "Server statistics (publish port)."),
     PATH("path-eventsource", path_eventsource, "/bitrix/events/",
          "EventSource (text/event-stream) subscriptions, for non-Bitrix clients."),
     INT("longpoll-timeout", longpoll_timeout, 1, 3600, "40",

@@ -125,6 +125,11 @@ void conn_unsubscribe_all(struct conn *c)
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
     c->pend_bytes = 0;
+    /* who the subscription was: a kept-alive long-poll connection may
+     * subscribe as someone else next */
+    free(c->user_id);
+    c->user_id = NULL;
+    c->has_pub_id = false;
     if (c->flags & CONN_F_COUNTED) {
         c->flags &= (uint16_t)~CONN_F_COUNTED;
         if (c->state == CONN_LONGPOLL)
@@ -468,7 +473,8 @@ static bool body_complete(struct conn *c)
 void conn_process_input(struct conn *c)
 {
     const struct config *cfg = &c->srv->cfg;
-    while (c->state == CONN_HTTP && c->in.len && !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))) {
+    while (c->state == CONN_HTTP && c->in.len &&
+           !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))) {
         struct http1_request req;
         int hl = http1_parse_request((const char *)c->in.data, c->in.len, &req);
         if (hl == HTTP1_ERR_INCOMPLETE) {

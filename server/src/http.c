@@ -32,7 +32,7 @@ void http_respond(struct conn *c, int status, const char *content_type, const ch
     buf_append_str(&out, "\r\n");
     outq_append(&c->out, out.data, out.len);
     buf_deinit(&out);
-    if (len && status != 304 && status != 204)
+    if (len && status != 304 && status != 204 && !(c->flags & CONN_F_HEAD))
         outq_append(&c->out, body, len);
     conn_schedule_flush(c);
     if (!keep)
@@ -146,12 +146,14 @@ static void dispatch_subscribe_side(struct conn *c, const struct http1_request *
     if (is_sub || is_ws || is_es) {
         if (method_is(req, "OPTIONS"))
             return options_reply(c);
-        if (!method_is(req, "GET") && !method_is(req, "HEAD"))
+        /* subscriptions are streams: HEAD has nothing to describe */
+        if (!method_is(req, "GET"))
             return method_not_allowed(c, "GET, OPTIONS");
         const struct http1_header *up = http1_find_header(req, "Upgrade");
         bool websocket = up && http1_has_token(up->value, up->value_len, "websocket");
         const struct http1_header *acc = http1_find_header(req, "Accept");
-        bool es = is_es || (acc && http1_has_token(acc->value, acc->value_len, "text/event-stream"));
+        bool es =
+            is_es || (acc && http1_has_token(acc->value, acc->value_len, "text/event-stream"));
         return sub_handle(c, req, websocket, es && !websocket);
     }
     if (path_is(req, cfg->path_publish_web) || path_is(req, cfg->path_publish_web_alt)) {
@@ -193,6 +195,10 @@ void http_dispatch(struct conn *c, const struct http1_request *req, const uint8_
                    size_t body_len)
 {
     c->http_minor = (uint8_t)req->minor_version;
+    if (method_is(req, "HEAD"))
+        c->flags |= CONN_F_HEAD;
+    else
+        c->flags &= (uint16_t)~CONN_F_HEAD;
     const struct http1_header *conn_hdr = http1_find_header(req, "Connection");
     bool keep = req->minor_version == 1;
     if (conn_hdr) {

@@ -22,9 +22,9 @@
     "       pullboxd --check-config -c FILE\n"                                                     \
     "       pullboxd --print-config [--generate-key]\n"                                            \
     "                                  print a commented default config\n"                         \
-    "       pullboxd --make-cert CERT KEY [NAMES]\n"                                              \
-    "                                  write a self-signed certificate and key for NAMES\n"         \
-    "                                  (host names and addresses, comma-separated; default:\n"    \
+    "       pullboxd --make-cert CERT KEY [NAMES]\n"                                               \
+    "                                  write a self-signed certificate and key for NAMES\n"        \
+    "                                  (host names and addresses, comma-separated; default:\n"     \
     "                                  this machine's name and addresses)\n"                       \
     "       pullboxd --version\n"
 

@@ -39,9 +39,12 @@ void msg_set_channel(struct msg *m, const char *channel)
 void msg_set_sender(struct msg *m, uint8_t type, const uint8_t *id, size_t id_len)
 {
     m->sender_type = type;
+    if (!id)
+        id_len = 0;
     if (id_len > sizeof m->sender_id)
         id_len = sizeof m->sender_id;
-    memcpy(m->sender_id, id, id_len);
+    if (id_len)
+        memcpy(m->sender_id, id, id_len);
     m->sender_id_len = (uint8_t)id_len;
 }
 
@@ -68,8 +71,9 @@ void msg_http_date(uint32_t t, char out[30])
     gmtime_r(&tt, &tm);
     /* the fields are range-limited by gmtime: the date always fits 29 chars */
     snprintf(out, 30, "%s, %02u %s %04u %02u:%02u:%02u GMT", days[tm.tm_wday % 7],
-             (unsigned)tm.tm_mday % 100u, months[tm.tm_mon % 12], (unsigned)(tm.tm_year + 1900) % 10000u,
-             (unsigned)tm.tm_hour % 100u, (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
+             (unsigned)tm.tm_mday % 100u, months[tm.tm_mon % 12],
+             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)tm.tm_hour % 100u,
+             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u);
 }
 
 bool msg_parse_http_date(const char *s, size_t len, uint32_t *out)
@@ -86,8 +90,12 @@ bool msg_parse_http_date(const char *s, size_t len, uint32_t *out)
     const char *p = strstr(months, mon);
     if (!p || (p - months) % 3 || y < 1970)
         return false;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = (int)(p - months) / 3, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = (int)(p - months) / 3,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
     time_t t = timegm(&tm);
     if (t < 0)
         return false;
@@ -207,15 +215,21 @@ char *msg_jsonrpc_for_user(struct msg *m, const char *user_id, size_t *len)
 static void encode_sse(struct msg *m, struct buf *b)
 {
     buf_printf(b, "id: %s\n", m->mid);
+    /* one data: line per line of the body; CR, LF and CRLF all end a line
+     * for an EventSource parser, and a trailing newline needs its own
+     * (empty) data: line to survive */
     const uint8_t *p = m->body, *end = m->body + m->body_len;
-    do {
-        const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
-        const uint8_t *e = nl ? nl : end;
+    for (;;) {
+        const uint8_t *e = p;
+        while (e < end && *e != '\n' && *e != '\r')
+            e++;
         buf_append_str(b, "data: ");
         buf_append(b, p, (size_t)(e - p));
         buf_append_byte(b, '\n');
-        p = nl ? nl + 1 : end;
-    } while (p < end);
+        if (e == end)
+            break;
+        p = e + ((e[0] == '\r' && e + 1 < end && e[1] == '\n') ? 2 : 1);
+    }
     buf_append_byte(b, '\n');
 }
 

@@ -34,7 +34,8 @@ int net_listen(const char *addr, int backlog, char *err)
     host[hl] = '\0';
     const char *port = colon + 1;
 
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *res;
     int rc = getaddrinfo(strcmp(host, "*") == 0 ? NULL : host, port, &hints, &res);

@@ -183,9 +183,8 @@ static int check_receivers(struct server *s, const struct pb_request_batch *b, b
                 return 4030;
             if (untrusted && list[i].is_private)
                 return 4020;
-            if (untrusted &&
-                !sign_check_public_raw(&s->keys, list[i].id.p, list[i].signature.p,
-                                       list[i].signature.len)) {
+            if (untrusted && !sign_check_public_raw(&s->keys, list[i].id.p, list[i].signature.p,
+                                                    list[i].signature.len)) {
                 s->m.signature_failures++;
                 return 4021;
             }
@@ -309,14 +308,15 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
     if (h) {
         uint64_t v;
         if (http1_parse_content_length(h->value, h->value_len, &v) != 0 || v > UINT32_MAX) {
-            return http_respond(c, 400, "text/plain", NULL,
-                                "Message-Expiry: not an integer from 0 to 4294967295", 52);
+            static const char msg[] = "Message-Expiry: not an integer from 0 to 4294967295";
+            return http_respond(c, 400, "text/plain", NULL, msg, sizeof msg - 1);
         }
         expiry = (uint32_t)v;
     }
-    if (len == 0)
-        return http_respond(c, 400, "text/plain", NULL, "Empty post requests are not allowed.",
-                            36);
+    if (len == 0) {
+        static const char msg[] = "Empty post requests are not allowed.";
+        return http_respond(c, 400, "text/plain", NULL, msg, sizeof msg - 1);
+    }
     char *list = channel_param(req);
     char **ids;
     size_t n;
@@ -331,8 +331,8 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
         if (!all_exist) {
             free_ids(ids, n);
             s->m.drops_limit++;
-            return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n",
-                                "Channel limit reached (max-channels)", 36);
+            static const char msg[] = "Channel limit reached (max-channels)";
+            return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", msg, sizeof msg - 1);
         }
     }
     struct msg *m = sub_new_message(s, body, len, expiry);

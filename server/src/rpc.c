@@ -100,8 +100,8 @@ static char *resolve_channel(struct rpc_ctx *x, json_t *e, json_t **err)
     struct channel_ref ref;
     if (sign_parse_channel(&s->keys, v, n, false, &ref) == SIGN_OK)
         return xstrdup(ref.priv);
-    if (n == 0 || n > (size_t)s->cfg.max_channel_id_length || strspn(v,
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n) {
+    if (n == 0 || n > (size_t)s->cfg.max_channel_id_length ||
+        strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != n) {
         *err = rpc_error(RPC_PARAMS, "channelList: 4019: Request has an invalid channel id.");
         return NULL;
     }
@@ -126,6 +126,10 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params)
     if (exp && (!json_is_integer(exp) || json_integer_value(exp) < 0 ||
                 json_integer_value(exp) > UINT32_MAX))
         return rpc_error(RPC_PARAMS, "expiry: must be an integer from 0 to 4294967295");
+    if (x->client && json_array_size(users) && !x->client->user_id)
+        return rpc_error(RPC_PARAMS,
+                         "userList: only a connection authenticated as a user (token with sub) "
+                         "may address users");
     size_t n = json_array_size(chans) + json_array_size(users);
     size_t max = (size_t)s->cfg.max_channels_per_request;
     if (n == 0)
@@ -158,12 +162,11 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params)
     }
     if (!err) {
         char *text = json_dumps(body, JSON_COMPACT);
-        struct msg *m = sub_new_message(s, text, strlen(text),
-                                        exp ? (uint32_t)json_integer_value(exp) : 0);
+        struct msg *m =
+            sub_new_message(s, text, strlen(text), exp ? (uint32_t)json_integer_value(exp) : 0);
         free(text);
         if (x->client)
-            msg_set_sender(m, MSG_SENDER_CLIENT, x->client->pub_id,
-                           x->client->has_pub_id ? 16 : 0);
+            msg_set_sender(m, MSG_SENDER_CLIENT, x->client->pub_id, x->client->has_pub_id ? 16 : 0);
         if (up)
             m->user_params = json_dumps(up, JSON_COMPACT);
         if (dict)
@@ -232,8 +235,7 @@ static json_t *run_one(struct rpc_ctx *x, json_t *req)
     const char *method = json_string_value(json_object_get(req, "method"));
     json_t *params = json_object_get(req, "params");
     x->s->m.rpc_requests++;
-    if (!json_is_object(req) || !method ||
-        !json_is_string(json_object_get(req, "jsonrpc")) ||
+    if (!json_is_object(req) || !method || !json_is_string(json_object_get(req, "jsonrpc")) ||
         strcmp(json_string_value(json_object_get(req, "jsonrpc")), "2.0") != 0)
         error = rpc_error(RPC_INVALID, "Invalid Request: needs jsonrpc \"2.0\" and a method");
     else if (params && !json_is_object(params))
@@ -274,18 +276,17 @@ static char *run_text(struct rpc_ctx *x, const uint8_t *p, size_t n, bool *parse
     *parse_error = !in;
     if (!in) {
         json_t *resp = json_pack("{s:s,s:n}", "jsonrpc", "2.0", "id");
-        json_object_set_new(resp, "error",
-                            rpc_error(RPC_PARSE, "Parse error at byte %d: %s", jerr.position,
-                                      jerr.text));
+        json_object_set_new(
+            resp, "error",
+            rpc_error(RPC_PARSE, "Parse error at byte %d: %s", jerr.position, jerr.text));
         out = resp;
     } else if (json_is_array(in)) {
         size_t max = (size_t)x->s->cfg.max_messages_per_request;
         if (json_array_size(in) == 0 || json_array_size(in) > max) {
             out = json_pack("{s:s,s:n}", "jsonrpc", "2.0", "id");
-            json_object_set_new(out, "error",
-                                rpc_error(RPC_INVALID,
-                                          "batch: 1 to %zu requests (max-messages-per-request)",
-                                          max));
+            json_object_set_new(
+                out, "error",
+                rpc_error(RPC_INVALID, "batch: 1 to %zu requests (max-messages-per-request)", max));
         } else {
             out = json_array();
             size_t i;

@@ -45,6 +45,7 @@ enum tlist {
 #define CONN_F_KEEPALIVE (1u << 7)   /* current HTTP request keeps the connection */
 #define CONN_F_COUNTED (1u << 8)     /* counted in the per-transport gauges */
 #define CONN_F_TLS_HS (1u << 9)      /* TLS handshake not finished */
+#define CONN_F_HEAD (1u << 10)       /* the current request is HEAD: no body */
 
 struct ws_state;
 struct ssl_st;
@@ -81,8 +82,8 @@ struct conn {
     /* the request whose body is being read: the head is re-parsed once the
      * body is complete, since reads may move the input buffer */
     uint32_t head_len;
-    uint32_t body_have;   /* body bytes received (decoded, when chunked) */
-    uint64_t body_need;   /* Content-Length */
+    uint32_t body_have; /* body bytes received (decoded, when chunked) */
+    uint64_t body_need; /* Content-Length */
     bool body_chunked;
     bool in_body;
     struct http1_chunked_decoder chunked;
@@ -99,8 +100,8 @@ struct listener {
 
 struct metrics {
     uint64_t connections_total;
-    uint64_t messages_in;       /* accepted publishes (one per message) */
-    uint64_t messages_out;      /* deliveries to subscribers */
+    uint64_t messages_in;  /* accepted publishes (one per message) */
+    uint64_t messages_out; /* deliveries to subscribers */
     uint64_t bytes_in, bytes_out;
     uint64_t signature_failures;
     uint64_t drops_slow, drops_limit, drops_proto, drops_timeout, drops_ping;
@@ -132,10 +133,10 @@ struct server {
     ev_timer shutdown_timer;
     bool shutting_down;
     double started;
-    uint32_t start_time;   /* the mid prefix */
-    uint64_t mid_counter;  /* the mid suffix */
-    uint64_t seq;          /* fan-out sequence */
-    uint32_t tag_second;   /* push-stream tag: counter within one second */
+    uint32_t start_time;  /* the mid prefix */
+    uint64_t mid_counter; /* the mid suffix */
+    uint64_t seq;         /* fan-out sequence */
+    uint32_t tag_second;  /* push-stream tag: counter within one second */
     uint16_t tag;
     char unique_id[17];
     struct metrics m;

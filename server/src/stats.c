@@ -76,10 +76,9 @@ void stats_metrics(struct conn *c)
            NULL, (double)m->client_publishes);
     metric(&b, "pullbox_deliveries_total", "counter", "Messages delivered to subscribers.", NULL,
            (double)m->messages_out);
-    metric(&b, "pullbox_bytes_total", "counter", "Bytes read and written.",
-           "{direction=\"in\"}", (double)m->bytes_in);
-    metric(&b, "pullbox_bytes_total", "counter", NULL, "{direction=\"out\"}",
-           (double)m->bytes_out);
+    metric(&b, "pullbox_bytes_total", "counter", "Bytes read and written.", "{direction=\"in\"}",
+           (double)m->bytes_in);
+    metric(&b, "pullbox_bytes_total", "counter", NULL, "{direction=\"out\"}", (double)m->bytes_out);
     metric(&b, "pullbox_drops_total", "counter", "Connections dropped, by reason.",
            "{reason=\"slow_reader\"}", (double)m->drops_slow);
     metric(&b, "pullbox_drops_total", "counter", NULL, "{reason=\"limit\"}",
@@ -97,8 +96,8 @@ void stats_metrics(struct conn *c)
            (double)m->http_requests);
     metric(&b, "pullbox_http_errors_total", "counter", "HTTP requests answered with an error.",
            NULL, (double)m->http_errors);
-    metric(&b, "pullbox_longpoll_timeouts_total", "counter", "Long polls answered with 304.",
-           NULL, (double)m->longpoll_timeouts);
+    metric(&b, "pullbox_longpoll_timeouts_total", "counter", "Long polls answered with 304.", NULL,
+           (double)m->longpoll_timeouts);
     metric(&b, "pullbox_rpc_requests_total", "counter", "JSON-RPC requests served.", NULL,
            (double)m->rpc_requests);
     metric(&b, "pullbox_uptime_seconds", "gauge", "Seconds since start.", NULL,

@@ -154,8 +154,8 @@ void sub_flush(struct conn *c)
         struct msg *newest = c->pend[c->n_pend - 1];
         char date[30];
         msg_http_date(newest->created, date);
-        bool keep = (c->flags & CONN_F_KEEPALIVE) && !(c->flags & CONN_F_PEER_EOF) &&
-                    !s->shutting_down;
+        bool keep =
+            (c->flags & CONN_F_KEEPALIVE) && !(c->flags & CONN_F_PEER_EOF) && !s->shutting_down;
         char head[512];
         /* push-stream cursor headers too, for V1/V2 clients that send them back */
         int n = snprintf(head, sizeof head,
@@ -249,7 +249,8 @@ struct catchup {
 static void catchup_add(struct msg *m, void *arg)
 {
     struct catchup *cu = arg;
-    if (cu->cursor && (m->created < cu->since || (m->created == cu->since && m->tag <= cu->since_tag)))
+    if (cu->cursor &&
+        (m->created < cu->since || (m->created == cu->since && m->tag <= cu->since_tag)))
         return;
     if (cu->n == cu->cap) {
         cu->cap = cu->cap ? cu->cap * 2 : 16;
@@ -332,12 +333,27 @@ static void enforce_channel_limit(struct server *s, const char *id)
         else if (old->state == CONN_LONGPOLL) {
             conn_unsubscribe_all(old);
             old->state = CONN_HTTP;
+            old->flags &= (uint16_t)~CONN_F_KEEPALIVE;
             http_respond_code(old, 4029, NULL);
             conn_close_after_write(old);
         } else
             conn_close(old, "too many connections");
         ch = chan_get(&s->chans, id, strlen(id), false);
     }
+}
+
+static size_t dedupe_refs(struct channel_ref *refs, size_t n)
+{
+    size_t u = 0;
+    for (size_t i = 0; i < n; i++) {
+        bool seen = false;
+        for (size_t j = 0; j < u && !seen; j++)
+            seen = strcmp(refs[j].priv, refs[i].priv) == 0 &&
+                   strcmp(refs[j].pub, refs[i].pub) == 0 && refs[j].has_pub == refs[i].has_pub;
+        if (!seen)
+            refs[u++] = refs[i];
+    }
+    return u;
 }
 
 static void fail_subscribe(struct conn *c, bool websocket, const struct http1_request *req,
@@ -424,7 +440,8 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
         return fail_subscribe(c, websocket, req, code);
     }
 
-    c->fmt = jsonrpc ? FMT_JSONRPC : eventsource ? FMT_SSE : binary ? FMT_PB : FMT_TEXT;
+    /* an event stream frames every message as an event, whatever it asked */
+    c->fmt = eventsource ? FMT_SSE : jsonrpc ? FMT_JSONRPC : binary ? FMT_PB : FMT_TEXT;
     if (websocket) {
         wsconn_upgrade(c, req);
         if (c->state != CONN_WS) {
@@ -434,17 +451,20 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
         }
     }
 
-    /* subscribe */
+    /* subscribe: the same channel listed twice is one subscription, and the
+     * 4029 limit is enforced before this connection joins any channel, so
+     * it can only ever close older connections */
     size_t cap = 0;
     if (refs) {
-        for (size_t i = 0; i < n_refs; i++) {
-            if (refs[i].has_pub) {
+        n_refs = dedupe_refs(refs, n_refs);
+        for (size_t i = 0; i < n_refs; i++)
+            if (refs[i].has_pub)
                 enforce_channel_limit(s, refs[i].priv);
-                if (!c->has_pub_id) {
-                    /* the first public id is who this connection publishes as */
-                    hex_decode(refs[i].pub, 32, c->pub_id, 16);
-                    c->has_pub_id = true;
-                }
+        for (size_t i = 0; i < n_refs; i++) {
+            if (refs[i].has_pub && !c->has_pub_id) {
+                /* the first public id is who this connection publishes as */
+                hex_decode(refs[i].pub, 32, c->pub_id, 16);
+                c->has_pub_id = true;
             }
             add_channel(c, refs[i].priv, &cap);
             if (refs[i].has_pub)

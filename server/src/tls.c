@@ -94,8 +94,7 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
         goto fail;
     }
     if (SSL_CTX_set_ciphersuites(ctx, cfg->tls_ciphersuites) != 1) {
-        snprintf(err, errlen, "tls-ciphersuites: no usable suite in \"%s\"",
-                 cfg->tls_ciphersuites);
+        snprintf(err, errlen, "tls-ciphersuites: no usable suite in \"%s\"", cfg->tls_ciphersuites);
         goto fail;
     }
     if (!readable("tls-certificate", cfg->tls_certificate, err, errlen) ||
@@ -124,18 +123,31 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
             goto fail;
         }
     }
-    if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
+    /* the key is read on its own first, so that a key of another
+     * certificate is reported as that, not as an unreadable key */
+    FILE *kf = fopen(cfg->tls_key, "r");
+    EVP_PKEY *pkey = kf ? PEM_read_PrivateKey(kf, NULL, NULL, NULL) : NULL;
+    if (kf)
+        fclose(kf);
+    if (!pkey) {
         snprintf(err, errlen, "tls-key: %s: not a PEM private key (%s)", cfg->tls_key,
                  tls_last_error());
         goto fail;
     }
-    if (SSL_CTX_check_private_key(ctx) != 1) {
+    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    if (!cert || X509_check_private_key(cert, pkey) != 1) {
+        EVP_PKEY_free(pkey);
+        ERR_clear_error();
         snprintf(err, errlen, "tls-key: %s does not match tls-certificate %s", cfg->tls_key,
                  cfg->tls_certificate);
-        ERR_clear_error();
         goto fail;
     }
-    X509 *cert = SSL_CTX_get0_certificate(ctx);
+    int used = SSL_CTX_use_PrivateKey(ctx, pkey);
+    EVP_PKEY_free(pkey);
+    if (used != 1) {
+        snprintf(err, errlen, "tls-key: %s: %s", cfg->tls_key, tls_last_error());
+        goto fail;
+    }
     if (cert && X509_cmp_current_time(X509_get0_notAfter(cert)) <= 0) {
         char when[64];
         fmt_time(X509_get0_notAfter(cert), when, sizeof when);
@@ -145,8 +157,8 @@ SSL_CTX *tls_ctx_new(const struct config *cfg, char *err, size_t errlen)
     if (cert && X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
         char when[64];
         fmt_time(X509_get0_notBefore(cert), when, sizeof when);
-        snprintf(err, errlen, "tls-certificate: %s is not valid before %s",
-                 cfg->tls_certificate, when);
+        snprintf(err, errlen, "tls-certificate: %s is not valid before %s", cfg->tls_certificate,
+                 when);
         goto fail;
     }
     return ctx;
@@ -246,16 +258,15 @@ int tls_make_cert(const char *cert_path, const char *key_path, const char *names
     X509_gmtime_adj(X509_getm_notAfter(x), (long)days * 86400);
     X509_set_pubkey(x, k);
     X509_NAME *subj = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_ASC, (const unsigned char *)"Pullbox", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(subj, "O", MBSTRING_ASC, (const unsigned char *)"Pullbox", -1, -1,
+                               0);
     X509_NAME_add_entry_by_txt(subj, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
     X509_set_issuer_name(x, subj);
     if (!add_ext(x, NID_subject_alt_name, san.s) ||
         !add_ext(x, NID_basic_constraints, "critical,CA:FALSE") ||
         !add_ext(x, NID_key_usage, "critical,digitalSignature") ||
         !add_ext(x, NID_ext_key_usage, "serverAuth") ||
-        !add_ext(x, NID_subject_key_identifier, "hash") ||
-        X509_sign(x, k, EVP_sha256()) <= 0) {
+        !add_ext(x, NID_subject_key_identifier, "hash") || X509_sign(x, k, EVP_sha256()) <= 0) {
         snprintf(err, errlen, "certificate: %s", tls_last_error());
         goto out;
     }

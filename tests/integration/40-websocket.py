@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from pbtest import (Server, ok, note, done, new_id, sign, publish_text, text_frames, connect,  # noqa: E402
-                    build_request, read_response)
+                    build_request, read_response, http)
 from wsclient import (WSClient, accept_for, build_frame, OP_TEXT, OP_BINARY, OP_CLOSE,  # noqa: E402
                       OP_PING, OP_PONG, OP_CONT)
 
@@ -247,6 +247,8 @@ def main():
         ok(st == 200, "server still serves publishes after all the WebSocket tests")
     with Server({"ws-ping-interval": 1}) as srv:
         run_group(ping_tests, srv)
+    with Server({"max-connections-per-channel": 1}) as srv:
+        run_group(limit_one_tests, srv)
     done()
 
 
@@ -556,6 +558,35 @@ def limit_tests(srv):
     for x in (a, b, c, d):
         x.shutdown()
 
+    # a long poll that is the oldest connection is answered 429 "4029: ..."
+    priv, pub = new_id(), new_id()
+    ref = srv.signed(priv, pub)
+    lp = connect(srv.sub_port)
+    lp.sendall(build_request("GET", "/bitrix/sub/?CHANNEL_ID=" + ref))
+    time.sleep(0.1)
+    b = ws(srv, ref)
+    c = ws(srv, ref)
+    try:
+        st, _, rb = read_response(lp)
+    except OSError as e:
+        st, rb = str(e), b""
+    ok(st == 429 and rb == b"4029: Too many connections.",
+       "an oldest long poll gets 429 \"4029: Too many connections.\" (%s %r)" % (st, rb))
+    ok(alive(b) and alive(c), "the two WebSocket connections stay")
+    lp.close()
+
+    # the same channel listed twice in one CHANNEL_ID is one subscription: it
+    # must not count twice against the limit (PS2 counts connections)
+    d = ws(srv, ref + "/" + ref)
+    ok(d.status == 101 and alive(d), "a connection listing priv:pub twice is accepted")
+    fb = b.recv_frame(0.5)
+    ok(fb is not None and fb.close_code() == 4029, "it closes the oldest (b) with 4029")
+    fc = c.recv_frame(0.5)
+    if not ok(fc is None, "and only the oldest: the second oldest (c) stays open"):
+        note("c got %r: one new connection listing the channel twice closed two others" % fc)
+    for x in (b, c, d):
+        x.shutdown()
+
 
 def client_publish_tests(srv):
     """§4.3 client -> server: protobuf RequestBatch in a binary frame."""
@@ -642,6 +673,39 @@ def client_publish_tests(srv):
     ok(alive(recv_pb) and alive(recv_txt), "the receivers are still connected")
     for x in (recv_pb, recv_txt, watcher, publisher):
         x.shutdown()
+
+
+def limit_one_tests(srv):
+    """max-connections-per-channel=1: a connection listing its channel twice
+    must not close itself (nor crash the server)."""
+    priv, pub = new_id(), new_id()
+    ref = srv.signed(priv, pub)
+    try:
+        c = ws(srv, ref + "/" + ref)
+        st = c.status
+    except OSError as e:
+        c, st = None, "%s: %s" % (type(e).__name__, e)
+    ok(st == 101, "limit 1: CHANNEL_ID=<priv:pub>/<priv:pub> is upgraded (got %s)" % st)
+    ok(c is not None and c.recv_frame(0.5) is None and alive(c),
+       "and the connection is not closed by its own second listing")
+    if c:
+        c.shutdown()
+    # a crash may still be unwinding (sanitizer report): give it a moment
+    deadline = time.time() + 2
+    while srv.proc.poll() is None and time.time() < deadline:
+        try:
+            if http(srv.pub_port, "GET", "/health", timeout=1)[0] == 200:
+                break
+        except OSError:
+            time.sleep(0.1)
+    time.sleep(0.2)
+    ok(srv.proc.poll() is None, "the server is still running")
+    if srv.proc.poll() is None:
+        a = ws(srv, ref)
+        b = ws(srv, ref)
+        ok(a.wait_close(2)[0] == 4029 and alive(b), "limit 1: a second connection replaces the first (4029)")
+        a.shutdown()
+        b.shutdown()
 
 
 def ping_tests(srv):

@@ -386,3 +386,86 @@ class Witness:
             b = b""
         return ok(st == 200 and s == 200 and token.encode() in b,
                   "another subscriber still receives after " + desc)
+
+
+# ---- TLS (helpers added for 55-tls / 56-testssl) ----
+def make_cert(directory, names="127.0.0.1", stem="tls"):
+    """pullboxd --make-cert into directory; returns (cert_path, key_path).
+    Raises RuntimeError with the tool's output when it fails."""
+    cert = os.path.join(directory, stem + "-cert.pem")
+    key = os.path.join(directory, stem + "-key.pem")
+    r = subprocess.run([binary(), "--make-cert", cert, key, names], capture_output=True,
+                       text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError("pullboxd --make-cert failed (%d): %s%s" % (r.returncode, r.stdout,
+                                                                       r.stderr))
+    return cert, key
+
+
+def tls_conf(cert, key, **extra):
+    """Config overrides for a TLS subscribe listener on a free port:
+    Server(tls_conf(cert, key, **{"tls-handshake-timeout": 2}))."""
+    conf = {"listen-subscribe-tls": "127.0.0.1:%d" % free_port(), "tls-certificate": cert,
+            "tls-key": key}
+    conf.update({k.replace("_", "-"): v for k, v in extra.items()})
+    return conf
+
+
+def tls_port(srv):
+    """The port of the server's listen-subscribe-tls (None when off)."""
+    v = srv.conf.get("listen-subscribe-tls", "off")
+    return None if v == "off" else int(v.rsplit(":", 1)[1])
+
+
+def tls_client_context(cafile=None, alpn=("http/1.1",)):
+    """A verifying client context that trusts cafile (a self-signed cert works)."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile=cafile)
+    if alpn:
+        ctx.set_alpn_protocols(list(alpn))
+    return ctx
+
+
+def tls_connect(port, ctx, timeout=5, server_hostname="127.0.0.1"):
+    """TCP connect + TLS handshake; the SSLSocket can be used with
+    build_request/read_response like a plain one."""
+    s = connect(port, timeout)
+    try:
+        return ctx.wrap_socket(s, server_hostname=server_hostname)
+    except Exception:
+        s.close()
+        raise
+
+
+def tls_http(port, ctx, method, path, body=b"", headers=None, timeout=5):
+    s = tls_connect(port, ctx, timeout)
+    try:
+        hdrs = {"Connection": "close"}
+        hdrs.update(headers or {})
+        s.sendall(build_request(method, path, body, hdrs))
+        return read_response(s, method)
+    finally:
+        s.close()
+
+
+def cert_fingerprint(pem_path=None, der=None):
+    """sha256 hex of a certificate (a PEM file, or DER bytes from getpeercert(True))."""
+    import ssl
+    if der is None:
+        with open(pem_path) as f:
+            der = ssl.PEM_cert_to_DER_cert(f.read())
+    return hashlib.sha256(der).hexdigest()
+
+
+def vm_rss_kib(pid):
+    """VmRSS of a process in KiB (None when unreadable)."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None

@@ -1,0 +1,13 @@
+################################################################################
+#
+# libev: the event loop of pullboxd
+#
+################################################################################
+
+LIBEV_VERSION = 4.33-1
+LIBEV_POOL = main/libe/libev
+LIBEV_CONFIGURE_CMDS = $(TARGET_CONFIGURE_ENV) ./configure $(TARGET_CONFIGURE_ARGS)
+LIBEV_BUILD_CMDS = $(MAKE) -j$(PKG_JOBS)
+LIBEV_INSTALL_STAGING_CMDS = $(MAKE) install DESTDIR=$(STAGING_DIR)
+
+$(eval $(call debian-source-package,libev))

@@ -1,0 +1,16 @@
+################################################################################
+#
+# libxcrypt: crypt() for dropbear (Debian's musl has none, #947193)
+#
+################################################################################
+
+LIBXCRYPT_VERSION = 4.4.33-2
+LIBXCRYPT_POOL = main/libx/libxcrypt
+LIBXCRYPT_CONFIGURE_CMDS = autoreconf -fi && \
+	$(TARGET_CONFIGURE_ENV) ./configure $(TARGET_CONFIGURE_ARGS) \
+	--enable-hashes=strong,glibc --enable-obsolete-api=no \
+	--disable-failure-tokens --disable-xcrypt-compat-files
+LIBXCRYPT_BUILD_CMDS = $(MAKE) -j$(PKG_JOBS)
+LIBXCRYPT_INSTALL_STAGING_CMDS = $(MAKE) install DESTDIR=$(STAGING_DIR)
+
+$(eval $(call debian-source-package,libxcrypt))

@@ -1,0 +1,17 @@
+################################################################################
+#
+# linux: Debian's generic amd64 kernel (binary package), pinned
+#
+################################################################################
+# The generic flavour, not cloud-amd64: only it has AHCI, e1000/e1000e and
+# mptspi (VirtualBox and VMware defaults). Storage and ext4 are modules, so
+# the initramfs loads them (mkinitramfs.sh); the module selection is in
+# appliance/configs/modules-*.txt.
+
+LINUX_VERSION = 6.1.192-2
+LINUX_ABI = 6.1.0-56-amd64
+LINUX_POOL = main/l/linux-signed-amd64
+LINUX_KERNEL = $(LINUX_SRCDIR)/boot/vmlinuz-$(LINUX_ABI)
+LINUX_MODULES = $(LINUX_SRCDIR)/lib/modules/$(LINUX_ABI)
+
+$(eval $(call debian-binary-package,linux))

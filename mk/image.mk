@@ -1,0 +1,82 @@
+################################################################################
+#
+# image.mk: kernel modules, initramfs, system squashfs, GPT disk, formats, OVA
+#
+################################################################################
+# Outputs in out/images (IMG = pullbox-<version>):
+#   IMG.raw  IMG.qcow2  IMG.vmdk (streamOptimized)  IMG.vhdx  IMG.ova  SHA256SUMS
+# Intermediate files in out/image.
+
+IMG := pullbox-$(PULLBOX_VERSION)
+IMAGE_BUILD := $(O)/image
+ROOTFS_DIR := $(O)/rootfs
+APPLIANCE_DIR := $(APPLIANCE_TOP)/appliance
+SCRIPTS := $(APPLIANCE_DIR)/scripts
+OVERLAY_DIR := $(APPLIANCE_TOP)/rootfs
+OVERLAY_FILES := $(shell find $(OVERLAY_DIR) 2>/dev/null)
+IMAGE_PACKAGES := busybox lighttpd dropbear iptables pullboxd
+VM_CPUS ?= 2
+VM_MEM_MIB ?= 1024
+
+IMG_RAW := $(IMAGES_DIR)/$(IMG).raw
+IMG_FORMATS := $(IMAGES_DIR)/$(IMG).qcow2 $(IMAGES_DIR)/$(IMG).vmdk $(IMAGES_DIR)/$(IMG).vhdx
+IMG_OVA := $(IMAGES_DIR)/$(IMG).ova
+
+$(IMAGE_BUILD)/.stamp_modules: $(BUILD_DIR)/.done/linux $(SCRIPTS)/mkmodules.sh \
+		$(APPLIANCE_DIR)/configs/modules-initramfs.txt $(APPLIANCE_DIR)/configs/modules-rootfs.txt
+	@echo "  MODULES $(LINUX_ABI)"
+	$(Q)mkdir -p $(IMAGE_BUILD)
+	$(Q)$(SCRIPTS)/mkmodules.sh $(LINUX_SRCDIR) $(LINUX_ABI) $(IMAGE_BUILD)/modules-initramfs \
+		$(APPLIANCE_DIR)/configs/modules-initramfs.txt >/dev/null
+	$(Q)$(SCRIPTS)/mkmodules.sh $(LINUX_SRCDIR) $(LINUX_ABI) $(IMAGE_BUILD)/modules-rootfs \
+		$(APPLIANCE_DIR)/configs/modules-initramfs.txt $(APPLIANCE_DIR)/configs/modules-rootfs.txt >/dev/null
+	$(Q)touch $@
+
+$(IMAGE_BUILD)/initrd.img: $(BUILD_DIR)/.done/busybox $(IMAGE_BUILD)/.stamp_modules \
+		$(APPLIANCE_DIR)/initramfs/init $(SCRIPTS)/mkinitramfs.sh
+	@echo "  INITRD  $@"
+	$(Q)$(SCRIPTS)/mkinitramfs.sh $(TARGET_DIR)/bin/busybox $(APPLIANCE_DIR)/initramfs/init \
+		$(IMAGE_BUILD)/modules-initramfs $@ >/dev/null
+
+$(IMAGE_BUILD)/system.squashfs: $(foreach p,$(IMAGE_PACKAGES),$(BUILD_DIR)/.done/$(p)) \
+		$(IMAGE_BUILD)/.stamp_modules $(OVERLAY_FILES) $(APPLIANCE_DIR)/permissions.txt \
+		$(SCRIPTS)/mkrootfs.sh $(APPLIANCE_TOP)/VERSION
+	@echo "  ROOTFS  $@"
+	$(Q)$(SCRIPTS)/mkrootfs.sh $(ROOTFS_DIR) $@ $(TARGET_DIR) $(OVERLAY_DIR) \
+		$(IMAGE_BUILD)/modules-rootfs $(BUILD_DIR)/busybox.links \
+		$(APPLIANCE_DIR)/permissions.txt $(PULLBOX_VERSION) >/dev/null
+
+$(IMG_RAW): $(IMAGE_BUILD)/system.squashfs $(IMAGE_BUILD)/initrd.img $(BUILD_DIR)/.done/linux \
+		$(APPLIANCE_DIR)/configs/syslinux.cfg $(SCRIPTS)/mkdisk.sh
+	@echo "  DISK    $@"
+	$(Q)mkdir -p $(IMAGES_DIR)
+	$(Q)$(SCRIPTS)/mkdisk.sh $(LINUX_KERNEL) $(IMAGE_BUILD)/initrd.img $(IMAGE_BUILD)/system.squashfs \
+		$(APPLIANCE_DIR)/configs/syslinux.cfg $@
+
+$(IMG_FORMATS): $(IMAGES_DIR)/$(IMG).%: $(IMG_RAW) $(SCRIPTS)/mkformats.sh
+	@echo "  CONVERT $@"
+	$(Q)$(SCRIPTS)/mkformats.sh $< $@
+
+$(IMG_OVA): $(IMG_RAW) $(SCRIPTS)/mkova.sh $(APPLIANCE_DIR)/ovf/appliance.ovf.in $(SCRIPTS)/mkformats.sh
+	@echo "  OVA     $@"
+	$(Q)VM_CPUS=$(VM_CPUS) VM_MEM_MIB=$(VM_MEM_MIB) $(SCRIPTS)/mkova.sh $< $(IMG) $(PULLBOX_VERSION) $@
+
+$(IMAGES_DIR)/SHA256SUMS: $(IMG_RAW) $(IMG_FORMATS) $(IMG_OVA)
+	$(Q)cd $(IMAGES_DIR) && sha256sum $(notdir $^) >SHA256SUMS.tmp && mv SHA256SUMS.tmp SHA256SUMS
+	@echo "  SUMS    $@"
+
+image: $(IMG_RAW) $(IMG_FORMATS) $(IMG_OVA) $(IMAGES_DIR)/SHA256SUMS
+ova: $(IMG_OVA)
+rootfs: $(IMAGE_BUILD)/system.squashfs
+
+# Boot the image in QEMU (TCG unless KVM works) with the ports on 127.0.0.1.
+run-image: image
+	@$(SCRIPTS)/run-qemu.sh $(IMG_RAW)
+
+check-image: image
+	@$(APPLIANCE_TOP)/tests/image/boot_test.py $(IMG_RAW)
+
+image-clean:
+	rm -rf $(IMAGE_BUILD) $(ROOTFS_DIR) $(IMAGES_DIR)
+
+.PHONY: image ova rootfs run-image check-image image-clean

@@ -1,0 +1,9 @@
+# Kernel settings for a queue server with many idle connections.
+sysctl -qw net.core.somaxconn=4096
+sysctl -qw net.ipv4.tcp_max_syn_backlog=4096
+sysctl -qw net.ipv4.ip_local_port_range="10240 65000"
+sysctl -qw fs.file-max=1048576
+sysctl -qw kernel.panic=10
+# SysRq: console keyboard/serial only (no network path). 1 = all functions,
+# the same trust as the hypervisor console that can reset the VM anyway.
+sysctl -qw kernel.sysrq=1

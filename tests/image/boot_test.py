@@ -1,0 +1,542 @@
+#!/usr/bin/env python3
+"""Boot test of the Pullbox appliance image: TAP on stdout.
+
+Usage: tests/image/boot_test.py [--matrix] IMAGE.raw
+
+Boots copies of the raw disk in QEMU (TCG unless KVM=1) with every guest port
+forwarded to a 127.0.0.1-only host port, waits for the "pullbox: ready" line
+that the banner service prints on the serial console once pullboxd answers,
+and checks the appliance from outside only: there is no test hook, no
+password and no root shell in the image.
+
+  boot A1  first boot (q35, virtio disk, virtio-net, BIOS): queue ports, TLS,
+           wizard, SSH, first-boot console banner, clean ACPI poweroff
+  boot A2  the same disk again on the OVF hardware (pc, PIIX IDE, e1000):
+           same keys; publish on 8895 reaches ws:// on 8893 and wss:// on
+           8894; pullboxd killed in the guest is restarted
+  boot B   a fresh copy (q35, AHCI, e1000e, UEFI): different keys; the
+           firewall refuses a publisher that is not on the allowed list
+  --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
+
+What the test writes into the data partition before a boot is what the setup
+wizard writes (firewall.conf: the allowed publishers); it reads the data
+partition (debugfs, after a clean poweroff) to learn the generated signature
+key. Killing pullboxd: the test presses SysRq+F on the VM's keyboard (QEMU
+monitor "sendkey"), which makes the guest kernel's OOM killer SIGKILL the
+process with the highest oom_score_adj: pullboxd (its run script sets 500).
+/server-stat/ then shows a new pid and a reset uptime.
+
+Environment: BOOT_TIMEOUT (s per boot, default 240), KVM=1, KEEP=1 (keep the
+work directory), QEMU (default qemu-system-x86_64).
+"""
+import base64
+import hashlib
+import hmac
+import http.client
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+
+BOOT_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "240"))
+QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
+OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
+OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
+GUEST_PORTS = (8893, 8894, 8895, 443, 80, 22)
+
+_n = 0
+_failed = 0
+
+
+def ok(cond, name, diag=None):
+    global _n, _failed
+    _n += 1
+    if not cond:
+        _failed += 1
+    print("%sok %d - %s" % ("" if cond else "not ", _n, name), flush=True)
+    if not cond and diag:
+        for line in str(diag).splitlines()[-25:]:
+            print("#   " + line, flush=True)
+    return cond
+
+
+def note(msg):
+    print("# " + msg, flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def tls_ctx():
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+# ---- disk: the data partition, read and written from outside ----
+
+def data_offset(disk):
+    out = subprocess.run(["sfdisk", "-J", disk], check=True, capture_output=True, text=True).stdout
+    for p in json.loads(out)["partitiontable"]["partitions"]:
+        if p.get("name") == "pullbox-data":
+            return p["start"] * 512
+    raise RuntimeError("no pullbox-data partition in " + disk)
+
+
+def debugfs(disk, cmds, write=False):
+    spec = "%s?offset=%d" % (disk, data_offset(disk))
+    args = ["debugfs"] + (["-w"] if write else []) + ["-f", "-", spec]
+    r = subprocess.run(args, input=cmds, capture_output=True, text=True)
+    return r.stdout
+
+
+def write_data_file(disk, path, content, workdir):
+    local = os.path.join(workdir, "inject.tmp")
+    with open(local, "w") as f:
+        f.write(content)
+    d = os.path.dirname(path)
+    debugfs(disk, "mkdir %s\nrm %s\nwrite %s %s\n" % (d, path, local, path), write=True)
+    return content in debugfs(disk, "cat %s\n" % path)
+
+
+def read_data_file(disk, path):
+    return debugfs(disk, "cat %s\n" % path)
+
+
+def signature_key(disk):
+    m = re.search(r"^signature-key = ([0-9a-f]+)$", read_data_file(disk, "/pullbox/pullbox.conf"), re.M)
+    return m.group(1) if m else None
+
+
+# ---- the VM ----
+
+class VM:
+    def __init__(self, disk, workdir, name, machine="q35", disk_bus="virtio", nic="virtio-net-pci",
+                 uefi=False):
+        self.disk, self.workdir, self.name = disk, workdir, name
+        self.machine, self.disk_bus, self.nic, self.uefi = machine, disk_bus, nic, uefi
+        self.port = {g: free_port() for g in GUEST_PORTS}
+        self.serial = os.path.join(workdir, name + ".serial.log")
+        self.monitor = os.path.join(workdir, name + ".monitor")
+        self.proc = None
+        self.t0 = None
+
+    def describe(self):
+        return "%s: %s, %s disk, %s, %s" % (self.name, self.machine, self.disk_bus, self.nic,
+                                           "UEFI" if self.uefi else "BIOS")
+
+    def start(self):
+        accel = "kvm" if os.environ.get("KVM") == "1" else "tcg"
+        fwd = ",".join("hostfwd=tcp:127.0.0.1:%d-:%d" % (h, g) for g, h in self.port.items())
+        args = [QEMU, "-machine", "%s,accel=%s" % (self.machine, accel), "-m", "1024", "-smp", "2",
+                "-display", "none", "-vga", "std", "-serial", "file:" + self.serial,
+                "-monitor", "unix:%s,server,nowait" % self.monitor,
+                "-drive", "file=%s,format=raw,if=none,id=d0,cache=writeback" % self.disk,
+                "-netdev", "user,id=n0,restrict=on," + fwd, "-device", "%s,netdev=n0" % self.nic]
+        if self.disk_bus == "virtio":
+            args += ["-device", "virtio-blk-pci,drive=d0"]
+        elif self.disk_bus == "ahci":
+            args += ["-device", "ide-hd,drive=d0,bus=ide.0"]
+        elif self.disk_bus == "ide":
+            args += ["-device", "ide-hd,drive=d0,bus=ide.0,unit=0"]
+        elif self.disk_bus == "pvscsi":
+            args += ["-device", "pvscsi,id=s0", "-device", "scsi-hd,drive=d0,bus=s0.0"]
+        if self.uefi:
+            vars_copy = os.path.join(self.workdir, self.name + ".vars.fd")
+            shutil.copy(OVMF_VARS, vars_copy)
+            args += ["-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
+                     "-drive", "if=pflash,format=raw,file=" + vars_copy]
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=open(os.path.join(self.workdir, self.name + ".qemu.log"), "w"))
+
+    def log(self):
+        try:
+            with open(self.serial, "rb") as f:
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout=BOOT_TIMEOUT):
+        end = self.t0 + timeout
+        while time.monotonic() < end:
+            if "pullbox: ready" in self.log():
+                return time.monotonic() - self.t0
+            if self.proc.poll() is not None:
+                return None
+            time.sleep(0.5)
+        return None
+
+    def hmp(self, cmd):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(5)
+        s.connect(self.monitor)
+        time.sleep(0.3)
+        s.recv(65536)
+        s.sendall((cmd + "\n").encode())
+        time.sleep(0.5)
+        try:
+            out = s.recv(65536)
+        except socket.timeout:
+            out = b""
+        s.close()
+        return out.decode(errors="replace")
+
+    def powerdown(self, timeout=90):
+        """ACPI power button (what a hypervisor's 'shut down' does); True if the guest powered off."""
+        if self.proc.poll() is not None:
+            return False
+        self.hmp("system_powerdown")
+        try:
+            self.proc.wait(timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return False
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ---- probes ----
+
+def http_get(port, path, tls=False, timeout=10):
+    if tls:
+        c = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls_ctx())
+    else:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, dict(r.getheaders()), body
+
+
+def http_post(port, path, body, headers=None, timeout=10):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    c.request("POST", path, body, headers or {})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, data
+
+
+def retry(fn, timeout=30, delay=1):
+    """fn() until it returns a true value without raising; the last value or exception."""
+    end = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            last = fn()
+            if last:
+                return last
+        except Exception as e:  # noqa: BLE001 - the probe reports it
+            last = e
+        if time.monotonic() > end:
+            return last
+        time.sleep(delay)
+
+
+def cert_fingerprint(port):
+    der = None
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        with tls_ctx().wrap_socket(s) as t:
+            der = t.getpeercert(binary_form=True)
+    return hashlib.sha256(der).hexdigest()
+
+
+def ssh_banner(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.settimeout(10)
+        return s.recv(256).decode(errors="replace").strip()
+
+
+def ssh_hostkey(port):
+    if not shutil.which("ssh-keyscan"):
+        return None
+    r = subprocess.run(["ssh-keyscan", "-T", "10", "-p", str(port), "-t", "ed25519", "127.0.0.1"],
+                       capture_output=True, text=True)
+    keys = [l.split(None, 1)[1] for l in r.stdout.splitlines() if l and not l.startswith("#")]
+    return keys[0] if keys else None
+
+
+class WS:
+    """A minimal RFC 6455 client: handshake, read text/binary frames."""
+
+    def __init__(self, port, path, tls=False):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        if tls:
+            s = tls_ctx().wrap_socket(s)
+        self.s = s
+        key = base64.b64encode(os.urandom(16)).decode()
+        s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+                   % (path, port, key)).encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            d = s.recv(4096)
+            if not d:
+                raise ConnectionError("closed during the handshake")
+            self.buf += d
+        head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+        self.status = head.split(b"\r\n", 1)[0].decode()
+        if " 101 " not in self.status + " ":
+            raise ConnectionError("handshake: " + self.status)
+
+    def _need(self, n, end):
+        while len(self.buf) < n:
+            self.s.settimeout(max(0.1, end - time.monotonic()))
+            d = self.s.recv(65536)
+            if not d:
+                raise ConnectionError("closed")
+            self.buf += d
+
+    def recv_until(self, needle, timeout=15):
+        end = time.monotonic() + timeout
+        seen = []
+        while time.monotonic() < end:
+            try:
+                self._need(2, end)
+                op, ln = self.buf[0] & 0x0F, self.buf[1] & 0x7F
+                hl = 2
+                if ln == 126:
+                    self._need(4, end)
+                    ln, hl = int.from_bytes(self.buf[2:4], "big"), 4
+                elif ln == 127:
+                    self._need(10, end)
+                    ln, hl = int.from_bytes(self.buf[2:10], "big"), 10
+                self._need(hl + ln, end)
+                payload, self.buf = self.buf[hl:hl + ln], self.buf[hl + ln:]
+            except (socket.timeout, ssl.SSLError, TimeoutError):
+                break
+            if op == 0x9:  # ping: answer with a masked pong
+                mask = os.urandom(4)
+                self.s.sendall(bytes([0x8A, 0x80 | len(payload)]) + mask +
+                               bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+                continue
+            if op == 0x8:
+                break
+            seen.append(payload)
+            if needle.encode() in payload:
+                return True, seen
+        return False, seen
+
+    def close(self):
+        try:
+            self.s.close()
+        except OSError:
+            pass
+
+
+def signed(key, cid):
+    return "%s.%s" % (cid, hmac.new(key.encode(), cid.encode(), hashlib.sha1).hexdigest())
+
+
+def server_stat(port):
+    st, _, body = http_get(port, "/server-stat/")
+    if st != 200:
+        return None
+    return json.loads(body)
+
+
+# ---- the scenarios ----
+
+def boot(vm):
+    vm.start()
+    t = vm.wait_ready()
+    ok(t is not None, "%s boots to 'pullbox: ready' on the serial console" % vm.describe(), vm.log())
+    if t is not None:
+        note("%s: ready %.1f s after QEMU started (%s)" % (vm.name, t, "KVM" if os.environ.get("KVM") == "1" else "TCG"))
+    return t is not None
+
+
+def check_services(vm, publish_allowed=True):
+    """Probes shared by every boot; returns (tls fingerprint, ssh host key)."""
+    p = vm.port
+    if publish_allowed:
+        r = retry(lambda: http_get(p[8895], "/health")[0] == 200, timeout=20)
+        ok(r is True, "%s: /health on the forwarded 8895 answers 200" % vm.name, r)
+    r = retry(lambda: http_get(p[8893], "/health")[0] > 0, timeout=20)
+    ok(r is True, "%s: 8893 answers HTTP" % vm.name, r)
+    fp = retry(lambda: cert_fingerprint(p[8894]), timeout=20)
+    ok(isinstance(fp, str), "%s: 8894 completes a TLS handshake" % vm.name, fp)
+    r = retry(lambda: http_get(p[443], "/", tls=True), timeout=30)
+    ok(isinstance(r, tuple) and r[0] == 200 and b"setup wizard coming" in r[2],
+       "%s: 443 serves the wizard placeholder over TLS" % vm.name, r)
+    r = retry(lambda: http_get(p[80], "/x?y=1"), timeout=20)
+    ok(isinstance(r, tuple) and r[0] in (301, 302, 308) and r[1].get("Location", "").startswith("https://"),
+       "%s: 80 redirects to https" % vm.name, r)
+    b = retry(lambda: ssh_banner(p[22]), timeout=20)
+    ok(isinstance(b, str) and b.startswith("SSH-2.0-dropbear"), "%s: 22 answers with an SSH banner" % vm.name, b)
+    hk = ssh_hostkey(p[22])
+    if fp is not None and not isinstance(fp, str):
+        fp = None
+    return fp, hk
+
+
+def check_delivery(vm, key):
+    p = vm.port
+    cid = secrets.token_hex(16)
+    subs = []
+    for port, tls, label in ((p[8893], False, "ws:// on 8893"), (p[8894], True, "wss:// on 8894")):
+        try:
+            subs.append((WS(port, "/bitrix/subws/?CHANNEL_ID=" + signed(key, cid), tls=tls), label))
+        except Exception as e:  # noqa: BLE001
+            ok(False, "%s: WebSocket subscribe on %s" % (vm.name, label), e)
+    time.sleep(1)
+    text = "pullbox-image-test-%s" % secrets.token_hex(4)
+    st, body = http_post(p[8895], "/bitrix/pub/?CHANNEL_ID=" + cid, json.dumps({"text": text}),
+                         {"Message-Expiry": "60"})
+    note("%s: publish answered %d" % (vm.name, st))
+    for ws, label in subs:
+        got, seen = ws.recv_until(text, timeout=15)
+        ok(got, "%s: a message published on 8895 reaches a subscriber on %s" % (vm.name, label), seen)
+        ws.close()
+
+
+def check_restart(vm):
+    p = vm.port
+    before = retry(lambda: server_stat(p[8895]), timeout=10)
+    if not ok(isinstance(before, dict) and "pid" in before, "%s: /server-stat/ shows pullboxd's pid" % vm.name, before):
+        return
+    vm.hmp("sendkey alt-sysrq-f")
+    t0 = time.monotonic()
+
+    def restarted():
+        st = server_stat(p[8895])
+        return st if st and st.get("pid") != before["pid"] else None
+    after = retry(restarted, timeout=30, delay=0.3)
+    dt = time.monotonic() - t0
+    ok(isinstance(after, dict) and after.get("uptime", 99) < 30,
+       "%s: pullboxd killed in the guest (SysRq+F, OOM killer) runs again under a new pid" % vm.name,
+       "before %s after %s\n%s" % (before, after, vm.log()[-3000:]))
+    if isinstance(after, dict):
+        note("%s: pid %s -> %s, answering again %.1f s after the kill (TCG)" % (vm.name, before["pid"], after["pid"], dt))
+    killed = "Killed process" in vm.log() and "pullboxd" in vm.log()
+    ok(killed, "%s: the guest kernel logged the kill of pullboxd" % vm.name, vm.log()[-2000:])
+
+
+def check_refused(vm):
+    p = vm.port
+
+    def refused():
+        try:
+            http_get(p[8895], "/health", timeout=5)
+            return "answered"
+        except (ConnectionError, OSError, http.client.HTTPException) as e:
+            return "refused: %s" % e.__class__.__name__
+    r = refused()
+    ok(r.startswith("refused"), "%s: 8895 refuses a publisher that is not on the allowed list" % vm.name, r)
+
+
+def matrix_boot(workdir, image, name, **hw):
+    disk = os.path.join(workdir, name + ".raw")
+    subprocess.run(["cp", "--sparse=always", image, disk], check=True)
+    write_data_file(disk, "/etc/firewall.conf", 'PUBLISHERS="10.0.2.2"\nADMIN_NETWORKS="any"\n', workdir)
+    vm = VM(disk, workdir, name, **hw)
+    try:
+        if boot(vm):
+            check_services(vm)
+        ok(vm.powerdown(), "%s: ACPI power button powers off" % vm.name)
+    finally:
+        vm.kill()
+        os.unlink(disk)
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    matrix = "--matrix" in sys.argv
+    if len(args) != 1 or not os.path.isfile(args[0]):
+        sys.stderr.write(__doc__)
+        sys.exit(100)
+    image = os.path.abspath(args[0])
+    for tool in (QEMU, "debugfs", "sfdisk"):
+        if not shutil.which(tool):
+            print("1..0 # SKIP %s is not installed" % tool)
+            return 0
+    workdir = tempfile.mkdtemp(prefix="pullbox-image-test-")
+    note("image %s, work directory %s" % (image, workdir))
+    t_start = time.monotonic()
+    vms = []
+    try:
+        # ---- A1: first boot ----
+        disk_a = os.path.join(workdir, "a.raw")
+        subprocess.run(["cp", "--sparse=always", image, disk_a], check=True)
+        ok(write_data_file(disk_a, "/etc/firewall.conf",
+                           'PUBLISHERS="10.0.2.2"\nADMIN_NETWORKS="any"\n', workdir),
+           "the allowed publishers can be set in the data partition from outside (debugfs)")
+        vm = VM(disk_a, workdir, "A1")
+        vms.append(vm)
+        fp1 = hk1 = None
+        if boot(vm):
+            log = vm.log()
+            ok(re.search(r"Setup code: +[A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4}", log) is not None
+               and "Setup wizard:  https://" in log,
+               "A1: the console shows the address, the wizard URL and the setup code", log[-2000:])
+            fp1, hk1 = check_services(vm)
+        ok(vm.powerdown(), "A1: ACPI power button powers off cleanly", vm.log()[-1500:])
+        key1 = signature_key(disk_a)
+        ok(key1 is not None and len(key1) >= 32, "A1: first boot wrote a signature key to the data partition")
+
+        # ---- A2: second boot of the same disk, on the OVF hardware ----
+        vm = VM(disk_a, workdir, "A2", machine="pc", disk_bus="ide", nic="e1000")
+        vms.append(vm)
+        if boot(vm):
+            ok("First boot" not in vm.log(), "A2: the second boot generates nothing")
+            fp2, hk2 = check_services(vm)
+            ok(fp1 is not None and fp1 == fp2, "A2: the TLS certificate survived the reboot", (fp1, fp2))
+            ok(hk1 is not None and hk1 == hk2, "A2: the SSH host key survived the reboot", (hk1, hk2))
+            if key1:
+                check_delivery(vm, key1)
+            check_restart(vm)
+        ok(vm.powerdown(), "A2: ACPI power button powers off cleanly")
+        ok(signature_key(disk_a) == key1 and key1 is not None, "A2: the signature key survived the reboot")
+
+        # ---- B: a fresh copy of the same image; 8895 allowed for someone else only ----
+        disk_b = os.path.join(workdir, "b.raw")
+        subprocess.run(["cp", "--sparse=always", image, disk_b], check=True)
+        write_data_file(disk_b, "/etc/firewall.conf", 'PUBLISHERS="192.0.2.55"\nADMIN_NETWORKS="any"\n', workdir)
+        vm = VM(disk_b, workdir, "B", machine="q35", disk_bus="ahci", nic="e1000e", uefi=True)
+        vms.append(vm)
+        if boot(vm):
+            fp3, hk3 = check_services(vm, publish_allowed=False)
+            check_refused(vm)
+            ok(fp3 is not None and fp3 != fp1, "B: a fresh copy gets its own TLS certificate", (fp1, fp3))
+            ok(hk3 is not None and hk3 != hk1, "B: a fresh copy gets its own SSH host key", (hk1, hk3))
+        ok(vm.powerdown(), "B: ACPI power button powers off cleanly")
+        key3 = signature_key(disk_b)
+        ok(key3 is not None and key3 != key1, "B: a fresh copy gets its own signature key")
+
+        if matrix:
+            matrix_boot(workdir, image, "M1", machine="q35", disk_bus="pvscsi", nic="vmxnet3")
+            matrix_boot(workdir, image, "M2", machine="q35", disk_bus="virtio", nic="virtio-net-pci", uefi=True)
+    finally:
+        for vm in vms:
+            vm.kill()
+        if os.environ.get("KEEP") == "1" or _failed:
+            note("kept %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    note("total %.0f s" % (time.monotonic() - t_start))
+    print("1..%d" % _n)
+    print("%d passed, %d failed" % (_n - _failed, _failed))
+    return 1 if _failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
