@@ -124,7 +124,8 @@ static const struct opt options[] = {
     INT("max-channels", max_channels, 1, 100000000, "1000000",
         "Channels held at once (publish answers 503 beyond)."),
     INT("max-connections", max_connections, 1, 10000000, "100000",
-        "Open client connections (further ones are refused)."),
+        "Open connections on the subscribe ports (further ones get 503; the\n"
+        "publish port is not counted, so the Bitrix server can always publish)."),
     INT("max-ws-frame-size", max_ws_frame_size, 125, 67108864, "1048576",
         "Bytes of a WebSocket message from a client (close 1009 beyond)."),
     INT("max-output-buffer", max_output_buffer, 65536, 1073741824, "4194304",

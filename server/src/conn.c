@@ -92,6 +92,8 @@ void conn_accept(struct listener *l, int fd)
     }
     s->m.connections_total++;
     s->m.n_conns++;
+    if (c->role == ROLE_SUBSCRIBE)
+        s->m.n_client_conns++;
 }
 
 void conn_schedule_flush(struct conn *c)
@@ -186,6 +188,8 @@ static void conn_free(struct conn *c)
     buf_deinit(&c->in);
     free(c->user_id);
     s->m.n_conns--;
+    if (c->role == ROLE_SUBSCRIBE)
+        s->m.n_client_conns--;
     free(c);
 }
 

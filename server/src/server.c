@@ -77,7 +77,16 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
             }
             return;
         }
-        if (s->m.n_conns >= (unsigned)s->cfg.max_connections) {
+        if (l->role == ROLE_SUBSCRIBE && s->m.n_client_conns >= (unsigned)s->cfg.max_connections) {
+            /* a best-effort answer the client can read (plain HTTP only:
+             * a TLS client would take it for garbage either way) */
+            static const char busy[] =
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                "Access-Control-Allow-Origin: *\r\nRetry-After: 5\r\nConnection: close\r\n"
+                "Content-Length: 46\r\n\r\nToo many connections (max-connections reached)";
+            if (!l->tls && write(fd, busy, sizeof busy - 1) < 0) {
+                /* nothing more to do for a peer that is gone */
+            }
             s->m.drops_limit++;
             close(fd);
             continue;

@@ -112,6 +112,7 @@ struct metrics {
     uint64_t longpoll_timeouts;
     uint64_t tls_handshakes, tls_failures;
     unsigned n_longpoll, n_ws, n_sse, n_conns;
+    unsigned n_client_conns; /* on subscribe listeners: what max-connections limits */
 };
 
 struct server {
