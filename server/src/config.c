@@ -117,7 +117,7 @@ static const struct opt options[] = {
         "Channels in one CHANNEL_ID list or one message's receivers."),
     INT("max-messages-per-request", max_messages_per_request, 1, 100000, "100",
         "Messages in one protobuf or JSON-RPC request."),
-    INT("max-channel-id-length", max_channel_id_length, 32, 1024, "64",
+    INT("max-channel-id-length", max_channel_id_length, 32, 255, "64",
         "Characters of a channel id on the trusted publish side."),
     INT("max-connections-per-channel", max_connections_per_channel, 1, 1000000, "100",
         "Connections per private channel; the oldest is closed with 4029 beyond."),
@@ -132,6 +132,17 @@ static const struct opt options[] = {
         "Bytes queued to one subscriber that does not read; it is dropped beyond."),
     INT("online-grace", online_grace, 0, 3600, "130",
         "Seconds a channel counts as online after its last subscriber left."),
+    STR("journal-path", journal_path, "",
+        "Directory of the message journal, so that no message is lost across restarts\n"
+        "(empty: keep messages in memory only)."),
+    STR("journal-sync", journal_sync_str, "always",
+        "always: fdatasync before a publish is acknowledged (group commit per loop turn);\n"
+        "or N (1-10000): fdatasync every N ms, so a power loss may lose the last N ms of\n"
+        "acknowledged messages (a crash or restart loses nothing: the data is written)."),
+    INT("journal-segment-size", journal_segment_size, 1, 4096, "16",
+        "MiB per journal segment; a segment is removed once all its messages expired."),
+    INT("journal-max-size", journal_max_size, 0, 1048576, "1024",
+        "MiB the journal may take; beyond it the oldest segments go early (0: no limit)."),
     STR("user", user, "", "Drop root privileges to this user after binding (empty: stay)."),
     ENUM("log-level", log_level, level_names, "info", "error, warn, info or debug."),
 };
@@ -277,6 +288,19 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
     }
     if (cfg->catchup_per_channel > cfg->history_length && cfg->history_length > 0) {
         /* not an error: catch-up simply cannot return more than is kept */
+    }
+    if (strcmp(cfg->journal_sync_str, "always") == 0) {
+        ((struct config *)cfg)->journal_sync = 0;
+    } else {
+        char *end;
+        long ms = strtol(cfg->journal_sync_str, &end, 10);
+        if (end == cfg->journal_sync_str || *end || ms < 1 || ms > 10000) {
+            snprintf(err, errlen,
+                     "journal-sync: \"%s\" is not \"always\" or an integer from 1 to 10000 (ms)",
+                     cfg->journal_sync_str);
+            return -1;
+        }
+        ((struct config *)cfg)->journal_sync = ms;
     }
     if (cfg->signature_key_previous[0] && strlen(cfg->signature_key_previous) < 16) {
         snprintf(err, errlen, "signature-key-previous: must be empty or at least 16 characters");

@@ -65,6 +65,12 @@ struct config {
     long max_output_buffer;
     long online_grace;
 
+    char *journal_path;        /* directory; empty: the in-memory store */
+    char *journal_sync_str;    /* "always" or milliseconds */
+    long journal_sync;         /* 0: always, else the batch window in ms */
+    long journal_segment_size; /* MiB */
+    long journal_max_size;     /* MiB, 0: unbounded */
+
     char *user;
     int log_level; /* enum log_level */
 };

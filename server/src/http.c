@@ -78,6 +78,8 @@ const char *http_code_text(int code)
         return "Wrong ServerStats Request.";
     case 4032:
         return "Bad JSON request.";
+    case 503:
+        return "The message journal cannot be written: nothing was published.";
     case 4035:
         return "Unknown command.";
     default:

@@ -6,6 +6,7 @@
 #include "msg.h"
 #include "pb.h"
 #include "stats.h"
+#include "store.h"
 #include "util.h"
 
 #include <errno.h>
@@ -207,6 +208,8 @@ static int run_batch(struct server *s, const uint8_t *data, size_t len, bool unt
         return 4022;
     }
     int code = check_receivers(s, &b, untrusted);
+    if (!code && !server_can_publish(s))
+        code = 503;
     for (size_t i = 0; !code && i < b.n_requests; i++) {
         const struct pb_request *rq = &b.requests[i];
         switch (rq->kind) {
@@ -313,6 +316,10 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
         }
         expiry = (uint32_t)v;
     }
+    if (!server_can_publish(s)) {
+        static const char msg[] = "The message journal cannot be written: nothing was published";
+        return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", msg, sizeof msg - 1);
+    }
     if (len == 0) {
         static const char msg[] = "Empty post requests are not allowed.";
         return http_respond(c, 400, "text/plain", NULL, msg, sizeof msg - 1);
@@ -385,6 +392,7 @@ static void delete_channels(struct conn *c, const struct http1_request *req)
     free(list);
     if (code)
         return http_respond_code(c, code, NULL);
+    s->store->delete_channels(s, ids, n);
     for (size_t i = 0; i < n; i++) {
         struct chan *ch = chan_get(&s->chans, ids[i], strlen(ids[i]), false);
         if (ch) {

@@ -119,6 +119,8 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params)
     json_t *exp = json_object_get(params, "expiry");
     if (!json_is_object(body))
         return rpc_error(RPC_PARAMS, "body: must be an object");
+    if (!server_can_publish(s))
+        return rpc_error(-32000, "the message journal cannot be written: nothing was published");
     if ((chans && !json_is_array(chans)) || (users && !json_is_array(users)))
         return rpc_error(RPC_PARAMS, "channelList and userList: must be arrays");
     if ((up && !json_is_object(up)) || (dict && !json_is_object(dict)))

@@ -3,6 +3,7 @@
 #include "server.h"
 #include "log.h"
 #include "net.h"
+#include "store.h"
 #include "tls.h"
 #include "util.h"
 
@@ -16,6 +17,11 @@
 #define SERVER_TICK 0.25         /* seconds between timeout checks */
 #define SERVER_SWEEP_BUCKETS 256 /* channel buckets looked at per tick */
 #define SERVER_ACCEPTS_PER_EVENT 128
+
+bool server_can_publish(const struct server *s)
+{
+    return s->store->writable(s);
+}
 
 double server_now(struct server *s)
 {
@@ -141,6 +147,8 @@ static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)revents;
     struct server *s = w->data;
+    /* the store writes first: nothing is acknowledged before it is kept */
+    s->store->before_sleep(s);
     conn_flush_all(s);
     conn_reap(s);
     if (s->shutting_down && list_empty(&s->conns))
@@ -154,6 +162,7 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     double now = ev_now(loop);
     conn_tick(s, now);
     chan_sweep(&s->chans, now, SERVER_SWEEP_BUCKETS);
+    s->store->tick(s, now);
 }
 
 static void on_shutdown_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -284,6 +293,11 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
         memset(rnd, 0, sizeof rnd);
     hex_encode(rnd, sizeof rnd, s->unique_id);
 
+    s->store = s->cfg.journal_path[0] ? &store_journal_ops : &store_mem_ops;
+    if (s->store->open(s, err, errlen) != 0) {
+        server_deinit(s);
+        return -1;
+    }
     if (tls_wanted(&s->cfg) && !(s->tls_ctx = tls_ctx_new(&s->cfg, err, errlen))) {
         server_deinit(s);
         return -1;
@@ -344,6 +358,8 @@ void server_deinit(struct server *s)
     ev_signal_stop(s->loop, &s->sigterm);
     ev_signal_stop(s->loop, &s->sigint);
     ev_signal_stop(s->loop, &s->sighup);
+    if (s->store)
+        s->store->close(s);
     chan_registry_deinit(&s->chans);
     SSL_CTX_free(s->tls_ctx);
     s->tls_ctx = NULL;

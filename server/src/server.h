@@ -48,6 +48,8 @@ enum tlist {
 #define CONN_F_HEAD (1u << 10)       /* the current request is HEAD: no body */
 
 struct ws_state;
+struct journal;
+struct store_ops;
 struct ssl_st;
 struct ssl_ctx_st;
 
@@ -140,6 +142,9 @@ struct server {
     uint32_t tag_second;  /* push-stream tag: counter within one second */
     uint16_t tag;
     char unique_id[17];
+    const struct store_ops *store;
+    struct journal *journal; /* the journal store's state */
+    ev_timer sync_timer;     /* batched journal-sync */
     struct metrics m;
 };
 
@@ -157,6 +162,8 @@ void server_next_mid(struct server *s, char out[27]);
 uint16_t server_next_tag(struct server *s, uint32_t created);
 void server_keyring_load(struct sign_keyring *kr, const struct config *cfg);
 void server_keyring_free(struct sign_keyring *kr);
+/* False while the store refuses messages; the caller answers 503. */
+bool server_can_publish(const struct server *s);
 
 /* ---- conn.c ---- */
 void conn_accept(struct listener *l, int fd);

@@ -6,6 +6,7 @@
 #include "log.h"
 #include "msg.h"
 #include "pb.h"
+#include "store.h"
 #include "util.h"
 #include "ws.h"
 
@@ -35,6 +36,7 @@ void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
     double now = ev_now(s->loop);
     s->m.messages_in++;
+    s->store->publish(s, m, ids, n);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(ids[i]);
         bool room = s->chans.n_chans < (size_t)s->cfg.max_channels;

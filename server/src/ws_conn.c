@@ -123,6 +123,12 @@ static void on_message(struct conn *c, uint8_t opcode, uint8_t *p, size_t n)
     struct buf out;
     buf_init(&out);
     int code = pub_client_batch(s, c->pub_id, c->has_pub_id, p, n, &out);
+    if (code == 503) {
+        /* the store is failing: the client is not at fault, keep it */
+        buf_deinit(&out);
+        log_debug("websocket %d: client publish refused: journal unavailable", c->fd);
+        return;
+    }
     if (code) {
         char reason[96];
         snprintf(reason, sizeof reason, "%d: %s", code, http_code_text(code));

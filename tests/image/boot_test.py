@@ -351,7 +351,9 @@ def server_stat(port):
     st, _, body = http_get(port, "/server-stat/")
     if st != 200:
         return None
-    return json.loads(body)
+    stat = json.loads(body)
+    # Push server format: a list with one object per worker process
+    return stat[0] if isinstance(stat, list) and stat else stat
 
 
 # ---- the scenarios ----
