@@ -13,6 +13,7 @@ Offline-safe: --nodns none, no --phone-out (no OCSP/CRL fetches), --fast, and
 a hard time bound on each run."""
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -108,7 +109,7 @@ if TESTSSL is None:
 ver = subprocess.run([TESTSSL, "--version"], capture_output=True, text=True)
 for line in (ver.stdout + ver.stderr).splitlines():
     if "testssl" in line and "from" in line:
-        note(line.strip())
+        note(re.sub(r"\x1b\[[0-9;]*m", "", line).strip())
 
 ca, cert, key = local_pki()
 with Server(tls_conf(cert, key, **{"longpoll-timeout": 5})) as srv:
@@ -128,7 +129,7 @@ with Server(tls_conf(cert, key, **{"longpoll-timeout": 5})) as srv:
         if x.get("severity") not in ("OK", "INFO"):
             note("  %-9s %-28s %s" % (x.get("severity"), x.get("id"), x.get("finding")))
     for ident in ("SSLv2", "SSLv3", "TLS1", "TLS1_1", "TLS1_2", "TLS1_3", "cert_chain_of_trust",
-                  "FS", "cipher_order", "secure_renego", "secure_client_renego", "CRIME_TLS"):
+                  "PFS", "FS", "cipher_order", "secure_renego", "secure_client_renego", "CRIME_TLS"):
         for x in findings:
             if x.get("id") == ident:
                 note("  %-9s %-28s %s" % (x.get("severity"), ident, x.get("finding")))

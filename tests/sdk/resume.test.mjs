@@ -36,10 +36,13 @@ try {
 const BEFORE = 3;
 const AWAY = 4;
 
-function formatsFor(version) { return version === 4 ? ['text', 'protobuf'] : ['text']; }
+function formatsFor(version) {
+  if (version === 5) return ['rpc-channel', 'rpc-user'];
+  return version === 4 ? ['text', 'protobuf'] : ['text'];
+}
 async function pub(c, i) {
   const fmts = formatsFor(c.version);
-  await publishAs(fmts[i % fmts.length], srv, { privIds: [c.user.priv], body: payload('test', 'r', { i, pad: 'é'.repeat(i * 10) }) });
+  await publishAs(fmts[i % fmts.length], srv, { privIds: [c.user.priv], userIds: [c.user.userId], body: payload('test', 'r', { i, pad: 'é'.repeat(i * 10) }) });
 }
 const rs = (c) => c.received.filter((m) => m.command === 'r');
 const seqOf = (c) => rs(c).map((m) => m.params.i);
@@ -61,8 +64,9 @@ async function phase1(c) {
   return mid;
 }
 
-for (const version of [3, 4]) {
+for (const version of [3, 4, 5]) {
   for (const transport of ['ws', 'lp']) {
+    if (version === 5 && transport === 'lp') continue; // V5 is JSON-RPC over WebSocket (§4.6)
     const tag = `V${version} ${transport === 'ws' ? 'websocket' : 'long-polling'}`;
 
     // ---- network cut, reconnect held in the proxy ----

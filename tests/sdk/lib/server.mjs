@@ -45,11 +45,12 @@ export async function startServer({
   extra = {},
   readyTimeout = 10000,
   tls = null,
+  ports = null, // { subPort, pubPort }: reuse the ports of a previous server (restart tests)
 } = {}) {
   if (!existsSync(BIN)) throw new Error(`pullboxd binary not found at ${BIN} (build: make server, or set PULLBOX_BIN)`);
-  const subPort = await freePort();
-  let pubPort = await freePort();
-  while (pubPort === subPort) pubPort = await freePort();
+  const subPort = ports ? ports.subPort : await freePort();
+  let pubPort = ports ? ports.pubPort : await freePort();
+  while (!ports && pubPort === subPort) pubPort = await freePort();
   let tlsPort = null;
   if (tls) {
     tlsPort = await freePort();
@@ -89,6 +90,10 @@ export async function startServer({
     pubBase: `http://127.0.0.1:${pubPort}`,
     log: (tail = 4000) => logbuf.slice(-tail),
     exited: () => exited,
+    async kill() { // SIGKILL: a crash; keeps the temp dir (restart tests reuse the journal)
+      if (!exited) { try { proc.kill('SIGKILL'); } catch { /* gone */ } await exitPromise; }
+      return exited;
+    },
     async stop() {
       if (!exited) {
         try { proc.kill('SIGTERM'); } catch { /* gone */ }
