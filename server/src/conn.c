@@ -279,8 +279,14 @@ static bool plain_http_on_tls(struct conn *c)
         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nConnection: close\r\n"
         "Content-Length: 52\r\n\r\nThis port speaks TLS: use https:// or wss:// here.\r\n";
     bool http = (b[0] >= 'A' && b[0] <= 'Z');
-    if (http && write(c->fd, resp, sizeof resp - 1) < 0) {
-        /* the peer is gone; nothing to tell it */
+    if (http) {
+        /* take in what was sent, so that closing ends with a FIN the client
+         * reads the answer before, not a reset that can discard it */
+        uint8_t sink[4096];
+        while (read(c->fd, sink, sizeof sink) > 0)
+            ;
+        if (write(c->fd, resp, sizeof resp - 1) > 0)
+            shutdown(c->fd, SHUT_WR);
     }
     c->srv->m.tls_failures++;
     conn_close(c, http ? "plain HTTP on the TLS port" : "not TLS");

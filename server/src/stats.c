@@ -100,6 +100,11 @@ void stats_metrics(struct conn *c)
            (double)m->longpoll_timeouts);
     metric(&b, "pullbox_rpc_requests_total", "counter", "JSON-RPC requests served.", NULL,
            (double)m->rpc_requests);
+    metric(&b, "pullbox_tls_handshakes_total", "counter", "TLS handshakes completed.", NULL,
+           (double)m->tls_handshakes);
+    metric(&b, "pullbox_tls_failures_total", "counter",
+           "TLS connections that failed: bad or no handshake, timeout, plain HTTP.", NULL,
+           (double)m->tls_failures);
     metric(&b, "pullbox_uptime_seconds", "gauge", "Seconds since start.", NULL,
            ev_now(s->loop) - s->started);
     http_respond(c, 200, "text/plain; version=0.0.4", NULL, b.data, b.len);

@@ -16,6 +16,8 @@ password and no root shell in the image.
            8894; pullboxd killed in the guest is restarted
   boot B   a fresh copy (q35, AHCI, e1000e, UEFI): different keys; the
            firewall refuses a publisher that is not on the allowed list
+  OVA      the OVA next to IMAGE.raw: member order, manifest, OVF; then its
+           vmdk boots on the OVF hardware (pc, IDE, e1000)
   --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
 
 What the test writes into the data partition before a boot is what the setup
@@ -26,7 +28,7 @@ monitor "sendkey"), which makes the guest kernel's OOM killer SIGKILL the
 process with the highest oom_score_adj: pullboxd (its run script sets 500).
 /server-stat/ then shows a new pid and a reset uptime.
 
-Environment: BOOT_TIMEOUT (s per boot, default 240), KVM=1, KEEP=1 (keep the
+Environment: BOOT_TIMEOUT (s per boot, default 300), KVM=1, KEEP=1 (keep the
 work directory), QEMU (default qemu-system-x86_64).
 """
 import base64
@@ -45,7 +47,7 @@ import sys
 import tempfile
 import time
 
-BOOT_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "240"))
+BOOT_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "300"))
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
 OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd"
 OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd"
@@ -125,8 +127,8 @@ def signature_key(disk):
 
 class VM:
     def __init__(self, disk, workdir, name, machine="q35", disk_bus="virtio", nic="virtio-net-pci",
-                 uefi=False):
-        self.disk, self.workdir, self.name = disk, workdir, name
+                 uefi=False, fmt="raw"):
+        self.disk, self.workdir, self.name, self.fmt = disk, workdir, name, fmt
         self.machine, self.disk_bus, self.nic, self.uefi = machine, disk_bus, nic, uefi
         self.port = {g: free_port() for g in GUEST_PORTS}
         self.serial = os.path.join(workdir, name + ".serial.log")
@@ -144,7 +146,7 @@ class VM:
         args = [QEMU, "-machine", "%s,accel=%s" % (self.machine, accel), "-m", "1024", "-smp", "2",
                 "-display", "none", "-vga", "std", "-serial", "file:" + self.serial,
                 "-monitor", "unix:%s,server,nowait" % self.monitor,
-                "-drive", "file=%s,format=raw,if=none,id=d0,cache=writeback" % self.disk,
+                "-drive", "file=%s,format=%s,if=none,id=d0,cache=writeback" % (self.disk, self.fmt),
                 "-netdev", "user,id=n0,restrict=on," + fwd, "-device", "%s,netdev=n0" % self.nic]
         if self.disk_bus == "virtio":
             args += ["-device", "virtio-blk-pci,drive=d0"]
@@ -457,6 +459,62 @@ def check_refused(vm):
     ok(r.startswith("refused"), "%s: 8895 refuses a publisher that is not on the allowed list" % vm.name, r)
 
 
+def check_ova(ova, workdir):
+    """The OVA as importers read it: ustar, descriptor first then manifest, the
+    manifest's SHA256 lines match, the OVF is well-formed XML (virt-v2v, when
+    installed, parses it and checks the manifest too). Returns the vmdk path."""
+    import tarfile
+    with tarfile.open(ova) as t:
+        members = t.getmembers()
+        names = [m.name for m in members]
+        ok(len(names) == 3 and names[0].endswith(".ovf") and names[1].endswith(".mf")
+           and names[2].endswith(".vmdk") and all(m.uid == 0 and m.gid == 0 for m in members),
+           "OVA: ustar with the OVF first, then the manifest, then the disk", names)
+        t.extractall(workdir)
+    ovf, mf, vmdk = (os.path.join(workdir, n) for n in names)
+    bad = []
+    for line in open(mf):
+        m = re.match(r"SHA256\((.+)\)= ([0-9a-f]{64})$", line.strip())
+        if not m:
+            bad.append(line)
+            continue
+        with open(os.path.join(workdir, m.group(1)), "rb") as f:
+            if hashlib.sha256(f.read()).hexdigest() != m.group(2):
+                bad.append(line)
+    ok(not bad and len(open(mf).readlines()) == 2, "OVA: every SHA256 line of the manifest matches", bad)
+    if shutil.which("xmllint"):
+        r = subprocess.run(["xmllint", "--noout", ovf], capture_output=True, text=True)
+        ok(r.returncode == 0, "OVA: the OVF descriptor is well-formed XML", r.stderr)
+    text = open(ovf).read()
+    ok('ovf:format="http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"' in text
+       and "<rasd:ResourceSubType>PIIX4</rasd:ResourceSubType>" in text
+       and "<rasd:ResourceSubType>E1000</rasd:ResourceSubType>" in text,
+       "OVA: the OVF describes a streamOptimized disk on IDE (PIIX4) and an E1000 NIC")
+    r = subprocess.run(["qemu-img", "info", "--output=json", vmdk], capture_output=True, text=True)
+    info = json.loads(r.stdout) if r.returncode == 0 else {}
+    ok(info.get("format") == "vmdk" and info.get("format-specific", {}).get("data", {}).get("create-type")
+       == "streamOptimized", "OVA: the disk is a streamOptimized vmdk", r.stdout + r.stderr)
+    if shutil.which("virt-v2v"):
+        r = subprocess.run(["virt-v2v", "-i", "ova", ova, "--print-source"], capture_output=True, text=True)
+        ok(r.returncode == 0, "OVA: virt-v2v parses the OVF and checks the manifest", r.stdout + r.stderr)
+    else:
+        note("virt-v2v is not installed: OVF parsing by virt-v2v skipped")
+    return vmdk
+
+
+def ova_boot(workdir, ova):
+    vmdk = check_ova(ova, os.path.join(workdir, "ova"))
+    disk = os.path.join(workdir, "ova.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "vmdk", "-b", vmdk, disk], check=True)
+    vm = VM(disk, workdir, "OVA", machine="pc", disk_bus="ide", nic="e1000", fmt="qcow2")
+    try:
+        if boot(vm):
+            check_services(vm, publish_allowed=False)
+        ok(vm.powerdown(), "OVA: ACPI power button powers off cleanly")
+    finally:
+        vm.kill()
+
+
 def matrix_boot(workdir, image, name, **hw):
     disk = os.path.join(workdir, name + ".raw")
     subprocess.run(["cp", "--sparse=always", image, disk], check=True)
@@ -536,6 +594,12 @@ def main():
         ok(vm.powerdown(), "B: ACPI power button powers off cleanly")
         key3 = signature_key(disk_b)
         ok(key3 is not None and key3 != key1, "B: a fresh copy gets its own signature key")
+
+        ova = re.sub(r"\.raw$", ".ova", image)
+        if os.path.isfile(ova):
+            ova_boot(workdir, ova)
+        else:
+            ok(False, "the OVA next to the raw image exists", ova)
 
         if matrix:
             matrix_boot(workdir, image, "M1", machine="q35", disk_bus="pvscsi", nic="vmxnet3")

@@ -5,9 +5,10 @@ subscribe listener: no finding rated HIGH or CRITICAL.
 The main scan uses a certificate issued by a throw-away local CA (trusted with
 --add-ca, 200 days, CRL and OCSP URIs present), so what is judged is the
 server's TLS configuration, not the properties every self-signed certificate
-has. A short -S scan of the `pullboxd --make-cert` certificate follows; its
-findings are printed as notes only (a self-signed certificate is always "not
-trusted", and its 10-year validity is HIGH for testssl).
+has. A short -S scan of the `pullboxd --make-cert` certificate follows (cut
+after CERT_LIMIT seconds); its findings are printed as notes only (a
+self-signed certificate is always "not trusted", and its 10-year validity is
+HIGH for testssl).
 
 Offline-safe: --nodns none, no --phone-out (no OCSP/CRL fetches), --fast, and
 a hard time bound on each run."""
@@ -24,8 +25,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from pbtest import Server, ok, note, done, make_cert, tls_conf, tls_port  # noqa: E402
 
-MAIN_LIMIT = 210     # seconds for the main scan (about 2 minutes here)
-CERT_LIMIT = 90      # seconds for the certificate-only scan
+MAIN_LIMIT = 240     # seconds for the main scan (about 100 s on an idle 2-core machine)
+CERT_LIMIT = 60      # seconds for the informational certificate-only scan
 BAD = ("HIGH", "CRITICAL")
 TMP = tempfile.mkdtemp(prefix="pullbox-testssl-")
 
@@ -115,8 +116,8 @@ ca, cert, key = local_pki()
 with Server(tls_conf(cert, key, **{"longpoll-timeout": 5})) as srv:
     port = tls_port(srv)
     findings, dt, text, timed_out, rc = run_testssl(
-        port, ["--add-ca", ca, "--fast", "-p", "-s", "-f", "-S", "-U", "-h"], MAIN_LIMIT, "main")
-    ok(not timed_out, "testssl (protocols, ciphers, FS, server defaults, vulnerabilities, headers) "
+        port, ["--add-ca", ca, "--fast", "-p", "-s", "-f", "-S", "-U"], MAIN_LIMIT, "main")
+    ok(not timed_out, "testssl (protocols, ciphers, FS, server defaults, vulnerabilities) "
        "finishes within %ds (%.0fs)" % (MAIN_LIMIT, dt))
     if timed_out or findings is None:
         note(text[-3000:])
@@ -141,14 +142,19 @@ with Server(tls_conf(cert, key, **{"longpoll-timeout": 5})) as srv:
     ok(trust and trust[0].get("severity") == "OK",
        "testssl trusts the chain with the local CA (%s)" % (trust[0].get("finding") if trust else "-"))
 
-# the certificate pullboxd --make-cert writes: findings as notes only
+# the certificate pullboxd --make-cert writes: findings as notes only, and only when
+# the main scan left time for it (the whole file stays near 3 minutes)
+main_dt = dt
 mc_cert, mc_key = make_cert(TMP, "127.0.0.1", "make-cert")
+if main_dt > 120:
+    note("main scan took %.0fs: the informational --make-cert scan is left out" % main_dt)
+    shutil.rmtree(TMP, ignore_errors=True)
+    done()
 with Server(tls_conf(mc_cert, mc_key)) as srv:
     findings, dt, text, timed_out, rc = run_testssl(tls_port(srv), ["-S"], CERT_LIMIT, "make-cert")
-    ok(not timed_out and findings is not None,
-       "testssl -S on the --make-cert certificate finishes within %ds (%.0fs)" % (CERT_LIMIT, dt))
     findings = findings or []
-    note("--make-cert certificate (informational, not asserted): " + summary(findings))
+    note("--make-cert certificate (informational, not asserted%s, %.0fs): %s"
+         % (", scan cut at %ds" % CERT_LIMIT if timed_out else "", dt, summary(findings)))
     for x in findings:
         if x.get("severity") in ("LOW", "MEDIUM", "HIGH", "CRITICAL"):
             note("  %-9s %-28s %s" % (x.get("severity"), x.get("id"), x.get("finding")))
