@@ -13,7 +13,7 @@ ROOTFS_DIR := $(O)/rootfs
 APPLIANCE_DIR := $(APPLIANCE_TOP)/appliance
 SCRIPTS := $(APPLIANCE_DIR)/scripts
 OVERLAY_DIR := $(APPLIANCE_TOP)/rootfs
-OVERLAY_FILES := $(shell find $(OVERLAY_DIR) 2>/dev/null)
+OVERLAY_FILES := $(shell find $(OVERLAY_DIR) ! -type l 2>/dev/null)
 IMAGE_PACKAGES := busybox lighttpd dropbear iptables pullboxd
 VM_CPUS ?= 2
 VM_MEM_MIB ?= 1024
@@ -70,7 +70,7 @@ ova: $(IMG_OVA)
 rootfs: $(IMAGE_BUILD)/system.squashfs
 
 # Boot the image in QEMU (TCG unless KVM works) with the ports on 127.0.0.1.
-run-image: image
+run-image: $(IMG_RAW)
 	@$(SCRIPTS)/run-qemu.sh $(IMG_RAW)
 
 check-image: image
@@ -80,3 +80,13 @@ image-clean:
 	rm -rf $(IMAGE_BUILD) $(ROOTFS_DIR) $(IMAGES_DIR)
 
 .PHONY: image ova rootfs run-image check-image image-clean
+
+# Packer (Debian's 1.6.6, offline) boots the built image headless, probes it
+# and re-runs the post-processing; see packer/pullbox.pkr.hcl.
+packer-check: image
+	$(Q)rm -rf $(O)/packer $(O)/packer.monitor $(O)/packer.serial.log
+	$(Q)cd $(APPLIANCE_TOP) && CHECKPOINT_DISABLE=1 PACKER_NO_COLOR=1 packer build -color=false \
+		-var version=$(PULLBOX_VERSION) -var source_date_epoch=$(SOURCE_DATE_EPOCH) \
+		-var images_dir=$(IMAGES_DIR) -var output_dir=$(O)/packer packer/pullbox.pkr.hcl
+
+.PHONY: packer-check

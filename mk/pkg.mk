@@ -55,7 +55,7 @@ $(2)_BUILD_CMDS ?= true
 $(2)_INSTALL_STAGING_CMDS ?= true
 $(2)_INSTALL_TARGET_CMDS ?= true
 
-$$($(2)_DLDIR)/.stamp_downloaded-$$($(2)_VERSION): $$($(2)_HASH)
+$$($(2)_DLDIR)/.stamp_downloaded-$$($(2)_VERSION): $$($(2)_HASH) | $(HOST_SETUP_STAMP)
 	@echo "  FETCH   $(1) $$($(2)_VERSION)"
 	$$(Q)grep -qF -- '$$($(2)_VERSION)' $$($(2)_HASH) || { echo "package $(1): $$($(2)_HASH) does not pin version $$($(2)_VERSION)" >&2; exit 1; }
 	$$(Q)$(PKG_SCRIPTS)/pkg-fetch.sh $(1) $$($(2)_HASH) $$($(2)_DLDIR) $$($(2)_SITES)

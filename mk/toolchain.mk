@@ -47,9 +47,20 @@ TARGET_CONFIGURE_ARGS := --host=$(TARGET_TUPLE) --build=x86_64-linux-gnu --prefi
 	--sysconfdir=/etc --localstatedir=/var --disable-shared --enable-static
 
 TOOLCHAIN_STAMP := $(HOST_DIR)/.stamp_toolchain
+HOST_SETUP_STAMP := $(HOST_DIR)/.stamp_host_setup
+
+# Debian packages the build and the boot test use, and the deb-src entry
+# (appliance/scripts/setup-host.sh: installs only what is missing; as root).
+$(HOST_SETUP_STAMP): $(APPLIANCE_TOP)/appliance/scripts/setup-host.sh
+	@echo "  HOST    build tools and deb-src (appliance/scripts/setup-host.sh)"
+	$(Q)$(APPLIANCE_TOP)/appliance/scripts/setup-host.sh all
+	$(Q)mkdir -p $(@D) && touch $@
+
+host-setup: $(HOST_SETUP_STAMP)
+.PHONY: host-setup
 KINC_DIRS := linux asm-generic mtd rdma sound video xen drm misc
 
-$(TOOLCHAIN_STAMP): $(APPLIANCE_TOP)/mk/toolchain.mk
+$(TOOLCHAIN_STAMP): $(APPLIANCE_TOP)/mk/toolchain.mk | $(HOST_SETUP_STAMP)
 	@command -v musl-gcc >/dev/null || { echo "toolchain: musl-gcc is missing: run appliance/scripts/setup-host.sh tools" >&2; exit 1; }
 	$(Q)rm -rf $(HOST_DIR)/kinc $(HOST_DIR)/bin
 	$(Q)mkdir -p $(HOST_DIR)/kinc $(HOST_DIR)/bin $(STAGING_DIR)/usr/include/sys $(STAGING_DIR)/usr/lib

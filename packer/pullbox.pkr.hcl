@@ -3,10 +3,13 @@
 # software: the Makefile is the single source of truth for what is in the
 # image. This template boots the raw disk headless on the OVF's hardware
 # (pc, IDE, e1000), probes it from outside over 127.0.0.1-only forwards,
-# presses the ACPI power button, and re-runs the same post-processing as
-# `make` (appliance/scripts/mkformats.sh, mkova.sh) on the booted disk.
+# presses the ACPI power button, then re-runs the same post-processing as
+# `make` (appliance/scripts/mkformats.sh, mkova.sh) on the pristine raw image
+# and checks that it gives the very same qcow2 and OVA bytes. The disk Packer
+# booted holds that boot's keys: it is deleted, never shipped.
 #
-#   CHECKPOINT_DISABLE=1 packer build -var version=$(cat VERSION) packer/pullbox.pkr.hcl
+#   CHECKPOINT_DISABLE=1 packer build -var version=$(cat VERSION) \
+#       -var source_date_epoch=<as make used> packer/pullbox.pkr.hcl
 # (from the top of the tree; `make packer-check` does exactly this)
 # HCL2 as Packer 1.6 reads it: no packer {} block, no required_plugins.
 
@@ -23,6 +26,11 @@ variable "images_dir" {
 variable "output_dir" {
   type    = string
   default = "out/packer"
+}
+
+variable "source_date_epoch" {
+  type    = string
+  default = "1700000000"
 }
 
 variable "accelerator" {
@@ -85,12 +93,17 @@ build {
     script = "packer/probe.sh"
   }
 
-  # The same post-processing as `make image`, on the disk Packer booted.
+  # The same post-processing as `make image`, on the image make built (not on
+  # the booted disk, which now holds keys): the outputs must be identical.
   post-processor "shell-local" {
-    environment_vars = ["SOURCE_DATE_EPOCH=1700000000"]
+    environment_vars = ["SOURCE_DATE_EPOCH=${var.source_date_epoch}"]
     inline = [
-      "appliance/scripts/mkformats.sh ${var.output_dir}/pullbox-${var.version}.raw ${var.output_dir}/pullbox-${var.version}.qcow2",
-      "appliance/scripts/mkova.sh ${var.output_dir}/pullbox-${var.version}.raw pullbox-${var.version} ${var.version} ${var.output_dir}/pullbox-${var.version}.ova",
+      "rm -f ${var.output_dir}/pullbox-${var.version}.raw",
+      "appliance/scripts/mkformats.sh ${local.raw} ${var.output_dir}/pullbox-${var.version}.qcow2",
+      "appliance/scripts/mkova.sh ${local.raw} pullbox-${var.version} ${var.version} ${var.output_dir}/pullbox-${var.version}.ova",
+      "cmp ${var.output_dir}/pullbox-${var.version}.qcow2 ${var.images_dir}/pullbox-${var.version}.qcow2",
+      "cmp ${var.output_dir}/pullbox-${var.version}.ova ${var.images_dir}/pullbox-${var.version}.ova",
+      "echo 'packer: post-processing reproduced the qcow2 and the OVA of make bit for bit'",
     ]
   }
 }

@@ -80,7 +80,6 @@ GPT
 	dd if="$tmp/esp.img" of="$out.tmp" bs=512 seek=$esp_start conv=notrunc,sparse status=none
 	dd if="$system" of="$out.tmp" bs=512 seek=$sys_start conv=notrunc,sparse status=none
 	dd if="$tmp/data.img" of="$out.tmp" bs=512 seek=$data_start conv=notrunc,sparse status=none
-	touch -d "@$sde" "$out.tmp"
 	mv "$out.tmp" "$out"
 }
 

@@ -25,9 +25,8 @@ case $out in
 	[ -n "$off" ] || die "$tmp: no CID in the vmdk descriptor"
 	printf 'CID=5a1e0001' | dd of="$tmp" bs=1 seek="$off" conv=notrunc status=none ;;
 *.vhdx)
-	qemu-img convert -q -f raw -O vhdx -o subformat=dynamic "$in" "$tmp"
+	qemu-img convert -q -f raw -O vhdx -o subformat=dynamic,block_size=1048576 "$in" "$tmp"
 	python3 "$(dirname "$0")/vhdx-fix-guids.py" "$tmp" ;;
 *) die "$out: unknown format" ;;
 esac
-touch -d "@${SOURCE_DATE_EPOCH:?}" "$tmp"
 mv "$tmp" "$out"

@@ -39,6 +39,5 @@ done) >"$tmp/$name.mf"
 touch -d "@$sde" "$tmp/$name.ovf" "$tmp/$name.mf" "$tmp/$disk"
 tar -C "$tmp" --format=ustar --owner=0 --group=0 --numeric-owner --mode=0644 \
 	--mtime="@$sde" -cf "$tmp/out.ova" "$name.ovf" "$name.mf" "$disk"
-touch -d "@$sde" "$tmp/out.ova"
 mv "$tmp/out.ova" "$out"
 printf 'mkova: %s (%s bytes)\n' "$out" "$(wc -c <"$out")"

@@ -71,7 +71,7 @@ step_check_static() {
 	bad=$(find "$out" -type f -perm -u+x ! -name '*.ko' -exec sh -c '
 		for f; do
 			head -c 4 "$f" | grep -q "ELF" || continue
-			file -b "$f" | grep -Eq "dynamically linked|interpreter" && echo "$f"
+			if file -b "$f" | grep -Eq "dynamically linked|interpreter"; then echo "$f"; fi
 		done' sh {} +)
 	[ -z "$bad" ] || die "dynamically linked programs in the image (must be static musl): $bad"
 	if grep -rl --include='*' -e 'GLIBC_2\.' "$out/bin" "$out/sbin" "$out/usr/bin" "$out/usr/sbin" 2>/dev/null | grep -q .; then
@@ -82,7 +82,7 @@ step_check_static() {
 step_squashfs() {
 	rm -f "$sqfs"
 	mksquashfs "$out" "$sqfs" -noappend -no-progress -quiet -comp xz -Xbcj x86 -b 262144 \
-		-all-root -mkfs-time "$sde" -all-time "$sde" -no-xattrs >/dev/null
+		-all-root -no-xattrs >/dev/null  # SOURCE_DATE_EPOCH sets every time
 	einfo "$sqfs ($(wc -c <"$sqfs") bytes)"
 }
 

@@ -283,7 +283,7 @@ static bool plain_http_on_tls(struct conn *c)
         /* take in what was sent, so that closing ends with a FIN the client
          * reads the answer before, not a reset that can discard it */
         uint8_t sink[4096];
-        while (read(c->fd, sink, sizeof sink) > 0)
+        for (int i = 0; i < 16 && read(c->fd, sink, sizeof sink) > 0; i++)
             ;
         if (write(c->fd, resp, sizeof resp - 1) > 0)
             shutdown(c->fd, SHUT_WR);

@@ -11,7 +11,7 @@ PULLBOXD_OBJDIR = $(BUILD_DIR)/pullboxd
 PULLBOXD_BIN = $(PULLBOXD_OBJDIR)/pullboxd
 PULLBOXD_MAKE_OPTS = -C $(APPLIANCE_TOP)/server O=$(PULLBOXD_OBJDIR) \
 	CC=$(TARGET_CC) CFLAGS="$(TARGET_CFLAGS)" \
-	PKG_CFLAGS="-I$(STAGING_DIR)/usr/include" \
+	PKG_CFLAGS="-isystem $(STAGING_DIR)/usr/include" \
 	PKG_LIBS="-L$(STAGING_DIR)/usr/lib -lev -ljansson -lssl -lcrypto -lm" \
 	LDFLAGS="$(TARGET_LDFLAGS)"
 

@@ -10,10 +10,14 @@ tls=/data/pullbox/tls
 if [ ! -s "$conf" ]; then
 	pullboxd --print-config --generate-key |
 		sed -e "s|^tls-certificate = .*|tls-certificate = $tls/cert.pem|" \
-			-e "s|^tls-key = .*|tls-key = $tls/key.pem|" >"$conf.tmp" &&
+			-e "s|^tls-key = .*|tls-key = $tls/key.pem|" \
+			-e "s|^journal-path = .*|journal-path = /data/pullbox/journal|" \
+			-e "s|^journal-max-size = .*|journal-max-size = 256|" >"$conf.tmp" &&
 		mv "$conf.tmp" "$conf" && msg_ok "signature key: new"
 fi
 chown root:pullbox "$conf" && chmod 0640 "$conf"
+# the message journal (persistent messages across restarts and reboots)
+mkdir -p /data/pullbox/journal && chown pullbox:pullbox /data/pullbox/journal && chmod 0750 /data/pullbox/journal
 if [ ! -s "$tls/key.pem" ] || [ ! -s "$tls/cert.pem" ]; then
 	pullboxd --make-cert "$tls/cert.pem" "$tls/key.pem" "$(hostname)" >/dev/null &&
 		msg_ok "TLS certificate: new, self-signed"
