@@ -524,6 +524,33 @@ with Server(conf) as srv:
     ok(srv.proc.poll() is None, "the server is still running after all of the above")
 
 
+# ---- curl over https, and TLS on the publish port (listen-publish-tls) ----
+from pbtest import free_port
+pub_tls = free_port()
+with Server(tls_conf(cert1, key1, **{"listen-publish-tls": "127.0.0.1:%d" % pub_tls})) as srv:
+    cid = new_id()
+    lp = subprocess.Popen(["curl", "-s", "-i", "--max-time", "10", "--cacert", cert1,
+                           "https://127.0.0.1:%d/bitrix/sub/?CHANNEL_ID=%s" % (tls_port(srv),
+                                                                          srv.signed(cid))],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    pub = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "10",
+                          "--cacert", cert1, "-H", "Message-Expiry: 60", "--data", '"via-https-publish"',
+                          "https://127.0.0.1:%d/bitrix/pub/?CHANNEL_ID=%s" % (pub_tls, cid)],
+                         capture_output=True, text=True)
+    ok(pub.stdout == "200", "curl publishes over https on listen-publish-tls (%s)" % pub.stdout)
+    out, _ = lp.communicate(timeout=15)
+    ok(out.startswith(b"HTTP/1.1 200") and b"via-https-publish" in out,
+       "curl's https long poll (verified against the certificate) receives it (%r)" % out[:40])
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                        "--cacert", cert1, "https://127.0.0.1:%d/health" % pub_tls],
+                       capture_output=True, text=True)
+    ok(r.stdout == "200", "the publish paths (/health) answer over TLS too (%s)" % r.stdout)
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5",
+                        "--cacert", cert1, "https://127.0.0.1:%d/health" % tls_port(srv)],
+                       capture_output=True, text=True)
+    ok(r.stdout == "404", "but not on the subscribe TLS port (%s)" % r.stdout)
+
 # ---- start failures ----
 def start_fails(desc, extra, want):
     srv = Server(tls_conf(cert1, key1, **extra), start=False)
