@@ -56,6 +56,7 @@ void msg_unref(struct msg *m)
         free(m->enc[i].p);
     free(m->channel);
     free(m->user_params);
+    json_decref(m->user_params_parsed);
     free(m->dictionary);
     free(m->body);
     free(m);
@@ -194,12 +195,12 @@ char *msg_jsonrpc_for_user(struct msg *m, const char *user_id, size_t *len)
 {
     if (!m->user_params || !user_id)
         return NULL;
-    json_t *all = json_loads(m->user_params, 0, NULL);
-    json_t *mine = all ? json_object_get(all, user_id) : NULL;
-    if (!mine || !json_is_object(mine)) {
-        json_decref(all);
+    /* parsed once per message, not once per recipient */
+    if (!m->user_params_parsed)
+        m->user_params_parsed = json_loads(m->user_params, 0, NULL);
+    json_t *mine = m->user_params_parsed ? json_object_get(m->user_params_parsed, user_id) : NULL;
+    if (!mine || !json_is_object(mine))
         return NULL;
-    }
     struct buf b;
     buf_init(&b);
     encode_jsonrpc_head(m, &b);
@@ -207,7 +208,6 @@ char *msg_jsonrpc_for_user(struct msg *m, const char *user_id, size_t *len)
     buf_append_str(&b, ",\"user_params\":");
     buf_append_str(&b, txt ? txt : "{}");
     free(txt);
-    json_decref(all);
     buf_append_str(&b, "}}");
     return (char *)buf_steal(&b, len);
 }

@@ -31,6 +31,7 @@ struct msg {
     char *channel;     /* first target channel, for text frames */
     char *user_params; /* V5: JSON object {userId: {...}} or NULL */
     char *dictionary;  /* V5: JSON object or NULL */
+    void *user_params_parsed; /* json_t of user_params, parsed once on first use */
     uint8_t *body;
     size_t body_len;
     struct {
