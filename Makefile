@@ -6,6 +6,7 @@
 #   make            build everything that exists (today: pullboxd)
 #   make run        run the product (today: pullboxd on this machine)
 #   make test       run every test (unit under ASan/UBSan, integration, SDK)
+#   make bench      benchmarks against nginx + Nchan and Redis (docs/benchmarks.md)
 #   make clean
 
 O := $(CURDIR)/out
@@ -33,7 +34,12 @@ deps-build:
 deps-test:
 	@scripts/setup-deps test
 
+# the side-by-side benchmark against nginx + Nchan and Redis (installs the peers, ~40 min);
+# BENCH_ARGS=--quick for a 7-minute smoke test
+bench: deps-build
+	@bench/run $(BENCH_ARGS)
+
 clean:
 	rm -rf $(O)
 
-.PHONY: all server server-san run test clean deps-build deps-test
+.PHONY: all server server-san run test bench clean deps-build deps-test
