@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 /* Bytes asked of the kernel per read: one syscall takes a typical publish. */
@@ -110,6 +111,49 @@ void conn_send(struct conn *c, const void *p, size_t n)
         return;
     outq_append(&c->out, p, n);
     conn_schedule_flush(c);
+}
+
+void conn_send_pieces(struct conn *c, const struct conn_piece *v, size_t n)
+{
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    size_t done = 0;
+    bool direct = !c->ssl && c->out.bytes == 0 && !(c->flags & (CONN_F_WRITING | CONN_F_TLS_HS));
+    if (direct) {
+        struct iovec iov[OUTQ_MAX_IOV];
+        size_t k = n < OUTQ_MAX_IOV ? n : OUTQ_MAX_IOV;
+        for (size_t i = 0; i < k; i++) {
+            iov[i].iov_base = (void *)v[i].p;
+            iov[i].iov_len = v[i].len;
+        }
+        ssize_t w;
+        do
+            w = writev(c->fd, iov, (int)k);
+        while (w < 0 && errno == EINTR);
+        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            conn_close(c, conn_err_io);
+            return;
+        }
+        if (w > 0) {
+            done = (size_t)w;
+            c->srv->m.bytes_out += done;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (done >= v[i].len) {
+            done -= v[i].len;
+            continue;
+        }
+        const uint8_t *p = (const uint8_t *)v[i].p + done;
+        size_t len = v[i].len - done;
+        done = 0;
+        if (v[i].m)
+            outq_append_msg(&c->out, v[i].m, p, len);
+        else
+            outq_append(&c->out, p, len);
+    }
+    if (c->out.bytes)
+        conn_schedule_flush(c);
 }
 
 void conn_unsubscribe_all(struct conn *c)

@@ -28,9 +28,9 @@ struct msg {
     uint8_t sender_type;
     uint8_t sender_id_len;
     uint8_t sender_id[16];
-    char *channel;     /* first target channel, for text frames */
-    char *user_params; /* V5: JSON object {userId: {...}} or NULL */
-    char *dictionary;  /* V5: JSON object or NULL */
+    char *channel;            /* first target channel, for text frames */
+    char *user_params;        /* V5: JSON object {userId: {...}} or NULL */
+    char *dictionary;         /* V5: JSON object or NULL */
     void *user_params_parsed; /* json_t of user_params, parsed once on first use */
     uint8_t *body;
     size_t body_len;

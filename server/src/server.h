@@ -165,10 +165,21 @@ void server_keyring_free(struct sign_keyring *kr);
 /* False while the store refuses messages; the caller answers 503. */
 bool server_can_publish(const struct server *s);
 
+/* A piece of output: bytes owned by message m (kept by reference if they
+ * cannot be written at once), or, with m NULL, bytes that are copied. */
+struct conn_piece {
+    const void *p;
+    size_t len;
+    struct msg *m;
+};
+
 /* ---- conn.c ---- */
 void conn_accept(struct listener *l, int fd);
 /* Queues bytes and schedules a flush before the loop sleeps. */
 void conn_send(struct conn *c, const void *p, size_t n);
+/* Writes the pieces now when nothing is queued ahead of them (one writev,
+ * no copies), and queues whatever the socket did not take. */
+void conn_send_pieces(struct conn *c, const struct conn_piece *v, size_t n);
 void conn_schedule_flush(struct conn *c);
 /* Closes now-ish: subscriptions go at once, memory when the loop is about
  * to sleep. reason is a static string (for the debug log). */

@@ -72,17 +72,9 @@ void sub_deliver(struct conn *c, struct msg *m)
 
 /* ---- turning queued deliveries into wire data ---- */
 
-static size_t append_ws_header(struct conn *c, uint8_t opcode, size_t len)
-{
-    uint8_t hdr[WS_MAX_SERVER_HEADER];
-    size_t n = ws_frame_header(hdr, opcode, true, len);
-    outq_append(&c->out, hdr, n);
-    return n;
-}
-
-/* The deliveries as one payload: total length, then segments appended by
- * emit(). Text frames concatenate; protobuf gets one ResponseBatch prefix;
- * JSON-RPC sends an array when there is more than one message. */
+/* The deliveries as one payload: total length, then pieces added by
+ * add_payload(). Text frames concatenate; protobuf gets one ResponseBatch
+ * prefix; JSON-RPC sends an array when there is more than one message. */
 static size_t payload_len(struct conn *c, enum msg_enc e, char **custom, size_t *custom_len)
 {
     size_t total = 0;
@@ -102,25 +94,31 @@ static size_t payload_len(struct conn *c, enum msg_enc e, char **custom, size_t 
     return total;
 }
 
-static void emit(struct conn *c, enum msg_enc e, char **custom, const size_t *custom_len)
+static void add(struct conn_piece *v, size_t *n, const void *p, size_t len, struct msg *m)
+{
+    if (len)
+        v[(*n)++] = (struct conn_piece){.p = p, .len = len, .m = m};
+}
+
+static void add_payload(struct conn *c, enum msg_enc e, char **custom, const size_t *custom_len,
+                        struct conn_piece *v, size_t *n)
 {
     bool array = e == MSG_ENC_JSONRPC && c->n_pend > 1;
     if (array)
-        outq_append(&c->out, "[", 1);
+        add(v, n, "[", 1, NULL);
     for (uint32_t i = 0; i < c->n_pend; i++) {
         if (array && i)
-            outq_append(&c->out, ",", 1);
+            add(v, n, ",", 1, NULL);
         if (custom[i]) {
-            outq_append_owned(&c->out, custom[i], custom_len[i]);
-            custom[i] = NULL;
+            add(v, n, custom[i], custom_len[i], NULL);
             continue;
         }
-        size_t n;
-        const uint8_t *p = msg_encoding(c->pend[i], e, &n);
-        outq_append_msg(&c->out, c->pend[i], p, n);
+        size_t len;
+        const uint8_t *p = msg_encoding(c->pend[i], e, &len);
+        add(v, n, p, len, c->pend[i]);
     }
     if (array)
-        outq_append(&c->out, "]", 1);
+        add(v, n, "]", 1, NULL);
 }
 
 static enum msg_enc fmt_encoding(uint8_t fmt)
@@ -137,41 +135,72 @@ static enum msg_enc fmt_encoding(uint8_t fmt)
     }
 }
 
+/* Turns the queued deliveries into one response, frame or event block and
+ * hands it to conn_send_pieces, which writes it at once when it can: the
+ * encodings are sent from the messages themselves, never copied. */
 void sub_flush(struct conn *c)
 {
     struct server *s = c->srv;
     enum msg_enc e = fmt_encoding(c->fmt);
+    uint32_t np = c->n_pend;
     char *custom_stack[64];
     size_t custom_len_stack[64];
-    char **custom = c->n_pend <= 64 ? custom_stack : xmalloc(c->n_pend * sizeof *custom);
-    size_t *custom_len =
-        c->n_pend <= 64 ? custom_len_stack : xmalloc(c->n_pend * sizeof *custom_len);
+    struct conn_piece piece_stack[2 * 64 + 8];
+    bool small = np <= 64;
+    char **custom = small ? custom_stack : xmalloc(np * sizeof *custom);
+    size_t *custom_len = small ? custom_len_stack : xmalloc(np * sizeof *custom_len);
+    struct conn_piece *v = small ? piece_stack : xmalloc((2 * (size_t)np + 8) * sizeof *v);
+    size_t n = 0;
     size_t body = payload_len(c, e, custom, custom_len);
     uint8_t prefix[PB_OUTGOING_PREFIX_MAX];
     size_t plen = e == MSG_ENC_PB ? pb_outgoing_batch_prefix(prefix, body) : 0;
-    s->m.messages_out += c->n_pend;
+    char head[512];
+    uint8_t wsh[WS_MAX_SERVER_HEADER];
+    bool lp = c->state == CONN_LONGPOLL, keep = false;
+    s->m.messages_out += np;
 
-    switch (c->state) {
-    case CONN_LONGPOLL: {
-        struct msg *newest = c->pend[c->n_pend - 1];
+    if (lp) {
+        struct msg *newest = c->pend[np - 1];
         char date[30];
         msg_http_date(newest->created, date);
-        bool keep =
-            (c->flags & CONN_F_KEEPALIVE) && !(c->flags & CONN_F_PEER_EOF) && !s->shutting_down;
-        char head[512];
+        keep = (c->flags & CONN_F_KEEPALIVE) && !(c->flags & CONN_F_PEER_EOF) && !s->shutting_down;
         /* push-stream cursor headers too, for V1/V2 clients that send them back */
-        int n = snprintf(head, sizeof head,
-                         "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-                         "Access-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\n"
-                         "Last-Modified: %s\r\nEtag: %u\r\nContent-Length: %zu\r\n%s\r\n",
-                         e == MSG_ENC_PB ? "application/octet-stream" : "text/plain", date,
-                         newest->tag, body + plen,
-                         keep ? (c->http_minor ? "" : "Connection: keep-alive\r\n")
-                              : "Connection: close\r\n");
-        outq_append(&c->out, head, (size_t)n);
-        if (plen)
-            outq_append(&c->out, prefix, plen);
-        emit(c, e, custom, custom_len);
+        int hl = snprintf(head, sizeof head,
+                          "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                          "Access-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\n"
+                          "Last-Modified: %s\r\nEtag: %u\r\nContent-Length: %zu\r\n%s\r\n",
+                          e == MSG_ENC_PB ? "application/octet-stream" : "text/plain", date,
+                          newest->tag, body + plen,
+                          keep ? (c->http_minor ? "" : "Connection: keep-alive\r\n")
+                               : "Connection: close\r\n");
+        add(v, &n, head, (size_t)hl, NULL);
+    } else if (c->state == CONN_WS) {
+        size_t hl =
+            ws_frame_header(wsh, e == MSG_ENC_PB ? WS_OP_BINARY : WS_OP_TEXT, true, body + plen);
+        add(v, &n, wsh, hl, NULL);
+    }
+    if (c->state == CONN_LONGPOLL || c->state == CONN_WS || c->state == CONN_SSE) {
+        add(v, &n, prefix, plen, NULL);
+        add_payload(c, e, custom, custom_len, v, &n);
+        conn_send_pieces(c, v, n);
+    }
+    for (uint32_t i = 0; i < np; i++) {
+        free(custom[i]);
+        msg_unref(c->pend[i]);
+    }
+    c->n_pend = 0;
+    c->pend_bytes = 0;
+    if (!small) {
+        free(custom);
+        free(custom_len);
+        free(v);
+    }
+    if (c->cap_pend > 16) {
+        free(c->pend);
+        c->pend = NULL;
+        c->cap_pend = 0;
+    }
+    if (lp && !(c->flags & CONN_F_CLOSING)) {
         /* a long poll delivers once; the client polls again with its mid */
         conn_unsubscribe_all(c);
         c->state = CONN_HTTP;
@@ -179,34 +208,6 @@ void sub_flush(struct conn *c)
             conn_set_timer(c, TL_IDLE);
         else
             conn_close_after_write(c);
-        break;
-    }
-    case CONN_WS:
-        append_ws_header(c, e == MSG_ENC_PB ? WS_OP_BINARY : WS_OP_TEXT, body + plen);
-        if (plen)
-            outq_append(&c->out, prefix, plen);
-        emit(c, e, custom, custom_len);
-        break;
-    case CONN_SSE:
-        emit(c, e, custom, custom_len);
-        break;
-    default:
-        break;
-    }
-    for (uint32_t i = 0; i < c->n_pend; i++) {
-        free(custom[i]);
-        msg_unref(c->pend[i]);
-    }
-    c->n_pend = 0;
-    c->pend_bytes = 0;
-    if (custom != custom_stack) {
-        free(custom);
-        free(custom_len);
-    }
-    if (c->cap_pend > 16) {
-        free(c->pend);
-        c->pend = NULL;
-        c->cap_pend = 0;
     }
 }
 
