@@ -14,25 +14,34 @@ static const char cors_headers[] = "Access-Control-Allow-Origin: *\r\n";
 void http_respond(struct conn *c, int status, const char *content_type, const char *extra_headers,
                   const void *body, size_t len)
 {
-    struct buf out;
-    buf_init(&out);
-    buf_printf(&out, "HTTP/1.1 %d %s\r\n", status, http1_reason(status));
-    if (content_type)
-        buf_printf(&out, "Content-Type: %s\r\n", content_type);
-    buf_append_str(&out, cors_headers);
-    if (extra_headers)
-        buf_append_str(&out, extra_headers);
+    /* the head is built on the stack and joins the output queue in one
+     * piece (responses to pipelined requests share a queue segment); it is
+     * written before the loop sleeps, after the store has kept what this
+     * request published */
+    char head[1024];
     bool keep = (c->flags & CONN_F_KEEPALIVE) && !(c->flags & CONN_F_PEER_EOF);
-    if (status != 304 && status != 204)
-        buf_printf(&out, "Content-Length: %zu\r\n", len);
-    if (c->http_minor == 0 && keep)
-        buf_append_str(&out, "Connection: keep-alive\r\n");
-    else if (!keep)
-        buf_append_str(&out, "Connection: close\r\n");
-    buf_append_str(&out, "\r\n");
-    outq_append(&c->out, out.data, out.len);
-    buf_deinit(&out);
-    if (len && status != 304 && status != 204 && !(c->flags & CONN_F_HEAD))
+    bool has_body = status != 304 && status != 204;
+    char clen[40] = "";
+    if (has_body)
+        snprintf(clen, sizeof clen, "Content-Length: %zu\r\n", len);
+    int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\n%s%s%s%s%s%s%s\r\n", status,
+                     http1_reason(status), content_type ? "Content-Type: " : "",
+                     content_type ? content_type : "", content_type ? "\r\n" : "", cors_headers,
+                     extra_headers ? extra_headers : "", clen,
+                     !keep                ? "Connection: close\r\n"
+                     : c->http_minor == 0 ? "Connection: keep-alive\r\n"
+                                          : "");
+    if (n < 0 || (size_t)n >= sizeof head) {
+        /* only a caller bug makes extra_headers this long */
+        static const char fallback[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                       "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        outq_append(&c->out, fallback, sizeof fallback - 1);
+        keep = false;
+        has_body = false;
+    } else {
+        outq_append(&c->out, head, (size_t)n);
+    }
+    if (len && has_body && !(c->flags & CONN_F_HEAD))
         outq_append(&c->out, body, len);
     conn_schedule_flush(c);
     if (!keep)

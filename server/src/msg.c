@@ -238,6 +238,8 @@ const uint8_t *msg_encoding(struct msg *m, enum msg_enc e, size_t *len)
     if (!m->enc[e].p) {
         struct buf b;
         buf_init(&b);
+        /* framing adds well under 256 bytes: one allocation, no regrowth */
+        buf_reserve(&b, m->body_len + 256);
         switch (e) {
         case MSG_ENC_TEXT:
             encode_text(m, &b);

@@ -36,7 +36,10 @@ static bool generic_id(const char *s, size_t n, size_t max)
 static int trusted_ids(struct server *s, const char *list, char ***out, size_t *n)
 {
     size_t max = (size_t)s->cfg.max_channels_per_request;
-    char **ids = xcalloc(max, sizeof *ids);
+    size_t parts = 1;
+    for (const char *q = list; *q; q++)
+        parts += *q == '/';
+    char **ids = xcalloc(parts < max ? parts : max, sizeof *ids);
     size_t k = 0;
     const char *p = list;
     while (*p) {
