@@ -3,9 +3,10 @@
 # Pullbox: top-level orchestration only
 #
 ################################################################################
-#   make            build everything that exists (today: pullboxd)
-#   make run        run the product (today: pullboxd on this machine)
-#   make test       run every test (unit under ASan/UBSan, integration, SDK)
+#   make            build pullboxd and the appliance image (out/images: raw, qcow2, vmdk, vhdx, ova)
+#   make run        build what is missing and boot the appliance in QEMU, ports on 127.0.0.1
+#   make run-local  run pullboxd on this machine instead (no image)
+#   make test       run every test (unit under ASan/UBSan, integration, SDK, image boot in QEMU)
 #   make bench      benchmarks against nginx + Nchan and Redis (docs/benchmarks.md)
 #   make clean
 
@@ -14,6 +15,7 @@ export O
 
 all: deps-build
 	@$(MAKE) --no-print-directory server
+	@$(MAKE) --no-print-directory image
 
 server:
 	@$(MAKE) --no-print-directory -C server O=$(O)
@@ -22,10 +24,14 @@ server-san:
 	@$(MAKE) --no-print-directory -C server O=$(O) SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" CFLAGS="-O1 -g"
 
 run: deps-build server
+	@$(MAKE) --no-print-directory run-image
+
+run-local: deps-build server
 	@scripts/pullbox-run
 
 test: deps-test
 	@$(MAKE) --no-print-directory server server-san
+	@$(MAKE) --no-print-directory image
 	@tests/run
 
 deps-build:
@@ -42,4 +48,9 @@ bench: deps-build
 clean:
 	rm -rf $(O)
 
-.PHONY: all server server-san run test bench clean deps-build deps-test
+.PHONY: all server server-san run run-local test bench clean deps-build deps-test
+
+# ---- the appliance image: mk/appliance.mk (packages, rootfs, disk, OVA; appliance/README.md) ----
+# image: out/images/pullbox-<version>.{raw,qcow2,vmdk,vhdx,ova} + SHA256SUMS;  ova;  check-image
+# (QEMU boot test, TAP);  run-image (make run);  packer-check;  image-clean;  <pkg>, <pkg>-dirclean
+include mk/appliance.mk

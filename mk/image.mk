@@ -22,6 +22,12 @@ IMG_RAW := $(IMAGES_DIR)/$(IMG).raw
 IMG_FORMATS := $(IMAGES_DIR)/$(IMG).qcow2 $(IMAGES_DIR)/$(IMG).vmdk $(IMAGES_DIR)/$(IMG).vhdx
 IMG_OVA := $(IMAGES_DIR)/$(IMG).ova
 
+# Image files embed SOURCE_DATE_EPOCH (the last commit's time): a new value
+# redoes them, so an incremental build equals a clean one.
+SDE_STAMP := $(IMAGE_BUILD)/.sde-$(SOURCE_DATE_EPOCH)
+$(SDE_STAMP):
+	$(Q)mkdir -p $(@D) && rm -f $(IMAGE_BUILD)/.sde-* && touch $@
+
 $(IMAGE_BUILD)/.stamp_modules: $(BUILD_DIR)/.done/linux $(SCRIPTS)/mkmodules.sh \
 		$(APPLIANCE_DIR)/configs/modules-initramfs.txt $(APPLIANCE_DIR)/configs/modules-rootfs.txt
 	@echo "  MODULES $(LINUX_ABI)"
@@ -33,14 +39,14 @@ $(IMAGE_BUILD)/.stamp_modules: $(BUILD_DIR)/.done/linux $(SCRIPTS)/mkmodules.sh 
 	$(Q)touch $@
 
 $(IMAGE_BUILD)/initrd.img: $(BUILD_DIR)/.done/busybox $(IMAGE_BUILD)/.stamp_modules \
-		$(APPLIANCE_DIR)/initramfs/init $(SCRIPTS)/mkinitramfs.sh
+		$(APPLIANCE_DIR)/initramfs/init $(SCRIPTS)/mkinitramfs.sh $(SDE_STAMP)
 	@echo "  INITRD  $@"
 	$(Q)$(SCRIPTS)/mkinitramfs.sh $(TARGET_DIR)/bin/busybox $(APPLIANCE_DIR)/initramfs/init \
 		$(IMAGE_BUILD)/modules-initramfs $@ >/dev/null
 
 $(IMAGE_BUILD)/system.squashfs: $(foreach p,$(IMAGE_PACKAGES),$(BUILD_DIR)/.done/$(p)) \
 		$(IMAGE_BUILD)/.stamp_modules $(OVERLAY_FILES) $(APPLIANCE_DIR)/permissions.txt \
-		$(SCRIPTS)/mkrootfs.sh $(APPLIANCE_TOP)/VERSION
+		$(SCRIPTS)/mkrootfs.sh $(APPLIANCE_TOP)/VERSION $(SDE_STAMP)
 	@echo "  ROOTFS  $@"
 	$(Q)$(SCRIPTS)/mkrootfs.sh $(ROOTFS_DIR) $@ $(TARGET_DIR) $(OVERLAY_DIR) \
 		$(IMAGE_BUILD)/modules-rootfs $(BUILD_DIR)/busybox.links \
@@ -57,7 +63,7 @@ $(IMG_FORMATS): $(IMAGES_DIR)/$(IMG).%: $(IMG_RAW) $(SCRIPTS)/mkformats.sh
 	@echo "  CONVERT $@"
 	$(Q)$(SCRIPTS)/mkformats.sh $< $@
 
-$(IMG_OVA): $(IMG_RAW) $(SCRIPTS)/mkova.sh $(APPLIANCE_DIR)/ovf/appliance.ovf.in $(SCRIPTS)/mkformats.sh
+$(IMG_OVA): $(IMG_RAW) $(SDE_STAMP) $(SCRIPTS)/mkova.sh $(APPLIANCE_DIR)/ovf/appliance.ovf.in $(SCRIPTS)/mkformats.sh
 	@echo "  OVA     $@"
 	$(Q)VM_CPUS=$(VM_CPUS) VM_MEM_MIB=$(VM_MEM_MIB) $(SCRIPTS)/mkova.sh $< $(IMG) $(PULLBOX_VERSION) $@
 
@@ -70,8 +76,8 @@ ova: $(IMG_OVA)
 rootfs: $(IMAGE_BUILD)/system.squashfs
 
 # Boot the image in QEMU (TCG unless KVM works) with the ports on 127.0.0.1.
-run-image: $(IMG_RAW)
-	@$(SCRIPTS)/run-qemu.sh $(IMG_RAW)
+run-image: $(IMG_RAW) $(BUILD_DIR)/.done/pullboxd
+	@$(SCRIPTS)/run-qemu.sh $(IMG_RAW) $(TARGET_DIR)/usr/sbin/pullboxd
 
 check-image: image
 	@$(APPLIANCE_TOP)/tests/image/boot_test.py $(IMG_RAW)
@@ -85,8 +91,9 @@ image-clean:
 # and re-runs the post-processing; see packer/pullbox.pkr.hcl.
 packer-check: image
 	$(Q)rm -rf $(O)/packer $(O)/packer.monitor $(O)/packer.serial.log
-	$(Q)cd $(APPLIANCE_TOP) && CHECKPOINT_DISABLE=1 PACKER_NO_COLOR=1 packer build -color=false \
-		-var version=$(PULLBOX_VERSION) -var source_date_epoch=$(SOURCE_DATE_EPOCH) \
+	$(Q)cd $(APPLIANCE_TOP) && base=$$(packer/port-base.py) && \
+		CHECKPOINT_DISABLE=1 PACKER_CACHE_DIR=$(O)/packer_cache packer build -color=false \
+		-var version=$(PULLBOX_VERSION) -var source_date_epoch=$(SOURCE_DATE_EPOCH) -var port_base=$$base \
 		-var images_dir=$(IMAGES_DIR) -var output_dir=$(O)/packer packer/pullbox.pkr.hcl
 
 .PHONY: packer-check

@@ -8,7 +8,7 @@
 # and checks that it gives the very same qcow2 and OVA bytes. The disk Packer
 # booted holds that boot's keys: it is deleted, never shipped.
 #
-#   CHECKPOINT_DISABLE=1 packer build -var version=$(cat VERSION) \
+#   CHECKPOINT_DISABLE=1 PACKER_CACHE_DIR=out/packer_cache packer build -var version=$(cat VERSION) \
 #       -var source_date_epoch=<as make used> packer/pullbox.pkr.hcl
 # (from the top of the tree; `make packer-check` does exactly this)
 # HCL2 as Packer 1.6 reads it: no packer {} block, no required_plugins.

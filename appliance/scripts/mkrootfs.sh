@@ -80,6 +80,8 @@ step_check_static() {
 }
 
 step_squashfs() {
+	# mksquashfs only clamps times newer than SOURCE_DATE_EPOCH: set them all
+	find "$out" -exec touch -h -d "@$sde" {} +
 	rm -f "$sqfs"
 	mksquashfs "$out" "$sqfs" -noappend -no-progress -quiet -comp xz -Xbcj x86 -b 262144 \
 		-all-root -no-xattrs >/dev/null  # SOURCE_DATE_EPOCH sets every time

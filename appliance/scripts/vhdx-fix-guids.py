@@ -69,16 +69,24 @@ def main():
             log_len, log_off = struct.unpack_from("<IQ", data, o + 68)
             if data[o + 48:o + 64] != bytes(16):
                 die("header %d: a log is pending (LogGuid set)" % i)
-        # the log region holds one entry whose LogGuid qemu made up
+        # the log region holds the entries qemu wrote while creating the
+        # file, each with the LogGuid it made up (4 KiB aligned, "loge")
         f.seek(log_off)
         log = bytearray(f.read(log_len))
-        if log[0:4] == b"loge":
-            elen = struct.unpack_from("<I", log, 8)[0]
-            log[32:48] = fixed_guid(0x12)
-            struct.pack_into("<I", log, 4, 0)
-            struct.pack_into("<I", log, 4, crc32c(log[0:elen]))
-            f.seek(log_off)
-            f.write(log)
+        pos = 0
+        while pos + 64 <= len(log):
+            if log[pos:pos + 4] != b"loge":
+                pos += 4 * KIB
+                continue
+            elen = struct.unpack_from("<I", log, pos + 8)[0]
+            if elen < 4 * KIB or pos + elen > len(log):
+                die("log entry at %d: bad length %d" % (pos, elen))
+            log[pos + 32:pos + 48] = fixed_guid(0x12)
+            struct.pack_into("<I", log, pos + 4, 0)
+            struct.pack_into("<I", log, pos + 4, crc32c(log[pos:pos + elen]))
+            pos += elen
+        f.seek(log_off)
+        f.write(log)
         # region table at 192 KiB: find the metadata region, then Page83Data
         rt = 192 * KIB
         if data[rt:rt + 4] != b"regi":
