@@ -402,15 +402,18 @@ void conn_flush_all(struct server *s)
         struct conn *c = list_first(&s->pending, struct conn, flush_node);
         list_del(&c->flush_node);
         c->flags &= (uint16_t)~CONN_F_PENDING;
-        if (c->n_pend)
-            sub_flush(c);
-        if (c->flags & CONN_F_CLOSING)
-            continue;
-        if (c->out.bytes > (size_t)s->cfg.max_output_buffer) {
+        /* slow means: what earlier turns queued is still unread. Judged
+         * before this turn's data is added, so one big burst (a catch-up of
+         * large messages) is written, not taken for a reader that stalled */
+        if (c->n_pend && c->out.bytes > (size_t)s->cfg.max_output_buffer) {
             s->m.drops_slow++;
             conn_close(c, "output queue over max-output-buffer");
             continue;
         }
+        if (c->n_pend)
+            sub_flush(c);
+        if (c->flags & CONN_F_CLOSING)
+            continue;
         if (!(c->flags & CONN_F_WRITING))
             conn_write(c);
         /* a long poll answered: the connection serves pipelined requests next */
