@@ -23,11 +23,6 @@ bool server_can_publish(const struct server *s)
     return s->store->writable(s);
 }
 
-double server_now(struct server *s)
-{
-    return ev_now(s->loop);
-}
-
 void server_next_mid(struct server *s, char out[27])
 {
     /* 10-digit start time + 16-digit counter (Push server 1.0/2.0 layout):

@@ -155,7 +155,6 @@ void server_deinit(struct server *s);
 /* Applies a reloaded config (takes ownership of cfg on success). */
 void server_reload(struct server *s, struct config *cfg);
 void server_shutdown(struct server *s);
-double server_now(struct server *s);
 /* Builds the next 26-digit mid. */
 void server_next_mid(struct server *s, char out[27]);
 /* Next push-stream tag for a message created at `created`. */
@@ -205,7 +204,6 @@ void http_respond(struct conn *c, int status, const char *content_type, const ch
 /* Bitrix error: status from the code (<1000: itself, 4000: 200, 4029: 429,
  * else 400), body "<code>: <text>". */
 void http_respond_code(struct conn *c, int code, const char *text);
-void http_finish_response(struct conn *c);
 const char *http_code_text(int code);
 
 /* ---- sub.c: subscriptions ---- */
