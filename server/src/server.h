@@ -214,7 +214,8 @@ void sub_deliver(struct conn *c, struct msg *m);
 void sub_flush(struct conn *c);
 /* Long poll timed out: the 304 of Push server 2.0. */
 void sub_longpoll_timeout(struct conn *c);
-/* Publishes m to every channel id in ids; returns the number of channels. */
+/* Publishes m to every channel id in ids: the store keeps it, each channel
+ * stores it in its history and every subscriber gets it queued once. */
 void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n);
 struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint32_t expiry);
 
