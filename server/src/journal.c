@@ -71,13 +71,22 @@ static void seal(struct journal *j, size_t start)
     j->records++;
 }
 
-void journal_add_msg(struct journal *j, const struct journal_rec *r)
+/* Opens a record of `type` in j->pending: room for the header (filled by
+ * seal) and the type byte. Returns the record's offset for seal. */
+static size_t begin_record(struct journal *j, uint8_t type)
 {
     struct buf *b = &j->pending;
     size_t start = b->len;
     buf_reserve(b, JOURNAL_HEADER);
     b->len += JOURNAL_HEADER;
-    buf_append_byte(b, JOURNAL_REC_MSG);
+    buf_append_byte(b, type);
+    return start;
+}
+
+void journal_add_msg(struct journal *j, const struct journal_rec *r)
+{
+    struct buf *b = &j->pending;
+    size_t start = begin_record(j, JOURNAL_REC_MSG);
     buf_append(b, r->mid, 26);
     put_u32(b, r->created);
     put_u32(b, r->expiry);
@@ -108,10 +117,7 @@ void journal_add_msg(struct journal *j, const struct journal_rec *r)
 void journal_add_delete(struct journal *j, char *const *channels, size_t n)
 {
     struct buf *b = &j->pending;
-    size_t start = b->len;
-    buf_reserve(b, JOURNAL_HEADER);
-    b->len += JOURNAL_HEADER;
-    buf_append_byte(b, JOURNAL_REC_DELETE);
+    size_t start = begin_record(j, JOURNAL_REC_DELETE);
     put_u16(b, (uint16_t)n);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(channels[i]);
