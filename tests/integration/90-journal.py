@@ -161,26 +161,27 @@ for line, want in (("journal-sync = 0", "journal-sync"), ("journal-sync = often"
         f.write("signature-key = %s\nlisten-subscribe-tls = off\n%s\n" % ("k" * 20, line))
     r = subprocess.run([binary(), "--check-config", "-c", conf], capture_output=True, text=True)
     ok(r.returncode != 0 and want in r.stderr, "%s: rejected naming the key (%s)" % (line, r.stderr.strip()))
-ro = os.path.join(jdir, "readonly")
-os.makedirs(ro)
-os.chmod(ro, 0o500)
-srv = Server({"journal-path": os.path.join(ro, "j")}, start=False)
-try:
-    srv.start()
-    started = True
-except RuntimeError as e:
-    started = False
-    msg = str(e)
-if os.geteuid() == 0:
-    note("running as root: a read-only directory does not stop root; checking a file instead")
-    path = os.path.join(jdir, "afile")
-    open(path, "w").close()
-    srv = Server({"journal-path": path}, start=False)
+def try_start(journal_path):
+    """Starts a server with journal_path; returns (started, message) and
+    always stops what it started."""
+    srv = Server({"journal-path": journal_path}, start=False)
     try:
         srv.start()
-        started = True
     except RuntimeError as e:
-        started = False
-        msg = str(e)
+        return False, str(e)
+    srv.stop()
+    return True, ""
+
+
+if os.geteuid() == 0:
+    # root ignores directory modes: a regular file where the directory should be
+    path = os.path.join(jdir, "afile")
+    open(path, "w").close()
+else:
+    ro = os.path.join(jdir, "readonly")
+    os.makedirs(ro)
+    os.chmod(ro, 0o500)
+    path = os.path.join(ro, "j")
+started, msg = try_start(path)
 ok(not started and "journal-path" in msg, "an unusable journal-path stops the start, naming the key")
 done()
