@@ -144,6 +144,23 @@ static const uint8_t *take(struct rd *r, size_t n)
     return p;
 }
 
+/* The channel list of a record: u16 count, then (u8 length, bytes) each;
+ * an empty id is never written, so it marks damage. */
+static bool take_channels(struct rd *r, struct journal_rec *out)
+{
+    const uint8_t *k = take(r, 2);
+    if (!k)
+        return false;
+    out->n_channels = get_u16(k);
+    out->channels = r->p;
+    for (uint16_t i = 0; i < out->n_channels; i++) {
+        const uint8_t *l = take(r, 1);
+        if (!l || l[0] == 0 || !take(r, l[0]))
+            return false;
+    }
+    return true;
+}
+
 bool journal_decode(const uint8_t *p, size_t n, struct journal_rec *out)
 {
     struct rd r = {p, p + n, false};
@@ -152,19 +169,8 @@ bool journal_decode(const uint8_t *p, size_t n, struct journal_rec *out)
     if (!t)
         return false;
     out->type = t[0];
-    if (out->type == JOURNAL_REC_DELETE) {
-        const uint8_t *k = take(&r, 2);
-        if (!k)
-            return false;
-        out->n_channels = get_u16(k);
-        out->channels = r.p;
-        for (uint16_t i = 0; i < out->n_channels; i++) {
-            const uint8_t *l = take(&r, 1);
-            if (!l || !take(&r, l[0]))
-                return false;
-        }
-        return r.p == r.end;
-    }
+    if (out->type == JOURNAL_REC_DELETE)
+        return take_channels(&r, out) && r.p == r.end;
     if (out->type != JOURNAL_REC_MSG)
         return false;
     const uint8_t *mid = take(&r, 26), *f = take(&r, 4 + 4 + 2 + 1 + 1);
@@ -179,18 +185,9 @@ bool journal_decode(const uint8_t *p, size_t n, struct journal_rec *out)
     out->tag = get_u16(f + 8);
     out->sender_type = f[10];
     out->sender_id_len = f[11];
-    if (out->sender_id_len > 16 || !(out->sender_id = take(&r, out->sender_id_len)))
+    if (out->sender_id_len > 16 || !(out->sender_id = take(&r, out->sender_id_len)) ||
+        !take_channels(&r, out))
         return false;
-    const uint8_t *k = take(&r, 2);
-    if (!k)
-        return false;
-    out->n_channels = get_u16(k);
-    out->channels = r.p;
-    for (uint16_t i = 0; i < out->n_channels; i++) {
-        const uint8_t *l = take(&r, 1);
-        if (!l || l[0] == 0 || !take(&r, l[0]))
-            return false;
-    }
     const uint8_t *bl = take(&r, 4);
     if (!bl)
         return false;
