@@ -18,56 +18,16 @@ from wsclient import (WSClient, accept_for, build_frame, OP_TEXT, OP_BINARY, OP_
 MAX_FRAME = 4096
 
 
-# ---- a few protobuf fields (§4.3), independent of other helpers ----
-def _varint(n):
-    out = bytearray()
-    while n >= 0x80:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
+# ---- protobuf fields (§4.3): the shared codec of tests/integration/lib/pbproto.py ----
+import pbproto  # noqa: E402
 
-
-def _fld(num, payload):
-    if isinstance(payload, str):
-        payload = payload.encode()
-    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
+_varint = pbproto.varint
+_fld = pbproto.f_bytes
+_read_varint = pbproto.read_varint
 
 
 def _fields(buf):
-    pos, out = 0, []
-    while pos < len(buf):
-        k, pos = _read_varint(buf, pos)
-        num, wt = k >> 3, k & 7
-        if wt == 0:
-            v, pos = _read_varint(buf, pos)
-        elif wt == 2:
-            n, pos = _read_varint(buf, pos)
-            v = buf[pos:pos + n]
-            if len(v) != n:
-                raise ValueError("truncated")
-            pos += n
-        elif wt == 5:
-            v = int.from_bytes(buf[pos:pos + 4], "little")
-            pos += 4
-        elif wt == 1:
-            v = int.from_bytes(buf[pos:pos + 8], "little")
-            pos += 8
-        else:
-            raise ValueError("wire type %d" % wt)
-        out.append((num, v))
-    return out
-
-
-def _read_varint(buf, pos):
-    n = shift = 0
-    while True:
-        b = buf[pos]
-        pos += 1
-        n |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return n, pos
-        shift += 7
+    return [(num, v) for num, _, v in pbproto.fields(buf)]
 
 
 def pb_client_publish(receivers, body, expiry=0):
