@@ -23,6 +23,12 @@ server:
 server-san:
 	@$(MAKE) --no-print-directory -C server O=$(O) SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" CFLAGS="-O1 -g"
 
+config-ui:
+	@$(MAKE) --no-print-directory -C config-ui O=$(O)
+
+config-ui-san:
+	@$(MAKE) --no-print-directory -C config-ui O=$(O) SANITIZE="-fsanitize=address,undefined -fno-omit-frame-pointer" CFLAGS="-O1 -g"
+
 run: deps-build server
 	@$(MAKE) --no-print-directory run-image
 
@@ -30,7 +36,7 @@ run-local: deps-build server
 	@scripts/pullbox-run
 
 test: deps-test
-	@$(MAKE) --no-print-directory server server-san
+	@$(MAKE) --no-print-directory server server-san config-ui config-ui-san
 	@$(MAKE) --no-print-directory image
 	@tests/run
 
@@ -48,7 +54,7 @@ bench: deps-build
 clean:
 	rm -rf $(O)
 
-.PHONY: all server server-san run run-local test bench clean deps-build deps-test
+.PHONY: all server server-san config-ui config-ui-san run run-local test bench clean deps-build deps-test
 
 # ---- the appliance image: mk/appliance.mk (packages, rootfs, disk, OVA; appliance/README.md) ----
 # image: out/images/pullbox-<version>.{raw,qcow2,vmdk,vhdx,ova} + SHA256SUMS;  ova;  check-image

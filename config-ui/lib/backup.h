@@ -1,0 +1,38 @@
+/* Backup and restore: the whole configuration of an appliance (settings,
+ * secrets, TLS certificate and key, authorized SSH keys, SSH host keys) in
+ * one file, encrypted with a passphrase the admin chooses: scrypt
+ * (N=2^15, r=8, p=1) derives an AES-256-GCM key; the file is
+ *   "PULLBOX-BACKUP 1\n" salt(16) nonce(12) ciphertext tag(16)
+ * and the plaintext is a request (spool.h encoding) whose keys are the names
+ * below, so a restore is an ordinary "restore" request that the apply
+ * service validates like any other. */
+#ifndef PULLBOX_CFG_BACKUP_H
+#define PULLBOX_CFG_BACKUP_H
+
+#include <stddef.h>
+
+struct request;
+
+#define BACKUP_MAX_BYTES (256 * 1024)
+#define BACKUP_PASSPHRASE_MIN 10
+
+/* Names of the files in a bundle (request keys). */
+#define BK_SETTINGS "settings.conf"
+#define BK_SECRETS "secrets.conf"
+#define BK_TLS_CERT "tls/cert.pem"
+#define BK_TLS_KEY "tls/key.pem"
+#define BK_TLS_CHAIN "tls/chain.pem"
+#define BK_AUTHORIZED_KEYS "authorized_keys"
+#define BK_SSH_ED25519 "ssh/dropbear_ed25519_host_key"
+#define BK_SSH_ECDSA "ssh/dropbear_ecdsa_host_key"
+
+/* Reads the files under the root into a new bundle and encrypts it.
+ * *out is malloc'ed. 0 or -1 with err. */
+int backup_create(const char *passphrase, unsigned char **out, size_t *outlen, char *err,
+                  size_t errlen);
+/* Decrypts and decodes a backup into r (op "restore"). A wrong passphrase
+ * or a damaged file: -1 with err saying which. */
+int backup_open(const char *passphrase, const unsigned char *data, size_t len,
+                struct request *r, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,51 @@
+/* Renders the files the appliance's services read, from the settings and
+ * secrets, and nothing else: pullbox.conf (pullboxd), firewall.conf
+ * (pullbox-firewall), network.conf (the network service), ntp.conf (ntpd),
+ * hostname. Each renderer writes to a memory buffer; render_all() writes a
+ * file only when its content changed and says which ones did, so the apply
+ * service reloads or restarts only what changed. */
+#ifndef PULLBOX_CFG_RENDER_H
+#define PULLBOX_CFG_RENDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct settings;
+struct secrets;
+
+enum render_file {
+    RF_PULLBOX,  /* PATH_PULLBOX_CONF -> sv hup pullboxd */
+    RF_FIREWALL, /* PATH_FIREWALL_CONF -> pullbox-firewall apply */
+    RF_NETWORK,  /* PATH_NETWORK_CONF -> sv restart network (with rollback) */
+    RF_NTP,      /* PATH_NTP_CONF -> sv restart ntpd */
+    RF_HOSTNAME, /* PATH_HOSTNAME -> hostname(1) on the system root */
+    RF__COUNT
+};
+
+struct render_buf {
+    char *data; /* malloc'ed, NUL-terminated */
+    size_t len;
+};
+
+/* Renders one file into b (free with render_buf_free). Returns 0 or -1. The
+ * pullbox.conf names the TLS files and the journal under the settings root as
+ * the appliance sees them ("/data/pullbox/..."), keeps pullboxd's defaults
+ * for everything the admin does not set, and lists signature-key-previous
+ * only while secrets->previous_until is in the future (now). */
+int render_file(enum render_file f, const struct settings *st, const struct secrets *sec,
+                long long now, struct render_buf *b);
+void render_buf_free(struct render_buf *b);
+
+/* Renders every file and writes the changed ones under the root.
+ * changed[f] tells which were written. Returns 0 or -1 with err. */
+int render_all(const struct settings *st, const struct secrets *sec, long long now,
+               bool changed[RF__COUNT], char *err, size_t errlen);
+
+/* The iptables-restore rules pullbox-firewall would load for these settings
+ * (IPv4 then IPv6), for the wizard's and the console's "show rules": runs
+ * <root>/usr/sbin/pullbox-firewall print with the rendered firewall.conf
+ * (execve, no shell). Returns 0 or -1. */
+int render_firewall_rules(const struct settings *st, struct render_buf *b, char *err,
+                          size_t errlen);
+
+#endif

@@ -1,0 +1,30 @@
+/* Secrets of this appliance (PATH_SECRETS, "key = value" lines, mode 0640
+ * root:config): the signing key ring and the admin's password hash. Only the
+ * apply service writes this file; the wizard and the console read it (they
+ * show the key and check the admin's password). */
+#ifndef PULLBOX_CFG_SECRETS_H
+#define PULLBOX_CFG_SECRETS_H
+
+#include <stddef.h>
+
+#define SECRET_KEY_MAX 129 /* signing keys: 64 hex digits today, up to 128 accepted */
+#define SECRET_HASH_MAX 256
+
+struct secrets {
+    char signature_key[SECRET_KEY_MAX];          /* "signature-key" */
+    char signature_key_previous[SECRET_KEY_MAX]; /* "signature-key-previous" ("" = none) */
+    long long previous_until;                    /* "signature-key-previous-until": unix time */
+    char admin_password_hash[SECRET_HASH_MAX];   /* "admin-password-hash": crypt(3), "" = unclaimed */
+};
+
+/* Missing file: all empty, 0. Bad content: -1 with err. */
+int secrets_load(struct secrets *s, const char *path, char *err, size_t errlen);
+/* Atomic write (as settings_save). */
+int secrets_save(const struct secrets *s, const char *path, unsigned mode, char *err,
+                 size_t errlen);
+/* A new random signing key: 64 lowercase hex digits (256 bits). 0 or -1. */
+int secrets_new_key(char out[SECRET_KEY_MAX]);
+/* Rotation: previous = current until now + grace; current = a new key. */
+int secrets_rotate(struct secrets *s, long long now, long grace_seconds);
+
+#endif

@@ -1,0 +1,41 @@
+/* What the status page and the console's header show: services (runit's
+ * supervise/status of each service under PATH_SERVICES), pullboxd's figures
+ * (its /metrics on the publish port), disk space of the data partition,
+ * uptime, and the last lines of a service's log (PATH_LOGS/<svc>/current). */
+#ifndef PULLBOX_CFG_STATUS_H
+#define PULLBOX_CFG_STATUS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define STATUS_MAX_SERVICES 16
+
+struct service_status {
+    char name[32];
+    bool up;
+    long long seconds; /* in this state */
+    int pid;           /* 0 when down */
+    char text[96];     /* "run (pid 123) 3600 s" as sv status says it */
+};
+
+struct appliance_status {
+    char version[32];
+    char address[64];  /* first global IPv4 address, or "" */
+    double uptime;     /* seconds */
+    struct service_status services[STATUS_MAX_SERVICES];
+    size_t nservices;
+    bool metrics_ok;   /* pullboxd answered /metrics */
+    long long connections, channels, messages_total;
+    double messages_per_second; /* from two readings 1 s apart, or since start */
+    unsigned long long disk_total, disk_free; /* bytes, of <root>/data */
+};
+
+/* Fills st; metrics from 127.0.0.1:publish_port within timeout seconds. */
+void status_read(struct appliance_status *st, int publish_port, double timeout);
+/* The last n lines of a service's log into buf (NUL-terminated). Returns the
+ * length, or -1 with err if the service has no log. The name is checked
+ * against the services present (no path in it). */
+long status_log_tail(const char *service, int n, char *buf, size_t buflen, char *err,
+                     size_t errlen);
+
+#endif
