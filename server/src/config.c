@@ -2,6 +2,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "redis_conn.h"
 #include "util.h"
 
 #include <errno.h>
@@ -143,6 +144,22 @@ static const struct opt options[] = {
         "MiB per journal segment; a segment is removed once all its messages expired."),
     INT("journal-max-size", journal_max_size, 0, 1048576, "1024",
         "MiB the journal may take; beyond it the oldest segments go early (0: no limit)."),
+    STR("redis", redis, "",
+        "Several nodes as one server: the Redis they share (host:port, unix:/path, or\n"
+        "sentinel:host:port,host:port,... to ask Sentinels for redis-sentinel-master).\n"
+        "Publishes fan out to every node through it and history lives in it, so a client\n"
+        "resumes by mid on any node. Empty: this node alone (memory or journal store)."),
+    STR("redis-password", redis_password, "", "Password for Redis AUTH (empty: none)."),
+    STR("redis-prefix", redis_prefix, "pullbox:",
+        "Prefix of every Redis key and of the fan-out channel (one per cluster)."),
+    STR("redis-sentinel-master", redis_sentinel_master, "mymaster",
+        "Master name asked from the Sentinels listed in redis."),
+    INT("redis-timeout", redis_timeout, 10, 60000, "1000",
+        "Milliseconds Redis may take to connect or reply; beyond it the connection is\n"
+        "dropped, waiting publishes answer 503 and it reconnects (100 ms doubling to 5 s)."),
+    INT("redis-max-inflight", redis_max_inflight, 1, 1000000, "1000",
+        "Publishes waiting for Redis at once; further ones answer 503 at once."),
+    STR("node-name", node_name, "", "This node's name in stats and logs (empty: the host name)."),
     STR("user", user, "", "Drop root privileges to this user after binding (empty: stay)."),
     ENUM("log-level", log_level, level_names, "info", "error, warn, info or debug."),
 };
@@ -301,6 +318,25 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
             return -1;
         }
         ((struct config *)cfg)->journal_sync = ms;
+    }
+    if (cfg->redis[0]) {
+        struct redis_addr a;
+        if (redis_addr_parse(cfg->redis, &a, err, errlen) != 0)
+            return -1;
+        if (cfg->journal_path[0]) {
+            snprintf(err, errlen, "journal-path and redis: set one (with redis, Redis keeps the "
+                                  "history)");
+            return -1;
+        }
+    }
+    for (const char *p = cfg->node_name; *p; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '.' || *p == '-' || *p == '_') ||
+            p - cfg->node_name >= 64) {
+            snprintf(err, errlen, "node-name: \"%s\": at most 64 letters, digits, '.', '-', '_'",
+                     cfg->node_name);
+            return -1;
+        }
     }
     if (cfg->signature_key_previous[0] && strlen(cfg->signature_key_previous) < 16) {
         snprintf(err, errlen, "signature-key-previous: must be empty or at least 16 characters");

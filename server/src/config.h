@@ -71,6 +71,14 @@ struct config {
     long journal_segment_size; /* MiB */
     long journal_max_size;     /* MiB, 0: unbounded */
 
+    char *redis;                 /* empty: one node; else host:port, unix:/path or Sentinels */
+    char *redis_password;
+    char *redis_prefix;          /* every key and the fan-out channel start with it */
+    char *redis_sentinel_master; /* the master name Sentinels are asked for */
+    long redis_timeout;          /* ms */
+    long redis_max_inflight;     /* publishes waiting for Redis; 503 beyond */
+    char *node_name;             /* empty: the host name */
+
     char *user;
     int log_level; /* enum log_level */
 };

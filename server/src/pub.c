@@ -257,14 +257,138 @@ int pub_client_batch(struct server *s, const uint8_t *pub_id, bool has_pub_id, c
     return run_batch(s, data, len, true, pub_id, out);
 }
 
-static void reply_batch(struct conn *c, int code, struct buf *out)
+/* ---- acknowledgements held until the store confirms (Redis) ---- */
+
+struct pub_ack {
+    struct conn *c;   /* the waiting connection; NULL when nobody waits any more */
+    unsigned pending; /* messages the store has not confirmed yet */
+    bool open;        /* the request is still publishing */
+    bool failed;      /* a message was refused or lost: the answer is 503 */
+    int status;       /* the answer once everything is confirmed */
+    const char *ctype;
+    uint8_t *body;
+    size_t len;
+};
+
+static const char journal_refusal[] = "The message journal cannot be written: nothing was published";
+static const char lost_refusal[] =
+    "The message store did not confirm every message in time (redis-timeout): "
+    "some may not have been published";
+
+static const char *refusal(const struct server *s)
 {
-    if (code)
-        http_respond_code(c, code, NULL);
-    else if (out->len)
-        http_respond(c, 200, "application/octet-stream", NULL, out->data, out->len);
+    return s->store->refusal ? s->store->refusal : journal_refusal;
+}
+
+/* Starts a publish request whose answer waits for the store's confirmation
+ * (only stores that publish asynchronously need one). */
+static struct pub_ack *ack_begin(struct server *s)
+{
+    if (!s->store->fans_out)
+        return NULL;
+    struct pub_ack *a = xcalloc(1, sizeof *a);
+    a->open = true;
+    s->pub_ack = a;
+    return a;
+}
+
+struct pub_ack *pub_ack_hold(struct server *s)
+{
+    if (s->pub_ack)
+        s->pub_ack->pending++;
+    return s->pub_ack;
+}
+
+static void ack_answer(struct conn *c, struct pub_ack *a)
+{
+    if (a->failed)
+        http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", lost_refusal,
+                     sizeof lost_refusal - 1);
     else
-        http_respond(c, 200, "text/plain", NULL, NULL, 0);
+        http_respond(c, a->status, a->ctype, NULL, a->body, a->len);
+}
+
+void pub_ack_done(struct server *s, struct pub_ack *a, bool ok)
+{
+    (void)s;
+    a->pending--;
+    if (!ok)
+        a->failed = true;
+    if (a->pending || a->open)
+        return;
+    struct conn *c = a->c;
+    if (c) {
+        c->ack = NULL;
+        c->state = CONN_HTTP;
+        ack_answer(c, a);
+        if (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))) {
+            conn_set_timer(c, c->in.len ? TL_HEADER : TL_IDLE);
+            conn_process_input(c); /* a pipelined request waited behind this one */
+        }
+    }
+    free(a->body);
+    free(a);
+}
+
+void pub_ack_forget(struct conn *c)
+{
+    if (c->ack) {
+        c->ack->c = NULL;
+        c->ack = NULL;
+    }
+}
+
+/* Answers a publish request: at once, or, when the store has messages of
+ * it still to confirm, once it has (the connection waits, reading nothing). */
+static void ack_respond(struct conn *c, struct pub_ack *a, int status, const char *ctype,
+                        const void *body, size_t len)
+{
+    struct server *s = c->srv;
+    if (!a)
+        return http_respond(c, status, ctype, NULL, body, len);
+    s->pub_ack = NULL;
+    a->open = false;
+    a->status = status;
+    a->ctype = ctype;
+    if (a->pending == 0) {
+        a->body = (uint8_t *)body; /* borrowed: answered right now */
+        a->len = len;
+        ack_answer(c, a);
+        free(a);
+        return;
+    }
+    if (len) {
+        a->body = xmalloc(len);
+        memcpy(a->body, body, len);
+        a->len = len;
+    }
+    a->c = c;
+    c->ack = a;
+    c->state = CONN_PUBWAIT;
+    conn_set_timer(c, TL_NONE); /* the store's redis-timeout bounds the wait */
+}
+
+/* The request ended in an error before publishing: no answer waits. */
+static void ack_drop(struct server *s, struct pub_ack *a)
+{
+    if (!a)
+        return;
+    s->pub_ack = NULL;
+    a->open = false;
+    if (a->pending == 0)
+        free(a);
+}
+
+static void reply_batch(struct conn *c, int code, struct buf *out, struct pub_ack *a)
+{
+    if (code) {
+        ack_drop(c->srv, a);
+        http_respond_code(c, code, NULL);
+    } else if (out->len) {
+        ack_respond(c, a, 200, "application/octet-stream", out->data, out->len);
+    } else {
+        ack_respond(c, a, 200, "text/plain", NULL, 0);
+    }
 }
 
 /* POST /bitrix/rest/?CHANNEL_ID=<priv:pub.sig>[/...]: a long-polling client
@@ -291,8 +415,9 @@ void pub_handle_client(struct conn *c, const struct http1_request *req, const ui
     }
     struct buf out;
     buf_init(&out);
+    struct pub_ack *a = ack_begin(s);
     int code = pub_client_batch(s, pub_id, has_pub, body, len, &out);
-    reply_batch(c, code, &out);
+    reply_batch(c, code, &out, a);
     buf_deinit(&out);
 }
 
@@ -320,8 +445,8 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
         expiry = (uint32_t)v;
     }
     if (!server_can_publish(s)) {
-        static const char msg[] = "The message journal cannot be written: nothing was published";
-        return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", msg, sizeof msg - 1);
+        const char *msg = refusal(s);
+        return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", msg, strlen(msg));
     }
     if (len == 0) {
         static const char msg[] = "Empty post requests are not allowed.";
@@ -345,13 +470,14 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
             return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", msg, sizeof msg - 1);
         }
     }
+    struct pub_ack *a = ack_begin(s);
     struct msg *m = sub_new_message(s, body, len, expiry);
     msg_set_channel(m, ids[0]);
     sub_publish(s, m, ids, n);
     msg_unref(m);
     free_ids(ids, n);
     /* empty body: the site checker json-decodes "{"infos": [" + body + "]}" */
-    http_respond(c, 200, "text/plain", NULL, NULL, 0);
+    ack_respond(c, a, 200, "text/plain", NULL, 0);
 }
 
 static void text_stats(struct conn *c, const struct http1_request *req)
@@ -414,8 +540,9 @@ void pub_handle(struct conn *c, const struct http1_request *req, const uint8_t *
         if (query_is_true(req, "binaryMode")) {
             struct buf out;
             buf_init(&out);
+            struct pub_ack *a = ack_begin(s);
             int code = run_batch(s, body, len, false, NULL, &out);
-            reply_batch(c, code, &out);
+            reply_batch(c, code, &out, a);
             buf_deinit(&out);
             return;
         }

@@ -138,6 +138,22 @@ static bool tls_wanted(const struct config *cfg)
     return sub || pub;
 }
 
+/* Frees the closed connections, after letting go of what they waited for
+ * (a publish confirmation, a catch-up fetch): those answers come later
+ * and must find no freed connection. */
+static void reap(struct server *s)
+{
+    struct list_node *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->closing)
+    {
+        struct conn *c = container_of(pos, struct conn, node);
+        pub_ack_forget(c);
+        if (c->store_wait && s->store->forget)
+            s->store->forget(s, c);
+    }
+    conn_reap(s);
+}
+
 static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)revents;
@@ -145,7 +161,7 @@ static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
     /* the store writes first: nothing is acknowledged before it is kept */
     s->store->before_sleep(s);
     conn_flush_all(s);
-    conn_reap(s);
+    reap(s);
     if (s->shutting_down && list_empty(&s->conns))
         ev_break(loop, EVBREAK_ALL);
 }
@@ -288,7 +304,13 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
         memset(rnd, 0, sizeof rnd);
     hex_encode(rnd, sizeof rnd, s->unique_id);
 
-    s->store = s->cfg.journal_path[0] ? &store_journal_ops : &store_mem_ops;
+    if (s->cfg.node_name[0])
+        snprintf(s->node_name, sizeof s->node_name, "%s", s->cfg.node_name);
+    else if (gethostname(s->node_name, sizeof s->node_name - 1) != 0)
+        snprintf(s->node_name, sizeof s->node_name, "%s", "pullbox");
+    s->store = s->cfg.redis[0]          ? &store_redis_ops
+               : s->cfg.journal_path[0] ? &store_journal_ops
+                                        : &store_mem_ops;
     if (s->store->open(s, err, errlen) != 0) {
         server_deinit(s);
         return -1;
@@ -337,7 +359,7 @@ void server_deinit(struct server *s)
         conn_close(c, "exit");
     }
     if (s->conns.next)
-        conn_reap(s);
+        reap(s);
     for (size_t i = 0; i < s->n_listeners; i++) {
         ev_io_stop(s->loop, &s->listeners[i].w);
         if (s->listeners[i].fd >= 0)

@@ -18,7 +18,9 @@
 struct msg;
 
 enum conn_role { ROLE_SUBSCRIBE, ROLE_PUBLISH };
-enum conn_state { CONN_HTTP, CONN_LONGPOLL, CONN_WS, CONN_SSE };
+/* CONN_PUBWAIT: a publish waits for the store (Redis) to confirm it; the
+ * connection reads no further request until it is answered. */
+enum conn_state { CONN_HTTP, CONN_LONGPOLL, CONN_WS, CONN_SSE, CONN_PUBWAIT };
 enum conn_fmt { FMT_TEXT, FMT_PB, FMT_JSONRPC, FMT_SSE };
 
 /* Ordered timeout lists: every member of one list has the same interval, so
@@ -46,9 +48,12 @@ enum tlist {
 #define CONN_F_COUNTED (1u << 8)     /* counted in the per-transport gauges */
 #define CONN_F_TLS_HS (1u << 9)      /* TLS handshake not finished */
 #define CONN_F_HEAD (1u << 10)       /* the current request is HEAD: no body */
+#define CONN_F_CATCHUP (1u << 11)    /* subscribed, the store still fetches its catch-up */
 
 struct ws_state;
 struct journal;
+struct pub_ack;
+struct redis_store;
 struct store_ops;
 struct ssl_st;
 struct ssl_ctx_st;
@@ -89,6 +94,9 @@ struct conn {
     bool body_chunked;
     bool in_body;
     struct http1_chunked_decoder chunked;
+    /* waits on the store: both are let go before the conn is freed */
+    struct pub_ack *ack; /* CONN_PUBWAIT: the publish being confirmed */
+    void *store_wait;    /* CONN_F_CATCHUP: the store's fetch */
 };
 
 struct listener {
@@ -145,6 +153,9 @@ struct server {
     const struct store_ops *store;
     struct journal *journal; /* the journal store's state */
     ev_timer sync_timer;     /* batched journal-sync */
+    struct redis_store *redis; /* the Redis store's state */
+    struct pub_ack *pub_ack;   /* the publish request being served, if it waits for acks */
+    char node_name[65];        /* node-name, or the host name */
     struct metrics m;
 };
 
@@ -217,6 +228,17 @@ void sub_longpoll_timeout(struct conn *c);
 /* Publishes m to every channel id in ids: the store keeps it, each channel
  * stores it in its history and every subscriber gets it queued once. */
 void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n);
+/* The local part of a publish: each channel stores m in its history and
+ * every subscriber here gets it queued once (stores that fan out call it). */
+void sub_fanout(struct server *s, struct msg *m, char *const *ids, size_t n);
+/* The store's catch-up for c arrived: fetched[0..n) (sorted by mid, newer
+ * than c->lp_mid; references stay the caller's), or ok false when it could
+ * not be read (the local histories serve instead). Merged with what arrived
+ * live meanwhile, in mid order, each mid once. */
+void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok);
+/* Ends every subscription here so that clients resume by mid: WebSockets
+ * close with `code`, long polls answer 304 with their mid. */
+void sub_resume_all(struct server *s, uint16_t code, const char *reason);
 struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint32_t expiry);
 
 /* ---- ws_conn.c ---- */
@@ -236,6 +258,15 @@ int pub_client_batch(struct server *s, const uint8_t *pub_id, bool has_pub_id, c
                      size_t len, struct buf *out);
 void pub_handle_client(struct conn *c, const struct http1_request *req, const uint8_t *body,
                        size_t len);
+/* For stores that confirm later: one more message of the request being
+ * served awaits confirmation. Returns the request's ack (NULL when none is
+ * being served, e.g. a WebSocket client publish: nobody waits). */
+struct pub_ack *pub_ack_hold(struct server *s);
+/* The store kept (ok) or lost one message held with pub_ack_hold; the last
+ * one answers the waiting request (503 if any was lost). */
+void pub_ack_done(struct server *s, struct pub_ack *a, bool ok);
+/* The waiting connection is going away: its answer is dropped. */
+void pub_ack_forget(struct conn *c);
 
 /* ---- rpc.c: V5 JSON-RPC ---- */
 void rpc_handle_http(struct conn *c, const struct http1_request *req, const uint8_t *body,

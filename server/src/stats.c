@@ -2,23 +2,61 @@
 
 #include "server.h"
 #include "stats.h"
+#include "store.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+static void store_stats(const struct server *s, struct store_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->last_error = "";
+    if (s->store->stats)
+        s->store->stats(s, st);
+}
+
+/* The node and its store: which node this is, and (with Redis) whether it
+ * is connected, what waits for it, and how often it had to reconnect.
+ * Counts are this node's; cluster-wide totals are each node's summed. */
+static void node_json(const struct server *s, struct buf *out)
+{
+    struct store_stats st;
+    store_stats(s, &st);
+    buf_printf(out, "\"node\":\"%s\",\"store\":\"%s\",", s->node_name, s->store->name);
+    if (!st.cluster)
+        return;
+    buf_append_str(out, "\"redis\":{\"connected\":");
+    buf_append_str(out, st.connected ? "true" : "false");
+    buf_append_str(out, ",\"subscribed\":");
+    buf_append_str(out, st.subscribed ? "true" : "false");
+    buf_printf(out,
+               ",\"inflight\":%u,\"maxInflight\":%u,\"reconnects\":%llu,"
+               "\"publishFailures\":%llu,\"catchupReads\":%llu,\"feedGaps\":%llu,"
+               "\"lastError\":\"",
+               st.inflight, st.inflight_max, (unsigned long long)st.reconnects,
+               (unsigned long long)st.failures, (unsigned long long)st.fetches,
+               (unsigned long long)st.gaps);
+    for (const char *p = st.last_error; *p; p++)
+        if (*p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+            buf_append_byte(out, (uint8_t)*p);
+    buf_append_str(out, "\"},");
+}
+
 void stats_json(struct server *s, struct buf *out)
 {
     double now = ev_now(s->loop);
+    buf_append_str(out, "[{");
+    node_json(s, out);
     buf_printf(out,
-               "[{\"pid\":%d,\"date\":%.0f,\"processUniqueId\":\"%s\",\"version\":\"%s\","
-               "\"uptime\":%.0f,\"clusterMode\":false,\"channels\":%zu,\"websockets\":%u,"
+               "\"pid\":%d,\"date\":%.0f,\"processUniqueId\":\"%s\",\"version\":\"%s\","
+               "\"uptime\":%.0f,\"clusterMode\":%s,\"channels\":%zu,\"websockets\":%u,"
                "\"pollings\":%u,\"eventsources\":%u,\"connections\":%u,"
                "\"messagesIn\":%llu,\"messagesOut\":%llu,"
                "\"limits\":{\"maxPayload\":%ld,\"maxConnPerChannel\":%ld,"
                "\"maxMessagesPerRequest\":%ld,\"maxChannelsPerRequest\":%ld}}]",
                (int)getpid(), now * 1000, s->unique_id, PULLBOX_VERSION, now - s->started,
-               s->chans.n_chans, s->m.n_ws, s->m.n_longpoll, s->m.n_sse, s->m.n_conns,
+               s->store->fans_out ? "true" : "false", s->chans.n_chans, s->m.n_ws, s->m.n_longpoll, s->m.n_sse, s->m.n_conns,
                (unsigned long long)s->m.messages_in, (unsigned long long)s->m.messages_out,
                s->cfg.max_body_size, s->cfg.max_connections_per_channel,
                s->cfg.max_messages_per_request, s->cfg.max_channels_per_request);
@@ -107,6 +145,27 @@ void stats_metrics(struct conn *c)
            (double)m->tls_failures);
     metric(&b, "pullbox_uptime_seconds", "gauge", "Seconds since start.", NULL,
            ev_now(s->loop) - s->started);
+    char labels[128];
+    snprintf(labels, sizeof labels, "{node=\"%s\",store=\"%s\"}", s->node_name, s->store->name);
+    metric(&b, "pullbox_node_info", "gauge", "This node's name and message store.", labels, 1);
+    struct store_stats st;
+    store_stats(s, &st);
+    if (st.cluster) {
+        metric(&b, "pullbox_redis_up", "gauge", "Redis connections ready (1) or not (0).",
+               "{conn=\"command\"}", st.connected);
+        metric(&b, "pullbox_redis_up", "gauge", NULL, "{conn=\"subscribe\"}", st.subscribed);
+        metric(&b, "pullbox_redis_inflight", "gauge", "Publishes waiting for Redis.", NULL,
+               st.inflight);
+        metric(&b, "pullbox_redis_reconnects_total", "counter",
+               "Redis connections made after the first two.", NULL, (double)st.reconnects);
+        metric(&b, "pullbox_redis_publish_failures_total", "counter",
+               "Publishes Redis did not confirm (answered 503).", NULL, (double)st.failures);
+        metric(&b, "pullbox_redis_catchup_reads_total", "counter",
+               "Catch-ups by mid read from Redis.", NULL, (double)st.fetches);
+        metric(&b, "pullbox_redis_feed_gaps_total", "counter",
+               "Times the cluster feed missed messages and subscribers resumed.", NULL,
+               (double)st.gaps);
+    }
     http_respond(c, 200, "text/plain; version=0.0.4", NULL, b.data, b.len);
     buf_deinit(&b);
 }

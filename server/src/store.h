@@ -1,8 +1,8 @@
 /* Where published messages are kept beyond the channels' in-memory history.
  * One vtable per back end (nchan's store idea): the in-memory store keeps
  * nothing more (the default); the journal store appends every message to
- * disk before it is acknowledged and replays it at start. The Redis store
- * for several nodes will plug in here too. */
+ * disk before it is acknowledged and replays it at start; the Redis store
+ * makes several nodes one server (store_redis.c). */
 #ifndef PULLBOX_STORE_H
 #define PULLBOX_STORE_H
 
@@ -10,6 +10,21 @@
 
 struct server;
 struct msg;
+struct conn;
+
+/* What /server-stat/ and /metrics show of a store that has more to say. */
+struct store_stats {
+    bool cluster;           /* several nodes share this store */
+    bool connected;         /* the command connection is up */
+    bool subscribed;        /* the fan-out subscription is up */
+    unsigned inflight;      /* publishes sent, not yet confirmed */
+    unsigned inflight_max;  /* beyond it publishes answer 503 */
+    uint64_t reconnects;    /* connections made after the first, both kinds */
+    uint64_t failures;      /* publishes refused or lost */
+    uint64_t fetches;       /* catch-ups read from the store */
+    uint64_t gaps;          /* fan-out gaps that made subscribers resume */
+    const char *last_error; /* "" when none */
+};
 
 struct store_ops {
     const char *name;
@@ -27,9 +42,24 @@ struct store_ops {
     /* About four times a second. */
     void (*tick)(struct server *s, double now);
     void (*close)(struct server *s);
+    /* The store delivers what is published itself, once it has it (Redis:
+     * every node, the publishing one too, delivers from the cluster feed),
+     * so sub_publish leaves the local fan-out to it. */
+    bool fans_out;
+    /* The 503 body while writable() is false. */
+    const char *refusal;
+    /* Optional. Catch-up by mid beyond what the local histories hold:
+     * returns true when the store fetches it; the connection then waits
+     * (CONN_F_CATCHUP) until the store calls sub_catchup_finish. */
+    bool (*fetch)(struct server *s, struct conn *c, const char *mid);
+    /* Optional. c stops waiting for a fetch (it closes, or its poll ended). */
+    void (*forget)(struct server *s, struct conn *c);
+    /* Optional. */
+    void (*stats)(const struct server *s, struct store_stats *st);
 };
 
 extern const struct store_ops store_mem_ops;
 extern const struct store_ops store_journal_ops;
+extern const struct store_ops store_redis_ops;
 
 #endif

@@ -34,9 +34,15 @@ struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint
 
 void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
-    double now = ev_now(s->loop);
     s->m.messages_in++;
     s->store->publish(s, m, ids, n);
+    if (!s->store->fans_out)
+        sub_fanout(s, m, ids, n);
+}
+
+void sub_fanout(struct server *s, struct msg *m, char *const *ids, size_t n)
+{
+    double now = ev_now(s->loop);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(ids[i]);
         bool room = s->chans.n_chans < (size_t)s->cfg.max_channels;
@@ -56,18 +62,25 @@ void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
     }
 }
 
-void sub_deliver(struct conn *c, struct msg *m)
+static void queue_msg(struct conn *c, struct msg *m)
 {
-    if (c->last_seq == m->seq || (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)))
-        return;
-    c->last_seq = m->seq;
     if (c->n_pend == c->cap_pend) {
         c->cap_pend = c->cap_pend ? c->cap_pend * 2 : 4;
         c->pend = xrealloc(c->pend, c->cap_pend * sizeof *c->pend);
     }
     c->pend[c->n_pend++] = msg_ref(m);
     c->pend_bytes += m->body_len;
-    conn_schedule_flush(c);
+}
+
+void sub_deliver(struct conn *c, struct msg *m)
+{
+    if (c->last_seq == m->seq || (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)))
+        return;
+    c->last_seq = m->seq;
+    queue_msg(c, m);
+    /* while the store fetches the catch-up, live messages wait behind it */
+    if (!(c->flags & CONN_F_CATCHUP))
+        conn_schedule_flush(c);
 }
 
 /* ---- turning queued deliveries into wire data ---- */
@@ -141,6 +154,8 @@ static enum msg_enc fmt_encoding(uint8_t fmt)
 void sub_flush(struct conn *c)
 {
     struct server *s = c->srv;
+    if (c->flags & CONN_F_CATCHUP)
+        return; /* flushed for other output (a WebSocket handshake): deliveries wait */
     enum msg_enc e = fmt_encoding(c->fmt);
     uint32_t np = c->n_pend;
     char *custom_stack[64];
@@ -211,10 +226,19 @@ void sub_flush(struct conn *c)
     }
 }
 
+static void stop_waiting(struct conn *c)
+{
+    struct server *s = c->srv;
+    if ((c->flags & CONN_F_CATCHUP) && s->store->forget)
+        s->store->forget(s, c);
+    c->flags &= (uint16_t)~CONN_F_CATCHUP;
+}
+
 void sub_longpoll_timeout(struct conn *c)
 {
     struct server *s = c->srv;
     char mid[27] = "";
+    stop_waiting(c);
     if (c->lp_mid[0]) {
         memcpy(mid, c->lp_mid, sizeof mid);
     } else {
@@ -268,7 +292,9 @@ static int by_mid(const void *a, const void *b)
     return strcmp(x->mid, y->mid);
 }
 
-static void catch_up(struct conn *c, const char *mid, struct catchup *cu)
+/* The local histories' messages for c newer than mid (or the cursor), in
+ * mid order, each once, at most catchup-total of the newest: cu->v[first..n). */
+static size_t collect_local(struct conn *c, const char *mid, struct catchup *cu)
 {
     struct server *s = c->srv;
     double now = ev_now(s->loop);
@@ -276,16 +302,83 @@ static void catch_up(struct conn *c, const char *mid, struct catchup *cu)
         chan_history_after(c->links[i].ch, mid, (unsigned)s->cfg.catchup_per_channel, now,
                            catchup_add, cu);
     if (!cu->n)
-        return;
+        return 0;
     qsort(cu->v, cu->n, sizeof *cu->v, by_mid);
     /* one message published to two of our channels is stored once in each */
     size_t u = 0;
     for (size_t i = 0; i < cu->n; i++)
         if (u == 0 || cu->v[u - 1] != cu->v[i])
             cu->v[u++] = cu->v[i];
-    size_t first = u > (size_t)s->cfg.catchup_total ? u - (size_t)s->cfg.catchup_total : 0;
-    for (size_t i = first; i < u; i++)
+    cu->n = u;
+    return u > (size_t)s->cfg.catchup_total ? u - (size_t)s->cfg.catchup_total : 0;
+}
+
+static void catch_up(struct conn *c, const char *mid, struct catchup *cu)
+{
+    struct server *s = c->srv;
+    /* a mid older than this node has seen: the store may know more */
+    if (*mid && s->store->fetch) {
+        snprintf(c->lp_mid, sizeof c->lp_mid, "%s", mid); /* where a failed fetch resumes */
+        if (s->store->fetch(s, c, mid)) {
+            c->flags |= CONN_F_CATCHUP;
+            return;
+        }
+    }
+    for (size_t i = collect_local(c, mid, cu); i < cu->n; i++)
         sub_deliver(c, cu->v[i]);
+}
+
+void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok)
+{
+    c->flags &= (uint16_t)~CONN_F_CATCHUP;
+    if (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER) || c->n_links == 0)
+        return;
+    struct catchup cu = {0};
+    size_t first = 0;
+    if (!ok) {
+        first = collect_local(c, c->lp_mid, &cu);
+        fetched = cu.v + first;
+        n = cu.n - first;
+    }
+    /* merge two mid-ordered lists: the catch-up and what arrived live
+     * meanwhile (which may overlap it) */
+    struct msg **live = c->pend;
+    uint32_t n_live = c->n_pend;
+    c->pend = NULL;
+    c->n_pend = c->cap_pend = 0;
+    c->pend_bytes = 0;
+    size_t i = 0, j = 0;
+    while (i < n || j < n_live) {
+        struct msg *m;
+        if (j == n_live || (i < n && strcmp(fetched[i]->mid, live[j]->mid) < 0))
+            m = fetched[i++];
+        else if (i < n && strcmp(fetched[i]->mid, live[j]->mid) == 0)
+            m = (i++, live[j++]);
+        else
+            m = live[j++];
+        queue_msg(c, m);
+    }
+    for (uint32_t k = 0; k < n_live; k++)
+        msg_unref(live[k]);
+    free(live);
+    free(cu.v);
+    if (c->n_pend)
+        conn_schedule_flush(c);
+}
+
+void sub_resume_all(struct server *s, uint16_t code, const char *reason)
+{
+    struct list_node *pos, *tmp;
+    list_for_each_safe(pos, tmp, &s->conns)
+    {
+        struct conn *c = container_of(pos, struct conn, node);
+        if (c->state == CONN_WS && c->n_links)
+            wsconn_close(c, code, reason);
+        else if (c->state == CONN_LONGPOLL)
+            sub_longpoll_timeout(c);
+        else if (c->state == CONN_SSE)
+            conn_close(c, reason);
+    }
 }
 
 static bool valid_mid(const char *s)

@@ -6,13 +6,13 @@
 # Not a Debian package: built from the tree every time (server/Makefile is
 # incremental); installed only when the binary changed.
 
-PULLBOXD_DEPENDENCIES = libev openssl jansson zlib
+PULLBOXD_DEPENDENCIES = libev hiredis openssl jansson zlib
 PULLBOXD_OBJDIR = $(BUILD_DIR)/pullboxd
 PULLBOXD_BIN = $(PULLBOXD_OBJDIR)/pullboxd
 PULLBOXD_MAKE_OPTS = -C $(APPLIANCE_TOP)/server O=$(PULLBOXD_OBJDIR) \
 	CC=$(TARGET_CC) CFLAGS="$(TARGET_CFLAGS)" \
 	PKG_CFLAGS="-isystem $(STAGING_DIR)/usr/include" \
-	PKG_LIBS="-L$(STAGING_DIR)/usr/lib -lev -ljansson -lssl -lcrypto -lm" \
+	PKG_LIBS="-L$(STAGING_DIR)/usr/lib -lev -lhiredis -ljansson -lssl -lcrypto -lm" \
 	LDFLAGS="$(TARGET_LDFLAGS)"
 
 $(PULLBOXD_BIN): $(TOOLCHAIN_STAMP) $(foreach d,$(PULLBOXD_DEPENDENCIES),$(BUILD_DIR)/.done/$(d)) FORCE

@@ -75,8 +75,9 @@ def binary():
 
 
 class Server:
-    def __init__(self, conf=None, algo="sha1", start=True):
-        self.key = secrets.token_hex(20)
+    def __init__(self, conf=None, algo="sha1", start=True, key=None):
+        # key: nodes of one cluster share their signature key
+        self.key = key or secrets.token_hex(20)
         self.algo = algo
         self.sub_port = free_port()
         self.pub_port = free_port()
@@ -469,3 +470,54 @@ def vm_rss_kib(pid):
     except OSError:
         pass
     return None
+
+
+# ---- Redis (helpers added for 95-redis) ----
+class Redis:
+    """A throw-away redis-server on 127.0.0.1 (no persistence). stop() and
+    start() again reuse the port, so nodes can reconnect to it."""
+
+    def __init__(self, password=None):
+        import shutil
+        self.exe = shutil.which("redis-server")
+        self.port = free_port()
+        self.password = password
+        self.dir = tempfile.mkdtemp(prefix="pullbox-redis-")
+        self.proc = None
+        import atexit
+        atexit.register(self.kill)  # a test that dies half-way leaves no redis-server behind
+        if self.exe:
+            self.start()
+
+    def start(self):
+        args = [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", self.dir]
+        if self.password:
+            args += ["--requirepass", self.password]
+        self.proc = subprocess.Popen(args, stdout=open(os.path.join(self.dir, "log"), "ab"),
+                                     stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), 0.5) as c:
+                    c.sendall(b"PING\r\n")
+                    if c.recv(64):
+                        return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    @property
+    def addr(self):
+        return "127.0.0.1:%d" % self.port
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def pause(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self):
+        self.proc.send_signal(signal.SIGCONT)

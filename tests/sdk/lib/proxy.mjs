@@ -42,6 +42,8 @@ export async function startProxy(targetPort, targetHost = '127.0.0.1') {
     base: `http://127.0.0.1:${port}`,
     stats,
     live: () => pairs.size,
+    /** new connections go to another port from now on (a client moving to another node) */
+    retarget(newPort) { targetPort = newPort; },
     /** new connections are accepted but not forwarded until release() */
     hold() { holding = true; },
     release() {

@@ -1,0 +1,822 @@
+#include "first.h"
+
+#include "store.h"
+#include "log.h"
+#include "msg.h"
+#include "redis_conn.h"
+#include "server.h"
+#include "util.h"
+
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The Redis store: several pullboxd nodes sharing one Redis act as one
+ * server.
+ *
+ * Fan-out is one cluster channel (`<prefix>feed`) that every node
+ * subscribes to, not one pub/sub channel per Bitrix channel. Bitrix
+ * subscribers each listen on their own private channel, so per-channel
+ * subscriptions would mean a SUBSCRIBE/UNSUBSCRIBE round trip for every
+ * long poll (a client reconnects after every message) and a Redis
+ * subscription table as large as the user base, while saving only the
+ * bytes of messages nobody on a node wants; with one feed, a node's
+ * subscription never changes and the publish script PUBLISHes once.
+ *
+ * A publish is one Lua script (atomic): it INCRs the cluster-wide counter
+ * (mid = the cluster's start time, fixed once in Redis like Push server
+ * 2.0's, plus the counter), keeps the message for catch-up (a key per
+ * message with its expiry; a sorted set per channel scored by counter,
+ * capped at history-length, living message-ttl), and PUBLISHes the record
+ * on the feed. Redis runs scripts one at a time and delivers pub/sub in
+ * order, so every node sees the feed in mid order. Every node, the
+ * publishing one too, delivers to its subscribers from the feed; the HTTP
+ * answer waits for the script's reply, i.e. until Redis has the message.
+ *
+ * Catch-up: each node's channel histories hold what it received from the
+ * feed. From the moment the subscription is confirmed, the node asks Redis
+ * for the current counter (`cover`): a client resuming with a mid at or
+ * above it is served from memory; an older mid (a client coming from
+ * another node, or from before this node started) is read from Redis
+ * asynchronously, the client's live messages waiting behind it. A gap in
+ * the feed's counters (the subscription dropped while others published)
+ * ends the local subscriptions so that clients resume by mid.
+ *
+ * Faults: while the command connection is down, or redis-max-inflight
+ * publishes wait for Redis, publishes answer 503 at once; a Redis that
+ * does not reply within redis-timeout loses the connection, the waiting
+ * publishes answer 503 (Redis may still have run them: 503 means "not
+ * confirmed"), and it reconnects with backoff. Local subscribers are
+ * served throughout. */
+
+#define RS_HEAD (MSG_MID_LEN + 10) /* mid and created, put in front by the script */
+
+static const char publish_lua[] =
+    "local now = tonumber(redis.call('TIME')[1])\n"
+    "local start = redis.call('GET', KEYS[2])\n"
+    "if not start then\n"
+    "  start = now\n"
+    "  redis.call('SET', KEYS[2], start)\n"
+    "end\n"
+    "local n = redis.call('INCR', KEYS[1])\n"
+    "local mid = string.format('%010d%016d', tonumber(start), n)\n"
+    "local rec = mid .. string.format('%010d', now) .. ARGV[5]\n"
+    "local expiry, hist = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "if expiry > 0 and hist > 0 then\n"
+    "  redis.call('SET', ARGV[1] .. 'msg:' .. mid, rec, 'EX', expiry)\n"
+    "  for i = 3, #KEYS do\n"
+    "    redis.call('ZADD', KEYS[i], n, mid)\n"
+    "    redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -hist - 1)\n"
+    "    redis.call('EXPIRE', KEYS[i], ARGV[4])\n"
+    "  end\n"
+    "end\n"
+    "redis.call('PUBLISH', ARGV[6], rec)\n"
+    "return mid\n";
+
+/* newest `per channel` of each channel newer than the mid, merged, the
+ * newest `in all`, oldest first; a mid of an older cluster start (Redis
+ * lost its data) gets everything, one of a newer start nothing */
+static const char fetch_lua[] =
+    "local start = redis.call('GET', KEYS[1])\n"
+    "if not start then return {} end\n"
+    "local epoch = tonumber(string.sub(ARGV[2], 1, 10))\n"
+    "local after = string.sub(ARGV[2], 11)\n"
+    "if epoch > tonumber(start) then return {} end\n"
+    "if epoch < tonumber(start) then after = '0' end\n"
+    "local seen, mids = {}, {}\n"
+    "for i = 2, #KEYS do\n"
+    "  local r = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', '(' .. after, 'LIMIT', 0, "
+    "ARGV[3])\n"
+    "  for _, m in ipairs(r) do\n"
+    "    if not seen[m] then seen[m] = true; mids[#mids + 1] = m end\n"
+    "  end\n"
+    "end\n"
+    "table.sort(mids)\n"
+    "local out = {}\n"
+    "for j = math.max(1, #mids - tonumber(ARGV[4]) + 1), #mids do\n"
+    "  local v = redis.call('GET', ARGV[1] .. 'msg:' .. mids[j])\n"
+    "  if v then out[#out + 1] = v end\n"
+    "end\n"
+    "return out\n";
+
+static const char init_lua[] = "local start = redis.call('GET', KEYS[2])\n"
+                               "if not start then\n"
+                               "  start = redis.call('TIME')[1]\n"
+                               "  redis.call('SET', KEYS[2], start)\n"
+                               "end\n"
+                               "return {start, redis.call('GET', KEYS[1]) or '0'}\n";
+
+struct redis_store {
+    struct redis_addr addr;
+    struct redis_conn cmd, sub;
+    char publish_sha[41], fetch_sha[41];
+    char *k_counter, *k_start, *feed;
+    bool subscribed;   /* the feed subscription is confirmed */
+    bool cover_known;  /* cover: the feed has brought every message above it */
+    char cover_epoch[11];
+    uint64_t cover;
+    bool last_known; /* last: the newest counter the feed brought */
+    char last_epoch[11];
+    uint64_t last;
+    unsigned inflight, fetching;
+    bool publish_failing; /* log the first failure of a run only */
+    uint64_t failures, fetches, gaps;
+};
+
+/* A catch-up read for one connection; c is NULL once it stopped waiting. */
+struct rs_fetch {
+    struct server *s;
+    struct conn *c;
+};
+
+/* ---- records: what the feed carries and the message keys hold ---- */
+
+/* The part the node writes; the script puts mid and created in front:
+ * u32 expiry, u8 sender type, u8 sender id length, id, u16 channel count,
+ * (u8 length, id) per channel, then u32 length + bytes of the body, the
+ * V5 user_params and dictionary. Little-endian. */
+static void put_u32(struct buf *b, uint32_t v)
+{
+    uint8_t p[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    buf_append(b, p, 4);
+}
+
+static void put_blob(struct buf *b, const void *p, size_t n)
+{
+    put_u32(b, (uint32_t)n);
+    buf_append(b, p, n);
+}
+
+static void encode_tail(struct buf *b, const struct msg *m, char *const *ids, size_t n)
+{
+    put_u32(b, m->expiry);
+    buf_append_byte(b, m->sender_type);
+    buf_append_byte(b, m->sender_id_len);
+    buf_append(b, m->sender_id, m->sender_id_len);
+    buf_append_byte(b, (uint8_t)(n & 0xff));
+    buf_append_byte(b, (uint8_t)(n >> 8));
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(ids[i]);
+        buf_append_byte(b, (uint8_t)len);
+        buf_append(b, ids[i], len);
+    }
+    put_blob(b, m->body, m->body_len);
+    put_blob(b, m->user_params, m->user_params ? strlen(m->user_params) : 0);
+    put_blob(b, m->dictionary, m->dictionary ? strlen(m->dictionary) : 0);
+}
+
+struct rs_reader {
+    const uint8_t *p, *end;
+};
+
+static const uint8_t *take(struct rs_reader *r, size_t n)
+{
+    if ((size_t)(r->end - r->p) < n)
+        return NULL;
+    const uint8_t *q = r->p;
+    r->p += n;
+    return q;
+}
+
+static bool take_u32(struct rs_reader *r, uint32_t *v)
+{
+    const uint8_t *q = take(r, 4);
+    if (q)
+        *v = (uint32_t)q[0] | (uint32_t)q[1] << 8 | (uint32_t)q[2] << 16 | (uint32_t)q[3] << 24;
+    return q != NULL;
+}
+
+static bool take_blob(struct rs_reader *r, const uint8_t **p, uint32_t *n)
+{
+    return take_u32(r, n) && (*p = take(r, *n)) != NULL;
+}
+
+static bool all_digits(const char *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return false;
+    return true;
+}
+
+/* Decodes a whole record into a new message (one reference for the
+ * caller); with ids, also the NUL-terminated channel ids (*ids is one
+ * allocation: the pointer array, then the strings). NULL when malformed. */
+static struct msg *decode_record(struct server *s, const uint8_t *p, size_t len, char ***ids,
+                                 size_t *n_ids)
+{
+    if (len < RS_HEAD || !all_digits((const char *)p, RS_HEAD))
+        return NULL;
+    struct rs_reader r = {p + RS_HEAD, p + len};
+    char mid[MSG_MID_LEN + 1], created[11];
+    memcpy(mid, p, MSG_MID_LEN);
+    mid[MSG_MID_LEN] = '\0';
+    memcpy(created, p + MSG_MID_LEN, 10);
+    created[10] = '\0';
+    uint32_t expiry, body_len, up_len, dict_len;
+    const uint8_t *st, *sid_len, *sid, *cnt, *body, *up, *dict;
+    if (!take_u32(&r, &expiry) || !(st = take(&r, 1)) || !(sid_len = take(&r, 1)) ||
+        *sid_len > 16 || !(sid = take(&r, *sid_len)) || !(cnt = take(&r, 2)))
+        return NULL;
+    size_t n = (size_t)cnt[0] | (size_t)cnt[1] << 8;
+    const uint8_t *chans = r.p;
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *l = take(&r, 1);
+        if (!l || !take(&r, *l))
+            return NULL;
+        chars += *l + 1u;
+    }
+    if (!take_blob(&r, &body, &body_len) || !take_blob(&r, &up, &up_len) ||
+        !take_blob(&r, &dict, &dict_len) || r.p != r.end)
+        return NULL;
+    uint32_t t = (uint32_t)strtoul(created, NULL, 10);
+    uint16_t tag = ids ? server_next_tag(s, t) : 1; /* catch-up: the cursor is the mid */
+    struct msg *m = msg_new(mid, ++s->seq, t, tag, expiry, body, body_len);
+    msg_set_sender(m, *st, sid, *sid_len);
+    if (up_len)
+        m->user_params = xstrndup((const char *)up, up_len);
+    if (dict_len)
+        m->dictionary = xstrndup((const char *)dict, dict_len);
+    char **v = xmalloc(n * sizeof *v + chars + 1);
+    char *q = (char *)(v + n);
+    for (size_t i = 0; i < n; i++, chans += 1u + chans[0]) {
+        memcpy(q, chans + 1, chans[0]);
+        q[chans[0]] = '\0';
+        v[i] = q;
+        q += chans[0] + 1u;
+    }
+    msg_set_channel(m, n ? v[0] : NULL);
+    if (ids) {
+        *ids = v;
+        *n_ids = n;
+    } else {
+        free(v);
+    }
+    return m;
+}
+
+/* A record of the counter's epoch (cluster start) and value. */
+static void mid_split(const char *mid, char epoch[11], uint64_t *counter)
+{
+    memcpy(epoch, mid, 10);
+    epoch[10] = '\0';
+    *counter = strtoull(mid + 10, NULL, 10);
+}
+
+/* ---- commands ---- */
+
+/* A command being put together: arguments borrowed or owned (the owned
+ * ones are freed once it is sent). */
+struct rs_cmd {
+    const char **argv;
+    size_t *lens;
+    bool *owned;
+    size_t n;
+};
+
+static void cmd_init(struct rs_cmd *x, size_t max)
+{
+    x->argv = xmalloc(max * sizeof *x->argv);
+    x->lens = xmalloc(max * sizeof *x->lens);
+    x->owned = xcalloc(max, sizeof *x->owned);
+    x->n = 0;
+}
+
+static void cmd_arg(struct rs_cmd *x, const void *p, size_t len)
+{
+    x->argv[x->n] = p;
+    x->lens[x->n++] = len;
+}
+
+static void cmd_str(struct rs_cmd *x, const char *p)
+{
+    cmd_arg(x, p, strlen(p));
+}
+
+static void cmd_own(struct rs_cmd *x, char *p)
+{
+    x->owned[x->n] = true;
+    cmd_str(x, p);
+}
+
+static void cmd_num(struct rs_cmd *x, long long v)
+{
+    char *p = xmalloc(24);
+    snprintf(p, 24, "%lld", v);
+    cmd_own(x, p);
+}
+
+/* Sends it (fn gets the reply) and frees it. Returns 0 or -1 (not sent). */
+static int cmd_send(struct redis_conn *rc, struct rs_cmd *x, redis_reply_fn *fn, void *arg)
+{
+    int r = redis_conn_command(rc, fn, arg, (int)x->n, x->argv, x->lens);
+    for (size_t i = 0; i < x->n; i++)
+        if (x->owned[i])
+            free((char *)x->argv[i]);
+    free(x->argv);
+    free(x->lens);
+    free(x->owned);
+    return r;
+}
+
+static char *key(const struct server *s, const char *suffix)
+{
+    size_t n = strlen(s->cfg.redis_prefix) + strlen(suffix) + 1;
+    char *k = xmalloc(n);
+    snprintf(k, n, "%s%s", s->cfg.redis_prefix, suffix);
+    return k;
+}
+
+/* The sorted set of a channel's history. */
+static char *chan_key(const struct server *s, const char *id, size_t len)
+{
+    size_t n = strlen(s->cfg.redis_prefix) + 3 + len + 1;
+    char *k = xmalloc(n);
+    snprintf(k, n, "%sch:%.*s", s->cfg.redis_prefix, (int)len, id);
+    return k;
+}
+
+static void sha1_hex(const char *text, char out[41])
+{
+    uint8_t d[SHA_DIGEST_LENGTH];
+    SHA1((const uint8_t *)text, strlen(text), d);
+    hex_encode(d, sizeof d, out);
+}
+
+static void on_script_loaded(struct redis_conn *rc, void *reply, void *arg)
+{
+    (void)arg;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR) {
+        char why[200];
+        snprintf(why, sizeof why, "SCRIPT LOAD refused: %s", r->str);
+        log_err("redis: %s", why);
+        redis_conn_fail(rc, why);
+    }
+}
+
+static void load_scripts(struct redis_conn *rc)
+{
+    const char *const scripts[] = {publish_lua, fetch_lua};
+    for (size_t i = 0; i < ARRAY_LEN(scripts); i++) {
+        struct rs_cmd cmd;
+        cmd_init(&cmd, 3);
+        cmd_str(&cmd, "SCRIPT");
+        cmd_str(&cmd, "LOAD");
+        cmd_str(&cmd, scripts[i]);
+        cmd_send(rc, &cmd, on_script_loaded, NULL);
+    }
+}
+
+static void on_ignored_reply(struct redis_conn *rc, void *reply, void *arg)
+{
+    (void)rc;
+    (void)reply;
+    (void)arg;
+}
+
+/* The feed brought messages this node never got (its subscription was
+ * down): its subscribers resume by mid, which reads them from Redis. */
+static void feed_gap(struct server *s, const char *why)
+{
+    s->redis->gaps++;
+    log_warn("redis: %s; subscribers here resume by mid", why);
+    sub_resume_all(s, 1012, "cluster feed interrupted: resume");
+}
+
+static void on_init(struct redis_conn *rc, void *reply, void *arg)
+{
+    (void)arg;
+    struct server *s = rc->data;
+    struct redis_store *rs = s->redis;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+        r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
+        if (r)
+            log_warn("redis: unexpected answer to the cover query");
+        return; /* asked again when the command connection is back */
+    }
+    if (!rs->subscribed)
+        return;
+    char epoch[11];
+    snprintf(epoch, sizeof epoch, "%010lu", strtoul(r->element[0]->str, NULL, 10));
+    uint64_t n = strtoull(r->element[1]->str, NULL, 10);
+    bool same = rs->last_known && strcmp(epoch, rs->last_epoch) == 0;
+    bool gap = rs->last_known && (same ? n > rs->last : n > 0);
+    rs->cover_known = true;
+    memcpy(rs->cover_epoch, epoch, sizeof epoch);
+    rs->cover = n;
+    if (!same || n > rs->last) {
+        memcpy(rs->last_epoch, epoch, sizeof epoch);
+        rs->last = n;
+    }
+    rs->last_known = true;
+    if (gap)
+        feed_gap(s, "messages were published while this node's feed subscription was down");
+}
+
+static void ask_cover(struct server *s)
+{
+    struct redis_store *rs = s->redis;
+    if (!rs->subscribed || rs->cover_known || rs->cmd.state != REDIS_READY)
+        return;
+    struct rs_cmd cmd;
+    cmd_init(&cmd, 5);
+    cmd_str(&cmd, "EVAL");
+    cmd_str(&cmd, init_lua);
+    cmd_str(&cmd, "2");
+    cmd_str(&cmd, rs->k_counter);
+    cmd_str(&cmd, rs->k_start);
+    cmd_send(&rs->cmd, &cmd, on_init, NULL);
+}
+
+/* ---- the feed ---- */
+
+static void on_feed_delete(struct server *s, const uint8_t *p, size_t len)
+{
+    /* "D", then (u8 length, id) per channel */
+    size_t i = 1;
+    while (i < len && i + 1 + p[i] <= len) {
+        struct chan *ch = chan_get(&s->chans, (const char *)p + i + 1, p[i], false);
+        if (ch) {
+            chan_clear_history(ch);
+            chan_release_if_unused(&s->chans, ch, ev_now(s->loop));
+        }
+        i += 1u + p[i];
+    }
+}
+
+static void on_feed_record(struct server *s, const uint8_t *p, size_t len)
+{
+    struct redis_store *rs = s->redis;
+    char **ids;
+    size_t n;
+    struct msg *m = decode_record(s, p, len, &ids, &n);
+    if (!m) {
+        log_warn("redis: a malformed record on %s was skipped", rs->feed);
+        return;
+    }
+    char epoch[11];
+    uint64_t counter;
+    mid_split(m->mid, epoch, &counter);
+    bool same = rs->last_known && strcmp(epoch, rs->last_epoch) == 0;
+    if (same && counter <= rs->last) {
+        msg_unref(m); /* already here (cannot happen with one subscription) */
+        free(ids);
+        return;
+    }
+    bool gap = rs->last_known && (same ? counter != rs->last + 1 : counter != 1);
+    memcpy(rs->last_epoch, epoch, sizeof epoch);
+    rs->last = counter;
+    rs->last_known = true;
+    if (gap && rs->cover_known) {
+        memcpy(rs->cover_epoch, epoch, sizeof epoch);
+        rs->cover = counter - 1;
+    }
+    if (gap)
+        feed_gap(s, "the feed skipped messages");
+    sub_fanout(s, m, ids, n);
+    msg_unref(m);
+    free(ids);
+}
+
+static void on_feed(struct redis_conn *rc, void *reply, void *arg)
+{
+    (void)arg;
+    struct server *s = rc->data;
+    struct redis_store *rs = s->redis;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 3 ||
+        r->element[0]->type != REDIS_REPLY_STRING)
+        return;
+    const char *kind = r->element[0]->str;
+    if (strcmp(kind, "subscribe") == 0) {
+        rs->subscribed = true;
+        log_info("redis: node %s subscribed to %s", s->node_name, rs->feed);
+        ask_cover(s);
+        return;
+    }
+    if (strcmp(kind, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING)
+        return;
+    const uint8_t *p = (const uint8_t *)r->element[2]->str;
+    size_t len = r->element[2]->len;
+    if (len && p[0] == 'D')
+        on_feed_delete(s, p, len);
+    else
+        on_feed_record(s, p, len);
+}
+
+/* ---- connection events ---- */
+
+static void on_cmd_ready(struct redis_conn *rc)
+{
+    load_scripts(rc);
+    ask_cover(rc->data);
+}
+
+static void on_sub_ready(struct redis_conn *rc)
+{
+    struct server *s = rc->data;
+    if (redis_conn_subscribe(rc, s->redis->feed, on_feed) != 0)
+        redis_conn_fail(rc, "cannot queue SUBSCRIBE");
+}
+
+static void on_sub_lost(struct redis_conn *rc)
+{
+    struct server *s = rc->data;
+    /* what the feed brings from now on says nothing about what came before */
+    s->redis->subscribed = false;
+    s->redis->cover_known = false;
+}
+
+/* ---- store operations ---- */
+
+static void conn_setup(struct server *s, struct redis_conn *rc, const char *name,
+                       redis_conn_fn *ready, redis_conn_fn *lost)
+{
+    memset(rc, 0, sizeof *rc);
+    rc->loop = s->loop;
+    rc->name = name;
+    rc->addr = &s->redis->addr;
+    rc->password = s->cfg.redis_password;
+    rc->sentinel_master = s->cfg.redis_sentinel_master;
+    rc->timeout = (double)s->cfg.redis_timeout / 1000.0;
+    rc->on_ready = ready;
+    rc->on_lost = lost;
+    rc->data = s;
+}
+
+static int redis_store_open(struct server *s, char *err, size_t errlen)
+{
+    struct redis_store *rs = s->redis = xcalloc(1, sizeof *rs);
+    if (redis_addr_parse(s->cfg.redis, &rs->addr, err, errlen) != 0)
+        return -1;
+    rs->k_counter = key(s, "mid");
+    rs->k_start = key(s, "start");
+    rs->feed = key(s, "feed");
+    sha1_hex(publish_lua, rs->publish_sha);
+    sha1_hex(fetch_lua, rs->fetch_sha);
+    conn_setup(s, &rs->cmd, "command", on_cmd_ready, NULL);
+    conn_setup(s, &rs->sub, "subscribe", on_sub_ready, on_sub_lost);
+    log_info("redis store: node %s, Redis %s, key prefix \"%s\", timeout %ld ms, "
+             "at most %ld publishes in flight",
+             s->node_name, s->cfg.redis, s->cfg.redis_prefix, s->cfg.redis_timeout,
+             s->cfg.redis_max_inflight);
+    /* a Redis that is down now is retried in the background: this node
+     * serves its subscribers meanwhile */
+    redis_conn_start(&rs->cmd);
+    redis_conn_start(&rs->sub);
+    return 0;
+}
+
+struct rs_publish {
+    struct server *s;
+    struct pub_ack *ack;
+};
+
+static void publish_failed(struct server *s, const char *why)
+{
+    struct redis_store *rs = s->redis;
+    rs->failures++;
+    if (!rs->publish_failing)
+        log_warn("redis: publish not confirmed: %s (answered 503)", why);
+    rs->publish_failing = true;
+}
+
+static void on_published(struct redis_conn *rc, void *reply, void *arg)
+{
+    struct rs_publish *x = arg;
+    struct server *s = x->s;
+    struct redis_store *rs = s->redis;
+    redisReply *r = reply;
+    bool ok = r && r->type == REDIS_REPLY_STRING;
+    rs->inflight--;
+    if (ok) {
+        rs->publish_failing = false;
+    } else {
+        publish_failed(s, r && r->type == REDIS_REPLY_ERROR ? r->str : "connection lost");
+        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+            load_scripts(rc); /* someone ran SCRIPT FLUSH */
+    }
+    if (x->ack)
+        pub_ack_done(s, x->ack, ok);
+    free(x);
+}
+
+static void redis_store_publish(struct server *s, const struct msg *m, char *const *ids, size_t n)
+{
+    struct redis_store *rs = s->redis;
+    struct pub_ack *ack = pub_ack_hold(s);
+    if (rs->cmd.state != REDIS_READY || rs->inflight >= (unsigned)s->cfg.redis_max_inflight) {
+        publish_failed(s, rs->cmd.state != REDIS_READY ? "Redis is not connected"
+                                                        : "redis-max-inflight reached");
+        if (ack)
+            pub_ack_done(s, ack, false);
+        return;
+    }
+    struct buf tail;
+    buf_init(&tail);
+    encode_tail(&tail, m, ids, n);
+    struct rs_cmd cmd;
+    cmd_init(&cmd, 3 + 2 + n + 6);
+    cmd_str(&cmd, "EVALSHA");
+    cmd_str(&cmd, rs->publish_sha);
+    cmd_num(&cmd, (long long)n + 2);
+    cmd_str(&cmd, rs->k_counter);
+    cmd_str(&cmd, rs->k_start);
+    for (size_t i = 0; i < n; i++)
+        cmd_own(&cmd, chan_key(s, ids[i], strlen(ids[i])));
+    cmd_str(&cmd, s->cfg.redis_prefix);
+    cmd_num(&cmd, m->expiry);
+    cmd_num(&cmd, s->cfg.history_length);
+    cmd_num(&cmd, s->cfg.message_ttl);
+    cmd_arg(&cmd, tail.data, tail.len);
+    cmd_str(&cmd, rs->feed);
+    struct rs_publish *x = xmalloc(sizeof *x);
+    *x = (struct rs_publish){.s = s, .ack = ack};
+    if (cmd_send(&rs->cmd, &cmd, on_published, x) == 0) {
+        rs->inflight++;
+    } else {
+        free(x);
+        publish_failed(s, "cannot queue the command");
+        if (ack)
+            pub_ack_done(s, ack, false);
+    }
+    buf_deinit(&tail);
+}
+
+static void redis_store_delete(struct server *s, char *const *ids, size_t n)
+{
+    struct redis_store *rs = s->redis;
+    if (rs->cmd.state != REDIS_READY)
+        return; /* the local histories are cleared by the caller */
+    struct buf rec;
+    buf_init(&rec);
+    buf_append_byte(&rec, 'D');
+    struct rs_cmd del;
+    cmd_init(&del, n + 1);
+    cmd_str(&del, "DEL");
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(ids[i]);
+        buf_append_byte(&rec, (uint8_t)len);
+        buf_append(&rec, ids[i], len);
+        cmd_own(&del, chan_key(s, ids[i], len));
+    }
+    cmd_send(&rs->cmd, &del, on_ignored_reply, NULL);
+    struct rs_cmd pub;
+    cmd_init(&pub, 3);
+    cmd_str(&pub, "PUBLISH");
+    cmd_str(&pub, rs->feed);
+    cmd_arg(&pub, rec.data, rec.len);
+    cmd_send(&rs->cmd, &pub, on_ignored_reply, NULL);
+    buf_deinit(&rec);
+}
+
+static void on_fetched(struct redis_conn *rc, void *reply, void *arg)
+{
+    (void)rc;
+    struct rs_fetch *f = arg;
+    struct server *s = f->s;
+    struct conn *c = f->c;
+    s->redis->fetching--;
+    free(f);
+    if (!c)
+        return;
+    c->store_wait = NULL;
+    redisReply *r = reply;
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        if (r && r->type == REDIS_REPLY_ERROR)
+            log_warn("redis: catch-up read failed: %s", r->str);
+        sub_catchup_finish(c, NULL, 0, false);
+        return;
+    }
+    s->redis->fetches++;
+    struct msg **v = xmalloc((r->elements + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *e = r->element[i];
+        if (e->type == REDIS_REPLY_STRING &&
+            (v[n] = decode_record(s, (const uint8_t *)e->str, e->len, NULL, NULL)))
+            n++;
+    }
+    sub_catchup_finish(c, v, n, true);
+    for (size_t i = 0; i < n; i++)
+        msg_unref(v[i]);
+    free(v);
+}
+
+static bool redis_store_fetch(struct server *s, struct conn *c, const char *mid)
+{
+    struct redis_store *rs = s->redis;
+    char epoch[11];
+    uint64_t counter;
+    mid_split(mid, epoch, &counter);
+    if (rs->subscribed && rs->cover_known && strcmp(epoch, rs->cover_epoch) == 0 &&
+        counter >= rs->cover)
+        return false; /* everything newer came through the feed: memory has it */
+    if (rs->cmd.state != REDIS_READY || c->n_links == 0 ||
+        rs->fetching >= (unsigned)s->cfg.redis_max_inflight)
+        return false; /* the local histories are the best there is now */
+    struct rs_cmd cmd;
+    cmd_init(&cmd, 3 + 1 + c->n_links + 4);
+    cmd_str(&cmd, "EVALSHA");
+    cmd_str(&cmd, rs->fetch_sha);
+    cmd_num(&cmd, c->n_links + 1);
+    cmd_str(&cmd, rs->k_start);
+    for (uint16_t i = 0; i < c->n_links; i++)
+        cmd_own(&cmd, chan_key(s, c->links[i].ch->id, c->links[i].ch->id_len));
+    cmd_str(&cmd, s->cfg.redis_prefix);
+    cmd_str(&cmd, mid);
+    cmd_num(&cmd, s->cfg.catchup_per_channel);
+    cmd_num(&cmd, s->cfg.catchup_total);
+    struct rs_fetch *f = xmalloc(sizeof *f);
+    *f = (struct rs_fetch){.s = s, .c = c};
+    if (cmd_send(&rs->cmd, &cmd, on_fetched, f) != 0) {
+        free(f);
+        return false;
+    }
+    rs->fetching++;
+    c->store_wait = f;
+    return true;
+}
+
+static void redis_store_forget(struct server *s, struct conn *c)
+{
+    (void)s;
+    struct rs_fetch *f = c->store_wait;
+    if (f)
+        f->c = NULL;
+    c->store_wait = NULL;
+}
+
+static bool redis_store_writable(const struct server *s)
+{
+    const struct redis_store *rs = s->redis;
+    return rs->cmd.state == REDIS_READY && rs->inflight < (unsigned)s->cfg.redis_max_inflight;
+}
+
+static void redis_store_noop(struct server *s)
+{
+    (void)s;
+}
+
+static void redis_store_tick(struct server *s, double now)
+{
+    (void)s;
+    (void)now;
+}
+
+static void redis_store_stats(const struct server *s, struct store_stats *st)
+{
+    const struct redis_store *rs = s->redis;
+    uint64_t made = rs->cmd.connects + rs->sub.connects;
+    *st = (struct store_stats){
+        .cluster = true,
+        .connected = rs->cmd.state == REDIS_READY,
+        .subscribed = rs->subscribed,
+        .inflight = rs->inflight,
+        .inflight_max = (unsigned)s->cfg.redis_max_inflight,
+        .reconnects = made > 2 ? made - 2 : 0,
+        .failures = rs->failures,
+        .fetches = rs->fetches,
+        .gaps = rs->gaps,
+        .last_error = rs->cmd.state != REDIS_READY   ? rs->cmd.last_error
+                      : rs->sub.state != REDIS_READY ? rs->sub.last_error
+                                                     : "",
+    };
+}
+
+static void redis_store_close(struct server *s)
+{
+    struct redis_store *rs = s->redis;
+    if (!rs)
+        return;
+    /* pending replies come back as NULL here: waiting publishes are let go */
+    redis_conn_stop(&rs->cmd);
+    redis_conn_stop(&rs->sub);
+    free(rs->k_counter);
+    free(rs->k_start);
+    free(rs->feed);
+    free(rs);
+    s->redis = NULL;
+}
+
+const struct store_ops store_redis_ops = {
+    .name = "redis",
+    .open = redis_store_open,
+    .publish = redis_store_publish,
+    .delete_channels = redis_store_delete,
+    .writable = redis_store_writable,
+    .before_sleep = redis_store_noop,
+    .tick = redis_store_tick,
+    .close = redis_store_close,
+    .fans_out = true,
+    .refusal = "Redis is not reachable, or redis-max-inflight publishes are waiting for it: "
+               "nothing was published (this node still serves its subscribers)",
+    .fetch = redis_store_fetch,
+    .forget = redis_store_forget,
+    .stats = redis_store_stats,
+};

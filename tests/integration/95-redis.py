@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Several nodes sharing one Redis act as one server: a message published on
+any node reaches WebSocket and long-poll subscribers on every node in mid
+order, with no gaps and no duplicates; a client resumes by mid on another
+node (from memory, or from Redis on a node that started later); with Redis
+stopped or killed, publishes answer 503, nodes stay up and serve, and
+delivery resumes once Redis is back; a bad password is refused with a clear
+log line. Skips only when redis-server is not installed."""
+import os
+import re
+import shutil
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from pbtest import (Redis, Server, build_request, connect, done, http, metrics, new_id, note, ok,
+                    publish_text, read_response, server_stat, text_frames, wait_for, wait_log)
+from wsclient import WSClient
+
+if not shutil.which("redis-server"):
+    print("1..0 # SKIP redis-server is not installed (scripts/setup-deps installs it)")
+    sys.exit(0)
+
+ZERO = "0" * 26
+
+
+def node_conf(redis, name, extra=None):
+    conf = {"redis": redis.addr, "node-name": name, "redis-timeout": 500, "longpoll-timeout": 5,
+            "history-length": 1000, "catchup-per-channel": 1000, "catchup-total": 1000}
+    conf.update(extra or {})
+    return conf
+
+
+def ws_sub(srv, cid):
+    return WSClient(srv.sub_port, "/bitrix/subws/?CHANNEL_ID=%s" % srv.signed(cid), timeout=5)
+
+
+def ws_collect(ws, want, timeout=10):
+    """Text frames from ws until `want` texts came or the time is up."""
+    got = []
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        data = ws.recv_data(max(0.1, deadline - time.time()))
+        if data is None:
+            break
+        got += text_frames(data)
+    return got
+
+
+def poll(srv, cid, mid=ZERO, timeout=8):
+    """One long poll with mid: the frames it answered (empty on 304)."""
+    s = connect(srv.sub_port, timeout)
+    try:
+        s.sendall(build_request("GET", "/bitrix/sub/?CHANNEL_ID=%s&mid=%s" %
+                                (srv.signed(cid), mid)))
+        st, h, body = read_response(s)
+    finally:
+        s.close()
+    return text_frames(body) if st == 200 else []
+
+
+def poll_all(srv, cid, mid, want, timeout=15):
+    """Long polls in a loop, each with the last mid, like the Bitrix client."""
+    got = []
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        frames = poll(srv, cid, mid)
+        if frames:
+            got += frames
+            mid = frames[-1]["mid"]
+    return got
+
+
+def in_order(frames):
+    mids = [f["mid"] for f in frames]
+    return all(len(m) == 26 and m.isdigit() for m in mids) and mids == sorted(set(mids))
+
+
+def stat_ok(srv):
+    st = server_stat(srv)
+    return st.get("redis", {}).get("connected") and st["redis"].get("subscribed")
+
+
+redis = Redis()
+key = None
+with Server(node_conf(redis, "node-a")) as a:
+    key = a.key
+    with Server(node_conf(redis, "node-b"), key=key) as b, \
+            Server(node_conf(redis, "node-c"), key=key) as c:
+        nodes = [a, b, c]
+        ok(all(wait_for(lambda n=n: stat_ok(n), 5) for n in nodes),
+           "three nodes report Redis connected and the feed subscribed")
+        st = server_stat(b)
+        ok(st["node"] == "node-b" and st["clusterMode"] is True and st["store"] == "redis",
+           "/server-stat/ names the node, the store and cluster mode")
+        m = metrics(c)
+        ok(m.get('pullbox_node_info{node="node-c",store="redis"}') == 1 and
+           m.get('pullbox_redis_up{conn="command"}') == 1, "/metrics shows the node and Redis up")
+
+        # ---- fan-out: published on A (and on B, C), received on B and C in order ----
+        cid = new_id()
+        wb, wc = ws_sub(b, cid), ws_sub(c, cid)
+        time.sleep(0.2)
+        for i in range(30):
+            st, _, _ = publish_text([a, b, c][i % 3], cid, '{"n":%d}' % i)
+            if st != 200:
+                note("publish %d answered %d" % (i, st))
+        fb, fc = ws_collect(wb, 30), ws_collect(wc, 30)
+        want = [{"n": i} for i in range(30)]
+        ok([f["text"] for f in fb] == want, "WebSocket on B gets 30 messages published on A, B "
+           "and C, in order, once each (%d)" % len(fb))
+        ok([f["text"] for f in fc] == want, "WebSocket on C gets the same (%d)" % len(fc))
+        ok(in_order(fb) and [f["mid"] for f in fb] == [f["mid"] for f in fc],
+           "mids are cluster-wide: increasing, the same on every node")
+        lp = poll_all(b, cid, ZERO, 30)
+        ok([f["text"] for f in lp] == want and in_order(lp),
+           "a long-poll client on B catches up all 30 in order")
+
+        # ---- resume on another node with the mid it got from B ----
+        mid9 = fb[9]["mid"]
+        got = poll_all(c, cid, mid9, 20)
+        ok([f["text"] for f in got] == want[10:],
+           "a client resuming on C with the mid from B gets exactly what it missed")
+        with Server(node_conf(redis, "node-d"), key=key) as d:
+            wait_for(lambda: stat_ok(d), 5)
+            got = poll_all(d, cid, mid9, 20)
+            ok([f["text"] for f in got] == want[10:],
+               "a node started later serves the same resume from Redis")
+            ok(metrics(d).get("pullbox_redis_catchup_reads_total", 0) >= 1,
+               "that catch-up was read from Redis")
+            got = poll_all(d, cid, fb[-1]["mid"], 0, 1)
+            ok(got == [], "resuming at the newest mid gets nothing")
+            # live messages published while a catch-up is read wait behind it
+            ws = WSClient(d.sub_port, "/bitrix/subws/?CHANNEL_ID=%s&mid=%s" %
+                          (d.signed(cid), fb[24]["mid"]), timeout=5)
+            publish_text(a, cid, '{"n":30}')
+            got = ws_collect(ws, 6)
+            ok([f["text"] for f in got] == want[25:] + [{"n": 30}] and in_order(got),
+               "a WebSocket resuming on a fresh node gets the catch-up, then live, in order")
+            ws.close()
+        fb += ws_collect(wb, 1)
+        fc += ws_collect(wc, 1)
+
+        # ---- Redis stopped under a publish loop ----
+        acked, refused, other = [], [], []
+        stop = threading.Event()
+
+        def loop():
+            i = 100
+            while not stop.is_set():
+                try:
+                    st, _, body = publish_text(a, cid, '{"n":%d}' % i)
+                except OSError as e:
+                    st, body = None, repr(e).encode()
+                (acked if st == 200 else refused if st == 503 else other).append((i, body))
+                i += 1
+                time.sleep(0.03)
+
+        t = threading.Thread(target=loop)
+        t.start()
+        time.sleep(1)
+        redis.pause()
+        time.sleep(1.5)
+        health = [http(n.pub_port, "GET", "/health", timeout=2)[0] for n in nodes]
+        ok(health == [200, 200, 200], "with Redis stopped every node answers /health (%s)" % health)
+        # a node keeps serving its own subscribers meanwhile
+        st_b = server_stat(b)
+        ok(st_b["websockets"] >= 1, "node B still holds its WebSocket subscriber")
+        time.sleep(1.5)
+        redis.resume()
+        ok(wait_for(lambda: len(acked) and acked[-1][0] > (refused[-1][0] if refused else 0), 8),
+           "after Redis continues, publishes are acknowledged again")
+        time.sleep(0.5)
+        stop.set()
+        t.join()
+        ok(len(refused) > 0, "publishes during the stop answered 503 (%d of %d)" %
+           (len(refused), len(acked) + len(refused)))
+        ok(not other, "no other answer than 200 or 503 (%s)" % other[:3])
+        body = refused[0][1].decode(errors="replace") if refused else ""
+        ok("Redis" in body or "redis" in body, "the 503 says why: %r" % body[:120])
+        note("during the stop: %d acknowledged, %d refused" % (len(acked), len(refused)))
+        n_acked = {i for i, _ in acked}
+        total = len(acked) + len(refused)
+        fc_more = ws_collect(wc, total, 6)
+        seen = [f["text"]["n"] for f in fc_more]
+        ok(n_acked <= set(seen), "WebSocket on C got every acknowledged message (%d missing)" %
+           len(n_acked - set(seen)))
+        ok(in_order(fc_more) and len(seen) == len(set(seen)) and seen == sorted(seen),
+           "in order, no duplicates")
+        got = poll_all(b, cid, fb[-1]["mid"], len(seen))
+        ok([f["text"]["n"] for f in got] == seen, "a long-poll client resuming on B gets the same")
+        ok(all(n.proc.poll() is None for n in nodes), "no node exited")
+        ok(metrics(a).get("pullbox_redis_reconnects_total", 0) >= 1,
+           "node A counts its reconnect in /metrics")
+
+        # ---- Redis killed and started again (its data is gone) ----
+        last_mid = fc_more[-1]["mid"] if fc_more else fc[-1]["mid"]
+        redis.kill()
+        time.sleep(0.3)
+        st, _, _ = publish_text(b, cid, '{"n":"down"}')
+        ok(st == 503, "with Redis gone a publish answers 503 (%s)" % st)
+        ok(wait_log(a, "connection lost", 3), "the node logs the lost connection")
+        redis.start()
+        ok(all(wait_for(lambda n=n: stat_ok(n), 10) for n in nodes),
+           "every node reconnects (backoff up to 5 s)")
+        st, _, _ = publish_text(b, cid, '{"n":"back"}')
+        got = ws_collect(wc, 1, 5)
+        ok(st == 200 and [f["text"] for f in got] == [{"n": "back"}] and got[0]["mid"] > last_mid,
+           "delivery resumes, with a mid above every earlier one")
+        wb.close()
+        wc.close()
+
+# ---- authentication ----
+locked = Redis(password="right-password")
+with Server(node_conf(locked, "wrong", {"redis-password": "not-it"}), key=key) as n:
+    ok(wait_log(n, "authentication refused (check redis-password)", 5),
+       "a wrong redis-password is refused with a clear log line")
+    ok(publish_text(n, new_id(), "x")[0] == 503, "and publishes answer 503")
+with Server(node_conf(locked, "nopass"), key=key) as n:
+    ok(wait_log(n, "Redis requires a password (set redis-password)", 5),
+       "a missing redis-password is named in the log")
+with Server(node_conf(locked, "right", {"redis-password": "right-password"}), key=key) as n:
+    wait_for(lambda: stat_ok(n), 5)
+    ok(publish_text(n, new_id(), "x")[0] == 200, "the right password publishes")
+locked.kill()
+redis.kill()
+
+# ---- settings ----
+for conf, text in (({"redis": "unix:relative"}, "unix: needs an absolute socket path"),
+                   ({"redis": "127.0.0.1:1", "journal-path": "/tmp/x"}, "set one"),
+                   ({"redis": "host:99999"}, "is not host:port"),
+                   ({"node-name": "a b"}, "node-name")):
+    s = Server(conf, start=False)
+    try:
+        s.start()
+        s.stop()
+        ok(False, "refused: %s" % conf)
+    except RuntimeError as e:
+        ok(text in str(e), "config %s is refused: %s" % (conf, text))
+done()
