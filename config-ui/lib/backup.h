@@ -9,6 +9,7 @@
 #ifndef PULLBOX_CFG_BACKUP_H
 #define PULLBOX_CFG_BACKUP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct request;
@@ -26,12 +27,30 @@ struct request;
 #define BK_SSH_ED25519 "ssh/dropbear_ed25519_host_key"
 #define BK_SSH_ECDSA "ssh/dropbear_ecdsa_host_key"
 
+/* Where each bundle file lives under the root, and the mode the apply
+ * service gives it on restore. Only "secrets.conf" is required in a backup;
+ * the others are skipped when missing. */
+struct backup_file {
+    const char *name; /* BK_* */
+    const char *path; /* under the root: PATH_SECRETS, "data/ssh/..." */
+    unsigned mode;
+    bool required;
+};
+#define BACKUP_NFILES 8
+extern const struct backup_file backup_files[BACKUP_NFILES];
+
+/* Refuses passphrases shorter than BACKUP_PASSPHRASE_MIN; err says why.
+ * 0 or -1. */
+int backup_check_passphrase(const char *passphrase, char *err, size_t errlen);
+
 /* Reads the files under the root into a new bundle and encrypts it.
  * *out is malloc'ed. 0 or -1 with err. */
 int backup_create(const char *passphrase, unsigned char **out, size_t *outlen, char *err,
                   size_t errlen);
 /* Decrypts and decodes a backup into r (op "restore"). A wrong passphrase
- * or a damaged file: -1 with err saying which. */
+ * or a damaged file: -1 with err saying which ("wrong passphrase or damaged
+ * file", "not a Pullbox backup: ..."). r is initialized on every path:
+ * request_free() it. */
 int backup_open(const char *passphrase, const unsigned char *data, size_t len,
                 struct request *r, char *err, size_t errlen);
 

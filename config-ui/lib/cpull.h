@@ -25,8 +25,8 @@ struct cpull_option {
 /* Fills out[] and returns the count. publish_host is the appliance address
  * the Bitrix web server publishes to (the static address, or the current
  * DHCP address; a host name is accepted). */
-size_t cpull_options(const struct settings *st, const struct secrets *sec,
-                     const char *publish_host, struct cpull_option *out, size_t max);
+size_t cpull_options(const struct settings *st, const struct secrets *sec, const char *publish_host,
+                     struct cpull_option *out, size_t max);
 
 /* The 'pull' => array('value' => array(...), 'readonly' => false) block of
  * bitrix/.settings.php, PHP-escaped ('\'' and '\\'). */

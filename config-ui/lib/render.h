@@ -36,6 +36,9 @@ int render_file(enum render_file f, const struct settings *st, const struct secr
                 long long now, struct render_buf *b);
 void render_buf_free(struct render_buf *b);
 
+/* The file's path under the root (PATH_PULLBOX_CONF, ...). */
+const char *render_file_path(enum render_file f);
+
 /* Renders every file and writes the changed ones under the root.
  * changed[f] tells which were written. Returns 0 or -1 with err. */
 int render_all(const struct settings *st, const struct secrets *sec, long long now,

@@ -32,16 +32,16 @@ enum setting_id {
 };
 
 enum setting_kind {
-    SK_HOSTNAME,   /* host name */
-    SK_HOST,       /* host name or IPv4/IPv6 address */
-    SK_CHOICE,     /* one of def->choices */
-    SK_IPV4_CIDR,  /* a.b.c.d/n */
-    SK_IPV4,       /* a.b.c.d */
-    SK_ADDR_LIST,  /* IPv4/IPv6 addresses */
-    SK_NET_LIST,   /* IPv4/IPv6 addresses or networks (CIDR) */
+    SK_HOSTNAME,     /* host name */
+    SK_HOST,         /* host name or IPv4/IPv6 address */
+    SK_CHOICE,       /* one of def->choices */
+    SK_IPV4_CIDR,    /* a.b.c.d/n */
+    SK_IPV4,         /* a.b.c.d */
+    SK_ADDR_LIST,    /* IPv4/IPv6 addresses */
+    SK_NET_LIST,     /* IPv4/IPv6 addresses or networks (CIDR) */
     SK_NET_LIST_ANY, /* "any" or SK_NET_LIST */
-    SK_HOST_LIST,  /* host names or addresses */
-    SK_INT,        /* decimal integer in [min, max] */
+    SK_HOST_LIST,    /* host names or addresses */
+    SK_INT,          /* decimal integer in [min, max] */
 };
 
 struct setting_def {
@@ -74,12 +74,24 @@ int settings_load(struct settings *s, const char *path, char *err, size_t errlen
 int settings_save(const struct settings *s, const char *path, unsigned mode, char *err,
                   size_t errlen);
 
+/* The same from memory (a restore checks a bundle's file before it is
+ * written). */
+int settings_parse(struct settings *s, const char *data, size_t len, char *err, size_t errlen);
+/* The file's text (*out malloc'ed). 0. */
+int settings_encode(const struct settings *s, char **out, size_t *outlen);
+/* settings_save with group gid (-1: keep the old file's). */
+int settings_save_owned(const struct settings *s, const char *path, unsigned mode, long gid,
+                        char *err, size_t errlen);
+
 /* Validates value for one key and stores it normalized (trimmed, single
  * spaces between list entries). On error s is unchanged and err says which
  * field, what was wrong and what is accepted, e.g. "Gateway: 10.0.0.300 is
  * not an IPv4 address (four numbers 0-255, like 192.0.2.1)". */
 int settings_set(struct settings *s, enum setting_id id, const char *value, char *err,
                  size_t errlen);
+
+/* True if every value is the same. */
+bool settings_equal(const struct settings *a, const struct settings *b);
 
 /* Finds a key by name; -1 if unknown. */
 int setting_find(const char *key);

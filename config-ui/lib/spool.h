@@ -70,9 +70,9 @@ struct result_step {
     char detail[256];
 };
 struct result {
-    bool ok;          /* every step ok */
+    bool ok;           /* every step ok */
     char message[512]; /* summary, or why the request was refused */
-    int field;        /* settings: the setting_id to blame when refused, else -1 */
+    int field;         /* settings: the setting_id to blame when refused, else -1 */
     struct result_step steps[RESULT_MAX_STEPS];
     size_t nsteps;
 };
@@ -87,9 +87,26 @@ int result_decode(const char *data, size_t len, struct result *res, char *err, s
 int spool_call(const struct request *r, double timeout, struct result *res, char *err,
                size_t errlen);
 
+/* The two halves of spool_call: write a request (*id receives its id, at
+ * least 37 bytes), and wait for its result (the result file is removed;
+ * on timeout the request is withdrawn). 0 or -1 with err. */
+int spool_submit(const struct request *r, char *id, size_t idlen, char *err, size_t errlen);
+int spool_wait(const char *id, double timeout, struct result *res, char *err, size_t errlen);
+/* A new request id: 19 digits of nanoseconds since 1970, '-', 16 lowercase
+ * hex digits (text order is time order). 0 or -1. */
+int spool_new_id(char *id, size_t idlen);
+bool spool_id_valid(const char *id);
+
 /* Service side: the oldest pending request's id, or 0 if none. */
 int spool_next(char *id, size_t idlen);
 int spool_read(const char *id, struct request *r, char *err, size_t errlen);
+/* Writes <id>.res (owner: the request's writer; group: the spool folder's;
+ * 0640) and removes <id>.req. */
 int spool_answer(const char *id, const struct result *res, char *err, size_t errlen);
+/* Removes a request that cannot be read (so it is not taken again). */
+int spool_discard(const char *id);
+/* Removes results and temporary files older than max_age seconds (their
+ * tool gave up waiting). */
+void spool_clean(double max_age);
 
 #endif

@@ -15,7 +15,8 @@ struct service_status {
     bool up;
     long long seconds; /* in this state */
     int pid;           /* 0 when down */
-    char text[96];     /* "run (pid 123) 3600 s" as sv status says it */
+    char text[96];     /* "run (pid 123) 3600 s", "down 5 s, normally up, want up" (sv's
+                          words), "not supervised (runsv is not running)" */
 };
 
 struct appliance_status {
@@ -30,8 +31,14 @@ struct appliance_status {
     unsigned long long disk_total, disk_free; /* bytes, of <root>/data */
 };
 
-/* Fills st; metrics from 127.0.0.1:publish_port within timeout seconds. */
+/* Fills st; metrics from 127.0.0.1:publish_port within timeout seconds.
+ * messages_per_second is the average since pullboxd started
+ * (messages_total / its uptime). */
 void status_read(struct appliance_status *st, int publish_port, double timeout);
+/* After status_read: replaces the figures with two readings of /metrics one
+ * second apart, so messages_per_second is the current rate. Takes 1 s;
+ * leaves st as it was if pullboxd does not answer. */
+void status_measure_rate(struct appliance_status *st, int publish_port, double timeout);
 /* The last n lines of a service's log into buf (NUL-terminated). Returns the
  * length, or -1 with err if the service has no log. The name is checked
  * against the services present (no path in it). */

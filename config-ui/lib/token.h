@@ -13,5 +13,10 @@ int token_hex(char *out, size_t nbytes);
 bool token_equal(const char *a, const char *b);
 /* SHA-256 of s as 64 hex digits (session ids are stored by hash only). */
 void token_sha256_hex(const char *s, char out[65]);
+/* len random bytes into buf (getrandom, retried on EINTR and short reads).
+ * 0 or -1 with errno. */
+int token_random(void *buf, size_t len);
+/* Lowercase hex of n bytes into out (2*n+1 bytes, NUL-terminated). */
+void token_to_hex(const unsigned char *p, size_t n, char *out);
 
 #endif

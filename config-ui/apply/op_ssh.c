@@ -1,0 +1,281 @@
+/* ssh-key-add, ssh-key-remove: the admin's authorized_keys for dropbear.
+ * A key line is "type base64 [comment]" with no options; the base64 must
+ * decode to a key blob that names the same type. */
+#include "apply.h"
+
+#include "fileio.h"
+#include "root.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SSH_KEYS_MAX 32
+#define SSH_LINE_MAX 8192
+#define SSH_COMMENT_MAX 200
+#define AUTH_KEYS_MAX (SSH_KEYS_MAX * (SSH_LINE_MAX + 1))
+
+static const char *const key_types[] = {
+    "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa",
+    NULL};
+
+static int b64val(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == '+')
+        return 62;
+    if (c == '/')
+        return 63;
+    return -1;
+}
+
+/* Strict base64 (padding required); returns the decoded length or -1. */
+static long b64_decode(const char *s, size_t n, unsigned char *out, size_t outmax)
+{
+    size_t o = 0;
+
+    if (n == 0 || n % 4 != 0)
+        return -1;
+    for (size_t i = 0; i < n; i += 4) {
+        int v[4];
+        int pad = 0;
+        for (int j = 0; j < 4; j++) {
+            if (s[i + j] == '=' && i + 4 == n && j >= 2) {
+                v[j] = 0;
+                pad++;
+            } else if (pad || (v[j] = b64val((unsigned char)s[i + j])) < 0) {
+                return -1;
+            }
+        }
+        unsigned long w = (unsigned long)v[0] << 18 | (unsigned long)v[1] << 12 |
+                          (unsigned long)v[2] << 6 | (unsigned long)v[3];
+        for (int j = 0; j < 3 - pad; j++) {
+            if (o >= outmax)
+                return -1;
+            out[o++] = (unsigned char)(w >> (16 - 8 * j));
+        }
+    }
+    return (long)o;
+}
+
+/* One key line; err names what is wrong. */
+static int ssh_key_check(const char *line, size_t len, char *err, size_t errlen)
+{
+    const char *sp1, *sp2, *b64, *comment;
+    size_t tlen, blen;
+    unsigned char blob[SSH_LINE_MAX];
+    long n;
+    bool known = false;
+
+    if (len > SSH_LINE_MAX) {
+        snprintf(err, errlen, "the key is too long (at most %d characters)", SSH_LINE_MAX);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)line[i] < 0x20 || (unsigned char)line[i] >= 0x7f) {
+            snprintf(err, errlen, "the key holds a line break, control or non-ASCII character");
+            return -1;
+        }
+    sp1 = memchr(line, ' ', len);
+    tlen = sp1 ? (size_t)(sp1 - line) : len;
+    for (const char *const *t = key_types; *t; t++)
+        if (strlen(*t) == tlen && memcmp(*t, line, tlen) == 0)
+            known = true;
+    if (!known || sp1 == NULL) {
+        snprintf(err, errlen,
+                 "a key starts with its type (ssh-ed25519, ecdsa-sha2-nistp256/384/521 or "
+                 "ssh-rsa), then the key in base64, then an optional comment");
+        return -1;
+    }
+    b64 = sp1 + 1;
+    sp2 = memchr(b64, ' ', (size_t)(line + len - b64));
+    blen = sp2 ? (size_t)(sp2 - b64) : (size_t)(line + len - b64);
+    comment = sp2 ? sp2 + 1 : NULL;
+    n = b64_decode(b64, blen, blob, sizeof(blob));
+    if (n < 4 ||
+        ((size_t)blob[0] << 24 | (size_t)blob[1] << 16 | (size_t)blob[2] << 8 | blob[3]) != tlen ||
+        (size_t)n < 4 + tlen || memcmp(blob + 4, line, tlen) != 0) {
+        snprintf(err, errlen, "the key's base64 part is not a %.*s key", (int)tlen, line);
+        return -1;
+    }
+    if (sp2 && (size_t)(line + len - comment) > SSH_COMMENT_MAX) {
+        snprintf(err, errlen, "the comment is too long (at most %d characters)", SSH_COMMENT_MAX);
+        return -1;
+    }
+    return 0;
+}
+
+int ssh_keys_check(const char *data, size_t len, char *err, size_t errlen)
+{
+    const char *p = data, *end = data + len;
+    int lineno = 0, keys = 0;
+    char e[200];
+
+    if (memchr(data, '\0', len)) {
+        snprintf(err, errlen, "a NUL byte is not allowed");
+        return -1;
+    }
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        lineno++;
+        if (l > 0 && p[0] != '#') {
+            if (ssh_key_check(p, l, e, sizeof(e)) != 0) {
+                snprintf(err, errlen, "line %d: %s", lineno, e);
+                return -1;
+            }
+            if (++keys > SSH_KEYS_MAX) {
+                snprintf(err, errlen, "more than %d keys", SSH_KEYS_MAX);
+                return -1;
+            }
+        }
+        p += l + (nl ? 1 : 0);
+    }
+    return 0;
+}
+
+static long read_keys(char **data, struct result *res)
+{
+    char path[PATH_MAX], err[256];
+    long n;
+
+    root_path(path, sizeof(path), PATH_AUTHORIZED_KEYS);
+    n = file_read_all(path, AUTH_KEYS_MAX, data, err, sizeof(err));
+    if (n < 0 && errno == ENOENT) {
+        *data = calloc(1, 1);
+        if (*data == NULL)
+            abort();
+        return 0;
+    }
+    if (n < 0)
+        refuse(res, -1, "%s", err);
+    return n;
+}
+
+int ssh_keys_write(const char *data, size_t len, struct result *res)
+{
+    char path[PATH_MAX], dir[PATH_MAX], err[256];
+    struct passwd *pw = getpwnam("admin");
+    long uid = -1, gid = -1;
+
+    root_path(dir, sizeof(dir), "data/home/admin/.ssh");
+    if (mkdir(dir, 0700) == 0 && pw)
+        (void)!chown(dir, pw->pw_uid, pw->pw_gid);
+    if (pw && root_is_system()) {
+        uid = (long)pw->pw_uid;
+        gid = (long)pw->pw_gid;
+    }
+    root_path(path, sizeof(path), PATH_AUTHORIZED_KEYS);
+    if (file_write_atomic_owned(path, data, len, 0600, uid, gid, err, sizeof(err)) != 0) {
+        step(res, false, "authorized keys", "%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+void op_ssh_key_add(struct apply *a, const struct request *r, struct result *res)
+{
+    size_t klen;
+    const char *key = request_get(r, "key", &klen);
+    char err[256], *cur, *out;
+    long n;
+
+    (void)a;
+    /* a pasted key may carry the line break of its file */
+    while (key && klen > 0 &&
+           (key[klen - 1] == '\n' || key[klen - 1] == '\r' || key[klen - 1] == ' '))
+        klen--;
+    if (key == NULL || klen == 0) {
+        refuse(res, -1, "SSH key: paste one line of a public key file (id_ed25519.pub)");
+        return;
+    }
+    if (memchr(key, '\n', klen) || ssh_key_check(key, klen, err, sizeof(err)) != 0) {
+        refuse(res, -1, "SSH key: %s",
+               memchr(key, '\n', klen) ? "one key at a time, on one line" : err);
+        return;
+    }
+    if ((n = read_keys(&cur, res)) < 0)
+        return;
+    /* the same key (type and base64) twice is refused */
+    const char *sp = memchr(key, ' ', klen),
+               *sp2 = memchr(sp + 1, ' ', (size_t)(key + klen - sp - 1));
+    size_t idlen = sp2 ? (size_t)(sp2 - key) : klen;
+    for (const char *p = cur; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        if (l >= idlen && memcmp(p, key, idlen) == 0 && (l == idlen || p[idlen] == ' ')) {
+            refuse(res, -1, "SSH key: this key is already authorized");
+            free(cur);
+            return;
+        }
+        p += l + (nl ? 1 : 0);
+    }
+    out = malloc((size_t)n + klen + 2);
+    if (out == NULL)
+        abort();
+    memcpy(out, cur, (size_t)n);
+    if (n > 0 && out[n - 1] != '\n')
+        out[n++] = '\n';
+    memcpy(out + n, key, klen);
+    out[(size_t)n + klen] = '\n';
+    if (ssh_keys_check(out, (size_t)n + klen + 1, err, sizeof(err)) != 0)
+        refuse(res, -1, "SSH key: %s", err);
+    else if (ssh_keys_write(out, (size_t)n + klen + 1, res) == 0) {
+        step(res, true, "authorized keys", "added a %.*s key", (int)(sp - key), key);
+        snprintf(res->message, sizeof(res->message), "The key is authorized for the admin user.");
+    }
+    free(out);
+    free(cur);
+}
+
+void op_ssh_key_remove(struct apply *a, const struct request *r, struct result *res)
+{
+    const char *idx = request_get(r, "index", NULL);
+    char *cur, *out, *end;
+    long n, want, k = 0;
+    size_t len = 0;
+    bool removed = false;
+
+    (void)a;
+    want = idx ? strtol(idx, &end, 10) : 0;
+    if (idx == NULL || *end != '\0' || want < 1 || want > SSH_KEYS_MAX) {
+        refuse(res, -1, "SSH key: the number of the key to remove, as listed (1-%d)", SSH_KEYS_MAX);
+        return;
+    }
+    if ((n = read_keys(&cur, res)) < 0)
+        return;
+    out = malloc((size_t)n + 1);
+    if (out == NULL)
+        abort();
+    for (const char *p = cur; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t l = nl ? (size_t)(nl - p) : strlen(p);
+        bool is_key = l > 0 && p[0] != '#';
+        if (is_key && ++k == want) {
+            removed = true;
+        } else {
+            memcpy(out + len, p, l);
+            len += l;
+            out[len++] = '\n';
+        }
+        p += l + (nl ? 1 : 0);
+    }
+    if (!removed)
+        refuse(res, -1, "SSH key: there is no key number %ld (%ld listed)", want, k);
+    else if (ssh_keys_write(out, len, res) == 0) {
+        step(res, true, "authorized keys", "removed key %ld", want);
+        snprintf(res->message, sizeof(res->message), "The key is removed.");
+    }
+    free(out);
+    free(cur);
+}

@@ -1,0 +1,229 @@
+/* Renders the services' files from the settings and secrets. Every value
+ * written here went through settings_set() or the secrets checks, so the
+ * shell-sourced files (firewall.conf, network.conf, ntp.conf) never hold a
+ * quote, a '$' or a line break. */
+#include "render.h"
+
+#include "fileio.h"
+#include "root.h"
+#include "secrets.h"
+#include "settings.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct {
+    const char *rel;
+    unsigned mode;
+    const char *group; /* for a new file, when that group exists */
+} render_files[RF__COUNT] = {
+    [RF_PULLBOX] = {PATH_PULLBOX_CONF, 0640, "pullbox"},
+    [RF_FIREWALL] = {PATH_FIREWALL_CONF, 0644, NULL},
+    [RF_NETWORK] = {PATH_NETWORK_CONF, 0644, NULL},
+    [RF_NTP] = {PATH_NTP_CONF, 0644, NULL},
+    [RF_HOSTNAME] = {PATH_HOSTNAME, 0644, NULL},
+};
+
+const char *render_file_path(enum render_file f)
+{
+    return (int)f >= 0 && f < RF__COUNT ? render_files[f].rel : NULL;
+}
+
+__attribute__((format(printf, 2, 3))) static void put(struct render_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    char *nd = realloc(b->data, b->len + (size_t)n + 1);
+    if (nd == NULL)
+        abort();
+    b->data = nd;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+/* The appliance path as this root sees it: "/data/..." on the appliance,
+ * "<root>/data/..." in a test tree. */
+static void put_path(struct render_buf *b, const char *key, const char *rel)
+{
+    put(b, "%s = %s/%s\n", key, root_dir(), rel);
+}
+
+static void render_pullbox(const struct settings *st, const struct secrets *sec, long long now,
+                           struct render_buf *b)
+{
+    put(b, "# pullbox.conf: written by pullbox-apply from the appliance's settings; changes\n"
+           "# here are overwritten. Keys not listed keep pullboxd's defaults\n"
+           "# (pullboxd --print-config shows them all).\n"
+           "listen-subscribe = 0.0.0.0:8893\n"
+           "listen-subscribe-tls = 0.0.0.0:8894\n"
+           "listen-publish = 0.0.0.0:8895\n"
+           "listen-publish-tls = off\n");
+    put_path(b, "tls-certificate", PATH_TLS_CERT);
+    put_path(b, "tls-key", PATH_TLS_KEY);
+    /* the chain follows the certificate in cert.pem (cert-upload) */
+    put(b, "tls-chain = \n");
+    put_path(b, "journal-path", "data/pullbox/journal");
+    put(b, "journal-max-size = 256\n");
+    put(b, "signature-key = %s\n", sec->signature_key);
+    put(b, "signature-key-previous = %s\n",
+        sec->signature_key_previous[0] && sec->previous_until > now ? sec->signature_key_previous
+                                                                    : "");
+    put(b, "signature-algorithm = %s\n", st->v[S_SITE_SIGNATURE_ALGO]);
+}
+
+static void render_firewall(const struct settings *st, struct render_buf *b)
+{
+    put(b,
+        "# Pullbox firewall settings: written by pullbox-apply, sourced by\n"
+        "# pullbox-firewall. Addresses or networks, IPv4 or IPv6, space-separated.\n"
+        "# Allowed to publish on 8895 (the Bitrix web servers). Empty: nobody.\n"
+        "PUBLISHERS=\"%s\"\n"
+        "# Allowed on 8893 and 8894 (browsers, mobile apps): \"any\" or networks.\n"
+        "SUBSCRIBERS=\"%s\"\n"
+        "# Allowed on 22 (SSH) and 80/443 (setup wizard): \"any\" or networks.\n"
+        "ADMIN_NETWORKS=\"%s\"\n",
+        st->v[S_SITE_PUBLISHERS], st->v[S_FW_SUBSCRIBE_NETWORKS], st->v[S_FW_ADMIN_NETWORKS]);
+}
+
+static void render_network(const struct settings *st, struct render_buf *b)
+{
+    bool fixed = strcmp(st->v[S_NET_MODE], "static") == 0;
+
+    put(b,
+        "# Pullbox network settings: written by pullbox-apply, read by the network service.\n"
+        "MODE=%s\n",
+        st->v[S_NET_MODE]);
+    if (fixed)
+        put(b, "ADDRESS=%s\nGATEWAY=%s\nDNS=\"%s\"\n", st->v[S_NET_ADDRESS], st->v[S_NET_GATEWAY],
+            st->v[S_NET_DNS]);
+}
+
+int render_file(enum render_file f, const struct settings *st, const struct secrets *sec,
+                long long now, struct render_buf *b)
+{
+    b->data = NULL;
+    b->len = 0;
+    put(b, "%s", "");
+    switch (f) {
+    case RF_PULLBOX:
+        render_pullbox(st, sec, now, b);
+        return 0;
+    case RF_FIREWALL:
+        render_firewall(st, b);
+        return 0;
+    case RF_NETWORK:
+        render_network(st, b);
+        return 0;
+    case RF_NTP:
+        put(b,
+            "# NTP servers: written by pullbox-apply, read by the ntpd service.\n"
+            "SERVERS=\"%s\"\n",
+            st->v[S_NET_NTP]);
+        return 0;
+    case RF_HOSTNAME:
+        put(b, "%s\n", st->v[S_HOSTNAME]);
+        return 0;
+    case RF__COUNT:
+        break;
+    }
+    render_buf_free(b);
+    return -1;
+}
+
+void render_buf_free(struct render_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+int render_all(const struct settings *st, const struct secrets *sec, long long now,
+               bool changed[RF__COUNT], char *err, size_t errlen)
+{
+    for (int f = 0; f < RF__COUNT; f++)
+        changed[f] = false;
+    for (int f = 0; f < RF__COUNT; f++) {
+        struct render_buf b;
+        char path[PATH_MAX];
+        int d;
+        long gid = -1;
+
+        if (root_path(path, sizeof(path), render_files[f].rel) != 0) {
+            snprintf(err, errlen, "the settings root is not usable");
+            return -1;
+        }
+        if (render_file((enum render_file)f, st, sec, now, &b) != 0) {
+            snprintf(err, errlen, "cannot render %s", render_files[f].rel);
+            return -1;
+        }
+        d = file_differs(path, b.data, b.len);
+        if (d != 0 && render_files[f].group && access(path, F_OK) != 0) {
+            struct group *g = getgrnam(render_files[f].group);
+            if (g)
+                gid = (long)g->gr_gid;
+        }
+        if (d != 0 && file_write_atomic_owned(path, b.data, b.len, render_files[f].mode, -1, gid,
+                                              err, errlen) != 0) {
+            render_buf_free(&b);
+            return -1;
+        }
+        changed[f] = d != 0;
+        render_buf_free(&b);
+    }
+    return 0;
+}
+
+int render_firewall_rules(const struct settings *st, struct render_buf *b, char *err, size_t errlen)
+{
+    struct render_buf conf;
+    char tmpl[] = "/tmp/pullbox-firewall-XXXXXX", prog[PATH_MAX], envconf[PATH_MAX + 32];
+    char *out = NULL;
+    size_t outlen = 0;
+    int fd, rc;
+
+    b->data = NULL;
+    b->len = 0;
+    if (root_path(prog, sizeof(prog), PATH_SBIN "/pullbox-firewall") != 0) {
+        snprintf(err, errlen, "the settings root is not usable");
+        return -1;
+    }
+    render_file(RF_FIREWALL, st, NULL, 0, &conf);
+    fd = mkstemp(tmpl);
+    if (fd < 0 || write(fd, conf.data, conf.len) != (ssize_t)conf.len) {
+        snprintf(err, errlen, "cannot write a temporary file: %s", strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            unlink(tmpl);
+        }
+        render_buf_free(&conf);
+        return -1;
+    }
+    close(fd);
+    render_buf_free(&conf);
+    snprintf(envconf, sizeof(envconf), "PULLBOX_FIREWALL_CONF=%s", tmpl);
+    const char *argv[] = {prog, "print", NULL};
+    const char *envp[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin", envconf, NULL};
+    rc = root_run(argv, envp, NULL, 10, &out, &outlen, err, errlen);
+    unlink(tmpl);
+    if (rc != 0) {
+        free(out);
+        return -1;
+    }
+    b->data = out;
+    b->len = outlen;
+    return 0;
+}
