@@ -270,13 +270,18 @@ def main():
         "- P1-wrk runs wrk with one thread and 32 connections, without pipelining, on the load generator's CPU: "
         "it is limited by wrk there, not by the servers; P1-max (the load generator, 4 connections, 32 requests "
         "pipelined each) is the throughput figure.",
-        "- pullboxd runs one event loop today: the multi-worker target (and what a second worker adds) is not "
-        "measured yet.",
+        "- pullboxd runs one event loop per CPU it may use; pinned to CPU 0 here, it runs one. What a second "
+        "worker adds is in the section Workers below.",
         "- This machine is a 2-CPU VM shared with other jobs (see the load average above); system calls and "
         "loopback TCP are expensive in it, which dominates every per-delivery cost. Ratios between servers are "
         "the meaningful figures.",
     ])
     out.append("")
+    # the Workers section is measured by hand (bench/workers.md): kept across runs
+    wpath = os.path.join(os.path.dirname(os.path.abspath(__file__)), "workers.md")
+    if os.path.exists(wpath):
+        out.append(open(wpath).read().rstrip("\n"))
+        out.append("")
     made = plot(POINTS, table, a.plots)
     if made:
         out.append("## Plots")

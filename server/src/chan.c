@@ -2,6 +2,7 @@
 
 #include "chan.h"
 #include "msg.h"
+#include "presence.h"
 #include "util.h"
 
 #include <stdlib.h>
@@ -99,12 +100,24 @@ static void unlink_chan(struct chan_registry *r, struct chan *ch)
     r->n_chans--;
 }
 
-void chan_subscribe(struct chan *ch, struct sub_link *link, struct conn *c)
+void chan_subscribe(struct chan_registry *r, struct chan *ch, struct sub_link *link,
+                    struct conn *c)
 {
     link->ch = ch;
     link->c = c;
     list_add_tail(&ch->subs, &link->chan_node);
     ch->n_subs++;
+    if (r->presence) {
+        link->stamp = presence_stamp(r->presence);
+        presence_join(r->presence, r->worker, ch->id, ch->id_len, link->stamp);
+    }
+}
+
+void chan_move_link(struct sub_link *to, struct sub_link *from)
+{
+    *to = *from;
+    to->chan_node.prev->next = &to->chan_node;
+    to->chan_node.next->prev = &to->chan_node;
 }
 
 void chan_unsubscribe(struct chan_registry *r, struct sub_link *link, double now)
@@ -114,6 +127,12 @@ void chan_unsubscribe(struct chan_registry *r, struct sub_link *link, double now
         return;
     list_del(&link->chan_node);
     link->ch = NULL;
+    if (r->presence) {
+        uint64_t next = list_empty(&ch->subs)
+                            ? 0
+                            : list_first(&ch->subs, struct sub_link, chan_node)->stamp;
+        presence_leave(r->presence, r->worker, ch->id, ch->id_len, now, next);
+    }
     if (--ch->n_subs == 0) {
         ch->last_seen = now;
         chan_release_if_unused(r, ch, now);
@@ -200,6 +219,22 @@ static void drop_expired(struct chan *ch, double now)
         ch->hist = NULL;
         ch->hist_cap = ch->hist_head = 0;
     }
+}
+
+void chan_copy_histories(struct chan_registry *dst, const struct chan_registry *src)
+{
+    for (size_t b = 0; b < src->n_buckets; b++)
+        for (const struct chan *ch = src->buckets[b]; ch; ch = ch->hnext) {
+            if (!ch->hist_len)
+                continue;
+            struct chan *d = chan_get(dst, ch->id, ch->id_len, true);
+            for (unsigned i = 0; i < ch->hist_len; i++) {
+                struct msg *m = hist_at(ch, i);
+                msg_freeze(m, 0);
+                chan_store(dst, d, m);
+            }
+            d->published = ch->published;
+        }
 }
 
 void chan_release_if_unused(struct chan_registry *r, struct chan *ch, double now)

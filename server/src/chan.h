@@ -10,6 +10,7 @@
 
 struct msg;
 struct conn;
+struct presence;
 
 struct chan {
     struct chan *hnext; /* hash chain */
@@ -29,6 +30,7 @@ struct sub_link {
     struct list_node chan_node;
     struct chan *ch;
     struct conn *c;
+    uint64_t stamp; /* with workers: orders subscriptions across them (presence.h) */
 };
 
 struct chan_registry {
@@ -39,6 +41,8 @@ struct chan_registry {
     unsigned history_length;
     uint32_t message_ttl;
     double online_grace;
+    struct presence *presence; /* with workers: subscriptions are also counted there */
+    unsigned worker;           /* this registry's worker, for presence */
 };
 
 void chan_registry_init(struct chan_registry *r, unsigned history_length, uint32_t message_ttl,
@@ -47,7 +51,10 @@ void chan_registry_deinit(struct chan_registry *r);
 /* Finds a channel; with create, makes it when missing. NULL when absent. */
 struct chan *chan_get(struct chan_registry *r, const char *id, size_t len, bool create);
 /* Appends a subscriber link (fills link->ch). */
-void chan_subscribe(struct chan *ch, struct sub_link *link, struct conn *c);
+void chan_subscribe(struct chan_registry *r, struct chan *ch, struct sub_link *link,
+                    struct conn *c);
+/* Moves a subscriber link to new memory, keeping its place in the channel. */
+void chan_move_link(struct sub_link *to, struct sub_link *from);
 /* Removes a link; records last_seen when the last subscriber leaves. */
 void chan_unsubscribe(struct chan_registry *r, struct sub_link *link, double now);
 /* Stores a message reference in the channel's history (drops the oldest). */
@@ -65,6 +72,9 @@ struct msg *chan_newest(const struct chan *ch, double now);
 /* Looks at up to `budget` buckets: drops expired history and frees channels
  * with nothing left. Call periodically. */
 void chan_sweep(struct chan_registry *r, double now, size_t budget);
+/* Gives dst (a new worker's registry) the histories of src, sharing the
+ * messages (which are frozen for it: see msg_freeze). */
+void chan_copy_histories(struct chan_registry *dst, const struct chan_registry *src);
 /* Frees ch now if nothing keeps it. */
 void chan_release_if_unused(struct chan_registry *r, struct chan *ch, double now);
 

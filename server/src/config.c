@@ -161,6 +161,10 @@ static const struct opt options[] = {
         "Publishes waiting for Redis at once; further ones answer 503 at once."),
     STR("node-name", node_name, "", "This node's name in stats and logs (empty: the host name)."),
     STR("user", user, "", "Drop root privileges to this user after binding (empty: stay)."),
+    INT("workers", workers, 0, 64, "0",
+        "Event-loop threads: 0 = one per CPU the process may use, 1 = a single loop. Each worker\n"
+        "accepts subscribers on its own listening socket (SO_REUSEPORT) and serves\n"
+        "them alone; the publish port stays on the first. The Redis store runs one."),
     ENUM("log-level", log_level, level_names, "info", "error, warn, info or debug."),
 };
 
@@ -231,6 +235,17 @@ void config_free(struct config *cfg)
             char **s = field(cfg, &options[i]);
             free(*s);
             *s = NULL;
+        }
+    }
+}
+
+void config_dup(struct config *dst, const struct config *src)
+{
+    *dst = *src;
+    for (size_t i = 0; i < ARRAY_LEN(options); i++) {
+        if (options[i].type == OPT_STR || options[i].type == OPT_PATH) {
+            char **s = field(dst, &options[i]);
+            *s = xstrdup(*s ? *s : "");
         }
     }
 }

@@ -80,6 +80,7 @@ struct config {
     char *node_name;             /* empty: the host name */
 
     char *user;
+    long workers;  /* event-loop threads; 0: one per CPU it may use */
     int log_level; /* enum log_level */
 };
 
@@ -91,6 +92,8 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen);
 /* Cross-key checks after loading (e.g. signature key present). */
 int config_validate(const struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
+/* A deep copy of src into dst (for a worker thread: each owns its config). */
+void config_dup(struct config *dst, const struct config *src);
 /* Writes the whole table as a commented config file. key_override, when not
  * NULL, is written as the signature-key value. */
 void config_print(FILE *out, const char *key_override);

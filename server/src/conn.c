@@ -5,6 +5,7 @@
 #include "msg.h"
 #include "tls.h"
 #include "util.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -93,8 +94,11 @@ void conn_accept(struct listener *l, int fd)
     }
     s->m.connections_total++;
     s->m.n_conns++;
-    if (c->role == ROLE_SUBSCRIBE)
+    if (c->role == ROLE_SUBSCRIBE) {
         s->m.n_client_conns++;
+        if (s->hub)
+            atomic_fetch_add_explicit(&s->hub->n_client_conns, 1, memory_order_relaxed);
+    }
 }
 
 void conn_schedule_flush(struct conn *c)
@@ -178,6 +182,8 @@ void conn_unsubscribe_all(struct conn *c)
     c->has_pub_id = false;
     if (c->flags & CONN_F_COUNTED) {
         c->flags &= (uint16_t)~CONN_F_COUNTED;
+        if (s->hub)
+            worker_count_format(s, c->fmt, -1);
         if (c->state == CONN_LONGPOLL)
             s->m.n_longpoll--;
         else if (c->state == CONN_WS)
@@ -232,8 +238,11 @@ static void conn_free(struct conn *c)
     buf_deinit(&c->in);
     free(c->user_id);
     s->m.n_conns--;
-    if (c->role == ROLE_SUBSCRIBE)
+    if (c->role == ROLE_SUBSCRIBE) {
         s->m.n_client_conns--;
+        if (s->hub)
+            atomic_fetch_sub_explicit(&s->hub->n_client_conns, 1, memory_order_relaxed);
+    }
     free(c);
 }
 

@@ -5,10 +5,12 @@
 #include "server.h"
 #include "tls.h"
 #include "util.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <grp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
@@ -139,6 +141,11 @@ int main(int argc, char **argv)
         return 1;
     }
     srv.config_path = xstrdup(path);
+    /* before privileges go: the workers' sockets join ports bound as root */
+    if (worker_start(&srv, err, sizeof err) != 0) {
+        log_err("%s", err);
+        return 1;
+    }
     if (drop_privileges(user) != 0) {
         free(user);
         server_deinit(&srv);
@@ -147,6 +154,16 @@ int main(int argc, char **argv)
     free(user);
     log_info("pullboxd %s ready", PULLBOX_VERSION);
     ev_run(loop, 0);
+    /* a second SIGTERM while the workers finish and memory is freed (the
+     * watchers are stopped then, which restores the default action) must
+     * not kill the process half-way: it stays pending until exit */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    worker_stop(&srv);
     log_info("stopped");
     server_deinit(&srv);
     free(srv.config_path);

@@ -15,7 +15,7 @@ struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t ta
                     const void *body, size_t body_len)
 {
     struct msg *m = xcalloc(1, sizeof *m);
-    m->refs = 1;
+    atomic_init(&m->refs, 1);
     m->seq = seq;
     memcpy(m->mid, mid, MSG_MID_LEN);
     m->mid[MSG_MID_LEN] = '\0';
@@ -50,7 +50,9 @@ void msg_set_sender(struct msg *m, uint8_t type, const uint8_t *id, size_t id_le
 
 void msg_unref(struct msg *m)
 {
-    if (!m || --m->refs > 0)
+    /* acq_rel: the last owner sees every write the others made before
+     * they let go */
+    if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) > 1)
         return;
     for (int i = 0; i < MSG_ENC_COUNT; i++)
         free(m->enc[i].p);
@@ -195,8 +197,9 @@ char *msg_jsonrpc_for_user(struct msg *m, const char *user_id, size_t *len)
 {
     if (!m->user_params || !user_id)
         return NULL;
-    /* parsed once per message, not once per recipient */
-    if (!m->user_params_parsed)
+    /* parsed once per message, not once per recipient (msg_freeze parses it
+     * before the message is shared) */
+    if (!m->user_params_parsed && !m->frozen)
         m->user_params_parsed = json_loads(m->user_params, 0, NULL);
     json_t *mine = m->user_params_parsed ? json_object_get(m->user_params_parsed, user_id) : NULL;
     if (!mine || !json_is_object(mine))
@@ -233,31 +236,60 @@ static void encode_sse(struct msg *m, struct buf *b)
     buf_append_byte(b, '\n');
 }
 
+static void encode(struct msg *m, enum msg_enc e, struct buf *b)
+{
+    /* framing adds well under 256 bytes: one allocation, no regrowth */
+    buf_reserve(b, m->body_len + 256);
+    switch (e) {
+    case MSG_ENC_TEXT:
+        encode_text(m, b);
+        break;
+    case MSG_ENC_PB:
+        encode_pb(m, b);
+        break;
+    case MSG_ENC_JSONRPC:
+        encode_jsonrpc(m, b);
+        break;
+    case MSG_ENC_SSE:
+        encode_sse(m, b);
+        break;
+    case MSG_ENC_COUNT:
+        break;
+    }
+}
+
 const uint8_t *msg_encoding(struct msg *m, enum msg_enc e, size_t *len)
 {
     if (!m->enc[e].p) {
+        if (m->frozen)
+            return NULL;
         struct buf b;
         buf_init(&b);
-        /* framing adds well under 256 bytes: one allocation, no regrowth */
-        buf_reserve(&b, m->body_len + 256);
-        switch (e) {
-        case MSG_ENC_TEXT:
-            encode_text(m, &b);
-            break;
-        case MSG_ENC_PB:
-            encode_pb(m, &b);
-            break;
-        case MSG_ENC_JSONRPC:
-            encode_jsonrpc(m, &b);
-            break;
-        case MSG_ENC_SSE:
-            encode_sse(m, &b);
-            break;
-        case MSG_ENC_COUNT:
-            break;
-        }
+        encode(m, e, &b);
         m->enc[e].p = buf_steal(&b, &m->enc[e].len);
     }
     *len = m->enc[e].len;
     return m->enc[e].p;
+}
+
+uint8_t *msg_encode_copy(const struct msg *m, enum msg_enc e, size_t *len)
+{
+    struct buf b;
+    buf_init(&b);
+    /* the encoders only read the message */
+    encode((struct msg *)m, e, &b);
+    return buf_steal(&b, len);
+}
+
+void msg_freeze(struct msg *m, unsigned formats)
+{
+    if (m->frozen)
+        return;
+    size_t len;
+    for (int e = 0; e < MSG_ENC_COUNT; e++)
+        if (formats & (1u << e))
+            msg_encoding(m, (enum msg_enc)e, &len);
+    if (m->user_params && !m->user_params_parsed)
+        m->user_params_parsed = json_loads(m->user_params, 0, NULL);
+    m->frozen = true;
 }

@@ -1,10 +1,15 @@
 /* A published message: immutable once created, shared by every channel
  * history and output queue that holds it (msg_ref/msg_unref), and encoded at
- * most once per wire format, on first use. */
+ * most once per wire format, on first use. With several workers a message is
+ * frozen before it crosses threads (msg_freeze): the encodings it will need
+ * are made then, and later users of a missing one get a private copy, so
+ * no two threads ever fill a cache. The reference count is atomic. */
 #ifndef PULLBOX_MSG_H
 #define PULLBOX_MSG_H
 
 #include "first.h"
+
+#include <stdatomic.h>
 
 #define MSG_MID_LEN 26
 
@@ -19,7 +24,8 @@ enum msg_enc {
 enum msg_sender { MSG_SENDER_UNKNOWN = 0, MSG_SENDER_CLIENT = 1, MSG_SENDER_BACKEND = 2 };
 
 struct msg {
-    unsigned refs;
+    atomic_uint refs;
+    bool frozen; /* shared between threads: the caches are read-only */
     uint64_t seq;              /* publish order, for de-duplication within one fan-out */
     char mid[MSG_MID_LEN + 1]; /* 26 digits: start time + counter */
     uint32_t created;          /* unix seconds */
@@ -48,12 +54,21 @@ void msg_set_channel(struct msg *m, const char *channel);
 void msg_set_sender(struct msg *m, uint8_t type, const uint8_t *id, size_t id_len);
 static inline struct msg *msg_ref(struct msg *m)
 {
-    m->refs++;
+    /* relaxed: a reference is only ever taken from one already held */
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
     return m;
 }
 void msg_unref(struct msg *m);
-/* The message encoded for one wire format, built on first use and kept. */
+/* The message encoded for one wire format, built on first use and kept;
+ * NULL when the message is frozen without it (see msg_encode_copy). */
 const uint8_t *msg_encoding(struct msg *m, enum msg_enc e, size_t *len);
+/* The encoding as a new malloc'ed copy the caller frees (for a frozen
+ * message that was not encoded in that format). */
+uint8_t *msg_encode_copy(const struct msg *m, enum msg_enc e, size_t *len);
+/* Makes the encodings in `formats` (bits 1 << enum msg_enc) and the parsed
+ * user_params, then marks m read-only: from here on it may be shared with
+ * other threads. */
+void msg_freeze(struct msg *m, unsigned formats);
 /* V5: encodes the JSON-RPC form for one recipient user (with that user's
  * user_params merged); returns a malloc'ed string, or NULL when the cached
  * form applies. */

@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-int net_listen(const char *addr, int backlog, char *err)
+int net_listen(const char *addr, int backlog, bool reuseport, char *err)
 {
     char host[256];
     const char *colon = strrchr(addr, ':');
@@ -50,6 +50,8 @@ int net_listen(const char *addr, int backlog, char *err)
             continue;
         int one = 1;
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (reuseport)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
         if (ai->ai_family == AF_INET6) {
             /* "[::]:port" serves IPv6 only; list an IPv4 address separately */
             setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);

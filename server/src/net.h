@@ -8,8 +8,10 @@
 #define NET_ERR_LEN 256
 
 /* Binds and listens on "host:port", "[v6]:port" or "*:port" (all
- * addresses). Returns the non-blocking, close-on-exec fd or -1. */
-int net_listen(const char *addr, int backlog, char *err);
+ * addresses). reuseport: several sockets (one per worker) share the port
+ * and the kernel spreads new connections over them. Returns the
+ * non-blocking, close-on-exec fd or -1. */
+int net_listen(const char *addr, int backlog, bool reuseport, char *err);
 /* Accepts one connection (non-blocking, close-on-exec, TCP_NODELAY set).
  * Returns the fd or -errno (-EAGAIN when none is waiting). peer gets the
  * printable address of the peer. */

@@ -8,6 +8,7 @@
 #include "stats.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -132,6 +133,19 @@ static void publish_pb_message(struct server *s, const struct pb_incoming_messag
     msg_unref(m);
 }
 
+/* Whether channel id is online on any worker: subscribed, or left within
+ * online-grace; subs gets its subscriber count. */
+static bool chan_online(struct server *s, const char *id, size_t len, double now, unsigned *subs)
+{
+    unsigned n = 0;
+    double seen = 0;
+    if (!worker_chan_info(s, id, len, &n, &seen))
+        return false;
+    if (subs)
+        *subs = n;
+    return n > 0 || (seen > 0 && now - seen < (double)s->cfg.online_grace);
+}
+
 static void channel_stats(struct server *s, const struct pb_request *rq, struct buf *out)
 {
     double now = ev_now(s->loop);
@@ -139,11 +153,10 @@ static void channel_stats(struct server *s, const struct pb_request *rq, struct 
     for (size_t i = 0; i < rq->n_channels; i++) {
         char id[33];
         hex_encode(rq->channels[i].id.p, 16, id);
-        struct chan *ch = chan_get(&s->chans, id, 32, false);
         st[i].id = rq->channels[i].id.p;
         st[i].id_len = rq->channels[i].id.len;
         st[i].is_private = rq->channels[i].is_private;
-        st[i].is_online = ch && chan_is_online(&s->chans, ch, now);
+        st[i].is_online = chan_online(s, id, 32, now, NULL);
     }
     pb_encode_channel_stats_response(out, st, rq->n_channels);
     free(st);
@@ -459,10 +472,20 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
     free(list);
     if (code)
         return http_respond_code(c, code, NULL);
-    if (s->chans.n_chans + n > (size_t)s->cfg.max_channels) {
+    size_t held = s->chans.n_chans;
+    if (s->hub) {
+        /* the channels of every worker (a subscriber's may be elsewhere) */
+        struct metrics sum;
+        worker_stats(s, &sum, NULL, &held);
+    }
+    if (held + n > (size_t)s->cfg.max_channels) {
         bool all_exist = true;
-        for (size_t i = 0; i < n && all_exist; i++)
-            all_exist = chan_get(&s->chans, ids[i], strlen(ids[i]), false) != NULL;
+        for (size_t i = 0; i < n && all_exist; i++) {
+            unsigned subs;
+            double seen;
+            all_exist = chan_get(&s->chans, ids[i], strlen(ids[i]), false) != NULL ||
+                        (s->hub && worker_chan_info(s, ids[i], strlen(ids[i]), &subs, &seen));
+        }
         if (!all_exist) {
             free_ids(ids, n);
             s->m.drops_limit++;
@@ -496,13 +519,13 @@ static void text_stats(struct conn *c, const struct http1_request *req)
     buf_append_str(&out, "{\"infos\":[");
     bool first = true;
     for (size_t i = 0; i < n; i++) {
-        struct chan *ch = chan_get(&s->chans, ids[i], strlen(ids[i]), false);
-        if (!ch || !chan_is_online(&s->chans, ch, now))
+        unsigned subs = 0;
+        if (!chan_online(s, ids[i], strlen(ids[i]), now, &subs))
             continue;
         /* PHP counts a channel online when subscribers > 0, so a channel
          * inside its online grace period reports at least 1 */
-        buf_printf(&out, "%s{\"channel\":\"%s\",\"subscribers\":%u}", first ? "" : ",", ch->id,
-                   ch->n_subs ? ch->n_subs : 1);
+        buf_printf(&out, "%s{\"channel\":\"%s\",\"subscribers\":%u}", first ? "" : ",", ids[i],
+                   subs ? subs : 1);
         first = false;
     }
     buf_append_str(&out, "]}");
@@ -521,6 +544,12 @@ static void delete_channels(struct conn *c, const struct http1_request *req)
     free(list);
     if (code)
         return http_respond_code(c, code, NULL);
+    if (s->hub) {
+        /* every worker drops them, in order with the publishes */
+        worker_delete(s, ids, n);
+        free_ids(ids, n);
+        return http_respond(c, 200, "text/plain", NULL, NULL, 0);
+    }
     s->store->delete_channels(s, ids, n);
     for (size_t i = 0; i < n; i++) {
         struct chan *ch = chan_get(&s->chans, ids[i], strlen(ids[i]), false);

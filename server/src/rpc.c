@@ -5,6 +5,7 @@
 #include "log.h"
 #include "msg.h"
 #include "util.h"
+#include "worker.h"
 #include "ws.h"
 
 #include <jansson.h>
@@ -209,10 +210,11 @@ static json_t *do_last_seen(struct rpc_ctx *x, json_t *params)
             continue;
         char id[80];
         user_channel(id, sizeof id, u);
-        struct chan *ch = chan_get(&s->chans, id, strlen(id), false);
-        if (!ch || (!ch->n_subs && ch->last_seen <= 0))
+        unsigned subs = 0;
+        double seen = 0;
+        if (!worker_chan_info(s, id, strlen(id), &subs, &seen) || (!subs && seen <= 0))
             continue; /* never seen: the client asks PHP instead */
-        long long ago = ch->n_subs ? 0 : (long long)(now - ch->last_seen);
+        long long ago = subs ? 0 : (long long)(now - seen);
         json_object_set_new(res, id + 2, json_integer(ago));
     }
     return res;
@@ -226,6 +228,15 @@ static json_t *do_list_channels(struct rpc_ctx *x)
             if (x->client->links[i].ch)
                 json_array_append_new(list, json_string(x->client->links[i].ch->id));
     return json_pack("{s:o}", "channels", list);
+}
+
+/* Every worker's figures summed. */
+static json_t *do_server_stats(struct rpc_ctx *x)
+{
+    struct metrics sum;
+    size_t chans;
+    worker_stats(x->s, &sum, NULL, &chans);
+    return json_pack("{s:i,s:i}", "channels", (int)chans, "connections", (int)sum.n_conns);
 }
 
 /* Runs one request object; returns the response object (always one, even
@@ -251,8 +262,7 @@ static json_t *run_one(struct rpc_ctx *x, json_t *req)
     else if (strcmp(method, "listChannels") == 0)
         result = do_list_channels(x);
     else if (strcmp(method, "serverStats") == 0 && !x->client)
-        result = json_pack("{s:i,s:i}", "channels", (int)x->s->chans.n_chans, "connections",
-                           (int)x->s->m.n_conns);
+        result = do_server_stats(x);
     else
         error = rpc_error(RPC_NO_METHOD, "Method not found: %.64s", method);
     if (result && json_object_get(result, "code") && json_object_get(result, "message") &&

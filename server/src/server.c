@@ -6,6 +6,7 @@
 #include "store.h"
 #include "tls.h"
 #include "util.h"
+#include "worker.h"
 
 #include <errno.h>
 #include <openssl/rand.h>
@@ -20,6 +21,8 @@
 
 bool server_can_publish(const struct server *s)
 {
+    if (s->hub)
+        return worker_store_writable((struct server *)s);
     return s->store->writable(s);
 }
 
@@ -78,7 +81,11 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
             }
             return;
         }
-        if (l->role == ROLE_SUBSCRIBE && s->m.n_client_conns >= (unsigned)s->cfg.max_connections) {
+        /* with workers the limit counts every worker's connections */
+        unsigned n_open =
+            s->hub ? atomic_load_explicit(&s->hub->n_client_conns, memory_order_relaxed)
+                   : s->m.n_client_conns;
+        if (l->role == ROLE_SUBSCRIBE && n_open >= (unsigned)s->cfg.max_connections) {
             /* a best-effort answer the client can read (plain HTTP only:
              * a TLS client would take it for garbage either way) */
             static const char busy[] =
@@ -104,7 +111,8 @@ static int open_listeners(struct server *s, const char *list, enum conn_role rol
     char *copy = xstrdup(list), *save = NULL;
     for (char *a = strtok_r(copy, ", ", &save); a; a = strtok_r(NULL, ", ", &save)) {
         char nerr[NET_ERR_LEN];
-        int fd = net_listen(a, 1024, nerr);
+        /* with workers, each has its own socket on a subscribe port */
+        int fd = net_listen(a, 1024, s->hub && role == ROLE_SUBSCRIBE, nerr);
         if (fd < 0) {
             snprintf(err, errlen, "%s%s: %s",
                      role == ROLE_SUBSCRIBE ? "listen-subscribe" : "listen-publish",
@@ -159,9 +167,14 @@ static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
     (void)revents;
     struct server *s = w->data;
     /* the store writes first: nothing is acknowledged before it is kept */
-    s->store->before_sleep(s);
+    if (s->hub)
+        worker_before_sleep(s);
+    else
+        s->store->before_sleep(s);
     conn_flush_all(s);
     reap(s);
+    if (s->hub)
+        worker_post_stats(s);
     if (s->shutting_down && list_empty(&s->conns))
         ev_break(loop, EVBREAK_ALL);
 }
@@ -173,7 +186,12 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     double now = ev_now(loop);
     conn_tick(s, now);
     chan_sweep(&s->chans, now, SERVER_SWEEP_BUCKETS);
-    s->store->tick(s, now);
+    if (s == s->home) {
+        worker_store_lock(s);
+        s->store->tick(s, now);
+        worker_store_unlock(s);
+        worker_tick(s, now);
+    }
 }
 
 static void on_shutdown_timer(struct ev_loop *loop, ev_timer *w, int revents)
@@ -189,7 +207,12 @@ void server_shutdown(struct server *s)
     if (s->shutting_down)
         return;
     s->shutting_down = true;
-    log_info("shutting down: closing %u connections", s->m.n_conns);
+    if (s->hub && s == s->home)
+        worker_shutdown_all(s);
+    if (s->hub)
+        log_info("worker %u shutting down: closing %u connections", s->worker, s->m.n_conns);
+    else
+        log_info("shutting down: closing %u connections", s->m.n_conns);
     for (size_t i = 0; i < s->n_listeners; i++) {
         ev_io_stop(s->loop, &s->listeners[i].w);
         close(s->listeners[i].fd);
@@ -244,23 +267,37 @@ void server_reload(struct server *s, struct config *cfg)
         strcmp(cfg->listen_subscribe_tls, s->cfg.listen_subscribe_tls) ||
         strcmp(cfg->listen_publish_tls, s->cfg.listen_publish_tls))
         log_warn("reload: listen addresses change only on restart");
+    if (cfg->workers != s->cfg.workers)
+        log_warn("reload: workers change only on restart");
+    SSL_CTX *ctx = NULL;
     if (s->tls_ctx) {
-        /* open connections keep the context they started with (OpenSSL
-         * counts references); new ones get the new certificate */
         char err[512];
-        SSL_CTX *ctx = tls_ctx_new(cfg, err, sizeof err);
+        ctx = tls_ctx_new(cfg, err, sizeof err);
         if (!ctx) {
             log_err("reload failed, keeping the running config and certificate: %s", err);
             config_free(cfg);
             return;
         }
+        log_info("TLS certificate reloaded from %s", cfg->tls_certificate);
+    }
+    /* every worker gets its own copy and a reference to the new context */
+    worker_reload_all(s, cfg, ctx);
+    server_apply_config(s, cfg, ctx);
+    log_info("configuration reloaded (%zu signature key%s)", s->keys.n_keys,
+             s->keys.n_keys > 1 ? "s" : "");
+}
+
+void server_apply_config(struct server *s, struct config *cfg, SSL_CTX *ctx)
+{
+    if (ctx) {
+        /* open connections keep the context they started with (OpenSSL
+         * counts references); new ones get the new certificate */
         SSL_CTX_free(s->tls_ctx);
         s->tls_ctx = ctx;
-        log_info("TLS certificate reloaded from %s", cfg->tls_certificate);
     }
     server_keyring_free(&s->keys);
     server_keyring_load(&s->keys, cfg);
-    /* listen addresses stay as bound */
+    /* listen addresses and workers stay as started */
     char *ls = s->cfg.listen_subscribe, *lp = s->cfg.listen_publish;
     char *lst = s->cfg.listen_subscribe_tls, *lpt = s->cfg.listen_publish_tls;
     s->cfg.listen_subscribe = cfg->listen_subscribe;
@@ -271,14 +308,93 @@ void server_reload(struct server *s, struct config *cfg)
     cfg->listen_publish = lp;
     cfg->listen_subscribe_tls = lst;
     cfg->listen_publish_tls = lpt;
+    cfg->workers = s->cfg.workers;
     config_free(&s->cfg);
     s->cfg = *cfg;
     s->chans.history_length = (unsigned)s->cfg.history_length;
     s->chans.message_ttl = (uint32_t)s->cfg.message_ttl;
     s->chans.online_grace = (double)s->cfg.online_grace;
-    log_level = (enum log_level)s->cfg.log_level;
-    log_info("configuration reloaded (%zu signature key%s)", s->keys.n_keys,
-             s->keys.n_keys > 1 ? "s" : "");
+    if (s == s->home)
+        log_level = (enum log_level)s->cfg.log_level;
+}
+
+/* Starts what every worker runs: its listeners, the before-sleep hook and
+ * the tick; home also takes the signals. */
+static void start_watchers(struct server *s)
+{
+    for (size_t i = 0; i < s->n_listeners; i++) {
+        struct listener *l = &s->listeners[i];
+        ev_io_init(&l->w, on_accept, l->fd, EV_READ);
+        l->w.data = l;
+        ev_io_start(s->loop, &l->w);
+        if (s == s->home)
+            log_info("listening on %s (%s%s)", l->addr,
+                     l->role == ROLE_SUBSCRIBE ? "subscribe" : "publish", l->tls ? ", TLS" : "");
+    }
+    ev_prepare_init(&s->before_sleep, on_before_sleep);
+    s->before_sleep.data = s;
+    ev_prepare_start(s->loop, &s->before_sleep);
+    ev_timer_init(&s->tick, on_tick, SERVER_TICK, SERVER_TICK);
+    s->tick.data = s;
+    ev_timer_start(s->loop, &s->tick);
+    if (s != s->home)
+        return;
+    ev_signal_init(&s->sigterm, on_signal, SIGTERM);
+    ev_signal_init(&s->sigint, on_signal, SIGINT);
+    ev_signal_init(&s->sighup, on_signal, SIGHUP);
+    s->sigterm.data = s->sigint.data = s->sighup.data = s;
+    ev_signal_start(s->loop, &s->sigterm);
+    ev_signal_start(s->loop, &s->sigint);
+    ev_signal_start(s->loop, &s->sighup);
+}
+
+static void init_lists(struct server *s)
+{
+    list_init(&s->conns);
+    list_init(&s->pending);
+    list_init(&s->closing);
+    for (int i = 0; i < TL_COUNT; i++)
+        list_init(&s->timers[i]);
+}
+
+int server_init_worker(struct server *s, struct server *home, unsigned id, char *err,
+                       size_t errlen)
+{
+    memset(s, 0, sizeof *s);
+    s->home = home;
+    s->hub = home->hub;
+    s->worker = id;
+    init_lists(s);
+    s->loop = ev_loop_new(EVFLAG_AUTO);
+    if (!s->loop) {
+        snprintf(err, errlen, "workers: cannot make an event loop");
+        return -1;
+    }
+    config_dup(&s->cfg, &home->cfg);
+    server_keyring_load(&s->keys, &s->cfg);
+    chan_registry_init(&s->chans, (unsigned)s->cfg.history_length, (uint32_t)s->cfg.message_ttl,
+                       (double)s->cfg.online_grace);
+    s->chans.presence = home->chans.presence;
+    s->chans.worker = id;
+    /* the journal's messages, shared by reference */
+    chan_copy_histories(&s->chans, &home->chans);
+    s->started = home->started;
+    s->start_time = home->start_time;
+    memcpy(s->unique_id, home->unique_id, sizeof s->unique_id);
+    memcpy(s->node_name, home->node_name, sizeof s->node_name);
+    s->store = home->store;
+    if (home->tls_ctx && SSL_CTX_up_ref(home->tls_ctx) == 1)
+        s->tls_ctx = home->tls_ctx;
+    for (size_t i = 0; i < home->n_listeners; i++) {
+        const struct listener *hl = &home->listeners[i];
+        if (hl->role != ROLE_SUBSCRIBE)
+            continue;
+        /* the address home bound, with the port it got (port 0 in tests) */
+        if (open_listeners(s, hl->addr, ROLE_SUBSCRIBE, hl->tls, err, errlen) != 0)
+            return -1;
+    }
+    start_watchers(s);
+    return 0;
 }
 
 int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char *err,
@@ -292,11 +408,11 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
     server_keyring_load(&s->keys, &s->cfg);
     chan_registry_init(&s->chans, (unsigned)s->cfg.history_length, (uint32_t)s->cfg.message_ttl,
                        (double)s->cfg.online_grace);
-    list_init(&s->conns);
-    list_init(&s->pending);
-    list_init(&s->closing);
-    for (int i = 0; i < TL_COUNT; i++)
-        list_init(&s->timers[i]);
+    init_lists(s);
+    s->home = s;
+    unsigned workers = worker_count(&s->cfg);
+    if (workers > 1)
+        worker_hub_new(s, workers);
     s->started = ev_now(loop);
     s->start_time = (uint32_t)ev_now(loop);
     uint8_t rnd[8];
@@ -326,27 +442,7 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
         server_deinit(s);
         return -1;
     }
-    for (size_t i = 0; i < s->n_listeners; i++) {
-        struct listener *l = &s->listeners[i];
-        ev_io_init(&l->w, on_accept, l->fd, EV_READ);
-        l->w.data = l;
-        ev_io_start(loop, &l->w);
-        log_info("listening on %s (%s%s)", l->addr,
-                 l->role == ROLE_SUBSCRIBE ? "subscribe" : "publish", l->tls ? ", TLS" : "");
-    }
-    ev_prepare_init(&s->before_sleep, on_before_sleep);
-    s->before_sleep.data = s;
-    ev_prepare_start(loop, &s->before_sleep);
-    ev_timer_init(&s->tick, on_tick, SERVER_TICK, SERVER_TICK);
-    s->tick.data = s;
-    ev_timer_start(loop, &s->tick);
-    ev_signal_init(&s->sigterm, on_signal, SIGTERM);
-    ev_signal_init(&s->sigint, on_signal, SIGINT);
-    ev_signal_init(&s->sighup, on_signal, SIGHUP);
-    s->sigterm.data = s->sigint.data = s->sighup.data = s;
-    ev_signal_start(loop, &s->sigterm);
-    ev_signal_start(loop, &s->sigint);
-    ev_signal_start(loop, &s->sighup);
+    start_watchers(s);
     return 0;
 }
 
@@ -375,11 +471,15 @@ void server_deinit(struct server *s)
     ev_signal_stop(s->loop, &s->sigterm);
     ev_signal_stop(s->loop, &s->sigint);
     ev_signal_stop(s->loop, &s->sighup);
-    if (s->store)
+    if (s->hub)
+        xq_deinit(&s->inbox); /* every other thread has stopped: nobody pushes */
+    if (s->store && s == s->home)
         s->store->close(s);
     chan_registry_deinit(&s->chans);
     SSL_CTX_free(s->tls_ctx);
     s->tls_ctx = NULL;
     server_keyring_free(&s->keys);
     config_free(&s->cfg);
+    if (s == s->home)
+        worker_hub_free(s);
 }

@@ -1,5 +1,8 @@
 /* The server: listeners, connections, the channel registry and the hooks
- * that run once per loop iteration. Single-threaded on one libev loop. */
+ * that run once per loop iteration, all on one libev loop. With several
+ * workers (worker.h) there is one struct server per worker thread, each
+ * touched by its own thread only; the first (`home`) also owns the store,
+ * the publish port and the signals. */
 #ifndef PULLBOX_SERVER_H
 #define PULLBOX_SERVER_H
 
@@ -14,6 +17,9 @@
 #include "outq.h"
 #include "http1.h"
 #include "sign.h"
+#include "xq.h"
+
+#include <pthread.h>
 
 struct msg;
 
@@ -57,6 +63,7 @@ struct redis_store;
 struct store_ops;
 struct ssl_st;
 struct ssl_ctx_st;
+struct hub;
 
 struct conn {
     int fd;
@@ -157,6 +164,14 @@ struct server {
     struct pub_ack *pub_ack;   /* the publish request being served, if it waits for acks */
     char node_name[65];        /* node-name, or the host name */
     struct metrics m;
+    /* workers (worker.h): hub is NULL with one, and home is this server */
+    struct hub *hub;
+    struct server *home; /* the first worker: store, mids, publish port, signals */
+    unsigned worker;     /* index in hub->w */
+    struct xq inbox;     /* work from the other workers (fan-out, DELETE, reload...) */
+    bool store_dirty;    /* published this turn: the store writes before any answer */
+    uint64_t wake;       /* workers whose inbox got work this turn (bit per worker) */
+    pthread_t thread;
 };
 
 /* ---- server.c ---- */
@@ -166,6 +181,14 @@ void server_deinit(struct server *s);
 /* Applies a reloaded config (takes ownership of cfg on success). */
 void server_reload(struct server *s, struct config *cfg);
 void server_shutdown(struct server *s);
+/* Sets up worker `id` (not the first) to mirror home: a config copy, its own
+ * loop, the histories shared by reference, and its own listening sockets on
+ * home's subscribe addresses. Main thread, before the workers run. */
+int server_init_worker(struct server *s, struct server *home, unsigned id, char *err,
+                       size_t errlen);
+/* Applies a config that home already checked: ctx (a reference the callee
+ * takes, or NULL) replaces the TLS context. Each worker, on its thread. */
+void server_apply_config(struct server *s, struct config *cfg, struct ssl_ctx_st *ctx);
 /* Builds the next 26-digit mid. */
 void server_next_mid(struct server *s, char out[27]);
 /* Next push-stream tag for a message created at `created`. */
@@ -223,6 +246,8 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
 void sub_deliver(struct conn *c, struct msg *m);
 /* Builds the wire data for the deliveries queued on c. */
 void sub_flush(struct conn *c);
+/* Closes the oldest subscriber here of channel id (4029); false if none. */
+bool sub_evict_oldest(struct server *s, const char *id);
 /* Long poll timed out: the 304 of Push server 2.0. */
 void sub_longpoll_timeout(struct conn *c);
 /* Publishes m to every channel id in ids: the store keeps it, each channel

@@ -3,8 +3,10 @@
 #include "server.h"
 #include "stats.h"
 #include "store.h"
+#include "worker.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -46,18 +48,32 @@ static void node_json(const struct server *s, struct buf *out)
 void stats_json(struct server *s, struct buf *out)
 {
     double now = ev_now(s->loop);
+    struct metrics sum, *per;
+    size_t chans;
+    unsigned n = worker_stats(s, &sum, &per, &chans);
     buf_append_str(out, "[{");
     node_json(s, out);
     buf_printf(out,
                "\"pid\":%d,\"date\":%.0f,\"processUniqueId\":\"%s\",\"version\":\"%s\","
                "\"uptime\":%.0f,\"clusterMode\":%s,\"channels\":%zu,\"websockets\":%u,"
                "\"pollings\":%u,\"eventsources\":%u,\"connections\":%u,"
-               "\"messagesIn\":%llu,\"messagesOut\":%llu,"
-               "\"limits\":{\"maxPayload\":%ld,\"maxConnPerChannel\":%ld,"
-               "\"maxMessagesPerRequest\":%ld,\"maxChannelsPerRequest\":%ld}}]",
+               "\"messagesIn\":%llu,\"messagesOut\":%llu,",
                (int)getpid(), now * 1000, s->unique_id, PULLBOX_VERSION, now - s->started,
-               s->store->fans_out ? "true" : "false", s->chans.n_chans, s->m.n_ws, s->m.n_longpoll, s->m.n_sse, s->m.n_conns,
-               (unsigned long long)s->m.messages_in, (unsigned long long)s->m.messages_out,
+               s->store->fans_out ? "true" : "false", chans, sum.n_ws, sum.n_longpoll, sum.n_sse,
+               sum.n_conns, (unsigned long long)sum.messages_in,
+               (unsigned long long)sum.messages_out);
+    /* each worker's share: how the kernel spread the subscribers */
+    buf_append_str(out, "\"workers\":[");
+    for (unsigned i = 0; i < n; i++)
+        buf_printf(out,
+                   "%s{\"connections\":%u,\"websockets\":%u,\"pollings\":%u,"
+                   "\"eventsources\":%u,\"messagesOut\":%llu}",
+                   i ? "," : "", per[i].n_conns, per[i].n_ws, per[i].n_longpoll, per[i].n_sse,
+                   (unsigned long long)per[i].messages_out);
+    free(per);
+    buf_printf(out,
+               "],\"limits\":{\"maxPayload\":%ld,\"maxConnPerChannel\":%ld,"
+               "\"maxMessagesPerRequest\":%ld,\"maxChannelsPerRequest\":%ld}}]",
                s->cfg.max_body_size, s->cfg.max_connections_per_channel,
                s->cfg.max_messages_per_request, s->cfg.max_channels_per_request);
 }
@@ -95,7 +111,10 @@ static void metric(struct buf *b, const char *name, const char *type, const char
 void stats_metrics(struct conn *c)
 {
     struct server *s = c->srv;
-    const struct metrics *m = &s->m;
+    struct metrics sum, *per;
+    size_t chans;
+    unsigned n = worker_stats(s, &sum, &per, &chans);
+    const struct metrics *m = &sum;
     struct buf b;
     buf_init(&b);
     metric(&b, "pullbox_connections", "gauge", "Open subscriber connections by transport.",
@@ -107,7 +126,7 @@ void stats_metrics(struct conn *c)
     metric(&b, "pullbox_connections_total", "counter", "Connections accepted.", NULL,
            (double)m->connections_total);
     metric(&b, "pullbox_channels", "gauge", "Channels held (subscribed or with history).", NULL,
-           (double)s->chans.n_chans);
+           (double)chans);
     metric(&b, "pullbox_messages_in_total", "counter", "Messages published.", NULL,
            (double)m->messages_in);
     metric(&b, "pullbox_client_messages_in_total", "counter", "Messages published by clients.",
@@ -166,6 +185,13 @@ void stats_metrics(struct conn *c)
                "Times the cluster feed missed messages and subscribers resumed.", NULL,
                (double)st.gaps);
     }
+    for (unsigned i = 0; i < n; i++) {
+        char wl[32];
+        snprintf(wl, sizeof wl, "{worker=\"%u\"}", i);
+        metric(&b, "pullbox_worker_connections", "gauge",
+               i ? NULL : "Open connections per worker thread.", wl, per[i].n_conns);
+    }
+    free(per);
     http_respond(c, 200, "text/plain; version=0.0.4", NULL, b.data, b.len);
     buf_deinit(&b);
 }

@@ -6,6 +6,7 @@
 #include "msg.h"
 #include "server.h"
 #include "util.h"
+#include "worker.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -69,7 +70,9 @@ static void on_sync_timer(struct ev_loop *loop, ev_timer *w, int revents)
     (void)loop;
     (void)revents;
     struct server *s = w->data;
+    worker_store_lock(s); /* with workers, any of them appends to the journal */
     journal_sync(s->journal);
+    worker_store_unlock(s);
 }
 
 static int journal_store_open(struct server *s, char *err, size_t errlen)

@@ -8,6 +8,7 @@
 #include "pb.h"
 #include "store.h"
 #include "util.h"
+#include "worker.h"
 #include "ws.h"
 
 #include <stdio.h>
@@ -22,19 +23,23 @@ static const char magic_expires[] = "Thu, 01 Jan 1973 11:11:01 GMT";
 
 struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint32_t expiry)
 {
-    char mid[27];
-    server_next_mid(s, mid);
     uint32_t now = (uint32_t)ev_now(s->loop);
     uint32_t ttl = (uint32_t)s->cfg.message_ttl;
     /* no expiry given: keep it for the message TTL, so a long-poll client
      * that reconnects with its mid still finds it */
     uint32_t eff = (expiry == 0 || expiry > ttl) ? ttl : expiry;
+    if (s->hub) /* mid, seq and tag are given in publish order by worker_publish */
+        return msg_new("00000000000000000000000000", 0, now, 0, eff, body, len);
+    char mid[27];
+    server_next_mid(s, mid);
     return msg_new(mid, ++s->seq, now, server_next_tag(s, now), eff, body, len);
 }
 
 void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
     s->m.messages_in++;
+    if (s->hub)
+        return worker_publish(s, m, ids, n);
     s->store->publish(s, m, ids, n);
     if (!s->store->fans_out)
         sub_fanout(s, m, ids, n);
@@ -96,10 +101,11 @@ static size_t payload_len(struct conn *c, enum msg_enc e, char **custom, size_t 
         if (e == MSG_ENC_JSONRPC && c->user_id)
             custom[i] = msg_jsonrpc_for_user(c->pend[i], c->user_id, &custom_len[i]);
         size_t n;
+        if (!custom[i] && !msg_encoding(c->pend[i], e, &n))
+            /* frozen before anyone here wanted this format: a copy */
+            custom[i] = (char *)msg_encode_copy(c->pend[i], e, &custom_len[i]);
         if (custom[i])
             n = custom_len[i];
-        else
-            msg_encoding(c->pend[i], e, &n);
         total += n;
     }
     if (e == MSG_ENC_JSONRPC && c->n_pend > 1)
@@ -402,38 +408,47 @@ static void add_channel(struct conn *c, const char *id, size_t *cap)
         *cap = *cap ? *cap * 2 : 4;
         /* links sit on channel lists: relink after moving them */
         struct sub_link *nl = xcalloc(*cap, sizeof *nl);
-        for (uint16_t i = 0; i < c->n_links; i++) {
-            struct chan *ch = c->links[i].ch;
-            list_del(&c->links[i].chan_node);
-            ch->n_subs--;
-            chan_subscribe(ch, &nl[i], c);
-        }
+        for (uint16_t i = 0; i < c->n_links; i++)
+            chan_move_link(&nl[i], &c->links[i]);
         free(c->links);
         c->links = nl;
     }
     struct chan *ch = chan_get(&s->chans, id, len, true);
-    chan_subscribe(ch, &c->links[c->n_links++], c);
+    chan_subscribe(&s->chans, ch, &c->links[c->n_links++], c);
+}
+
+/* Closes the oldest subscriber of channel id here (§7.4: it makes room
+ * with 4029). Returns false when this worker has none. */
+bool sub_evict_oldest(struct server *s, const char *id)
+{
+    struct chan *ch = chan_get(&s->chans, id, strlen(id), false);
+    if (!ch || !ch->n_subs)
+        return false;
+    struct sub_link *l = list_first(&ch->subs, struct sub_link, chan_node);
+    struct conn *old = l->c;
+    s->m.drops_limit++;
+    if (old->state == CONN_WS)
+        wsconn_close(old, 4029, "4029: Too many connections.");
+    else if (old->state == CONN_LONGPOLL) {
+        conn_unsubscribe_all(old);
+        old->state = CONN_HTTP;
+        old->flags &= (uint16_t)~CONN_F_KEEPALIVE;
+        http_respond_code(old, 4029, NULL);
+        conn_close_after_write(old);
+    } else
+        conn_close(old, "too many connections");
+    return true;
 }
 
 /* §7.4: a private channel carries at most max-connections-per-channel
  * connections; the oldest makes room with 4029. */
 static void enforce_channel_limit(struct server *s, const char *id)
 {
+    if (s->hub)
+        return worker_enforce_limit(s, id, (unsigned)s->cfg.max_connections_per_channel);
     struct chan *ch = chan_get(&s->chans, id, strlen(id), false);
     while (ch && ch->n_subs >= (unsigned)s->cfg.max_connections_per_channel) {
-        struct sub_link *l = list_first(&ch->subs, struct sub_link, chan_node);
-        struct conn *old = l->c;
-        s->m.drops_limit++;
-        if (old->state == CONN_WS)
-            wsconn_close(old, 4029, "4029: Too many connections.");
-        else if (old->state == CONN_LONGPOLL) {
-            conn_unsubscribe_all(old);
-            old->state = CONN_HTTP;
-            old->flags &= (uint16_t)~CONN_F_KEEPALIVE;
-            http_respond_code(old, 4029, NULL);
-            conn_close_after_write(old);
-        } else
-            conn_close(old, "too many connections");
+        sub_evict_oldest(s, id);
         ch = chan_get(&s->chans, id, strlen(id), false);
     }
 }
@@ -628,6 +643,8 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
 
     c->since = ev_now(s->loop);
     c->flags |= CONN_F_COUNTED;
+    if (s->hub)
+        worker_count_format(s, c->fmt, 1);
     if (websocket) {
         s->m.n_ws++;
         conn_set_timer(c, c->fmt == FMT_JSONRPC ? TL_RPC_PING : TL_PING);

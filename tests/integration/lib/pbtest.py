@@ -162,7 +162,8 @@ class Server:
 
     def sanitizer_clean(self):
         log = self.log()
-        bad = ("AddressSanitizer" in log or "LeakSanitizer" in log or "runtime error:" in log)
+        bad = ("AddressSanitizer" in log or "LeakSanitizer" in log or "runtime error:" in log
+               or "ThreadSanitizer" in log)
         if bad:
             note(log[-4000:])
         return not bad

@@ -1,0 +1,505 @@
+#include "first.h"
+
+#include "worker.h"
+#include "log.h"
+#include "presence.h"
+#include "store.h"
+#include "util.h"
+
+#include <openssl/ssl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define WORKER_MAX 64
+
+unsigned worker_count(const struct config *cfg)
+{
+    long n = cfg->workers;
+    if (n == 0) {
+        /* the CPUs this process may run on (taskset, cgroup cpusets), not
+         * all the machine has: two loops on one pinned core only contend */
+        cpu_set_t set;
+        n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set)
+                                                        : sysconf(_SC_NPROCESSORS_ONLN);
+        if (n < 1)
+            n = 1;
+    }
+    if (n > WORKER_MAX)
+        n = WORKER_MAX;
+    if (n > 1 && cfg->redis[0]) {
+        log_info("workers: the Redis store runs one event loop (a cluster grows by nodes)");
+        n = 1;
+    }
+    return (unsigned)n;
+}
+
+static void on_inbox(struct ev_loop *loop, ev_async *w, int revents)
+{
+    /* nothing to do here: waking the loop is the point, and the inbox is
+     * run by the before-sleep hook, where its deliveries are flushed */
+    (void)loop;
+    (void)w;
+    (void)revents;
+}
+
+void worker_hub_new(struct server *home, unsigned n)
+{
+    struct hub *h = xcalloc(1, sizeof *h);
+    h->n = n;
+    h->w = xcalloc(n, sizeof *h->w);
+    h->w[0] = home;
+    pthread_mutex_init(&h->pub_mu, NULL);
+    pthread_mutex_init(&h->stats_mu, NULL);
+    h->presence = presence_new(n);
+    atomic_init(&h->n_client_conns, 0);
+    for (int i = 0; i < MSG_ENC_COUNT; i++)
+        atomic_init(&h->fmt_users[i], 0);
+    h->snap = xcalloc(n, sizeof *h->snap);
+    h->snap_chans = xcalloc(n, sizeof *h->snap_chans);
+    home->hub = h;
+    home->worker = 0;
+    home->chans.presence = h->presence;
+    home->chans.worker = 0;
+    xq_init(&home->inbox, home->loop, on_inbox, home);
+}
+
+static void *worker_main(void *arg)
+{
+    struct server *s = arg;
+    ev_run(s->loop, 0);
+    return NULL;
+}
+
+int worker_start(struct server *home, char *err, size_t errlen)
+{
+    struct hub *h = home->hub;
+    if (!h)
+        return 0;
+    for (unsigned i = 1; i < h->n; i++) {
+        struct server *s = xcalloc(1, sizeof *s);
+        h->w[i] = s;
+        /* a worker that cannot start ends the process at once (main
+         * returns), so what was set up is left to the exit */
+        if (server_init_worker(s, home, i, err, errlen) != 0)
+            return -1;
+        xq_init(&s->inbox, s->loop, on_inbox, s);
+    }
+    /* signals go to home's loop: the other threads never take them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (unsigned i = 1; i < h->n; i++) {
+        int rc = pthread_create(&h->w[i]->thread, NULL, worker_main, h->w[i]);
+        if (rc != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            snprintf(err, errlen, "workers: cannot start thread %u: %s", i, strerror(rc));
+            return -1;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    log_info("%u workers", h->n);
+    return 0;
+}
+
+void worker_stop(struct server *home)
+{
+    struct hub *h = home->hub;
+    if (!h)
+        return;
+    for (unsigned i = 1; i < h->n; i++)
+        if (h->w[i])
+            pthread_join(h->w[i]->thread, NULL);
+    /* every thread has ended: what they owned is freed from here */
+    for (unsigned i = 1; i < h->n; i++) {
+        struct server *s = h->w[i];
+        if (!s)
+            continue;
+        server_deinit(s);
+        ev_loop_destroy(s->loop);
+        free(s);
+        h->w[i] = NULL;
+    }
+}
+
+void worker_hub_free(struct server *home)
+{
+    struct hub *h = home->hub;
+    if (!h)
+        return;
+    presence_free(h->presence);
+    pthread_mutex_destroy(&h->pub_mu);
+    pthread_mutex_destroy(&h->stats_mu);
+    free(h->snap);
+    free(h->snap_chans);
+    free(h->w);
+    free(h);
+    home->hub = NULL;
+}
+
+/* ---- fan-out and DELETE: one shared record, one inbox item per worker ---- */
+
+struct bcast;
+
+struct bcast_item {
+    struct xq_item q;
+    struct bcast *b;
+};
+
+struct bcast {
+    atomic_uint refs; /* one per worker that has not run its item yet */
+    struct msg *m;    /* NULL: a DELETE */
+    size_t n;
+    char **ids; /* one allocation: pointers, then the strings */
+    struct bcast_item items[];
+};
+
+static void bcast_release(struct bcast *b)
+{
+    if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) > 1)
+        return;
+    msg_unref(b->m);
+    free(b->ids);
+    free(b);
+}
+
+static void run_bcast(struct server *s, struct xq_item *it)
+{
+    struct bcast *b = container_of(it, struct bcast_item, q)->b;
+    if (s && b->m) {
+        sub_fanout(s, b->m, b->ids, b->n);
+    } else if (s) {
+        double now = ev_now(s->loop);
+        for (size_t i = 0; i < b->n; i++) {
+            struct chan *ch = chan_get(&s->chans, b->ids[i], strlen(b->ids[i]), false);
+            if (ch) {
+                chan_clear_history(ch);
+                chan_release_if_unused(&s->chans, ch, now);
+            }
+        }
+    }
+    bcast_release(b);
+}
+
+static char **copy_ids(char *const *ids, size_t n)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++)
+        chars += strlen(ids[i]) + 1;
+    char **v = xmalloc(n * sizeof *v + chars);
+    char *p = (char *)(v + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(ids[i]) + 1;
+        memcpy(p, ids[i], len);
+        v[i] = p;
+        p += len;
+    }
+    return v;
+}
+
+/* Appends to every inbox. Called with pub_mu held: that is what keeps the
+ * order the same everywhere. */
+static void broadcast(struct server *s, struct msg *m, char *const *ids, size_t n)
+{
+    struct hub *h = s->hub;
+    struct bcast *b = xmalloc(sizeof *b + h->n * sizeof b->items[0]);
+    atomic_init(&b->refs, h->n);
+    b->m = m ? msg_ref(m) : NULL;
+    b->n = n;
+    b->ids = copy_ids(ids, n);
+    for (unsigned i = 0; i < h->n; i++) {
+        b->items[i].q.run = run_bcast;
+        b->items[i].b = b;
+        /* the wake-ups wait for this worker's before-sleep hook: one per
+         * loop turn for a burst of publishes, not one per message. Its own
+         * inbox counts too: a publish made in that hook (a pipelined
+         * request) must not wait for the next event */
+        xq_push(&h->w[i]->inbox, &b->items[i].q, false);
+    }
+    s->wake = h->n >= 64 ? ~0ull : (1ull << h->n) - 1;
+}
+
+void worker_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
+{
+    struct hub *h = s->hub;
+    struct server *home = s->home;
+    unsigned formats = 0;
+    for (int e = 0; e < MSG_ENC_COUNT; e++)
+        if (atomic_load_explicit(&h->fmt_users[e], memory_order_relaxed) > 0)
+            formats |= 1u << e;
+    pthread_mutex_lock(&h->pub_mu);
+    /* the workers' clocks differ by a little: creation times never go back */
+    uint32_t created = m->created < home->tag_second ? home->tag_second : m->created;
+    server_next_mid(home, m->mid);
+    m->seq = ++home->seq;
+    m->created = created;
+    m->tag = server_next_tag(home, created);
+    home->store->publish(home, m, ids, n);
+    msg_freeze(m, formats);
+    broadcast(s, m, ids, n);
+    pthread_mutex_unlock(&h->pub_mu);
+    s->store_dirty = true;
+}
+
+void worker_delete(struct server *s, char *const *ids, size_t n)
+{
+    struct hub *h = s->hub;
+    pthread_mutex_lock(&h->pub_mu);
+    s->home->store->delete_channels(s->home, ids, n);
+    broadcast(s, NULL, ids, n);
+    pthread_mutex_unlock(&h->pub_mu);
+    s->store_dirty = true;
+}
+
+static bool store_is_memory(const struct server *s)
+{
+    return s->store == &store_mem_ops;
+}
+
+bool worker_store_writable(struct server *s)
+{
+    if (store_is_memory(s))
+        return true;
+    pthread_mutex_lock(&s->hub->pub_mu);
+    bool ok = s->home->store->writable(s->home);
+    pthread_mutex_unlock(&s->hub->pub_mu);
+    return ok;
+}
+
+void worker_store_lock(struct server *s)
+{
+    if (s->hub)
+        pthread_mutex_lock(&s->hub->pub_mu);
+}
+
+void worker_store_unlock(struct server *s)
+{
+    if (s->hub)
+        pthread_mutex_unlock(&s->hub->pub_mu);
+}
+
+/* ---- control: shutdown, reload, eviction ---- */
+
+static void run_shutdown(struct server *s, struct xq_item *it)
+{
+    if (s)
+        server_shutdown(s);
+    free(it);
+}
+
+void worker_shutdown_all(struct server *home)
+{
+    struct hub *h = home->hub;
+    if (!h)
+        return;
+    for (unsigned i = 1; i < h->n; i++) {
+        struct xq_item *it = xmalloc(sizeof *it);
+        it->run = run_shutdown;
+        xq_push(&h->w[i]->inbox, it, true);
+    }
+}
+
+struct reload_item {
+    struct xq_item q;
+    struct config cfg;
+    SSL_CTX *ctx;
+};
+
+static void run_reload(struct server *s, struct xq_item *it)
+{
+    struct reload_item *r = container_of(it, struct reload_item, q);
+    if (s) {
+        server_apply_config(s, &r->cfg, r->ctx);
+    } else {
+        config_free(&r->cfg);
+        SSL_CTX_free(r->ctx);
+    }
+    free(r);
+}
+
+void worker_reload_all(struct server *home, const struct config *cfg, SSL_CTX *ctx)
+{
+    struct hub *h = home->hub;
+    if (!h)
+        return;
+    for (unsigned i = 1; i < h->n; i++) {
+        struct reload_item *r = xcalloc(1, sizeof *r);
+        r->q.run = run_reload;
+        config_dup(&r->cfg, cfg);
+        if (ctx && SSL_CTX_up_ref(ctx) == 1)
+            r->ctx = ctx;
+        xq_push(&h->w[i]->inbox, &r->q, true);
+    }
+}
+
+struct evict_item {
+    struct xq_item q;
+    unsigned count;
+    char id[];
+};
+
+static void run_evict(struct server *s, struct xq_item *it)
+{
+    struct evict_item *e = container_of(it, struct evict_item, q);
+    for (unsigned i = 0; s && i < e->count; i++)
+        if (!sub_evict_oldest(s, e->id))
+            break;
+    free(e);
+}
+
+void worker_enforce_limit(struct server *s, const char *id, unsigned limit)
+{
+    struct hub *h = s->hub;
+    size_t len = strlen(id);
+    struct presence_slot *slots = xcalloc(h->n, sizeof *slots);
+    unsigned *evict = xcalloc(h->n, sizeof *evict);
+    unsigned total;
+    double seen;
+    if (presence_get(h->presence, id, len, &total, &seen, slots) && total >= limit) {
+        /* the oldest subscriptions go, wherever they are: each worker's
+         * oldest is known, its next ones are taken to follow it */
+        for (unsigned k = total - limit + 1; k > 0; k--) {
+            int best = -1;
+            for (unsigned w = 0; w < h->n; w++)
+                if (slots[w].n && (best < 0 || slots[w].head < slots[best].head))
+                    best = (int)w;
+            if (best < 0)
+                break;
+            evict[best]++;
+            slots[best].n--;
+        }
+        for (unsigned w = 0; w < h->n; w++) {
+            if (!evict[w])
+                continue;
+            if (w == s->worker) {
+                for (unsigned k = 0; k < evict[w]; k++)
+                    sub_evict_oldest(s, id);
+                continue;
+            }
+            struct evict_item *e = xmalloc(sizeof *e + len + 1);
+            e->q.run = run_evict;
+            e->count = evict[w];
+            memcpy(e->id, id, len + 1);
+            xq_push(&h->w[w]->inbox, &e->q, true);
+        }
+    }
+    free(evict);
+    free(slots);
+}
+
+/* ---- every loop turn ---- */
+
+void worker_before_sleep(struct server *s)
+{
+    struct hub *h = s->hub;
+    xq_run(&s->inbox, s);
+    if (!store_is_memory(s) && (s == s->home || s->store_dirty)) {
+        /* the journal writes (and syncs) what was published before any
+         * answer to it leaves, whichever worker took it */
+        pthread_mutex_lock(&h->pub_mu);
+        s->home->store->before_sleep(s->home);
+        pthread_mutex_unlock(&h->pub_mu);
+    }
+    s->store_dirty = false;
+}
+
+void worker_post_stats(struct server *s)
+{
+    struct hub *h = s->hub;
+    pthread_mutex_lock(&h->stats_mu);
+    h->snap[s->worker] = s->m;
+    h->snap_chans[s->worker] = s->chans.n_chans;
+    pthread_mutex_unlock(&h->stats_mu);
+    for (unsigned i = 0; s->wake && i < h->n; i++)
+        if (s->wake & (1ull << i))
+            ev_async_send(h->w[i]->loop, &h->w[i]->inbox.wake);
+    s->wake = 0;
+}
+
+void worker_tick(struct server *s, double now)
+{
+    if (s->hub && s == s->home)
+        presence_sweep(s->hub->presence, now, (double)s->cfg.online_grace);
+}
+
+void worker_count_format(struct server *s, unsigned fmt, int delta)
+{
+    if (fmt < MSG_ENC_COUNT)
+        atomic_fetch_add_explicit(&s->hub->fmt_users[fmt], delta, memory_order_relaxed);
+}
+
+bool worker_chan_info(struct server *s, const char *id, size_t len, unsigned *subs,
+                      double *last_seen)
+{
+    if (s->hub)
+        return presence_get(s->hub->presence, id, len, subs, last_seen, NULL);
+    struct chan *ch = chan_get(&s->chans, id, len, false);
+    if (!ch)
+        return false;
+    *subs = ch->n_subs;
+    *last_seen = ch->last_seen;
+    return true;
+}
+
+static void metrics_add(struct metrics *d, const struct metrics *a)
+{
+#define ADD(f) d->f += a->f
+    ADD(connections_total);
+    ADD(messages_in);
+    ADD(messages_out);
+    ADD(bytes_in);
+    ADD(bytes_out);
+    ADD(signature_failures);
+    ADD(drops_slow);
+    ADD(drops_limit);
+    ADD(drops_proto);
+    ADD(drops_timeout);
+    ADD(drops_ping);
+    ADD(http_requests);
+    ADD(http_errors);
+    ADD(client_publishes);
+    ADD(rpc_requests);
+    ADD(longpoll_timeouts);
+    ADD(tls_handshakes);
+    ADD(tls_failures);
+    ADD(n_longpoll);
+    ADD(n_ws);
+    ADD(n_sse);
+    ADD(n_conns);
+    ADD(n_client_conns);
+#undef ADD
+}
+
+unsigned worker_stats(struct server *s, struct metrics *sum, struct metrics **per,
+                      size_t *channels)
+{
+    struct hub *h = s->hub;
+    unsigned n = h ? h->n : 1;
+    struct metrics *v = xcalloc(n, sizeof *v);
+    size_t chans = s->chans.n_chans;
+    if (h) {
+        pthread_mutex_lock(&h->stats_mu);
+        memcpy(v, h->snap, n * sizeof *v);
+        for (unsigned i = 0; i < n; i++)
+            if (h->snap_chans[i] > chans)
+                chans = h->snap_chans[i];
+        pthread_mutex_unlock(&h->stats_mu);
+        /* every worker holds every channel with history; those known only
+         * by their subscribers are in the presence table */
+        size_t known = presence_count(h->presence);
+        if (known > chans)
+            chans = known;
+    }
+    v[s->worker] = s->m; /* this one's own figures are live */
+    memset(sum, 0, sizeof *sum);
+    for (unsigned i = 0; i < n; i++)
+        metrics_add(sum, &v[i]);
+    if (per)
+        *per = v;
+    else
+        free(v);
+    *channels = chans;
+    return n;
+}

@@ -1,0 +1,98 @@
+/* Worker threads: one libev loop per core, each with its own subscribe
+ * sockets (SO_REUSEPORT), connections, timers, channel table and history.
+ *
+ * The first worker (home) keeps what must be one: the store, mid
+ * assignment, the publish port, the signals. A publish made on any worker
+ * takes the hub's publish mutex for a few microseconds: it gets its mid,
+ * goes to the store, is encoded in every format a subscriber uses (then it
+ * is frozen: read-only from there on, see msg_freeze) and is appended to
+ * every worker's inbox, its own included. Because every inbox is filled
+ * under that one mutex, every worker sees the messages in mid order and
+ * keeps the same history. A worker drains its inbox once per loop turn, so
+ * a burst of publishes is one flush per subscriber; delivery takes no lock.
+ *
+ * Questions that span workers go to shared, lock-protected tables touched
+ * only on subscribe/unsubscribe (presence.h) or once per loop turn (the
+ * stats snapshots), never on delivery. */
+#ifndef PULLBOX_WORKER_H
+#define PULLBOX_WORKER_H
+
+#include "first.h"
+
+#include "msg.h"
+#include "server.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+struct presence;
+
+struct hub {
+    unsigned n;
+    struct server **w; /* w[0] is home */
+    /* one publish (or DELETE) at a time: mids, the store, inbox order */
+    pthread_mutex_t pub_mu;
+    struct presence *presence;
+    atomic_uint n_client_conns;            /* max-connections counts all workers */
+    atomic_int fmt_users[MSG_ENC_COUNT];   /* subscribers per wire format */
+    pthread_mutex_t stats_mu;              /* guards snap */
+    struct metrics *snap;                  /* each worker's figures, as of its last turn */
+    size_t *snap_chans;
+};
+
+/* Workers for cfg: its `workers` key, 0 meaning one per CPU the process may use; 1 with
+ * the Redis store (one feed subscription and one command connection per
+ * node: a cluster grows by nodes). */
+unsigned worker_count(const struct config *cfg);
+/* Makes the hub for n workers with home as the first (before home opens
+ * its listeners and store). */
+void worker_hub_new(struct server *home, unsigned n);
+/* Creates workers 1..n-1 and starts their threads. Main thread, after
+ * server_init of home and before privileges are dropped (their listening
+ * sockets join home's ports). Returns 0 or -1 with err. */
+int worker_start(struct server *home, char *err, size_t errlen);
+/* After home's loop has ended: waits for the other workers (each stops
+ * once its connections are closed or its shutdown timeout passes), then
+ * frees them and the hub. */
+void worker_stop(struct server *home);
+
+/* Frees the hub: home's server_deinit, once every worker has stopped. */
+void worker_hub_free(struct server *home);
+
+/* Publishes m (its mid, seq and tag are given here) to ids[0..n): the
+ * store keeps it and every worker delivers it. Borrows m and ids. */
+void worker_publish(struct server *s, struct msg *m, char *const *ids, size_t n);
+/* DELETE: the store and every worker drop the channels' histories. */
+void worker_delete(struct server *s, char *const *ids, size_t n);
+/* The store's writable(), asked under the publish mutex. */
+bool worker_store_writable(struct server *s);
+void worker_store_lock(struct server *s);
+void worker_store_unlock(struct server *s);
+/* Home: every other worker shuts down too. */
+void worker_shutdown_all(struct server *home);
+/* Home: every other worker applies a copy of cfg and a reference to ctx. */
+void worker_reload_all(struct server *home, const struct config *cfg, struct ssl_ctx_st *ctx);
+/* Before the loop sleeps: runs the inbox and lets the store write what
+ * this worker published (before any answer goes out). */
+void worker_before_sleep(struct server *s);
+/* Last thing before the loop sleeps: posts this worker's figures for the
+ * stats, as they stay while it sleeps, and wakes the workers it gave work. */
+void worker_post_stats(struct server *s);
+/* Home, four times a second: forgets channels long left. */
+void worker_tick(struct server *s, double now);
+/* A subscriber of format fmt (enum conn_fmt) came (+1) or went (-1). */
+void worker_count_format(struct server *s, unsigned fmt, int delta);
+/* Channel id across every worker: false when unknown; else its
+ * subscribers and when the last one left (0: never). */
+bool worker_chan_info(struct server *s, const char *id, size_t len, unsigned *subs,
+                      double *last_seen);
+/* Makes room on channel id for one more subscriber under limit, closing
+ * the oldest ones, on whichever worker they are. */
+void worker_enforce_limit(struct server *s, const char *id, unsigned limit);
+/* The figures of every worker (this one's live, the others' as of their
+ * last loop turn): per[0..n) when not NULL (caller frees), the sum in sum,
+ * and the channels held. Returns the number of workers. */
+unsigned worker_stats(struct server *s, struct metrics *sum, struct metrics **per,
+                      size_t *channels);
+
+#endif
