@@ -11,10 +11,11 @@
 #   PORT_BASE+893 -> 8893   PORT_BASE+894 -> 8894   PORT_BASE+895 -> 8895
 # UEFI=1 boots with OVMF instead of SeaBIOS.
 #
-# Developer mode, in place of the setup wizard: on a new copy it writes to the
-# data partition what the wizard would, a pullbox.conf with a new signature
-# key (made with PULLBOXD, the static build) and a firewall.conf that allows
-# this host (10.0.2.2 behind QEMU's NAT) to publish; it prints the key.
+# Developer mode: on a new copy it writes to the data partition a
+# secrets.conf with a new signature key (made with PULLBOXD, the static
+# build) and a settings.conf that allows this host (10.0.2.2 behind QEMU's
+# NAT) to publish, and prints the key; the appliance is left unclaimed, so
+# the setup wizard asks for the setup code shown on the console.
 #---help---
 set -eu
 die() { printf 'run-qemu: %s\n' "$*" >&2; exit 1; }
@@ -39,21 +40,17 @@ if [ ! -f "$disk" ] || [ "$img" -nt "$disk" ]; then
 	cp --sparse=always "$img" "$disk.tmp"
 	off=$(data_offset "$disk.tmp")
 	[ -n "$off" ] || die "$img has no pullbox-data partition"
-	"$pullboxd" --print-config --generate-key |
-		sed -e 's|^tls-certificate = .*|tls-certificate = /data/pullbox/tls/cert.pem|' \
-			-e 's|^tls-key = .*|tls-key = /data/pullbox/tls/key.pem|' \
-			-e 's|^journal-path = .*|journal-path = /data/pullbox/journal|' \
-			-e 's|^journal-max-size = .*|journal-max-size = 256|' >"$vmdir/pullbox.conf"
-	printf '# written by make run (developer mode): this host behind QEMU NAT may publish\nPUBLISHERS="10.0.2.2"\nADMIN_NETWORKS="any"\n' >"$vmdir/firewall.conf"
+	key=$("$pullboxd" --print-config --generate-key | sed -n 's/^signature-key = //p')
+	printf 'signature-key = %s\n' "$key" >"$vmdir/secrets.conf"
+	printf '# written by make run (developer mode): this host behind QEMU NAT may publish\nsite.publishers = 10.0.2.2\n' >"$vmdir/settings.conf"
 	debugfs -w -f - "$disk.tmp?offset=$off" >/dev/null 2>&1 <<CMDS
-mkdir /pullbox
 mkdir /etc
-write $vmdir/pullbox.conf /pullbox/pullbox.conf
-write $vmdir/firewall.conf /etc/firewall.conf
+write $vmdir/secrets.conf /etc/secrets.conf
+write $vmdir/settings.conf /etc/settings.conf
 CMDS
 	mv "$disk.tmp" "$disk"
 fi
-key=$(sed -n 's/^signature-key *= *//p' "$vmdir/pullbox.conf" 2>/dev/null)
+key=$(sed -n 's/^signature-key *= *//p' "$vmdir/secrets.conf" 2>/dev/null)
 accel=tcg
 if [ "${KVM:-0}" = 1 ] && [ -w /dev/kvm ]; then accel=kvm; fi
 fw=""
@@ -66,7 +63,7 @@ fwd="$fwd,hostfwd=tcp:127.0.0.1:$((base + 22))-:22,hostfwd=tcp:127.0.0.1:$((base
 fwd="$fwd,hostfwd=tcp:127.0.0.1:$((base + 894))-:8894,hostfwd=tcp:127.0.0.1:$((base + 895))-:8895"
 cat <<MSG
 Booting the Pullbox appliance ($accel; about 20 s to serving under TCG).
-  setup wizard:        https://127.0.0.1:$((base + 443))/   (placeholder page for now)
+  setup wizard:        https://127.0.0.1:$((base + 443))/   (setup code: on the console below)
   subscribe:           http://127.0.0.1:$((base + 893))/bitrix/sub/   ws://127.0.0.1:$((base + 893))/bitrix/subws/
   subscribe over TLS:  https://127.0.0.1:$((base + 894))/bitrix/sub/  wss://127.0.0.1:$((base + 894))/bitrix/subws/
   publish:             http://127.0.0.1:$((base + 895))/bitrix/pub/

@@ -23,6 +23,7 @@ enum apply_later {
 };
 
 struct apply {
+    const char *id;         /* the request's spool id */
     long gid;               /* group of the spool folder: settings and secrets get it */
     double confirm_timeout; /* seconds a network change waits for network-confirm */
     long long now;          /* unix time of the request */
@@ -73,7 +74,7 @@ void network_tick(struct apply *a);
 typedef void op_fn(struct apply *a, const struct request *r, struct result *res);
 op_fn op_settings, op_network_confirm, op_rotate_key, op_claim, op_password, op_ssh_key_add,
     op_ssh_key_remove, op_cert_upload, op_cert_self_signed, op_service, op_factory_reset, op_reboot,
-    op_poweroff, op_restore;
+    op_poweroff, op_restore, op_backup;
 
 /* Drops the previous signing key once its grace period is over. */
 void keys_tick(struct apply *a);

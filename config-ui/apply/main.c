@@ -96,6 +96,7 @@ static const struct {
     {"reboot", op_reboot},
     {"poweroff", op_poweroff},
     {"restore", op_restore},
+    {"backup", op_backup},
 };
 
 static long spool_group(void)
@@ -174,6 +175,7 @@ static void handle(const char *id)
     op_fn *fn = NULL;
 
     init_apply(&a);
+    a.id = id;
     memset(&res, 0, sizeof(res));
     res.ok = true;
     res.field = -1;

@@ -267,3 +267,27 @@ done:
     free(plain);
     return rc;
 }
+
+int backup_request(const char *passphrase, double timeout, unsigned char **out, size_t *outlen,
+                   char *err, size_t errlen)
+{
+    struct request req;
+    struct result res;
+    char id[64];
+    int rc;
+
+    *out = NULL;
+    *outlen = 0;
+    request_init(&req, "backup");
+    rc = request_add(&req, "passphrase", passphrase, strlen(passphrase));
+    if (rc == 0)
+        rc = spool_submit(&req, id, sizeof(id), err, errlen);
+    request_free(&req);
+    if (rc != 0 || spool_wait(id, timeout, &res, err, errlen) != 0)
+        return -1;
+    if (!res.ok) {
+        snprintf(err, errlen, "%s", res.message);
+        return -1;
+    }
+    return spool_take(id, "bak", BACKUP_MAX_BYTES, out, outlen, err, errlen);
+}

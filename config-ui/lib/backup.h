@@ -47,6 +47,10 @@ int backup_check_passphrase(const char *passphrase, char *err, size_t errlen);
  * *out is malloc'ed. 0 or -1 with err. */
 int backup_create(const char *passphrase, unsigned char **out, size_t *outlen, char *err,
                   size_t errlen);
+/* The tools' way to a backup: asks the apply service (op "backup"), which
+ * may read every file, and takes the encrypted result. 0 or -1 with err. */
+int backup_request(const char *passphrase, double timeout, unsigned char **out, size_t *outlen,
+                   char *err, size_t errlen);
 /* Decrypts and decodes a backup into r (op "restore"). A wrong passphrase
  * or a damaged file: -1 with err saying which ("wrong passphrase or damaged
  * file", "not a Pullbox backup: ..."). r is initialized on every path:

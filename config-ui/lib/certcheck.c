@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <openssl/err.h>
@@ -399,13 +400,21 @@ static char *cert_read_installed(const char *rel, const char *what, bool optiona
 
 void cert_check_installed(const char *public_name, long long now, struct cert_report *rep)
 {
-    char *cert, *key = NULL, *chain = NULL;
+    char *cert, *key = NULL, *chain = NULL, path[4096];
 
     memset(rep, 0, sizeof *rep);
     cert = cert_read_installed(PATH_TLS_CERT, "certificate", false, rep);
-    key = cert ? cert_read_installed(PATH_TLS_KEY, "private key", false, rep) : NULL;
-    chain = key ? cert_read_installed(PATH_TLS_CHAIN, "chain", true, rep) : NULL;
-    if (cert && key && chain)
+    /* The private key belongs to the services that serve TLS; the wizard
+     * (www) and the console (admin) may not read it. The apply service
+     * checked that it matches when it was installed, so a key this user
+     * cannot read is checked no further here. */
+    bool key_hidden = root_path(path, sizeof path, PATH_TLS_KEY) == 0 && access(path, F_OK) == 0 &&
+                      access(path, R_OK) != 0 && errno == EACCES;
+    if (cert && !key_hidden)
+        key = cert_read_installed(PATH_TLS_KEY, "private key", false, rep);
+    if (cert && (key || key_hidden))
+        chain = cert_read_installed(PATH_TLS_CHAIN, "chain", true, rep);
+    if (cert && chain)
         cert_check(cert, key, chain, public_name, now, rep);
     free(cert);
     if (key)

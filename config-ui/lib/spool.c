@@ -487,6 +487,41 @@ int spool_answer(const char *id, const struct result *res, char *err, size_t err
     return rc;
 }
 
+int spool_attach(const char *id, const char *ext, const void *data, size_t len, char *err,
+                 size_t errlen)
+{
+    char req[PATH_MAX], out[PATH_MAX];
+    struct stat rst;
+
+    if (!spool_id_valid(id) || spool_file(req, sizeof(req), id, "req") != 0 ||
+        spool_file(out, sizeof(out), id, ext) != 0 || stat(req, &rst) != 0) {
+        snprintf(err, errlen, "no such request");
+        return -1;
+    }
+    return file_write_atomic_owned(out, data, len, 0600, (long)rst.st_uid, -1, err, errlen);
+}
+
+int spool_take(const char *id, const char *ext, size_t max, unsigned char **data, size_t *len,
+               char *err, size_t errlen)
+{
+    char path[PATH_MAX], *buf;
+    long n;
+
+    *data = NULL;
+    *len = 0;
+    if (!spool_id_valid(id) || spool_file(path, sizeof(path), id, ext) != 0) {
+        snprintf(err, errlen, "bad request id");
+        return -1;
+    }
+    n = file_read_all(path, max, &buf, err, errlen);
+    unlink(path);
+    if (n < 0)
+        return -1;
+    *data = (unsigned char *)buf;
+    *len = (size_t)n;
+    return 0;
+}
+
 int spool_discard(const char *id)
 {
     char req[PATH_MAX];
@@ -508,7 +543,8 @@ void spool_clean(double max_age)
         return;
     while ((e = readdir(d)) != NULL) {
         size_t n = strlen(e->d_name);
-        bool result = n > 4 && strcmp(e->d_name + n - 4, ".res") == 0;
+        bool result = n > 4 && (strcmp(e->d_name + n - 4, ".res") == 0 ||
+                                strcmp(e->d_name + n - 4, ".bak") == 0);
         bool tmp = strstr(e->d_name, ".tmp-") != NULL;
 
         if (!result && !tmp)

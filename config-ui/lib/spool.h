@@ -23,6 +23,8 @@
  *   cert-self-signed: (none) -> a new self-signed certificate
  *   network-confirm: (none) -> keep the new network settings
  *   restore: the files of a decrypted backup (backup.h names)
+ *   backup: passphrase -> the encrypted backup as <id>.bak beside the result
+ *           (the tools may not read the TLS key or the SSH host keys)
  *   service: name (pullboxd|lighttpd|dropbear|ntpd|network|all), action (restart)
  *   factory-reset: confirm ("yes")
  *   reboot, poweroff: (none)
@@ -103,6 +105,14 @@ int spool_read(const char *id, struct request *r, char *err, size_t errlen);
 /* Writes <id>.res (owner: the request's writer; group: the spool folder's;
  * 0640) and removes <id>.req. */
 int spool_answer(const char *id, const struct result *res, char *err, size_t errlen);
+/* Service side: writes <id>.<ext> (e.g. "bak") for the request's writer only
+ * (mode 0600, its owner). Call before spool_answer. 0 or -1 with err. */
+int spool_attach(const char *id, const char *ext, const void *data, size_t len, char *err,
+                 size_t errlen);
+/* Tool side: reads and removes <id>.<ext> (at most max bytes). *data is
+ * malloc'ed. Returns 0 or -1 with err. */
+int spool_take(const char *id, const char *ext, size_t max, unsigned char **data, size_t *len,
+               char *err, size_t errlen);
 /* Removes a request that cannot be read (so it is not taken again). */
 int spool_discard(const char *id);
 /* Removes results and temporary files older than max_age seconds (their

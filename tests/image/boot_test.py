@@ -7,21 +7,26 @@ Boots copies of the raw disk in QEMU (TCG unless KVM=1) with every guest port
 forwarded to a 127.0.0.1-only host port, waits for the "pullbox: ready" line
 that the banner service prints on the serial console once pullboxd answers,
 and checks the appliance from outside only: there is no test hook, no
-password and no root shell in the image.
+default password and no root shell in the image.
 
   boot A1  first boot (q35, virtio disk, virtio-net, BIOS): queue ports, TLS,
-           wizard, SSH, first-boot console banner, clean ACPI poweroff
+           wizard, SSH, first-boot console banner; the setup wizard over HTTPS:
+           claim with the console's setup code, login, the Bitrix site page,
+           a key rotation that pullboxd follows (old key refused after the
+           grace period); clean ACPI poweroff
   boot A2  the same disk again on the OVF hardware (pc, PIIX IDE, e1000):
            same keys; publish on 8895 reaches ws:// on 8893 and wss:// on
            8894; pullboxd killed in the guest is restarted
   boot B   a fresh copy (q35, AHCI, e1000e, UEFI): different keys; the
-           firewall refuses a publisher that is not on the allowed list
+           firewall refuses a publisher that is not on the allowed list until
+           the wizard allows it; the admin logs in over SSH (root cannot), gets
+           the maintenance menu, rotates the key there, and pullboxd follows
   OVA      the OVA next to IMAGE.raw: member order, manifest, OVF; then its
            vmdk boots on the OVF hardware (pc, IDE, e1000)
   --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
 
 What the test writes into the data partition before a boot is what the setup
-wizard writes (firewall.conf: the allowed publishers); it reads the data
+wizard writes (settings.conf: the allowed publishers); it reads the data
 partition (debugfs, after a clean poweroff) to learn the generated signature
 key. Killing pullboxd: the test presses SysRq+F on the VM's keyboard (QEMU
 monitor "sendkey"), which makes the guest kernel's OOM killer SIGKILL the
@@ -46,6 +51,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+from appliance_client import Console, Wizard, applied
 
 BOOT_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "300"))
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
@@ -380,8 +387,9 @@ def check_services(vm, publish_allowed=True):
     fp = retry(lambda: cert_fingerprint(p[8894]), timeout=20)
     ok(isinstance(fp, str), "%s: 8894 completes a TLS handshake" % vm.name, fp)
     r = retry(lambda: http_get(p[443], "/", tls=True), timeout=30)
-    ok(isinstance(r, tuple) and r[0] == 200 and b"setup wizard coming" in r[2],
-       "%s: 443 serves the wizard placeholder over TLS" % vm.name, r)
+    ok(isinstance(r, tuple) and r[0] == 303 and r[1].get("Location", "").endswith(("/claim", "/login"))
+       and "frame-ancestors 'none'" in r[1].get("Content-Security-Policy", ""),
+       "%s: 443 serves the setup wizard over TLS (/ leads to the claim or the login page)" % vm.name, r)
     r = retry(lambda: http_get(p[80], "/x?y=1"), timeout=20)
     ok(isinstance(r, tuple) and r[0] in (301, 302, 308) and r[1].get("Location", "").startswith("https://"),
        "%s: 80 redirects to https" % vm.name, r)
@@ -436,6 +444,125 @@ def check_restart(vm):
         time.sleep(0.5)
     ok(re.search(r"Killed process \d+ \(pullboxd\)", vm.log()) is not None,
        "%s: the guest kernel logged that it killed pullboxd" % vm.name, vm.log()[-2000:])
+
+
+ADMIN_PASSWORD = "boot-test-" + secrets.token_hex(6)
+
+
+def setup_code(vm):
+    m = re.search(r"Setup code: +([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})", vm.log())
+    return m.group(1) if m else None
+
+
+def delivered_with(vm, key):
+    """True if a channel signed with key subscribes on 8893 and gets a message published
+    on 8895: what 'pullboxd accepts this key' means to a browser."""
+    p = vm.port
+    cid = secrets.token_hex(16)
+    try:
+        ws = WS(p[8893], "/bitrix/subws/?CHANNEL_ID=" + signed(key, cid))
+    except (ConnectionError, OSError) as e:
+        return "refused at the handshake: %s" % e
+    try:
+        time.sleep(0.5)
+        text = "key-probe-%s" % secrets.token_hex(4)
+        http_post(p[8895], "/bitrix/pub/?CHANNEL_ID=" + cid, json.dumps({"text": text}))
+        got, seen = ws.recv_until(text, timeout=10)
+        return True if got else "not delivered: %r" % seen[-2:]
+    finally:
+        ws.close()
+
+
+def check_claim(vm):
+    """The wizard as a new admin meets it: only the claim page, the setup code from the
+    console, a new password. Returns the logged-in Wizard, or None."""
+    w = Wizard(vm.port[443])
+    r = retry(lambda: w.get("/network"), timeout=30)
+    ok(isinstance(r, tuple) and r[0] == 303 and r[1].get("Location", "").endswith("/claim"),
+       "%s: before the claim every wizard page leads to the claim page" % vm.name, r)
+    r = w.claim("AAAA-BBBB-CCCC", ADMIN_PASSWORD)
+    ok(r[0] == 403 and "not the setup code" in r[2], "%s: a wrong setup code is refused" % vm.name, r[:2])
+    code = setup_code(vm)
+    r = w.claim(code or "", ADMIN_PASSWORD)
+    ok(r[0] in (302, 303), "%s: the setup code from the console claims the appliance" % vm.name, r)
+    r = w.get("/network")
+    if not ok(r[0] == 200 and "Host name" in r[2], "%s: after the claim the network page opens" % vm.name, r[:2]):
+        return None
+    other = Wizard(vm.port[443])
+    r = other.login("not-" + ADMIN_PASSWORD)
+    ok(r[0] in (401, 403) and "/network" not in r[1].get("Location", ""),
+       "%s: the login page refuses a wrong password" % vm.name, r[:2])
+    r = other.login(ADMIN_PASSWORD)
+    ok(r[0] in (302, 303), "%s: the login page takes the admin password" % vm.name, r[:2])
+    return w
+
+
+def check_site_settings(vm, w, publishers):
+    r = w.post_form("/site", {"site.public-name": "127.0.0.1", "site.publishers": publishers,
+                              "site.version": "4", "site.signature-algorithm": "sha1"})
+    ok(r[0] == 200 and applied(r), "%s: the Bitrix site page applies the publishers %s" % (vm.name, publishers),
+       r[2][-1500:])
+    r = w.post_form("/site", {"site.public-name": "push;reboot", "site.publishers": publishers,
+                              "site.version": "4", "site.signature-algorithm": "sha1"})
+    ok(r[0] == 400 and "Public name" in r[2], "%s: a hostile public name is refused by name" % vm.name, r[:2])
+
+
+def check_wizard_key_rotation(vm, w):
+    """Rotation from the wizard: the new key works at once, the old one for the grace period."""
+    old = w.current_key()
+    r = w.post_form("/keys", {"key.grace-period": "15"})
+    new = w.current_key()
+    ok(r[0] == 200 and applied(r) and new and old and new != old,
+       "%s: the keys page rotates the signing key" % vm.name, (r[0], old, new))
+    if not (new and old):
+        return new
+    ok(delivered_with(vm, new) is True, "%s: pullboxd accepts the new key at once" % vm.name)
+    ok(delivered_with(vm, old) is True, "%s: the old key still works during the grace period" % vm.name)
+    gone = retry(lambda: delivered_with(vm, old) is not True, timeout=60, delay=3)
+    ok(gone is True, "%s: after the grace period the old key stops working" % vm.name, gone)
+    ok(delivered_with(vm, new) is True, "%s: ... and the new key still does" % vm.name)
+    return new
+
+
+def check_console_over_ssh(vm, w):
+    """Issue 6 over SSH: the admin logs in with the password set at the claim, meets the
+    menu (not a shell), rotates the key; pullboxd takes the new key and, after the grace
+    period, refuses the old one. Root may not log in."""
+    # a short grace period, but longer than the SSH session takes under TCG (the keys page
+    # saves it, and rotates once)
+    w.post_form("/keys", {"key.grace-period": "60"})
+    root = Console(vm.port[22], "root", ADMIN_PASSWORD, timeout=30)
+    m = root.read_until(r"Choose 1-13|\$ |# ", timeout=30)
+    root.close()
+    ok(m is None, "%s: root cannot log in over SSH" % vm.name, root.out[-500:])
+    c = Console(vm.port[22], "admin", ADMIN_PASSWORD, timeout=60)
+    try:
+        m = c.read_until(r"Choose 1-13: ", timeout=90)
+        if not ok(m is not None and "Signing key" in c.out,
+                  "%s: the admin logs in over SSH and gets the numbered menu" % vm.name, c.out[-1500:]):
+            return
+        c.send("3")
+        m = c.read_until(r"Signing key: +([0-9a-f]{32,128})", timeout=30)
+        old = m.group(1) if m else None
+        c.read_until(r"Rotate the key now.*\[y/N\] ", timeout=30)
+        c.send("y")
+        m = c.read_until(r"Signing key: +([0-9a-f]{32,128})", timeout=90)
+        new = m.group(1) if m else None
+        ok(old and new and old != new, "%s: menu 3 rotates the signing key over SSH" % vm.name,
+           (old, new, c.out[-1500:]))
+        c.read_until(r"Press Enter", timeout=30)
+        c.send("")
+        c.read_until(r"Choose 1-13: ", timeout=30)
+        c.send("q")
+        c.read_until(r"Bye", timeout=15)
+    finally:
+        c.close()
+    if not (old and new):
+        return
+    ok(delivered_with(vm, new) is True, "%s: pullboxd accepts the key rotated over SSH" % vm.name)
+    ok(delivered_with(vm, old) is True, "%s: the old key still works during the grace period" % vm.name)
+    gone = retry(lambda: delivered_with(vm, old) is not True, timeout=150, delay=3)
+    ok(gone is True, "%s: after the grace period the old signature stops working" % vm.name, gone)
 
 
 def killed_not_stopped(disk):
@@ -548,8 +675,7 @@ def main():
         # ---- A1: first boot ----
         disk_a = os.path.join(workdir, "a.raw")
         subprocess.run(["cp", "--sparse=always", image, disk_a], check=True)
-        ok(write_data_file(disk_a, "/etc/firewall.conf",
-                           'PUBLISHERS="10.0.2.2"\nADMIN_NETWORKS="any"\n', workdir),
+        ok(write_data_file(disk_a, "/etc/settings.conf", "site.publishers = 10.0.2.2\n", workdir),
            "the allowed publishers can be set in the data partition from outside (debugfs)")
         vm = VM(disk_a, workdir, "A1")
         vms.append(vm)
@@ -560,6 +686,10 @@ def main():
                and "Setup wizard:  https://" in log,
                "A1: the console shows the address, the wizard URL and the setup code", log[-2000:])
             fp1, hk1 = check_services(vm)
+            w = check_claim(vm)
+            if w:
+                check_site_settings(vm, w, "10.0.2.2")
+                check_wizard_key_rotation(vm, w)
         ok(vm.powerdown(), "A1: ACPI power button powers off cleanly", vm.log()[-1500:])
         bootlog = read_data_file(disk_a, "/log/boot.log")
         ok("Initialization complete" in bootlog and "ERROR" not in bootlog and "WARNING" not in bootlog
@@ -587,12 +717,19 @@ def main():
         # ---- B: a fresh copy of the same image; 8895 allowed for someone else only ----
         disk_b = os.path.join(workdir, "b.raw")
         subprocess.run(["cp", "--sparse=always", image, disk_b], check=True)
-        write_data_file(disk_b, "/etc/firewall.conf", 'PUBLISHERS="192.0.2.55"\nADMIN_NETWORKS="any"\n', workdir)
+        write_data_file(disk_b, "/etc/settings.conf", "site.publishers = 192.0.2.55\n", workdir)
         vm = VM(disk_b, workdir, "B", machine="q35", disk_bus="ahci", nic="e1000e", uefi=True)
         vms.append(vm)
         if boot(vm):
             fp3, hk3 = check_services(vm, publish_allowed=False)
             check_refused(vm)
+            w = check_claim(vm)
+            if w:
+                # the wizard opens 8895 to this host: the firewall follows the settings
+                check_site_settings(vm, w, "192.0.2.55 10.0.2.2")
+                r = retry(lambda: http_get(vm.port[8895], "/health", timeout=5)[0] == 200, timeout=20)
+                ok(r is True, "B: after the wizard allowed this host, 8895 answers it", r)
+                check_console_over_ssh(vm, w)
             ok(fp3 is not None and fp3 != fp1, "B: a fresh copy gets its own TLS certificate", (fp1, fp3))
             ok(hk3 is not None and hk3 != hk1, "B: a fresh copy gets its own SSH host key", (hk1, hk3))
         ok(vm.powerdown(), "B: ACPI power button powers off cleanly")

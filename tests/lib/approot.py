@@ -221,6 +221,12 @@ class AppRoot:
         os.makedirs(sd + "/log", exist_ok=True)
         _script(sd + "/run", "exec 2>&1\n" + run)
         _script(sd + "/log/run", "exec svlogd -tt %s\n" % shlex.quote(self.path("var/log/" + name)))
+        # runsv keeps an existing supervise/: made readable here (as stage 2
+        # does on the appliance) so the unprivileged status pages can read
+        # the state; its control fifo stays root's
+        for sup in (sd + "/supervise", sd + "/log/supervise"):
+            os.makedirs(sup, exist_ok=True)
+            os.chmod(sup, 0o755)
 
     def _services(self):
         q = shlex.quote
@@ -258,6 +264,7 @@ class AppRoot:
                 _write(dst, text)
                 # programs the conf names under the root (the CGI): the build's
                 for p in re.findall(r'"(%s/usr/[^"]+)"' % re.escape(self.dir), text):
+                    p = p.rstrip("/")  # an alias target names the CGI with a slash
                     b = config_ui_binary(os.path.basename(p))
                     if not os.path.lexists(p) and os.path.exists(b):
                         os.makedirs(os.path.dirname(p), exist_ok=True)

@@ -7,15 +7,23 @@ fi
 umask 077
 conf=/data/pullbox/pullbox.conf
 tls=/data/pullbox/tls
-if [ ! -s "$conf" ]; then
-	pullboxd --print-config --generate-key |
-		sed -e "s|^tls-certificate = .*|tls-certificate = $tls/cert.pem|" \
-			-e "s|^tls-key = .*|tls-key = $tls/key.pem|" \
-			-e "s|^journal-path = .*|journal-path = /data/pullbox/journal|" \
-			-e "s|^journal-max-size = .*|journal-max-size = 256|" >"$conf.tmp" &&
-		mv "$conf.tmp" "$conf" && msg_ok "signature key: new"
+# The admin's settings and this appliance's secrets are the source of truth;
+# pullbox.conf and the other services' files are rendered from them by
+# pullbox-apply (below, and after every change the wizard or console makes).
+mkdir -p /data/config-ui/spool /data/config-ui/state /data/home/admin/.ssh
+chmod 0755 /data/config-ui /data/home # made under umask 077: www and admin pass through
+chown root:config /data/config-ui/spool && chmod 1770 /data/config-ui/spool
+chown www:www /data/config-ui/state && chmod 0700 /data/config-ui/state
+chown admin:admin /data/home/admin /data/home/admin/.ssh && chmod 0700 /data/home/admin/.ssh
+if [ ! -s /data/etc/secrets.conf ]; then
+	# an appliance from before config-ui kept its key in pullbox.conf: keep it
+	key=$(sed -n 's/^signature-key *= *//p' "$conf" 2>/dev/null)
+	[ -n "$key" ] || key=$(pullboxd --print-config --generate-key | sed -n 's/^signature-key = //p')
+	printf 'signature-key = %s\n' "$key" >/data/etc/secrets.conf.tmp &&
+		mv /data/etc/secrets.conf.tmp /data/etc/secrets.conf && msg_ok "signature key: new"
 fi
-chown root:pullbox "$conf" && chmod 0640 "$conf"
+chown root:config /data/etc/secrets.conf && chmod 0640 /data/etc/secrets.conf
+[ ! -f /data/etc/settings.conf ] || { chown root:config /data/etc/settings.conf && chmod 0640 /data/etc/settings.conf; }
 # the message journal (persistent messages across restarts and reboots)
 mkdir -p /data/pullbox/journal && chown pullbox:pullbox /data/pullbox/journal && chmod 0750 /data/pullbox/journal
 if [ ! -s "$tls/key.pem" ] || [ ! -s "$tls/cert.pem" ]; then
@@ -23,6 +31,13 @@ if [ ! -s "$tls/key.pem" ] || [ ! -s "$tls/cert.pem" ]; then
 		msg_ok "TLS certificate: new, self-signed"
 fi
 chown -R pullbox:pullbox "$tls" && chmod 0750 "$tls" && chmod 0640 "$tls/key.pem" && chmod 0644 "$tls/cert.pem"
+# lighttpd (the wizard) reads the same certificate as root before it drops to www
+if pullbox-apply --render >>"$BOOTLOG" 2>&1; then
+	msg_ok "service settings rendered from /data/etc/settings.conf"
+else
+	msg_error "pullbox-apply --render failed (see /data/log/boot.log)"
+fi
+chown root:pullbox "$conf" 2>/dev/null && chmod 0640 "$conf"
 for t in ed25519 ecdsa; do
 	k=/data/ssh/dropbear_${t}_host_key
 	if [ ! -s "$k" ]; then
@@ -37,7 +52,7 @@ if [ ! -f /data/etc/firstboot-done ]; then
 	code=$(tr -dc 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789' </dev/urandom | head -c 12)
 	printf '%s-%s-%s\n' "$(echo "$code" | cut -c1-4)" "$(echo "$code" | cut -c5-8)" \
 		"$(echo "$code" | cut -c9-12)" >/data/etc/setup-code
-	chmod 0600 /data/etc/setup-code
+	chown root:config /data/etc/setup-code && chmod 0640 /data/etc/setup-code
 	sync
 	date -u +%Y-%m-%dT%H:%M:%SZ >/data/etc/firstboot-done
 	sync

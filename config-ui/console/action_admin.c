@@ -1,0 +1,135 @@
+/* Menu item 10: the admin's password (login, SSH, the wizard) and the SSH
+ * keys that may log in as admin. The console checks the current password
+ * itself, hashes the new one (yescrypt) and sends only the hash; keys are
+ * added and removed by the apply service, which owns authorized_keys. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+#include "fileio.h"
+#include "passwd.h"
+#include "root.h"
+#include "secrets.h"
+
+#define SSH_KEYS_MAX (64 * 1024)
+#define SSH_KEY_LINE_MAX 8192
+
+/* Asks for the current password and checks it. */
+bool con_check_password(void)
+{
+    static struct secrets sec;
+    char pass[PASSWORD_MAX + 2];
+    if (!con_load(NULL, &sec))
+        return false;
+    if (!con_ask_secret("Current admin password: ", pass, sizeof pass))
+        return false;
+    bool good = passwd_verify(pass, sec.admin_password_hash);
+    memset(pass, 0, sizeof pass);
+    if (!good)
+        printf("Wrong password.\n");
+    return good;
+}
+
+static void change_password(void)
+{
+    char pass[PASSWORD_MAX + 2], again[PASSWORD_MAX + 2], hash[256], err[256];
+    if (!con_check_password())
+        return;
+    for (;;) {
+        if (!con_ask_secret("New password: ", pass, sizeof pass))
+            goto out;
+        if (passwd_check_policy(pass, err, sizeof err) < 0) {
+            printf("%s\n", err);
+            continue;
+        }
+        if (!con_ask_secret("The same password again: ", again, sizeof again))
+            goto out;
+        if (strcmp(pass, again) == 0)
+            break;
+        printf("The two passwords differ.\n");
+    }
+    if (passwd_hash(pass, hash, sizeof hash) < 0) {
+        printf("Cannot hash the password.\n");
+        goto out;
+    }
+    con_send_arg("password", "admin-password-hash", hash);
+out:
+    memset(pass, 0, sizeof pass);
+    memset(again, 0, sizeof again);
+}
+
+/* Prints the keys numbered as the apply service counts them (non-empty,
+ * non-comment lines). Returns how many. */
+static int list_keys(void)
+{
+    char path[4096], err[256];
+    char *text = NULL;
+    int n = 0;
+    if (root_path(path, sizeof path, PATH_AUTHORIZED_KEYS) < 0 ||
+        file_read_all(path, SSH_KEYS_MAX, &text, err, sizeof err) < 0) {
+        printf("No SSH keys.\n");
+        return 0;
+    }
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        /* type, the start of the key and the comment: enough to tell them apart */
+        char type[64] = "", blob[SSH_KEY_LINE_MAX] = "", comment[256] = "";
+        sscanf(line, "%63s %8191s %255[^\n]", type, blob, comment);
+        printf("  %d  %s %.12s...%s %s\n", ++n, type, blob,
+               strlen(blob) > 8 ? blob + strlen(blob) - 8 : "", comment);
+    }
+    if (n == 0)
+        printf("No SSH keys.\n");
+    free(text);
+    return n;
+}
+
+static void add_key(void)
+{
+    char line[4096]; /* a terminal line holds at most 4095 bytes */
+    printf("Paste one public key line (like: ssh-ed25519 AAAA... you@laptop):\n");
+    if (!con_ask("> ", line, sizeof line))
+        return;
+    if (strncmp(line, "ssh-", 4) != 0 && strncmp(line, "ecdsa-", 6) != 0 &&
+        strncmp(line, "sk-", 3) != 0) {
+        printf("That is not a public key line: it starts with its type (ssh-ed25519, ssh-rsa,"
+               " ecdsa-sha2-nistp256, ...).\nNothing was changed.\n");
+        return;
+    }
+    con_send_arg("ssh-key-add", "key", line);
+}
+
+static void remove_key(int n)
+{
+    char idx[16];
+    int choice;
+    if (!con_ask_number("Remove which key (q to go back)? ", n, &choice))
+        return;
+    snprintf(idx, sizeof idx, "%d", choice);
+    if (!con_confirm("Remove it (it can no longer log in)?")) {
+        printf("Nothing was changed.\n");
+        return;
+    }
+    con_send_arg("ssh-key-remove", "index", idx);
+}
+
+void action_admin(void)
+{
+    int choice;
+    printf("SSH keys that may log in as admin:\n");
+    int n = list_keys();
+    printf("\n  1  Change the admin password\n  2  Add an SSH key\n  3  Remove an SSH key\n\n");
+    if (!con_ask_number("Choose (1-3, q to go back): ", 3, &choice))
+        return;
+    if (choice == 1)
+        change_password();
+    else if (choice == 2)
+        add_key();
+    else if (n == 0)
+        printf("There is no key to remove.\n");
+    else
+        remove_key(n);
+}

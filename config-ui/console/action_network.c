@@ -1,0 +1,119 @@
+/* Menu item 2: address mode (DHCP or static address, gateway, DNS), host
+ * name, DNS and NTP servers. The answers go into a copy of the settings;
+ * one "settings" request carries them all after the admin confirms. A
+ * change of the network file is then kept only if the admin confirms it
+ * again over the new network, else the apply service rolls it back: an
+ * admin who loses contact gets the old address back on their own. */
+#include <stdio.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include "console.h"
+#include "settings.h"
+#include "spool.h"
+
+/* The prompt gives up this much before the apply service's deadline, so a
+ * late "y" never races the rollback. */
+#define NET_CONFIRM_MARGIN 5
+
+static void print_network(const struct settings *st)
+{
+    static const enum setting_id shown[] = {S_NET_MODE, S_NET_ADDRESS, S_NET_GATEWAY,
+                                            S_NET_DNS,  S_HOSTNAME,    S_NET_NTP};
+    for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++)
+        printf("  %-28s %s\n", setting_defs[shown[i]].label,
+               st->v[shown[i]][0] ? st->v[shown[i]] : "(empty)");
+    printf("\n");
+}
+
+/* The apply service puts a network change on trial and says so in a
+ * "network trial" step ("confirm within 120 s ..."): the seconds left, or 0
+ * when nothing waits for a confirmation. */
+static int trial_seconds(const struct result *res)
+{
+    for (size_t i = 0; i < res->nsteps; i++) {
+        const char *w;
+        if (strcmp(res->steps[i].what, "network trial") != 0 || !res->steps[i].ok)
+            continue;
+        w = strstr(res->steps[i].detail, "within ");
+        return w ? atoi(w + 7) : 60;
+    }
+    return 0;
+}
+
+static bool ask_address(struct settings *st)
+{
+    if (!con_ask_setting(st, S_NET_MODE))
+        return false;
+    if (strcmp(st->v[S_NET_MODE], "static") != 0)
+        return true;
+    return con_ask_setting(st, S_NET_ADDRESS) && con_ask_setting(st, S_NET_GATEWAY) &&
+           con_ask_setting(st, S_NET_DNS);
+}
+
+static void confirm_network(int seconds)
+{
+    bool timed_out;
+    char q[160];
+    int wait = seconds > 2 * NET_CONFIRM_MARGIN ? seconds - NET_CONFIRM_MARGIN : seconds / 2;
+    printf("\nThe network was restarted with the new settings. If you can still read this,\n"
+           "confirm them; otherwise the previous settings come back on their own.\n");
+    snprintf(q, sizeof q, "Confirm the new settings within %d s", wait);
+    if (con_confirm_within(q, wait, &timed_out)) {
+        con_intr = 0;
+        con_send_op("network-confirm");
+        return;
+    }
+    printf("Not confirmed: the previous network settings come back within %d s.\n", seconds);
+}
+
+void action_network(void)
+{
+    static struct settings old, st;
+    enum setting_id bad;
+    char err[SETTING_ERR_MAX];
+    int choice;
+    if (!con_load(&old, NULL))
+        return;
+    st = old;
+    print_network(&old);
+    printf("  1  Address: DHCP or static (address, gateway, DNS)\n"
+           "  2  Host name\n"
+           "  3  DNS servers\n"
+           "  4  NTP servers\n\n");
+    if (!con_ask_number("Change which (1-4, q to go back)? ", 4, &choice))
+        return;
+    bool answered = false;
+    switch (choice) {
+    case 1:
+        answered = ask_address(&st);
+        break;
+    case 2:
+        answered = con_ask_setting(&st, S_HOSTNAME);
+        break;
+    case 3:
+        answered = con_ask_setting(&st, S_NET_DNS);
+        break;
+    case 4:
+        printf("(\"none\" turns time synchronisation off)\n");
+        answered = con_ask_setting(&st, S_NET_NTP);
+        break;
+    }
+    if (!answered) {
+        printf("Nothing was changed.\n");
+        return;
+    }
+    if (settings_check(&st, &bad, err, sizeof err) < 0) {
+        printf("%s\nNothing was changed.\n", err);
+        return;
+    }
+    if (con_show_changes(&old, &st) == 0)
+        return;
+    if (!con_confirm("Apply these settings?")) {
+        printf("Nothing was changed.\n");
+        return;
+    }
+    static struct result res;
+    if (con_send_settings(&st, &res) && trial_seconds(&res) > 0)
+        confirm_network(trial_seconds(&res));
+}

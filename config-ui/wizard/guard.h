@@ -1,0 +1,19 @@
+/* The checks every state-changing request passes before a page sees it:
+ * the browser says the form came from this site (Origin, or Sec-Fetch-Site
+ * and Referer where the referrer policy made Origin "null"), and the form
+ * carries the session's CSRF token. */
+#ifndef PULLBOX_WIZARD_GUARD_H
+#define PULLBOX_WIZARD_GUARD_H
+
+#include "wizard.h"
+
+#include <stddef.h>
+
+/* true if the request comes from a page of this site; otherwise why not in
+ * err. */
+bool guard_same_origin(const struct cgi_req *r, char *err, size_t errlen);
+
+/* true if the form's csrf field matches the session's token. */
+bool guard_csrf(const struct wiz *w, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,188 @@
+/* pullbox-wizard.cgi: the web setup wizard, one process per request under
+ * lighttpd's mod_cgi, as the unprivileged user www. It reads the request,
+ * decides who may see what (claim first, then login), checks every POST's
+ * origin and CSRF token, and hands the request to its page. It changes
+ * nothing itself: pages send requests to the root-owned apply service. */
+#include "guard.h"
+#include "layout.h"
+#include "reply.h"
+#include "root.h"
+#include "wizard.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct route {
+    const char *path;
+    page_fn *page;
+};
+
+/* Pages reachable once logged in. /claim and /login are handled before. */
+static const struct route routes[] = {
+    {"/network", page_network},
+    {"/network/confirm", page_network_confirm},
+    {"/site", page_site},
+    {"/certificates", page_certificates},
+    {"/certificates/check", page_certificates},
+    {"/certificates/install", page_certificates},
+    {"/certificates/self-signed", page_certificates},
+    {"/keys", page_keys},
+    {"/firewall", page_firewall},
+    {"/bitrix", page_bitrix},
+    {"/selftest", page_selftest},
+    {"/status", page_status},
+    {"/backup", page_backup},
+    {"/backup/download", page_backup},
+    {"/backup/open", page_backup},
+    {"/backup/restore", page_backup},
+    {"/logout", page_logout},
+};
+
+static bool appliance_claimed(void)
+{
+    char path[512];
+    return root_path(path, sizeof(path), PATH_CLAIMED) == 0 && access(path, F_OK) == 0;
+}
+
+int wiz_session_renew(struct wiz *w, bool authed)
+{
+    char cookie[256];
+    session_destroy(&w->sess);
+    session_purge(w->now);
+    if (session_create(&w->sess, authed, w->now) < 0)
+        return -1;
+    session_cookie(&w->sess, cookie, sizeof(cookie));
+    reply_header("Set-Cookie", cookie);
+    w->sess.set_cookie = false;
+    return 0;
+}
+
+/* Reads and decodes the body of a POST, or the query of a GET. Answers
+ * the request itself and returns false when the body is refused. */
+static bool read_form(struct wiz *w)
+{
+    if (!w->post) {
+        /* a malformed query is ignored: GET changes nothing */
+        if (cgi_form_decode(w->req.query, strlen(w->req.query), &w->form) < 0)
+            cgi_form_free(&w->form);
+        return true;
+    }
+    char *body;
+    size_t len;
+    int rc = cgi_body_read(&w->req, stdin, CGI_BODY_MAX, &body, &len);
+    if (rc == 413) {
+        layout_error_page(w, 413, "Upload too large",
+                          "The request is larger than 1 MiB and was refused without being "
+                          "stored. Certificates and backups are far smaller: check the file.");
+        return false;
+    }
+    if (rc != 0) {
+        layout_error_page(w, rc, "Bad request", "The request's body is missing or incomplete.");
+        return false;
+    }
+    rc = cgi_form_from_body(&w->req, body, len, &w->form);
+    free(body);
+    if (rc < 0) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "The form was refused: %s. Nothing was changed.", w->form.err);
+        layout_error_page(w, 400, "Form refused", msg);
+        return false;
+    }
+    return true;
+}
+
+/* Origin and CSRF, for every POST, before any page sees it. */
+static bool post_allowed(struct wiz *w, bool have_session)
+{
+    char err[300], msg[400];
+    bool ok = guard_same_origin(&w->req, err, sizeof(err));
+    if (ok && !have_session) {
+        snprintf(err, sizeof(err),
+                 "your session has expired: reload the page and send the form again");
+        ok = false;
+    }
+    if (ok)
+        ok = guard_csrf(w, err, sizeof(err));
+    if (!ok) {
+        snprintf(msg, sizeof(msg), "Refused: %s. Nothing was changed.", err);
+        layout_error_page(w, 403, "Request refused", msg);
+        return false;
+    }
+    return true;
+}
+
+static void dispatch(struct wiz *w, bool have_session)
+{
+    const char *path = w->req.path;
+    bool claimed = appliance_claimed();
+
+    if (!claimed) {
+        /* nothing but the claim until the appliance has an admin */
+        if (strcmp(path, "/claim") != 0) {
+            reply_redirect("/claim");
+            return;
+        }
+    } else if (strcmp(path, "/claim") == 0) {
+        reply_redirect(w->sess.authed ? "/" : "/login");
+        return;
+    } else if (!w->sess.authed && strcmp(path, "/login") != 0) {
+        reply_redirect("/login");
+        return;
+    }
+
+    if (w->post && !post_allowed(w, have_session))
+        return;
+    if (!have_session && wiz_session_renew(w, false) < 0) {
+        layout_error_page(w, 500, "Internal error",
+                          "The wizard could not store a session: is the data partition full?");
+        return;
+    }
+    if (strcmp(path, "/claim") == 0) {
+        page_claim(w);
+        return;
+    }
+    if (strcmp(path, "/login") == 0) {
+        if (w->sess.authed)
+            reply_redirect("/");
+        else
+            page_login(w);
+        return;
+    }
+    if (strcmp(path, "/") == 0) {
+        reply_redirect("/network");
+        return;
+    }
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strcmp(path, routes[i].path) == 0) {
+            routes[i].page(w);
+            return;
+        }
+    layout_error_page(w, 404, "Not found", "There is no such page in the wizard.");
+}
+
+int main(void)
+{
+    static struct wiz w; /* large (forms, settings): not on the stack */
+
+    w.now = (long long)time(NULL);
+    cgi_req_from_env(&w.req);
+    w.post = strcmp(w.req.method, "POST") == 0;
+    reply_begin();
+    if (!w.post && strcmp(w.req.method, "GET") != 0 && strcmp(w.req.method, "HEAD") != 0) {
+        reply_header("Allow", "GET, POST");
+        layout_error_page(&w, 405, "Method not allowed", "The wizard answers GET and POST only.");
+        return 0;
+    }
+    bool have_session = session_load(w.req.cookie, w.now, &w.sess);
+    if (read_form(&w)) {
+        dispatch(&w, have_session);
+        /* the idle clock restarts; a logged-out session has no hash left */
+        if (w.sess.hash[0])
+            session_save(&w.sess, w.now);
+    }
+    cgi_form_free(&w.form);
+    return 0;
+}

@@ -1,0 +1,89 @@
+/* /keys: the signing key the Bitrix site and pullboxd share (signature_key
+ * of CPullOptions). Shown with a copy button; a rotation makes a new key and
+ * keeps the old one valid for the grace period, so that clients holding
+ * channels signed with it do not all fail at once. */
+#include "appstate.h"
+#include "form.h"
+#include "html.h"
+#include "layout.h"
+#include "reply.h"
+#include "secrets.h"
+#include "settings_form.h"
+#include "spool.h"
+#include "wizard.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const enum setting_id keys_fields[] = {S_KEY_GRACE_PERIOD};
+
+static void key_value(const char *id, const char *label, const char *key)
+{
+    html_printf("<div class=\"key\"><span class=\"label\">%s</span>"
+                "<code id=\"%s\" class=\"secret\">%s</code>"
+                "<button type=\"button\" class=\"copy\" data-copy=\"%s\" hidden>Copy</button>"
+                "</div>\n",
+                label, id, key, id);
+}
+
+/* POST /keys: a changed grace period is saved first (one settings
+ * request), then the rotation is asked for. */
+static int keys_rotate(struct wiz *w, struct settings_form *sf, struct result *rot)
+{
+    char old[SETTING_VALUE_MAX];
+    snprintf(old, sizeof(old), "%s", sf->st.v[S_KEY_GRACE_PERIOD]);
+    if (!settings_form_validate(sf, w, keys_fields, 1))
+        return 0;
+    if (strcmp(old, sf->st.v[S_KEY_GRACE_PERIOD]) != 0) {
+        if (settings_form_send(sf) < 0)
+            return -1;
+        if (!sf->res.ok)
+            return 1;
+    }
+    struct request rq;
+    request_init(&rq, "rotate-key");
+    int sent = spool_call(&rq, WIZ_APPLY_TIMEOUT, rot, sf->sys_err, sizeof(sf->sys_err));
+    request_free(&rq);
+    return sent < 0 ? -1 : 2;
+}
+
+void page_keys(struct wiz *w)
+{
+    static struct settings_form sf;
+    struct result rot;
+    int submitted = -2;
+    if (settings_form_load(&sf) == 0 && w->post)
+        submitted = keys_rotate(w, &sf, &rot);
+
+    struct secrets sec;
+    char err[256];
+    layout_begin(w, "Signing key");
+    html_printf("<p>The Bitrix site signs channel names with this key and the queue server "
+                "checks them. It is the <em>signature key</em> of the pull module's settings; "
+                "the <a href=\"/bitrix\">Bitrix settings</a> page shows it in place.</p>\n");
+    settings_form_outcome(&sf, submitted == 2 ? 1 : submitted);
+    if (submitted == 2)
+        form_result(&rot);
+    if (appstate_load(NULL, &sec, err, sizeof(err)) < 0) {
+        layout_notice("error", err);
+    } else {
+        key_value("key-current", "Current key", sec.signature_key);
+        if (sec.signature_key_previous[0] && sec.previous_until > w->now) {
+            char until[64];
+            time_t t = (time_t)sec.previous_until;
+            strftime(until, sizeof(until), "%Y-%m-%d %H:%M UTC", gmtime(&t));
+            key_value("key-previous", "Previous key", sec.signature_key_previous);
+            html_printf("<p class=\"help\">The previous key is still accepted until %s.</p>\n",
+                        until);
+        }
+        memset(&sec, 0, sizeof(sec));
+    }
+    html_printf("<h2>Rotate the key</h2>\n<p>After a rotation, enter the new key in the pull "
+                "module's settings. Until the grace period ends the old key keeps working.</p>\n");
+    form_begin(w, "/keys", false);
+    settings_form_fields(&sf, keys_fields, 1);
+    form_end("Rotate the signing key");
+    layout_end();
+    reply_send(submitted == 0 ? 400 : 200);
+}

@@ -1,0 +1,67 @@
+/* /status: services, pullboxd's figures, disk, uptime and the last lines
+ * of pullboxd's log (lib/status.c). */
+#include "html.h"
+#include "layout.h"
+#include "reply.h"
+#include "status.h"
+#include "wizard.h"
+
+#define STATUS_PUBLISH_PORT 8895
+#define STATUS_LOG_LINES 20
+
+static void duration(double s)
+{
+    long long t = (long long)s;
+    if (t >= 86400)
+        html_printf("%lld d %lld h", t / 86400, t % 86400 / 3600);
+    else if (t >= 3600)
+        html_printf("%lld h %lld min", t / 3600, t % 3600 / 60);
+    else
+        html_printf("%lld min %lld s", t / 60, t % 60);
+}
+
+void page_status(struct wiz *w)
+{
+    static struct appliance_status st;
+    static char log[16384];
+    char err[256];
+
+    status_read(&st, STATUS_PUBLISH_PORT, 2.0);
+    layout_begin(w, "Status");
+    html_printf("<dl class=\"facts\">\n<dt>Version</dt><dd>%s</dd>\n<dt>Address</dt><dd>%s</dd>\n"
+                "<dt>Up for</dt><dd>",
+                st.version, st.address[0] ? st.address : "none");
+    duration(st.uptime);
+    html_printf("</dd>\n<dt>Disk (data)</dt><dd>%llu MiB free of %llu MiB</dd>\n</dl>\n",
+                st.disk_free >> 20, st.disk_total >> 20);
+
+    html_printf("<h2>Services</h2>\n<table class=\"values\" id=\"services\">\n<thead><tr>"
+                "<th>Service</th><th>State</th><th>Details</th></tr></thead>\n<tbody>\n");
+    for (size_t i = 0; i < st.nservices; i++)
+        html_printf("<tr><td>%s</td><td class=\"%s\">%s</td><td>%s</td></tr>\n",
+                    st.services[i].name, st.services[i].up ? "ok" : "error",
+                    st.services[i].up ? "running" : "down", st.services[i].text);
+    html_printf("</tbody>\n</table>\n");
+
+    html_printf("<h2>Queue server</h2>\n");
+    if (st.metrics_ok)
+        html_printf("<dl class=\"facts\" id=\"metrics\">\n<dt>Connections</dt><dd>%lld</dd>\n"
+                    "<dt>Channels</dt><dd>%lld</dd>\n<dt>Messages</dt><dd>%lld</dd>\n"
+                    "<dt>Messages per second</dt><dd>%lld</dd>\n</dl>\n",
+                    st.connections, st.channels, st.messages_total,
+                    (long long)(st.messages_per_second + 0.5));
+    else
+        layout_notice("error", "pullboxd did not answer on its publish port: is it running?");
+
+    html_printf("<h2>Last lines of the queue server's log</h2>\n");
+    long n = status_log_tail("pullboxd", STATUS_LOG_LINES, log, sizeof(log), err, sizeof(err));
+    if (n >= 0) {
+        html_printf("<pre class=\"code log\" id=\"log\">");
+        html_escape_n(log, (size_t)n);
+        html_printf("</pre>\n");
+    } else {
+        layout_notice("warn", err);
+    }
+    layout_end();
+    reply_send(200);
+}

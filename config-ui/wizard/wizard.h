@@ -1,0 +1,35 @@
+/* What every page of the wizard is handed: the request, its decoded form,
+ * the session, and the clock. One page_*.c per page; main.c routes a path
+ * to its page after the claim, login, Origin and CSRF checks, so a page
+ * only ever sees a POST that passed them. */
+#ifndef PULLBOX_WIZARD_H
+#define PULLBOX_WIZARD_H
+
+#include "cgi.h"
+#include "session.h"
+
+#include <stdbool.h>
+
+#define WIZ_APPLY_TIMEOUT 60.0 /* seconds to wait for the apply service */
+
+struct wiz {
+    struct cgi_req req;
+    struct cgi_form form; /* the POST body, or the query string of a GET */
+    struct session sess;
+    bool post;
+    long long now;
+};
+
+typedef void page_fn(struct wiz *w);
+
+/* Replaces the request's session with a new one (login, claim, logout) and
+ * sends its cookie with the answer. 0 or -1. */
+int wiz_session_renew(struct wiz *w, bool authed);
+
+/* The pages (page_<name>.c); each answers GET and, where it has a form,
+ * POST. */
+page_fn page_claim, page_login, page_logout, page_network, page_network_confirm, page_site,
+    page_certificates, page_keys, page_firewall, page_bitrix, page_selftest, page_status,
+    page_backup;
+
+#endif
