@@ -134,8 +134,10 @@ def signature_key(disk):
 
 class VM:
     def __init__(self, disk, workdir, name, machine="q35", disk_bus="virtio", nic="virtio-net-pci",
-                 uefi=False, fmt="raw"):
+                 uefi=False, fmt="raw", serial_input=False):
         self.disk, self.workdir, self.name, self.fmt = disk, workdir, name, fmt
+        # serial_input: the serial console is also a TCP socket on 127.0.0.1 to type into
+        self.serial_port = free_port() if serial_input else None
         self.machine, self.disk_bus, self.nic, self.uefi = machine, disk_bus, nic, uefi
         self.port = {g: free_port() for g in GUEST_PORTS}
         self.serial = os.path.join(workdir, name + ".serial.log")
@@ -151,7 +153,10 @@ class VM:
         accel = "kvm" if os.environ.get("KVM") == "1" else "tcg"
         fwd = ",".join("hostfwd=tcp:127.0.0.1:%d-:%d" % (h, g) for g, h in self.port.items())
         args = [QEMU, "-machine", "%s,accel=%s" % (self.machine, accel), "-m", "1024", "-smp", "2",
-                "-display", "none", "-vga", "std", "-serial", "file:" + self.serial,
+                "-display", "none", "-vga", "std"] + (
+                    ["-chardev", "socket,id=ser0,host=127.0.0.1,port=%d,server=on,wait=off,logfile=%s"
+                     % (self.serial_port, self.serial), "-serial", "chardev:ser0"]
+                    if self.serial_port else ["-serial", "file:" + self.serial]) + [
                 "-monitor", "unix:%s,server,nowait" % self.monitor,
                 "-drive", "file=%s,format=%s,if=none,id=d0,cache=writeback" % (self.disk, self.fmt),
                 "-netdev", "user,id=n0,restrict=on," + fwd, "-device", "%s,netdev=n0" % self.nic]
@@ -565,6 +570,50 @@ def check_console_over_ssh(vm, w):
     ok(gone is True, "%s: after the grace period the old signature stops working" % vm.name, gone)
 
 
+def check_serial_login(vm):
+    """The VM's serial console: getty, the admin's password, and the menu comes up on its
+    own (the admin's login shell is the console)."""
+    try:
+        s = socket.create_connection(("127.0.0.1", vm.serial_port), timeout=10)
+    except OSError as e:
+        ok(False, "%s: the serial console takes input" % vm.name, e)
+        return
+    buf = b""
+
+    def until(pattern, timeout):
+        nonlocal buf
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = re.search(pattern, buf)
+            if m:
+                buf = buf[m.end():]
+                return m
+            s.settimeout(max(0.1, end - time.monotonic()))
+            try:
+                d = s.recv(4096)
+            except socket.timeout:
+                continue
+            if not d:
+                break
+            buf += d
+        return None
+
+    try:
+        s.sendall(b"\r")
+        got = until(rb"login: ", 60)
+        s.sendall(b"admin\r")
+        got = got and until(rb"[Pp]assword: ", 30)
+        s.sendall(ADMIN_PASSWORD.encode() + b"\r")
+        got = got and until(rb"Choose 1-13: ", 120)
+        ok(got is not None, "%s: the admin logs in on the serial console and the menu starts" % vm.name,
+           buf[-800:])
+        s.sendall(b"q\r")
+        ok(until(rb"login: ", 60) is not None, "%s: leaving the menu logs out (getty again)" % vm.name,
+           buf[-800:])
+    finally:
+        s.close()
+
+
 def killed_not_stopped(disk):
     """pullboxd's own log (svlogd, data partition): a start that follows a start with no
     orderly stop in between is a process that was killed, then restarted by runsv."""
@@ -718,7 +767,8 @@ def main():
         disk_b = os.path.join(workdir, "b.raw")
         subprocess.run(["cp", "--sparse=always", image, disk_b], check=True)
         write_data_file(disk_b, "/etc/settings.conf", "site.publishers = 192.0.2.55\n", workdir)
-        vm = VM(disk_b, workdir, "B", machine="q35", disk_bus="ahci", nic="e1000e", uefi=True)
+        vm = VM(disk_b, workdir, "B", machine="q35", disk_bus="ahci", nic="e1000e", uefi=True,
+                serial_input=True)
         vms.append(vm)
         if boot(vm):
             fp3, hk3 = check_services(vm, publish_allowed=False)
@@ -730,6 +780,7 @@ def main():
                 r = retry(lambda: http_get(vm.port[8895], "/health", timeout=5)[0] == 200, timeout=20)
                 ok(r is True, "B: after the wizard allowed this host, 8895 answers it", r)
                 check_console_over_ssh(vm, w)
+                check_serial_login(vm)
             ok(fp3 is not None and fp3 != fp1, "B: a fresh copy gets its own TLS certificate", (fp1, fp3))
             ok(hk3 is not None and hk3 != hk1, "B: a fresh copy gets its own SSH host key", (hk1, hk3))
         ok(vm.powerdown(), "B: ACPI power button powers off cleanly")

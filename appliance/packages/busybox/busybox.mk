@@ -9,7 +9,11 @@ BUSYBOX_VERSION = 1.35.0-4+deb12u1
 BUSYBOX_POOL = main/b/busybox
 BUSYBOX_FRAGMENT = $(APPLIANCE_TOP)/appliance/configs/busybox.fragment
 BUSYBOX_EXTRA_DEPS = $(BUSYBOX_FRAGMENT)
-BUSYBOX_MAKE_OPTS = CC=$(TARGET_CC) HOSTCC=gcc KCONFIG_NOTIMESTAMP=1
+BUSYBOX_DEPENDENCIES = libxcrypt
+# crypt() and <crypt.h> from libxcrypt in the sysroot (for login); in CC so
+# that BusyBox's own "is -lcrypt there?" probe sees them too
+BUSYBOX_MAKE_OPTS = CC="$(TARGET_CC) -isystem $(STAGING_DIR)/usr/include -L$(STAGING_DIR)/usr/lib" \
+	HOSTCC=gcc KCONFIG_NOTIMESTAMP=1
 BUSYBOX_CONFIGURE_CMDS = $(MAKE) $(BUSYBOX_MAKE_OPTS) defconfig && \
 	$(PKG_SCRIPTS)/kconfig-merge.sh .config $(BUSYBOX_FRAGMENT) && \
 	$(MAKE) $(BUSYBOX_MAKE_OPTS) oldconfig </dev/null
