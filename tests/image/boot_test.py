@@ -20,7 +20,9 @@ default password and no root shell in the image.
   boot B   a fresh copy (q35, AHCI, e1000e, UEFI): different keys; the
            firewall refuses a publisher that is not on the allowed list until
            the wizard allows it; the admin logs in over SSH (root cannot), gets
-           the maintenance menu, rotates the key there, and pullboxd follows
+           the maintenance menu, rotates the key there, and pullboxd follows;
+           the admin logs in on the serial console; a factory reset from the
+           menu wipes the data partition and the appliance starts over
   OVA      the OVA next to IMAGE.raw: member order, manifest, OVF; then its
            vmdk boots on the OVF hardware (pc, IDE, e1000)
   --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
@@ -614,6 +616,36 @@ def check_serial_login(vm):
         s.close()
 
 
+def check_factory_reset(vm):
+    """Console menu 11 over SSH: after the typed RESET the appliance reboots, wipes its data
+    partition and comes back as new: unclaimed, with a new setup code."""
+    codes = re.findall(r"Setup code: +([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})", vm.log())
+    ready = vm.log().count("pullbox: ready")
+    c = Console(vm.port[22], "admin", ADMIN_PASSWORD, timeout=60)
+    try:
+        if not ok(c.read_until(r"Choose 1-13: ", timeout=90) is not None,
+                  "%s: the admin logs in over SSH again" % vm.name, c.out[-800:]):
+            return
+        c.send("11")
+        c.read_until(r"Type RESET", timeout=30)
+        c.send("RESET")
+        c.read_until(r"reboot|Reboot|restart", timeout=30)
+    finally:
+        c.close()
+    end = time.monotonic() + BOOT_TIMEOUT
+    while time.monotonic() < end and vm.log().count("pullbox: ready") <= ready:
+        time.sleep(1)
+    log = vm.log()
+    ok(log.count("pullbox: ready") > ready and "reboot: Restarting system" in log,
+       "%s: after RESET the appliance reboots" % vm.name, log[-2500:])
+    new = re.findall(r"Setup code: +([A-Z2-9]{4}-[A-Z2-9]{4}-[A-Z2-9]{4})", log)
+    ok(new and codes and new[-1] != codes[-1], "%s: ... and shows a new setup code" % vm.name,
+       (codes[-1:], new[-1:]))
+    r = retry(lambda: http_get(vm.port[443], "/network", tls=True), timeout=60)
+    ok(isinstance(r, tuple) and r[0] == 303 and r[1].get("Location", "").endswith("/claim"),
+       "%s: ... and waits for a new claim" % vm.name, r)
+
+
 def killed_not_stopped(disk):
     """pullboxd's own log (svlogd, data partition): a start that follows a start with no
     orderly stop in between is a process that was killed, then restarted by runsv."""
@@ -781,9 +813,13 @@ def main():
                 ok(r is True, "B: after the wizard allowed this host, 8895 answers it", r)
                 check_console_over_ssh(vm, w)
                 check_serial_login(vm)
+                check_factory_reset(vm)
             ok(fp3 is not None and fp3 != fp1, "B: a fresh copy gets its own TLS certificate", (fp1, fp3))
             ok(hk3 is not None and hk3 != hk1, "B: a fresh copy gets its own SSH host key", (hk1, hk3))
         ok(vm.powerdown(), "B: ACPI power button powers off cleanly")
+        bootlog = read_data_file(disk_b, "/log/boot.log")
+        ok("Factory reset: wiping the data partition" in bootlog and "the data partition is empty" in bootlog,
+           "B: stage 1 of the boot after the reset wiped the data partition (data/log/boot.log)", bootlog[-1500:])
         key3 = signature_key(disk_b)
         ok(key3 is not None and key3 != key1, "B: a fresh copy gets its own signature key")
 

@@ -9,5 +9,18 @@ else
 	mount -t tmpfs -o mode=0755,size=64m data /data
 	: >/run/pullbox-data-volatile
 fi
+# Factory reset (asked for from the console or the wizard; the apply service
+# leaves this mark and reboots): everything on the data partition goes, so
+# this boot is a first boot again with new keys and a new setup code.
+if [ -f /data/etc/factory-reset ]; then
+	msg "Factory reset: wiping the data partition"
+	rm -rf /data/* /data/.[!.]* 2>/dev/null
+	if [ -f /data/etc/factory-reset ]; then
+		msg_error "the data partition could not be wiped"
+	else
+		msg_ok "the data partition is empty"
+	fi
+	sync
+fi
 mkdir -p /data/etc /data/pullbox/tls /data/ssh /data/log /data/home
 chmod 0700 /data/ssh
