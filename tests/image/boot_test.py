@@ -726,7 +726,7 @@ def ova_boot(workdir, ova):
 def matrix_boot(workdir, image, name, **hw):
     disk = os.path.join(workdir, name + ".raw")
     subprocess.run(["cp", "--sparse=always", image, disk], check=True)
-    write_data_file(disk, "/etc/firewall.conf", 'PUBLISHERS="10.0.2.2"\nADMIN_NETWORKS="any"\n', workdir)
+    write_data_file(disk, "/etc/settings.conf", "site.publishers = 10.0.2.2\n", workdir)
     vm = VM(disk, workdir, name, **hw)
     try:
         if boot(vm):
