@@ -15,6 +15,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #define SSH_KEYS_MAX 32
 #define SSH_LINE_MAX 8192
 #define SSH_COMMENT_MAX 200
@@ -24,48 +26,23 @@ static const char *const key_types[] = {
     "ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa",
     NULL};
 
-static int b64val(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
-/* Strict base64 (padding required); returns the decoded length or -1. */
+/* Base64 of a key blob (padding required) through OpenSSL's decoder, which
+ * refuses characters outside the alphabet; returns the decoded length
+ * (padding bytes not counted) or -1. */
 static long b64_decode(const char *s, size_t n, unsigned char *out, size_t outmax)
 {
-    size_t o = 0;
+    size_t pad = 0;
+    int len;
 
-    if (n == 0 || n % 4 != 0)
+    if (n == 0 || n % 4 != 0 || n / 4 * 3 > outmax || n > INT_MAX)
         return -1;
-    for (size_t i = 0; i < n; i += 4) {
-        int v[4];
-        int pad = 0;
-        for (int j = 0; j < 4; j++) {
-            if (s[i + j] == '=' && i + 4 == n && j >= 2) {
-                v[j] = 0;
-                pad++;
-            } else if (pad || (v[j] = b64val((unsigned char)s[i + j])) < 0) {
-                return -1;
-            }
-        }
-        unsigned long w = (unsigned long)v[0] << 18 | (unsigned long)v[1] << 12 |
-                          (unsigned long)v[2] << 6 | (unsigned long)v[3];
-        for (int j = 0; j < 3 - pad; j++) {
-            if (o >= outmax)
-                return -1;
-            out[o++] = (unsigned char)(w >> (16 - 8 * j));
-        }
-    }
-    return (long)o;
+    for (size_t i = n - 2; i < n; i++)
+        if (s[i] == '=')
+            pad++;
+    if ((pad == 1 && s[n - 2] == '=') || memchr(s, '=', n - pad) != NULL)
+        return -1; /* '=' only as the last one or two characters */
+    len = EVP_DecodeBlock(out, (const unsigned char *)s, (int)n);
+    return len < 0 ? -1 : (long)len - (long)pad;
 }
 
 /* One key line; err names what is wrong. */
