@@ -94,6 +94,7 @@ void conn_accept(struct listener *l, int fd)
     }
     s->m.connections_total++;
     s->m.n_conns++;
+    worker_gauges_changed(s);
     if (c->role == ROLE_SUBSCRIBE) {
         s->m.n_client_conns++;
         if (s->hub)
@@ -180,17 +181,24 @@ void conn_unsubscribe_all(struct conn *c)
     free(c->user_id);
     c->user_id = NULL;
     c->has_pub_id = false;
-    if (c->flags & CONN_F_COUNTED) {
-        c->flags &= (uint16_t)~CONN_F_COUNTED;
-        if (s->hub)
-            worker_count_format(s, c->fmt, -1);
-        if (c->state == CONN_LONGPOLL)
-            s->m.n_longpoll--;
-        else if (c->state == CONN_WS)
-            s->m.n_ws--;
-        else if (c->state == CONN_SSE)
-            s->m.n_sse--;
-    }
+    conn_uncount(c);
+}
+
+void conn_uncount(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (!(c->flags & CONN_F_COUNTED))
+        return;
+    c->flags &= (uint16_t)~CONN_F_COUNTED;
+    if (s->hub)
+        worker_count_format(s, c->fmt, -1);
+    if (c->state == CONN_LONGPOLL)
+        s->m.n_longpoll--;
+    else if (c->state == CONN_WS)
+        s->m.n_ws--;
+    else if (c->state == CONN_SSE)
+        s->m.n_sse--;
+    worker_gauges_changed(s);
 }
 
 void conn_close(struct conn *c, const char *reason)
@@ -238,6 +246,7 @@ static void conn_free(struct conn *c)
     buf_deinit(&c->in);
     free(c->user_id);
     s->m.n_conns--;
+    worker_gauges_changed(s);
     if (c->role == ROLE_SUBSCRIBE) {
         s->m.n_client_conns--;
         if (s->hub)

@@ -221,6 +221,9 @@ void conn_close(struct conn *c, const char *reason);
 void conn_close_after_write(struct conn *c);
 void conn_set_timer(struct conn *c, enum tlist tl);
 void conn_unsubscribe_all(struct conn *c);
+/* Takes a subscriber out of the connection gauges (conn_unsubscribe_all does
+ * it too): a long poll is uncounted before its answer is written. */
+void conn_uncount(struct conn *c);
 void conn_flush_all(struct server *s);
 void conn_reap(struct server *s);
 void conn_tick(struct server *s, double now);

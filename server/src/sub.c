@@ -201,6 +201,8 @@ void sub_flush(struct conn *c)
         add(v, &n, wsh, hl, NULL);
     }
     if (c->state == CONN_LONGPOLL || c->state == CONN_WS || c->state == CONN_SSE) {
+        if (lp)
+            conn_uncount(c); /* whoever has the answer must not see it still counted */
         add(v, &n, prefix, plen, NULL);
         add_payload(c, e, custom, custom_len, v, &n);
         conn_send_pieces(c, v, n);
@@ -664,4 +666,5 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
         s->m.n_longpoll++;
         conn_set_timer(c, TL_LONGPOLL);
     }
+    worker_gauges_changed(s);
 }

@@ -58,6 +58,10 @@ void worker_hub_new(struct server *home, unsigned n)
     for (int i = 0; i < MSG_ENC_COUNT; i++)
         atomic_init(&h->fmt_users[i], 0);
     h->snap = xcalloc(n, sizeof *h->snap);
+    h->live = aligned_alloc(_Alignof(struct worker_gauges), n * sizeof *h->live);
+    if (!h->live)
+        abort();
+    memset(h->live, 0, n * sizeof *h->live);
     h->snap_chans = xcalloc(n, sizeof *h->snap_chans);
     home->hub = h;
     home->worker = 0;
@@ -133,6 +137,7 @@ void worker_hub_free(struct server *home)
     pthread_mutex_destroy(&h->pub_mu);
     pthread_mutex_destroy(&h->stats_mu);
     free(h->snap);
+    free(h->live);
     free(h->snap_chans);
     free(h->w);
     free(h);
@@ -424,6 +429,18 @@ void worker_tick(struct server *s, double now)
         presence_sweep(s->hub->presence, now, (double)s->cfg.online_grace);
 }
 
+void worker_gauges_changed(struct server *s)
+{
+    if (!s->hub)
+        return;
+    struct worker_gauges *g = &s->hub->live[s->worker];
+    /* release: a reader that sees a subscriber counted finds it registered */
+    atomic_store_explicit(&g->longpoll, s->m.n_longpoll, memory_order_release);
+    atomic_store_explicit(&g->ws, s->m.n_ws, memory_order_release);
+    atomic_store_explicit(&g->sse, s->m.n_sse, memory_order_release);
+    atomic_store_explicit(&g->conns, s->m.n_conns, memory_order_release);
+}
+
 void worker_count_format(struct server *s, unsigned fmt, int delta)
 {
     if (fmt < MSG_ENC_COUNT)
@@ -482,6 +499,12 @@ unsigned worker_stats(struct server *s, struct metrics *sum, struct metrics **pe
     if (h) {
         pthread_mutex_lock(&h->stats_mu);
         memcpy(v, h->snap, n * sizeof *v);
+        for (unsigned i = 0; i < n; i++) {
+            v[i].n_longpoll = atomic_load_explicit(&h->live[i].longpoll, memory_order_acquire);
+            v[i].n_ws = atomic_load_explicit(&h->live[i].ws, memory_order_acquire);
+            v[i].n_sse = atomic_load_explicit(&h->live[i].sse, memory_order_acquire);
+            v[i].n_conns = atomic_load_explicit(&h->live[i].conns, memory_order_acquire);
+        }
         for (unsigned i = 0; i < n; i++)
             if (h->snap_chans[i] > chans)
                 chans = h->snap_chans[i];

@@ -27,6 +27,15 @@
 
 struct presence;
 
+/* A worker's connection gauges, stored by that worker as they change and read
+ * by whoever answers /server-stat/: the counters in snap are a turn old, and
+ * a client that has just had its answer must not still be counted. One
+ * cache line each, so the stores do not bounce between CPUs. */
+struct worker_gauges {
+    _Alignas(64) atomic_uint longpoll;
+    atomic_uint ws, sse, conns;
+};
+
 struct hub {
     unsigned n;
     struct server **w; /* w[0] is home */
@@ -35,6 +44,7 @@ struct hub {
     struct presence *presence;
     atomic_uint n_client_conns;            /* max-connections counts all workers */
     atomic_int fmt_users[MSG_ENC_COUNT];   /* subscribers per wire format */
+    struct worker_gauges *live;            /* each worker's gauges, as they change */
     pthread_mutex_t stats_mu;              /* guards snap */
     struct metrics *snap;                  /* each worker's figures, as of its last turn */
     size_t *snap_chans;
@@ -82,6 +92,8 @@ void worker_post_stats(struct server *s);
 void worker_tick(struct server *s, double now);
 /* A subscriber of format fmt (enum conn_fmt) came (+1) or went (-1). */
 void worker_count_format(struct server *s, unsigned fmt, int delta);
+/* Stores this worker's connection gauges (s->m.n_*) where the others read them. */
+void worker_gauges_changed(struct server *s);
 /* Channel id across every worker: false when unknown; else its
  * subscribers and when the last one left (0: never). */
 bool worker_chan_info(struct server *s, const char *id, size_t len, unsigned *subs,

@@ -201,7 +201,7 @@ with Server({"longpoll-timeout": 2, "header-timeout": 2}) as srv:
     p = lp(srv, srv.signed(y))
     publish_text(srv, y, '{"e":1}', expiry=1)
     st, _, body = answer(p)
-    ok(st == 200 and texts(body) == [{"e": 1}], "Message-Expiry: 1 is still delivered live")
+    ok(st == 200 and texts(body) == [{"e": 1}], "Message-Expiry: 1 is still delivered live (%s %r)" % (st, body[:200]))
     publish_text(srv, y, '{"e":3}', expiry=3)
     publish_text(srv, y, '{"k":1}', expiry=None)
     p = lp(srv, srv.signed(y), "&mid=" + m0, wait=False)

@@ -351,7 +351,8 @@ class Poll:
         self.t0 = time.time()
         self.elapsed = None
         if wait:
-            wait_for(lambda: server_stat(srv)["pollings"] > before, 5)
+            if not wait_for(lambda: server_stat(srv)["pollings"] > before, 5):
+                note("poll %s: not counted within 5 s (pollings was %d)" % (self.target[:60], before))
 
     def response(self, timeout=10, close=True):
         """(status, headers, body) of the answer; raises socket.timeout."""
