@@ -26,6 +26,8 @@ void chan_registry_init(struct chan_registry *r, unsigned history_length, uint32
     r->history_length = history_length;
     r->message_ttl = message_ttl;
     r->online_grace = online_grace;
+    list_init(&r->pres_dirty);
+    buf_init(&r->pres_gone);
 }
 
 static void chan_free(struct chan *ch)
@@ -46,6 +48,7 @@ void chan_registry_deinit(struct chan_registry *r)
         }
     }
     free(r->buckets);
+    buf_deinit(&r->pres_gone);
     memset(r, 0, sizeof *r);
 }
 
@@ -100,6 +103,14 @@ static void unlink_chan(struct chan_registry *r, struct chan *ch)
     r->n_chans--;
 }
 
+static void presence_changed(struct chan_registry *r, struct chan *ch)
+{
+    if (r->track_presence && !ch->pres_dirty) {
+        ch->pres_dirty = true;
+        list_add_tail(&r->pres_dirty, &ch->pres_node);
+    }
+}
+
 void chan_subscribe(struct chan_registry *r, struct chan *ch, struct sub_link *link,
                     struct conn *c)
 {
@@ -107,6 +118,7 @@ void chan_subscribe(struct chan_registry *r, struct chan *ch, struct sub_link *l
     link->c = c;
     list_add_tail(&ch->subs, &link->chan_node);
     ch->n_subs++;
+    presence_changed(r, ch);
     if (r->presence) {
         link->stamp = presence_stamp(r->presence);
         presence_join(r->presence, r->worker, ch->id, ch->id_len, link->stamp);
@@ -133,6 +145,7 @@ void chan_unsubscribe(struct chan_registry *r, struct sub_link *link, double now
                             : list_first(&ch->subs, struct sub_link, chan_node)->stamp;
         presence_leave(r->presence, r->worker, ch->id, ch->id_len, now, next);
     }
+    presence_changed(r, ch);
     if (--ch->n_subs == 0) {
         ch->last_seen = now;
         chan_release_if_unused(r, ch, now);
@@ -241,8 +254,44 @@ void chan_release_if_unused(struct chan_registry *r, struct chan *ch, double now
 {
     if (ch->n_subs || ch->hist_len || chan_is_online(r, ch, now))
         return;
+    if (ch->pres_dirty)
+        list_del(&ch->pres_node);
+    if (r->track_presence && (ch->pres_subs || ch->pres_seen)) {
+        buf_append_byte(&r->pres_gone, (uint8_t)ch->id_len);
+        buf_append(&r->pres_gone, ch->id, ch->id_len);
+    }
     unlink_chan(r, ch);
     chan_free(ch);
+}
+
+void chan_presence_drain(struct chan_registry *r, chan_presence_fn *fn, void *arg)
+{
+    for (size_t i = 0; i < r->pres_gone.len; i += 1u + r->pres_gone.data[i])
+        fn(arg, (const char *)r->pres_gone.data + i + 1, r->pres_gone.data[i], 0, 0);
+    r->pres_gone.len = 0;
+    while (!list_empty(&r->pres_dirty)) {
+        struct chan *ch = list_first(&r->pres_dirty, struct chan, pres_node);
+        list_del(&ch->pres_node);
+        ch->pres_dirty = false;
+        uint32_t subs = ch->n_subs;
+        /* a channel that never had a subscriber here says 1 s, not "forget" */
+        uint32_t seen = subs ? 0 : (ch->last_seen >= 1 ? (uint32_t)ch->last_seen : 1);
+        if (subs == ch->pres_subs && seen == ch->pres_seen)
+            continue; /* a long poll that came back before the drain */
+        ch->pres_subs = subs;
+        ch->pres_seen = seen;
+        fn(arg, ch->id, ch->id_len, subs, seen);
+    }
+}
+
+void chan_presence_mark_all(struct chan_registry *r)
+{
+    for (size_t b = 0; b < r->n_buckets; b++)
+        for (struct chan *ch = r->buckets[b]; ch; ch = ch->hnext)
+            if (ch->n_subs || ch->last_seen > 0) {
+                ch->pres_subs = UINT32_MAX; /* differs from anything: sent again */
+                presence_changed(r, ch);
+            }
 }
 
 void chan_sweep(struct chan_registry *r, double now, size_t budget)

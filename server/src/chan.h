@@ -6,6 +6,7 @@
 #define PULLBOX_CHAN_H
 
 #include "first.h"
+#include "buf.h"
 #include "list.h"
 
 struct msg;
@@ -21,6 +22,9 @@ struct chan {
     unsigned hist_head, hist_len, hist_cap;
     double last_seen; /* when the last subscriber left; 0 = never subscribed */
     uint64_t published;
+    struct list_node pres_node;  /* on the registry's pres_dirty list when pres_dirty */
+    uint32_t pres_subs, pres_seen; /* what the cluster was last told (chan_presence_drain) */
+    bool pres_dirty;
     uint16_t id_len;
     char id[];
 };
@@ -43,7 +47,18 @@ struct chan_registry {
     double online_grace;
     struct presence *presence; /* with workers: subscriptions are also counted there */
     unsigned worker;           /* this registry's worker, for presence */
+    /* with a cluster store: channels whose subscriber count changed since the
+     * last chan_presence_drain, and the ids of those freed meanwhile */
+    bool track_presence;
+    struct list_node pres_dirty;
+    struct buf pres_gone; /* (u8 length, id) each */
 };
+
+/* Called by chan_presence_drain per channel whose state the cluster should
+ * learn: subscribers, and when it is 0 the unix second the last one left;
+ * 0 and 0 for a channel forgotten here. */
+typedef void chan_presence_fn(void *arg, const char *id, size_t len, uint32_t subs,
+                              uint32_t last_seen);
 
 void chan_registry_init(struct chan_registry *r, unsigned history_length, uint32_t message_ttl,
                         double online_grace);
@@ -77,5 +92,11 @@ void chan_sweep(struct chan_registry *r, double now, size_t budget);
 void chan_copy_histories(struct chan_registry *dst, const struct chan_registry *src);
 /* Frees ch now if nothing keeps it. */
 void chan_release_if_unused(struct chan_registry *r, struct chan *ch, double now);
+/* With track_presence: reports what changed since the last call (only
+ * channels whose told state differs) and forgets the changes. */
+void chan_presence_drain(struct chan_registry *r, chan_presence_fn *fn, void *arg);
+/* Marks every channel with subscribers or a last-seen time as changed, so
+ * the next drain reports the whole state (a node joined the cluster). */
+void chan_presence_mark_all(struct chan_registry *r);
 
 #endif

@@ -281,6 +281,8 @@ struct pub_ack {
     const char *ctype;
     uint8_t *body;
     size_t len;
+    pub_ack_render_fn *render; /* the body is made once confirmed (JSON-RPC results) */
+    void *render_ctx;
 };
 
 static const char journal_refusal[] = "The message journal cannot be written: nothing was published";
@@ -295,7 +297,7 @@ static const char *refusal(const struct server *s)
 
 /* Starts a publish request whose answer waits for the store's confirmation
  * (only stores that publish asynchronously need one). */
-static struct pub_ack *ack_begin(struct server *s)
+struct pub_ack *pub_ack_begin(struct server *s)
 {
     if (!s->store->fans_out)
         return NULL;
@@ -314,11 +316,19 @@ struct pub_ack *pub_ack_hold(struct server *s)
 
 static void ack_answer(struct conn *c, struct pub_ack *a)
 {
-    if (a->failed)
+    if (a->failed) {
         http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", lost_refusal,
                      sizeof lost_refusal - 1);
-    else
+        if (a->render)
+            a->render(a->render_ctx, NULL);
+    } else if (a->render) {
+        size_t n;
+        char *text = a->render(a->render_ctx, &n);
+        http_respond(c, a->status, a->ctype, NULL, text, n);
+        free(text);
+    } else {
         http_respond(c, a->status, a->ctype, NULL, a->body, a->len);
+    }
 }
 
 void pub_ack_done(struct server *s, struct pub_ack *a, bool ok)
@@ -338,6 +348,8 @@ void pub_ack_done(struct server *s, struct pub_ack *a, bool ok)
             conn_set_timer(c, c->in.len ? TL_HEADER : TL_IDLE);
             conn_process_input(c); /* a pipelined request waited behind this one */
         }
+    } else if (a->render) {
+        a->render(a->render_ctx, NULL); /* nobody waits for it any more */
     }
     free(a->body);
     free(a);
@@ -379,6 +391,27 @@ static void ack_respond(struct conn *c, struct pub_ack *a, int status, const cha
     c->ack = a;
     c->state = CONN_PUBWAIT;
     conn_set_timer(c, TL_NONE); /* the store's redis-timeout bounds the wait */
+}
+
+void pub_ack_respond_render(struct conn *c, struct pub_ack *a, int status, const char *ctype,
+                            pub_ack_render_fn *render, void *ctx)
+{
+    if (!a) {
+        size_t n;
+        char *text = render(ctx, &n);
+        http_respond(c, status, ctype, NULL, text, n);
+        free(text);
+        return;
+    }
+    a->render = render;
+    a->render_ctx = ctx;
+    ack_respond(c, a, status, ctype, NULL, 0);
+}
+
+void pub_ack_fail(struct conn *c, struct pub_ack *a)
+{
+    a->failed = true;
+    ack_respond(c, a, 503, "text/plain", NULL, 0);
 }
 
 /* The request ended in an error before publishing: no answer waits. */
@@ -428,7 +461,7 @@ void pub_handle_client(struct conn *c, const struct http1_request *req, const ui
     }
     struct buf out;
     buf_init(&out);
-    struct pub_ack *a = ack_begin(s);
+    struct pub_ack *a = pub_ack_begin(s);
     int code = pub_client_batch(s, pub_id, has_pub, body, len, &out);
     reply_batch(c, code, &out, a);
     buf_deinit(&out);
@@ -493,7 +526,7 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
             return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", msg, sizeof msg - 1);
         }
     }
-    struct pub_ack *a = ack_begin(s);
+    struct pub_ack *a = pub_ack_begin(s);
     struct msg *m = sub_new_message(s, body, len, expiry);
     msg_set_channel(m, ids[0]);
     sub_publish(s, m, ids, n);
@@ -569,7 +602,7 @@ void pub_handle(struct conn *c, const struct http1_request *req, const uint8_t *
         if (query_is_true(req, "binaryMode")) {
             struct buf out;
             buf_init(&out);
-            struct pub_ack *a = ack_begin(s);
+            struct pub_ack *a = pub_ack_begin(s);
             int code = run_batch(s, body, len, false, NULL, &out);
             reply_batch(c, code, &out, a);
             buf_deinit(&out);

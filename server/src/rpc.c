@@ -4,6 +4,7 @@
 #include "http1.h"
 #include "log.h"
 #include "msg.h"
+#include "store.h"
 #include "util.h"
 #include "worker.h"
 #include "ws.h"
@@ -21,9 +22,20 @@
 
 enum { RPC_PARSE = -32700, RPC_INVALID = -32600, RPC_NO_METHOD = -32601, RPC_PARAMS = -32602 };
 
+/* A publish result whose mid the store assigns (a Redis cluster): filled
+ * in when the answer is made, after Redis ran the script. */
+struct rpc_held {
+    struct msg *m;
+    json_t *result;
+};
+
 struct rpc_ctx {
     struct server *s;
     struct conn *client; /* NULL for the trusted PHP side */
+    bool hold;           /* the answer waits for the store: results get their mid later */
+    bool refused;        /* the store took nothing: the HTTP answer is a 503 */
+    struct rpc_held *held;
+    size_t n_held;
 };
 
 static json_t *rpc_error(int code, const char *fmt, ...) PB_PRINTF(2, 3);
@@ -109,6 +121,12 @@ static char *resolve_channel(struct rpc_ctx *x, json_t *e, json_t **err)
     return xstrdup(v);
 }
 
+static const char *refusal_text(const struct server *s)
+{
+    return s->store->refusal ? s->store->refusal
+                             : "The message journal cannot be written: nothing was published";
+}
+
 static json_t *do_publish(struct rpc_ctx *x, json_t *params)
 {
     struct server *s = x->s;
@@ -120,8 +138,10 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params)
     json_t *exp = json_object_get(params, "expiry");
     if (!json_is_object(body))
         return rpc_error(RPC_PARAMS, "body: must be an object");
-    if (!server_can_publish(s))
-        return rpc_error(-32000, "the message journal cannot be written: nothing was published");
+    if (!server_can_publish(s)) {
+        x->refused = true;
+        return rpc_error(-32000, "%s", refusal_text(s));
+    }
     if ((chans && !json_is_array(chans)) || (users && !json_is_array(users)))
         return rpc_error(RPC_PARAMS, "channelList and userList: must be arrays");
     if ((up && !json_is_object(up)) || (dict && !json_is_object(dict)))
@@ -178,7 +198,16 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params)
         sub_publish(s, m, ids, k);
         if (x->client)
             s->m.client_publishes++;
-        json_t *res = json_pack("{s:s}", "mid", m->mid);
+        json_t *res;
+        if (x->hold) {
+            res = json_object(); /* the mid comes once the store confirms */
+            x->held = xrealloc(x->held, (x->n_held + 1) * sizeof *x->held);
+            x->held[x->n_held++] = (struct rpc_held){.m = msg_ref(m), .result = json_incref(res)};
+        } else if (s->store->fans_out) {
+            res = json_object(); /* a WebSocket answer cannot wait: the cluster mid is unknown */
+        } else {
+            res = json_pack("{s:s}", "mid", m->mid);
+        }
         msg_unref(m);
         for (size_t j = 0; j < k; j++)
             free(ids[j]);
@@ -279,8 +308,8 @@ static json_t *run_one(struct rpc_ctx *x, json_t *req)
     return resp;
 }
 
-/* Runs a request or a batch; returns the reply text (caller frees). */
-static char *run_text(struct rpc_ctx *x, const uint8_t *p, size_t n, bool *parse_error)
+/* Runs a request or a batch; returns the reply (caller decrefs). */
+static json_t *run_json(struct rpc_ctx *x, const uint8_t *p, size_t n, bool *parse_error)
 {
     json_error_t jerr;
     json_t *in = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES, &jerr);
@@ -309,8 +338,40 @@ static char *run_text(struct rpc_ctx *x, const uint8_t *p, size_t n, bool *parse
         out = run_one(x, in);
     }
     json_decref(in);
+    return out;
+}
+
+static char *run_text(struct rpc_ctx *x, const uint8_t *p, size_t n, bool *parse_error)
+{
+    json_t *out = run_json(x, p, n, parse_error);
     char *text = json_dumps(out, JSON_COMPACT);
     json_decref(out);
+    return text;
+}
+
+struct rpc_reply {
+    json_t *out;
+    struct rpc_held *held;
+    size_t n_held;
+};
+
+static char *render_reply(void *ctx, size_t *len)
+{
+    struct rpc_reply *r = ctx;
+    char *text = NULL;
+    for (size_t i = 0; i < r->n_held; i++) {
+        if (len)
+            json_object_set_new(r->held[i].result, "mid", json_string(r->held[i].m->mid));
+        msg_unref(r->held[i].m);
+        json_decref(r->held[i].result);
+    }
+    if (len) {
+        text = json_dumps(r->out, JSON_COMPACT);
+        *len = strlen(text);
+    }
+    json_decref(r->out);
+    free(r->held);
+    free(r);
     return text;
 }
 
@@ -325,11 +386,26 @@ void rpc_handle_http(struct conn *c, const struct http1_request *req, const uint
         s->m.signature_failures++;
         return http_respond_code(c, 4026, NULL);
     }
-    struct rpc_ctx x = {.s = s, .client = NULL};
+    /* with Redis, PHP's answer waits until the cluster has every message */
+    struct pub_ack *a = pub_ack_begin(s);
+    struct rpc_ctx x = {.s = s, .client = NULL, .hold = a != NULL};
     bool parse_error;
-    char *text = run_text(&x, body, len, &parse_error);
-    http_respond(c, parse_error ? 400 : 200, "application/json", NULL, text, strlen(text));
-    free(text);
+    struct rpc_reply *r = xmalloc(sizeof *r);
+    r->out = run_json(&x, body, len, &parse_error);
+    r->held = x.held;
+    r->n_held = x.n_held;
+    if (x.refused) {
+        /* PHP reads any 200 as delivered: a publish the store refused must
+         * not look like one */
+        render_reply(r, NULL);
+        if (a)
+            pub_ack_fail(c, a);
+        else
+            http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", refusal_text(s),
+                         strlen(refusal_text(s)));
+        return;
+    }
+    pub_ack_respond_render(c, a, parse_error ? 400 : 200, "application/json", render_reply, r);
 }
 
 void rpc_handle_client_text(struct conn *c, const uint8_t *p, size_t n)

@@ -290,6 +290,20 @@ void pub_handle_client(struct conn *c, const struct http1_request *req, const ui
  * served awaits confirmation. Returns the request's ack (NULL when none is
  * being served, e.g. a WebSocket client publish: nobody waits). */
 struct pub_ack *pub_ack_hold(struct server *s);
+/* Starts a publish request whose answer waits for the store's
+ * confirmation; NULL when the store confirms at once (no waiting). */
+struct pub_ack *pub_ack_begin(struct server *s);
+/* Makes an answer's body: malloc'ed text and its length; with len NULL it
+ * only frees ctx (the answer is a 503, or nobody waits for it). */
+typedef char *pub_ack_render_fn(void *ctx, size_t *len);
+/* Answers the request of a (or at once when a is NULL) with a body made by
+ * render once the store confirmed every message: the body can then hold
+ * what the store assigned (a Redis cluster's mids). */
+void pub_ack_respond_render(struct conn *c, struct pub_ack *a, int status, const char *ctype,
+                            pub_ack_render_fn *render, void *ctx);
+/* Answers the request of a with a 503 once its confirmed or lost messages
+ * are settled: part of it was refused. */
+void pub_ack_fail(struct conn *c, struct pub_ack *a);
 /* The store kept (ok) or lost one message held with pub_ack_hold; the last
  * one answers the waiting request (503 if any was lost). */
 void pub_ack_done(struct server *s, struct pub_ack *a, bool ok);

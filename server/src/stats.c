@@ -1,10 +1,12 @@
 #include "first.h"
 
+#include "cluster.h"
 #include "server.h"
 #include "stats.h"
 #include "store.h"
 #include "worker.h"
 
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,11 +49,25 @@ static void node_json(const struct server *s, struct buf *out)
 
 void stats_json(struct server *s, struct buf *out)
 {
+    buf_append_byte(out, '[');
+    stats_node_json(s, out);
+    const struct cluster_node_info *nodes;
+    size_t n = s->store->nodes ? s->store->nodes(s->home, &nodes) : 0;
+    for (size_t i = 0; i < n; i++)
+        if (nodes[i].alive && nodes[i].stats_json[0] == '{') {
+            buf_append_byte(out, ',');
+            buf_append_str(out, nodes[i].stats_json);
+        }
+    buf_append_byte(out, ']');
+}
+
+void stats_node_json(struct server *s, struct buf *out)
+{
     double now = ev_now(s->loop);
     struct metrics sum, *per;
     size_t chans;
     unsigned n = worker_stats(s, &sum, &per, &chans);
-    buf_append_str(out, "[{");
+    buf_append_byte(out, '{');
     node_json(s, out);
     buf_printf(out,
                "\"pid\":%d,\"date\":%.0f,\"processUniqueId\":\"%s\",\"version\":\"%s\","
@@ -73,7 +89,7 @@ void stats_json(struct server *s, struct buf *out)
     free(per);
     buf_printf(out,
                "],\"limits\":{\"maxPayload\":%ld,\"maxConnPerChannel\":%ld,"
-               "\"maxMessagesPerRequest\":%ld,\"maxChannelsPerRequest\":%ld}}]",
+               "\"maxMessagesPerRequest\":%ld,\"maxChannelsPerRequest\":%ld}}",
                s->cfg.max_body_size, s->cfg.max_connections_per_channel,
                s->cfg.max_messages_per_request, s->cfg.max_channels_per_request);
 }
@@ -106,6 +122,34 @@ static void metric(struct buf *b, const char *name, const char *type, const char
     if (help)
         buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
     buf_printf(b, "%s%s %.17g\n", name, labels ? labels : "", v);
+}
+
+/* The other nodes as this one hears them: alive or not, and the figures
+ * of their last heartbeat (so one scrape shows the whole cluster). */
+static void cluster_metrics(struct server *s, struct buf *b)
+{
+    const struct cluster_node_info *nodes;
+    size_t n = s->store->nodes ? s->store->nodes(s->home, &nodes) : 0;
+    for (size_t i = 0; i < n; i++) {
+        char labels[160];
+        snprintf(labels, sizeof labels, "{node=\"%s\"}", nodes[i].id);
+        metric(b, "pullbox_cluster_node_up", "gauge",
+               i ? NULL : "Other nodes of the cluster: heard from within 10 s (1) or not (0).",
+               labels, nodes[i].alive);
+    }
+    bool helped = false;
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = nodes[i].alive ? json_loads(nodes[i].stats_json, 0, NULL) : NULL;
+        char labels[160];
+        snprintf(labels, sizeof labels, "{node=\"%s\"}", nodes[i].id);
+        if (json_is_object(o)) {
+            metric(b, "pullbox_cluster_node_connections", "gauge",
+                   helped ? NULL : "Other nodes' open connections, from their last heartbeat.",
+                   labels, (double)json_integer_value(json_object_get(o, "connections")));
+            helped = true;
+        }
+        json_decref(o);
+    }
 }
 
 void stats_metrics(struct conn *c)
@@ -184,6 +228,7 @@ void stats_metrics(struct conn *c)
         metric(&b, "pullbox_redis_feed_gaps_total", "counter",
                "Times the cluster feed missed messages and subscribers resumed.", NULL,
                (double)st.gaps);
+        cluster_metrics(s, &b);
     }
     for (unsigned i = 0; i < n; i++) {
         char wl[32];

@@ -7,7 +7,10 @@
 struct buf;
 struct server;
 
-/* Appends the /server-stat/ JSON array (one object: this process). */
+/* Appends the /server-stat/ JSON array: this node's object first, then
+ * those the other live nodes of a cluster sent in their last heartbeat. */
 void stats_json(struct server *s, struct buf *out);
+/* Appends this node's /server-stat/ object alone. */
+void stats_node_json(struct server *s, struct buf *out);
 
 #endif

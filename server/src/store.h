@@ -11,6 +11,7 @@
 struct server;
 struct msg;
 struct conn;
+struct cluster_node_info;
 
 /* What /server-stat/ and /metrics show of a store that has more to say. */
 struct store_stats {
@@ -56,6 +57,13 @@ struct store_ops {
     void (*forget)(struct server *s, struct conn *c);
     /* Optional. */
     void (*stats)(const struct server *s, struct store_stats *st);
+    /* Optional. What the other nodes know of a channel: their subscribers
+     * and when the last one left (cluster-wide online status). False when
+     * none of them knows it. */
+    bool (*chan_info)(struct server *s, const char *id, size_t len, unsigned *subs,
+                      double *last_seen);
+    /* Optional. The other nodes (cluster.h); their number. */
+    size_t (*nodes)(struct server *s, const struct cluster_node_info **out);
 };
 
 extern const struct store_ops store_mem_ops;

@@ -1,10 +1,12 @@
 #include "first.h"
 
 #include "store.h"
+#include "cluster.h"
 #include "log.h"
 #include "msg.h"
 #include "redis_conn.h"
 #include "server.h"
+#include "stats.h"
 #include "util.h"
 
 #include <hiredis/hiredis.h>
@@ -49,7 +51,11 @@
  * does not reply within redis-timeout loses the connection, the waiting
  * publishes answer 503 (Redis may still have run them: 503 means "not
  * confirmed"), and it reconnects with backoff. Local subscribers are
- * served throughout. */
+ * served throughout.
+ *
+ * The nodes also tell each other, on the same feed, who is subscribed
+ * where and their /server-stat/ figures (cluster.h), so that channel stats,
+ * last seen and /server-stat/ speak for the whole cluster. */
 
 #define RS_HEAD (MSG_MID_LEN + 10) /* mid and created, put in front by the script */
 
@@ -123,6 +129,10 @@ struct redis_store {
     unsigned inflight, fetching;
     bool publish_failing; /* log the first failure of a run only */
     uint64_t failures, fetches, gaps;
+    struct cluster *cluster;
+    char node_id[CLUSTER_ID_MAX + 1]; /* node name and process id: a restart is a new node */
+    bool hello_pending;               /* say hello once the command connection can */
+    double next_heartbeat;
 };
 
 /* A catch-up read for one connection; c is NULL once it stopped waiting. */
@@ -497,6 +507,12 @@ static void on_feed(struct redis_conn *rc, void *reply, void *arg)
         rs->subscribed = true;
         log_info("redis: node %s subscribed to %s", s->node_name, rs->feed);
         ask_cover(s);
+        /* what the others said while we were away is lost: ask again, and
+         * tell them everything */
+        cluster_reset(rs->cluster);
+        rs->hello_pending = true;
+        rs->next_heartbeat = 0;
+        chan_presence_mark_all(&s->chans);
         return;
     }
     if (strcmp(kind, "message") != 0 || r->element[2]->type != REDIS_REPLY_STRING)
@@ -505,7 +521,10 @@ static void on_feed(struct redis_conn *rc, void *reply, void *arg)
     size_t len = r->element[2]->len;
     if (len && p[0] == 'D')
         on_feed_delete(s, p, len);
-    else
+    else if (len && (p[0] == 'H' || p[0] == 'P' || p[0] == 'Q')) {
+        if (cluster_on_frame(rs->cluster, p, len, ev_now(s->loop)))
+            chan_presence_mark_all(&s->chans); /* a node joined: it hears everything */
+    } else
         on_feed_record(s, p, len);
 }
 
@@ -559,6 +578,9 @@ static int redis_store_open(struct server *s, char *err, size_t errlen)
     rs->feed = key(s, "feed");
     sha1_hex(publish_lua, rs->publish_sha);
     sha1_hex(fetch_lua, rs->fetch_sha);
+    snprintf(rs->node_id, sizeof rs->node_id, "%.40s#%s", s->node_name, s->unique_id);
+    rs->cluster = cluster_new(rs->node_id, (double)s->cfg.online_grace);
+    s->chans.track_presence = true;
     conn_setup(s, &rs->cmd, "command", on_cmd_ready, NULL);
     conn_setup(s, &rs->sub, "subscribe", on_sub_ready, on_sub_lost);
     log_info("redis store: node %s, Redis %s, key prefix \"%s\", timeout %ld ms, "
@@ -575,6 +597,7 @@ static int redis_store_open(struct server *s, char *err, size_t errlen)
 struct rs_publish {
     struct server *s;
     struct pub_ack *ack;
+    struct msg *m; /* gets the cluster mid the script assigned */
 };
 
 static void publish_failed(struct server *s, const char *why)
@@ -596,6 +619,10 @@ static void on_published(struct redis_conn *rc, void *reply, void *arg)
     rs->inflight--;
     if (ok) {
         rs->publish_failing = false;
+        /* the publisher's copy is delivered nowhere (the feed's is): only an
+         * answer that names the mid (JSON-RPC) reads it */
+        if (r->len == MSG_MID_LEN)
+            memcpy(x->m->mid, r->str, MSG_MID_LEN);
     } else {
         publish_failed(s, r && r->type == REDIS_REPLY_ERROR ? r->str : "connection lost");
         if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
@@ -603,6 +630,7 @@ static void on_published(struct redis_conn *rc, void *reply, void *arg)
     }
     if (x->ack)
         pub_ack_done(s, x->ack, ok);
+    msg_unref(x->m);
     free(x);
 }
 
@@ -636,10 +664,11 @@ static void redis_store_publish(struct server *s, const struct msg *m, char *con
     cmd_arg(&cmd, tail.data, tail.len);
     cmd_str(&cmd, rs->feed);
     struct rs_publish *x = xmalloc(sizeof *x);
-    *x = (struct rs_publish){.s = s, .ack = ack};
+    *x = (struct rs_publish){.s = s, .ack = ack, .m = msg_ref((struct msg *)m)};
     if (cmd_send(&rs->cmd, &cmd, on_published, x) == 0) {
         rs->inflight++;
     } else {
+        msg_unref(x->m);
         free(x);
         publish_failed(s, "cannot queue the command");
         if (ack)
@@ -763,10 +792,79 @@ static void redis_store_noop(struct server *s)
     (void)s;
 }
 
+static void feed_publish(struct server *s, const struct buf *frame)
+{
+    struct redis_store *rs = s->redis;
+    struct rs_cmd pub;
+    cmd_init(&pub, 3);
+    cmd_str(&pub, "PUBLISH");
+    cmd_str(&pub, rs->feed);
+    cmd_arg(&pub, frame->data, frame->len);
+    cmd_send(&rs->cmd, &pub, on_ignored_reply, NULL);
+}
+
+struct presence_batch {
+    struct server *s;
+    struct buf frame;
+    size_t empty; /* the frame's length with no entries */
+};
+
+static void presence_entry(void *arg, const char *id, size_t len, uint32_t subs,
+                           uint32_t last_seen)
+{
+    struct presence_batch *b = arg;
+    cluster_frame_presence_add(&b->frame, id, len, subs, last_seen);
+    if (b->frame.len >= CLUSTER_FRAME_MAX) {
+        feed_publish(b->s, &b->frame);
+        b->frame.len = b->empty;
+    }
+}
+
+/* What this node tells the others, four times a second: hello after it
+ * (re)subscribed, the channels whose subscribers changed, and every
+ * CLUSTER_HEARTBEAT seconds its /server-stat/ object. Nothing while the
+ * command connection is down: the changes wait, and are absolute values. */
 static void redis_store_tick(struct server *s, double now)
 {
-    (void)s;
-    (void)now;
+    struct redis_store *rs = s->redis;
+    cluster_sweep(rs->cluster, now);
+    if (rs->cmd.state != REDIS_READY || !rs->subscribed)
+        return;
+    struct presence_batch b = {.s = s};
+    buf_init(&b.frame);
+    if (rs->hello_pending) {
+        cluster_frame_hello(&b.frame, rs->node_id);
+        feed_publish(s, &b.frame);
+        b.frame.len = 0;
+        rs->hello_pending = false;
+    }
+    cluster_frame_presence_begin(&b.frame, rs->node_id);
+    b.empty = b.frame.len;
+    chan_presence_drain(&s->chans, presence_entry, &b);
+    if (b.frame.len > b.empty)
+        feed_publish(s, &b.frame);
+    if (now >= rs->next_heartbeat) {
+        rs->next_heartbeat = now + CLUSTER_HEARTBEAT;
+        struct buf st;
+        buf_init(&st);
+        stats_node_json(s, &st);
+        b.frame.len = 0;
+        cluster_frame_heartbeat(&b.frame, rs->node_id, (const char *)st.data, st.len);
+        feed_publish(s, &b.frame);
+        buf_deinit(&st);
+    }
+    buf_deinit(&b.frame);
+}
+
+static bool redis_store_chan_info(struct server *s, const char *id, size_t len, unsigned *subs,
+                                  double *last_seen)
+{
+    return cluster_chan_info(s->redis->cluster, id, len, subs, last_seen);
+}
+
+static size_t redis_store_nodes(struct server *s, const struct cluster_node_info **out)
+{
+    return cluster_nodes(s->redis->cluster, out);
 }
 
 static void redis_store_stats(const struct server *s, struct store_stats *st)
@@ -800,6 +898,7 @@ static void redis_store_close(struct server *s)
     free(rs->k_counter);
     free(rs->k_start);
     free(rs->feed);
+    cluster_free(rs->cluster);
     free(rs);
     s->redis = NULL;
 }
@@ -819,4 +918,6 @@ const struct store_ops store_redis_ops = {
     .fetch = redis_store_fetch,
     .forget = redis_store_forget,
     .stats = redis_store_stats,
+    .chan_info = redis_store_chan_info,
+    .nodes = redis_store_nodes,
 };

@@ -447,8 +447,9 @@ void worker_count_format(struct server *s, unsigned fmt, int delta)
         atomic_fetch_add_explicit(&s->hub->fmt_users[fmt], delta, memory_order_relaxed);
 }
 
-bool worker_chan_info(struct server *s, const char *id, size_t len, unsigned *subs,
-                      double *last_seen)
+/* This node's own view of a channel. */
+static bool local_chan_info(struct server *s, const char *id, size_t len, unsigned *subs,
+                            double *last_seen)
 {
     if (s->hub)
         return presence_get(s->hub->presence, id, len, subs, last_seen, NULL);
@@ -458,6 +459,23 @@ bool worker_chan_info(struct server *s, const char *id, size_t len, unsigned *su
     *subs = ch->n_subs;
     *last_seen = ch->last_seen;
     return true;
+}
+
+bool worker_chan_info(struct server *s, const char *id, size_t len, unsigned *subs,
+                      double *last_seen)
+{
+    unsigned here = 0, there = 0;
+    double seen_here = 0, seen_there = 0;
+    bool known = local_chan_info(s, id, len, &here, &seen_here);
+    /* with a cluster store, the other nodes' subscribers count too */
+    if (s->store && s->store->chan_info) {
+        worker_store_lock(s);
+        known |= s->store->chan_info(s->home, id, len, &there, &seen_there);
+        worker_store_unlock(s);
+    }
+    *subs = here + there;
+    *last_seen = seen_here > seen_there ? seen_here : seen_there;
+    return known;
 }
 
 static void metrics_add(struct metrics *d, const struct metrics *a)

@@ -6,6 +6,9 @@ node (from memory, or from Redis on a node that started later); with Redis
 stopped or killed, publishes answer 503, nodes stay up and serve, and
 delivery resumes once Redis is back; a bad password is refused with a clear
 log line. Skips only when redis-server is not installed."""
+import hashlib
+import hmac
+import json
 import os
 import re
 import shutil
@@ -17,6 +20,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from pbtest import (Redis, Server, build_request, connect, done, http, metrics, new_id, note, ok,
                     publish_text, read_response, server_stat, text_frames, wait_for, wait_log)
 from wsclient import WSClient
+import pbproto as pb  # noqa: E402
 
 if not shutil.which("redis-server"):
     print("1..0 # SKIP redis-server is not installed (scripts/setup-deps installs it)")
@@ -77,6 +81,24 @@ def in_order(frames):
     return all(len(m) == 26 and m.isdigit() for m in mids) and mids == sorted(set(mids))
 
 
+def api_publish(srv, cid, body):
+    """PHP's V5 publish: a signed JSON-RPC batch to /bitrix/api/."""
+    raw = json.dumps([{"jsonrpc": "2.0", "method": "publish",
+                       "params": {"channelList": [cid], "body": body, "expiry": 600}}]).encode()
+    sig = hmac.new(srv.key.encode(), raw, getattr(hashlib, srv.algo)).hexdigest()
+    st, _, data = http(srv.pub_port, "POST", "/bitrix/api/?signature=" + sig, raw,
+                       {"Content-Type": "application/json"})
+    try:
+        return st, json.loads(data)
+    except ValueError:
+        return st, data
+
+
+def rss_kb(srv):
+    with open("/proc/%d/status" % srv.pid) as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+
+
 def stat_ok(srv):
     st = server_stat(srv)
     return st.get("redis", {}).get("connected") and st["redis"].get("subscribed")
@@ -117,6 +139,18 @@ with Server(node_conf(redis, "node-a")) as a:
         ok([f["text"] for f in lp] == want and in_order(lp),
            "a long-poll client on B catches up all 30 in order")
 
+        # ---- PHP's JSON-RPC publish: answered once Redis has it, with the cluster mid ----
+        rid = new_id()
+        wr = ws_sub(b, rid)
+        time.sleep(0.2)
+        st, rj = api_publish(a, rid, {"module_id": "im", "command": "rpc", "params": {}})
+        got = ws_collect(wr, 1)
+        res = rj[0].get("result", {}) if isinstance(rj, list) and rj else {}
+        ok(st == 200 and len(got) == 1 and res.get("mid") == got[0]["mid"],
+           "a JSON-RPC publish on A answers with the mid subscribers on B receive (%s %r %r)" %
+           (st, res, [g["mid"] for g in got]))
+        wr.close()
+
         # ---- resume on another node with the mid it got from B ----
         mid9 = fb[9]["mid"]
         got = poll_all(c, cid, mid9, 20)
@@ -142,7 +176,7 @@ with Server(node_conf(redis, "node-a")) as a:
         fb += ws_collect(wb, 1)
         fc += ws_collect(wc, 1)
 
-        # ---- Redis stopped under a publish loop ----
+        # ---- Redis stopped (SIGSTOP) for 10 s under a publish loop ----
         acked, refused, other = [], [], []
         stop = threading.Event()
 
@@ -164,10 +198,16 @@ with Server(node_conf(redis, "node-a")) as a:
         time.sleep(1.5)
         health = [http(n.pub_port, "GET", "/health", timeout=2)[0] for n in nodes]
         ok(health == [200, 200, 200], "with Redis stopped every node answers /health (%s)" % health)
+        st, rj = api_publish(a, new_id(), {"module_id": "im", "command": "held", "params": {}})
+        ok(st == 503, "a JSON-RPC publish while Redis is stopped is not acknowledged: 503 (%s %r)"
+           % (st, rj if isinstance(rj, bytes) else rj))
         # a node keeps serving its own subscribers meanwhile
         st_b = server_stat(b)
         ok(st_b["websockets"] >= 1, "node B still holds its WebSocket subscriber")
-        time.sleep(1.5)
+        rss0 = rss_kb(a)
+        time.sleep(10 - 1.5)  # ten seconds stopped in all
+        grew = rss_kb(a) - rss0
+        ok(grew < 16 * 1024, "node A's memory stays bounded while Redis is stopped (+%d KB)" % grew)
         redis.resume()
         ok(wait_for(lambda: len(acked) and acked[-1][0] > (refused[-1][0] if refused else 0), 8),
            "after Redis continues, publishes are acknowledged again")
@@ -210,6 +250,85 @@ with Server(node_conf(redis, "node-a")) as a:
            "delivery resumes, with a mid above every earlier one")
         wb.close()
         wc.close()
+
+# ---- cluster-wide presence: channel stats, online status, /server-stat/ ----
+def online(srv, cid):
+    """Subscribers the text channel stats of srv report for cid (0: offline)."""
+    st, _, body = http(srv.pub_port, "GET", "/bitrix/pub/?CHANNEL_ID=" + cid)
+    infos = json.loads(body).get("infos", []) if st == 200 else []
+    return sum(i["subscribers"] for i in infos if i.get("channel") == cid)
+
+
+def pb_online(srv, cid):
+    batch = pb.request_batch(pb.request_channel_stats([pb.channel_id(bytes.fromhex(cid), True)]))
+    st, _, body = http(srv.pub_port, "POST", "/bitrix/pub/?binaryMode=true", batch,
+                       headers={"Content-Type": "application/octet-stream"})
+    try:
+        return [c["isOnline"] for r in pb.decode_response_batch(body)
+                for c in r.get("channelStats", [])] if st == 200 else None
+    except ValueError:
+        return None
+
+
+hub = Redis()
+grace = 3
+f = Server(node_conf(hub, "node-f", {"online-grace": grace}), key=key)  # killed below
+with Server(node_conf(hub, "node-e", {"online-grace": grace}), key=key) as e:
+    ok(wait_for(lambda: stat_ok(e) and stat_ok(f), 5), "nodes E and F joined Redis")
+    x = new_id()
+    wf1 = ws_sub(f, x)
+    ok(wait_for(lambda: online(e, x) == 1, 3),
+       "a subscriber on F is seen from E's channel stats within a second or so")
+    ok(wait_for(lambda: pb_online(e, x) == [True], 3), "and from E's protobuf channelStats")
+    wf2, we = ws_sub(f, x), ws_sub(e, x)
+    ok(wait_for(lambda: online(e, x) == 3 and online(f, x) == 3, 3),
+       "two on F and one on E: both nodes count 3 (%d, %d)" % (online(e, x), online(f, x)))
+    def nodes_seen():
+        return [(n.get("node"), n.get("websockets"))
+                for n in json.loads(http(e.pub_port, "GET", "/server-stat/")[2])]
+
+    # F's object is its last heartbeat's (every 2 s)
+    ok(wait_for(lambda: nodes_seen() == [("node-e", 1), ("node-f", 2)], 5),
+       "/server-stat/ on E: E's own object, then F's with its 2 WebSockets (%r)" % nodes_seen())
+    up = {k: v for k, v in metrics(e).items() if k.startswith('pullbox_cluster_node_up{node="node-f#')}
+    ok(list(up.values()) == [1], "/metrics on E shows node F up (%r)" % up)
+    wf1.close()
+    wf2.close()
+    ok(wait_for(lambda: online(e, x) == 1, 3), "F's two leave: E counts its own one")
+    we.close()
+    t_left = time.time()
+    ok(online(f, x) >= 1, "just after the last one left, F still reports the channel online (grace)")
+    ok(wait_for(lambda: online(f, x) == 0 and online(e, x) == 0, grace + 3) and
+       time.time() - t_left >= grace - 0.5,
+       "offline on both nodes once online-grace (%d s) passed (%.1f s)" % (grace, time.time() - t_left))
+
+    # a node that joins later hears what the others hold
+    y = new_id()
+    wy = ws_sub(e, y)
+    with Server(node_conf(hub, "node-g", {"online-grace": grace}), key=key) as g:
+        ok(wait_for(lambda: stat_ok(g) and online(g, y) == 1, 5),
+           "a node started later sees a subscriber that was on E before it came")
+    wy.close()
+
+    # a node killed: its subscribers count as gone once it missed heartbeats
+    z = new_id()
+    wz = ws_sub(f, z)
+    ok(wait_for(lambda: online(e, z) == 1, 3), "a subscriber on F is seen from E")
+    f.proc.kill()
+    f.proc.wait()
+    ok(f.sanitizer_clean(), "node F ran with no sanitizer report until it was killed")
+    t_kill = time.time()
+    wz.close()
+    ok(wait_for(lambda: online(e, z) == 0, 10 + grace + 5),
+       "F killed: E reports the channel offline once F missed heartbeats for 10 s and the grace "
+       "passed (%.1f s)" % (time.time() - t_kill))
+    up = {k: v for k, v in metrics(e).items() if k.startswith('pullbox_cluster_node_up{node="node-f#')}
+    ok(list(up.values()) in ([], [0]), "and /metrics no longer shows F up (%r)" % up)
+    ok(len(json.loads(http(e.pub_port, "GET", "/server-stat/")[2])) == 1,
+       "/server-stat/ on E lists E alone")
+if f.proc.poll() is None:
+    f.proc.kill()
+hub.kill()
 
 # ---- authentication ----
 locked = Redis(password="right-password")
