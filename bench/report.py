@@ -5,6 +5,10 @@ Reads RESULTS/results.jsonl (one JSON line per run, label "POINT|SERVER|RUN"),
 RESULTS/commands.tsv and RESULTS/params; takes per point and server the run whose
 key metric is the median; writes the markdown table with pullboxd/peer ratios and
 the targets of issue 7, and plots latency and throughput with gnuplot.
+The two-node variant pullboxd-redis2 (C1 only) gets a section of its own,
+between markers, next to the single-node pullboxd figures; with
+--section pullboxd-redis2 only that section of an existing document is
+rewritten and everything else in it is left as it is.
 Python 3 standard library only.
 """
 import argparse
@@ -16,6 +20,13 @@ import subprocess
 import sys
 
 SERVERS = ["pullboxd", "nchan", "redis"]
+
+# the scale-out variant: two pullboxd nodes sharing a redis-server (bench/run)
+R2 = "pullboxd-redis2"
+R2_BEGIN = "<!-- bench/report.py: pullboxd-redis2 section begin (rewritten by bench/run) -->"
+R2_END = "<!-- bench/report.py: pullboxd-redis2 section end -->"
+R2_POINTS = ["C1-20k", "C1-20k-cpu", "C1-max"]
+R2_BEFORE = "## How to read this"
 
 # point -> (what it measures, key metric, higher is better, unit, scale)
 POINTS = collections.OrderedDict([
@@ -160,12 +171,159 @@ set yrange [0:*]
     return made
 
 
+def uptimes(results, servers):
+    """uptime lines bench/run recorded before each run of these servers."""
+    out = []
+    path = os.path.join(results, "uptime.tsv")
+    if os.path.exists(path):
+        for line in open(path):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 4 and parts[1] in servers:
+                out.append(parts)
+    return out
+
+
+def load_triple(up):
+    """(1, 5, 15 min) load averages out of an uptime line."""
+    try:
+        return tuple(float(x.strip()) for x in up.split("load average:")[1].split(","))
+    except (IndexError, ValueError):
+        return None
+
+
+def redis2_section(runs, chosen, table, results, params):
+    """Markdown lines of the pullboxd-redis2 section, markers included."""
+    out = [R2_BEGIN, "## Two pullboxd nodes sharing one Redis (C1)", ""]
+    out.append(
+        "`{}` is pullboxd scaled out as the Redis store does it: a redis-server of its own (127.0.0.1, "
+        "a free port, a password, no persistence) and two pullboxd nodes sharing it (`node-a`, `node-b`, "
+        "the single-node settings plus `redis`, `redis-password`, `redis-prefix`, `node-name`; "
+        "`bench/peers/pullbox-redis2.conf.in`, `bench/peers/redis-store.conf.in`). The load generator's "
+        "subscribers (one per channel) are all on node B and every publish goes to node A, so each message "
+        "crosses Redis: publish on node A -> the publish Lua script in Redis (mid, history) -> the one "
+        "pub/sub feed channel -> node B -> its WebSocket subscriber. Node A also receives the feed (it "
+        "delivers to nobody here). The publish answer waits for the script, so C1-max measures the "
+        "whole round trip. The three processes are pinned to CPU 0, the CPU the single server gets, "
+        "and the load generator runs on CPU 1 as for every other point; server CPU per message is "
+        "node A + node B + redis-server CPU over the publish phase and drain, per published message "
+        "(each C1 message has one subscriber), and the split per process is shown too. "
+        "Single-node pullboxd is the same C1 point with one process, in the same run "
+        "series.".format(R2))
+    out.append("")
+    have = any((p, R2) in table for p in R2_POINTS)
+    if not have:
+        out.append("Not measured in the run that wrote this document "
+                   "(`bench/run --section pullboxd-redis2` measures it).")
+        out.extend(["", R2_END])
+        return out
+    out.append("Run: {}. Runs per point: {}, all servers restarted before each run; the "
+               "table gives the median run (by the point's key metric), the runs below give all "
+               "of them.".format(params or "default parameters",
+                                 max(len(runs.get(("C1-max", R2), [])), 1)))
+    out.append("")
+    bpath = os.path.join(results, "build")
+    if os.path.exists(bpath):
+        kv = dict(x.split("=", 1) for x in open(bpath).read().split() if "=" in x)
+        out.append("pullboxd (`out/pullboxd`) was built by this run from commit {}{}.".format(
+            kv.get("commit", "unknown"),
+            "" if kv.get("uncommitted-server-files", "0") == "0" else
+            " plus {} files under server/ changed but not committed at the time".format(
+                kv["uncommitted-server-files"])))
+        out.append("")
+    ups = uptimes(results, {R2, "pullboxd"})
+    trip = [t for t in (load_triple(u[3]) for u in ups) if t]
+    if trip:
+        out.append("Machine load (`uptime` before each of these runs; 2 CPUs, shared with other "
+                   "engineers' builds and tests): 1-min load {:.2f} .. {:.2f}, 5-min {:.2f} .. {:.2f}, "
+                   "15-min {:.2f} .. {:.2f}. First: `{}`; last: `{}`.".format(
+                       min(t[0] for t in trip), max(t[0] for t in trip),
+                       min(t[1] for t in trip), max(t[1] for t in trip),
+                       min(t[2] for t in trip), max(t[2] for t in trip),
+                       ups[0][3].strip(), ups[-1][3].strip()))
+        out.append("")
+    out.append("| point | what | pullboxd (1 node) | pullboxd-redis2 (2 nodes + Redis) | 2 nodes / 1 node |")
+    out.append("|---|---|---:|---:|---:|")
+    for p in R2_POINTS:
+        what, _, _, unit, _ = POINTS[p]
+        a_, b_ = table.get((p, "pullboxd")), table.get((p, R2))
+        out.append("| {} | {} ({}) | {} | {} | {} |".format(
+            p, what, unit, fmt(a_, unit), fmt(b_, unit),
+            "{:.2f}".format(b_ / a_) if a_ and b_ is not None else "n/a"))
+    out.append("")
+    for srv in ("pullboxd", R2):
+        r = chosen.get(("C1-20k", srv))
+        if r and r.get("rate") and r.get("pub_per_s", 0) < 0.95 * r["rate"]:
+            out.append("At C1-20k `{}` did not keep up with the offered {:,.0f} msg/s (it published "
+                       "{:,.0f}/s in the median run), so that p99 is mostly the queue of publishes that "
+                       "fell behind (latency counts from the scheduled send time), and the CPU per "
+                       "message is that of a saturated CPU 0.".format(srv, r["rate"], r["pub_per_s"]))
+            out.append("")
+    m = chosen.get(("C1-20k-cpu", R2))
+    split = m.get("server_cpu_s_by_pid") if m else None
+    if m and split and len(split) == 3 and m.get("published"):
+        n = m["published"]
+        out.append("CPU per message of the median C1-20k run of `{}`, by process: node A (HTTP publish, "
+                   "signature check, Redis command) {:,.0f} ns, node B (feed, WebSocket delivery) "
+                   "{:,.0f} ns, redis-server (Lua script, history, pub/sub) {:,.0f} ns; {:,.0f} ns "
+                   "in all.".format(R2, split[0] * 1e9 / n, split[1] * 1e9 / n, split[2] * 1e9 / n,
+                                    m.get("cpu_ns_per_publish", 0)))
+        out.append("")
+    out.append("All runs (CPU s is node A / node B / redis-server for `{}`):".format(R2))
+    out.append("")
+    out.append("| point | server | run | published | pub errors | delivered | lost | dropped | "
+               "deliveries/s | p50 ms | p99 ms | server CPU s | CPU ns/msg | load avg after |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|")
+    for p in ("C1-20k", "C1-max"):
+        for srv in ("pullboxd", R2):
+            for r in sorted(runs.get((p, srv), []), key=lambda r_: r_.get("label", "")):
+                by = r.get("server_cpu_s_by_pid")
+                cpu = "{:.3f}".format(r.get("server_cpu_s", 0))
+                if srv == R2 and by and len(by) == 3:
+                    cpu = "{:.3f} / {:.3f} / {:.3f}".format(*by)
+                out.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                    p, srv, r.get("label", "").split("|")[-1], r.get("published", 0),
+                    r.get("pub_errors", 0), r.get("delivered", "-"), r.get("lost", "-"),
+                    r.get("dropped", "-"), fmt(r.get("deliveries_per_s"), "/s"),
+                    r.get("lat_p50_ms", "-"), r.get("lat_p99_ms", "-"), cpu,
+                    fmt(r.get("cpu_ns_per_publish"), "ns"), r.get("loadavg", "-")))
+    out.append("")
+    out.append("Commands (the servers as described above, restarted before each run):")
+    out.append("")
+    out.append("```")
+    seen = set()
+    cpath = os.path.join(results, "commands.tsv")
+    if os.path.exists(cpath):
+        for line in open(cpath):
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 3 and parts[1] in ("pullboxd", R2) and parts[0].startswith("C1") \
+                    and (parts[0], parts[1]) not in seen:
+                seen.add((parts[0], parts[1]))
+                out.append("# {} {}\n{}".format(parts[0], parts[1], parts[2]))
+    out.append("```")
+    out.extend(["", R2_END])
+    return out
+
+
+def splice_section(doc, lines):
+    """doc with its pullboxd-redis2 section replaced by lines (inserted before
+    "How to read this", or appended, when it has none yet)."""
+    text = "\n".join(lines)
+    b, e = doc.find(R2_BEGIN), doc.find(R2_END)
+    if b >= 0 and e > b:
+        return doc[:b] + text + doc[e + len(R2_END):]
+    i = doc.find("\n" + R2_BEFORE + "\n")
+    if i >= 0:
+        return doc[:i + 1] + text + "\n\n" + doc[i + 1:]
+    return doc.rstrip("\n") + "\n\n" + text + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
     ap.add_argument("--doc", required=True)
     ap.add_argument("--plots", required=True)
     ap.add_argument("--params", default="")
+    ap.add_argument("--section", choices=[R2], help="rewrite only this section of --doc")
     a = ap.parse_args()
 
     runs = load(a.results)
@@ -180,6 +338,12 @@ def main():
         if m:
             chosen[(p, s)] = m
             table[(p, s)] = m[key]
+
+    if a.section == R2:
+        old = open(a.doc).read() if os.path.exists(a.doc) else "# Benchmarks\n"
+        with open(a.doc, "w") as f:
+            f.write(splice_section(old, redis2_section(runs, chosen, table, a.results, params)))
+        return 0
 
     out = []
     out.append("# Benchmarks: pullboxd against nginx + Nchan and Redis")
@@ -251,6 +415,8 @@ def main():
     out.append("| zero lost messages, zero dropped subscribers | all | {} | 0 | {} |".format(
         ", ".join("{} {}".format(p, s) for p, s in sorted(bad)) or "none",
         "yes" if not bad else "**no**"))
+    out.append("")
+    out.extend(redis2_section(runs, chosen, table, a.results, params))
     out.append("")
     out.append("## How to read this")
     out.append("")

@@ -1381,6 +1381,7 @@ static void publisher_main(void)
 struct srv {
     uint64_t rss_kb;
     uint64_t cpu_ns;
+    uint64_t cpu_ns_pid[MAX_PIDS]; /* the same, per -x process: who of several did the work */
 };
 
 static uint64_t proc_cpu_ns(pid_t pid)
@@ -1429,7 +1430,8 @@ static struct srv srv_read(void)
     struct srv s = {0};
     for (unsigned i = 0; i < o.n_pids; i++) {
         s.rss_kb += proc_rss_kb(o.pids[i]);
-        s.cpu_ns += proc_cpu_ns(o.pids[i]);
+        s.cpu_ns_pid[i] = proc_cpu_ns(o.pids[i]);
+        s.cpu_ns += s.cpu_ns_pid[i];
     }
     return s;
 }
@@ -1485,7 +1487,7 @@ static void usage(void)
         "  -k K       publisher connections (4)     -D D  requests in flight per connection (32)\n"
         "  -K KEY     sign channel ids: id.<hex hmac-sha1(KEY, id)>\n"
         "  -F PREFIX  channel id = PREFIX + hex index, 32 characters in all (b0b0b0b0)\n"
-        "  -x PID,..  server processes to read /proc of (CPU, RSS)\n"
+        "  -x PID,..  server processes to read /proc of (CPU, RSS: summed; CPU also per PID)\n"
         "  -i S       idle seconds after connecting before the memory reading (0)\n"
         "  -e S       settle seconds before publishing (1)\n"
         "  -t S       drain: seconds to wait for deliveries after publishing (10)\n"
@@ -1775,6 +1777,14 @@ int main(int argc, char **argv)
         fclose(la);
         loadavg[strcspn(loadavg, " ")] = '\0';
     }
+    /* CPU of the publish phase per -x process, in -x order: "[0.812,0.655,0.301]" */
+    char by_pid[32 * MAX_PIDS + 3] = "[";
+    for (unsigned i = 0; i < o.n_pids; i++) {
+        size_t l = strlen(by_pid);
+        uint64_t d = s3.cpu_ns_pid[i] > s2.cpu_ns_pid[i] ? s3.cpu_ns_pid[i] - s2.cpu_ns_pid[i] : 0;
+        snprintf(by_pid + l, sizeof by_pid - l, "%s%.3f", i ? "," : "", (double)d / 1e9);
+    }
+    strcat(by_pid, "]");
     char json[4096];
     snprintf(json, sizeof json,
              "{\"label\":\"%s\",\"transport\":\"%s\",\"tls\":%s,\"pub_mode\":\"%s\","
@@ -1788,7 +1798,8 @@ int main(int argc, char **argv)
              ",\"dup\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"reconnects\":%" PRIu64
              ",\"deliveries_per_s\":%.0f,"
              "\"lat_p50_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_p999_ms\":%.3f,\"lat_max_ms\":%.3f,"
-             "\"lat_mean_ms\":%.3f,\"server_cpu_s\":%.3f,\"cpu_ns_per_delivery\":%.0f,"
+             "\"lat_mean_ms\":%.3f,\"server_cpu_s\":%.3f,\"server_cpu_s_by_pid\":%s,"
+             "\"cpu_ns_per_delivery\":%.0f,"
              "\"cpu_ns_per_publish\":%.0f,\"loadavg\":\"%s\",\"last_error\":\"%s\",\"pub_last_error\":\"%s\"}",
              o.label, trn[o.tr], o.sub.tls ? "true" : "false", pmn[o.pm], o.subs, o.channels,
              o.workers, o.rate, o.duration, t.connected, t.connect_fail, conn_s, conn_rate,
@@ -1796,7 +1807,7 @@ int main(int argc, char **argv)
              p->published, p->pub_errors, pub_rate, ms(p->max_lag_ns), p->expected, t.delivered,
              lost, dup, t.dropped, t.reconnects, del_rate, ms(hist_quantile(h, 0.5)),
              ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)), ms(h->max),
-             h->n ? ms(h->sum / h->n) : 0.0, (double)cpu / 1e9, cpu_per_del, cpu_per_pub,
+             h->n ? ms(h->sum / h->n) : 0.0, (double)cpu / 1e9, by_pid, cpu_per_del, cpu_per_pub,
              loadavg, t.last_err, p->last_err);
     for (char *q = json; *q; q++)
         if ((unsigned char)*q < 0x20)
