@@ -59,6 +59,13 @@
 
 #define RS_HEAD (MSG_MID_LEN + 10) /* mid and created, put in front by the script */
 
+/* One script call publishes every message a loop turn collected (a batch):
+ * one INCRBY for their mids, their keys, and one PUBLISH of them all ('B',
+ * then per record its length in 10 digits and the record), so Redis runs
+ * one script and each node reads one feed message per batch, not per
+ * message. KEYS: counter, start, then each message's channel keys. ARGV:
+ * prefix, history-length, message-ttl, feed, count, then per message its
+ * expiry, its number of channel keys and its tail. Returns the mids. */
 static const char publish_lua[] =
     "local now = tonumber(redis.call('TIME')[1])\n"
     "local start = redis.call('GET', KEYS[2])\n"
@@ -66,20 +73,30 @@ static const char publish_lua[] =
     "  start = now\n"
     "  redis.call('SET', KEYS[2], start)\n"
     "end\n"
-    "local n = redis.call('INCR', KEYS[1])\n"
-    "local mid = string.format('%010d%016d', tonumber(start), n)\n"
-    "local rec = mid .. string.format('%010d', now) .. ARGV[5]\n"
-    "local expiry, hist = tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "if expiry > 0 and hist > 0 then\n"
-    "  redis.call('SET', ARGV[1] .. 'msg:' .. mid, rec, 'EX', expiry)\n"
-    "  for i = 3, #KEYS do\n"
-    "    redis.call('ZADD', KEYS[i], n, mid)\n"
-    "    redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -hist - 1)\n"
-    "    redis.call('EXPIRE', KEYS[i], ARGV[4])\n"
+    "local count, hist, ttl = tonumber(ARGV[5]), tonumber(ARGV[2]), ARGV[3]\n"
+    "local n = redis.call('INCRBY', KEYS[1], count) - count\n"
+    "local epoch, stamp = tonumber(start), string.format('%010d', now)\n"
+    "local k, a, mids, feed = 3, 6, {}, {'B'}\n"
+    "for j = 1, count do\n"
+    "  n = n + 1\n"
+    "  local expiry, nk = tonumber(ARGV[a]), tonumber(ARGV[a + 1])\n"
+    "  local mid = string.format('%010d%016d', epoch, n)\n"
+    "  local rec = mid .. stamp .. ARGV[a + 2]\n"
+    "  if expiry > 0 and hist > 0 then\n"
+    "    redis.call('SET', ARGV[1] .. 'msg:' .. mid, rec, 'EX', expiry)\n"
+    "    for i = k, k + nk - 1 do\n"
+    "      redis.call('ZADD', KEYS[i], n, mid)\n"
+    "      redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -hist - 1)\n"
+    "      redis.call('EXPIRE', KEYS[i], ttl)\n"
+    "    end\n"
     "  end\n"
+    "  k, a = k + nk, a + 3\n"
+    "  mids[j] = mid\n"
+    "  feed[#feed + 1] = string.format('%010d', #rec)\n"
+    "  feed[#feed + 1] = rec\n"
     "end\n"
-    "redis.call('PUBLISH', ARGV[6], rec)\n"
-    "return mid\n";
+    "redis.call('PUBLISH', ARGV[4], table.concat(feed))\n"
+    "return mids\n";
 
 /* newest `per channel` of each channel newer than the mid, merged, the
  * newest `in all`, oldest first; a mid of an older cluster start (Redis
@@ -132,6 +149,7 @@ struct redis_store {
     struct cluster *cluster;
     char node_id[CLUSTER_ID_MAX + 1]; /* node name and process id: a restart is a new node */
     bool hello_pending;               /* say hello once the command connection can */
+    struct rs_batch *batch;           /* publishes of this loop turn, not sent yet */
     double next_heartbeat;
 };
 
@@ -493,6 +511,29 @@ static void on_feed_record(struct server *s, const uint8_t *p, size_t len)
     free(ids);
 }
 
+/* 'B', then per record its length in 10 digits and the record. */
+static void on_feed_batch(struct server *s, const uint8_t *p, size_t len)
+{
+    size_t i = 1;
+    while (i < len) {
+        if (len - i < 10 || !all_digits((const char *)p + i, 10)) {
+            log_warn("redis: a malformed batch on %s was cut short", s->redis->feed);
+            return;
+        }
+        char digits[11];
+        memcpy(digits, p + i, 10);
+        digits[10] = '\0';
+        size_t n = strtoul(digits, NULL, 10);
+        i += 10;
+        if (n > len - i) {
+            log_warn("redis: a malformed batch on %s was cut short", s->redis->feed);
+            return;
+        }
+        on_feed_record(s, p + i, n);
+        i += n;
+    }
+}
+
 static void on_feed(struct redis_conn *rc, void *reply, void *arg)
 {
     (void)arg;
@@ -521,6 +562,8 @@ static void on_feed(struct redis_conn *rc, void *reply, void *arg)
     size_t len = r->element[2]->len;
     if (len && p[0] == 'D')
         on_feed_delete(s, p, len);
+    else if (len && p[0] == 'B')
+        on_feed_batch(s, p, len);
     else if (len && (p[0] == 'H' || p[0] == 'P' || p[0] == 'Q')) {
         if (cluster_on_frame(rs->cluster, p, len, ev_now(s->loop)))
             chan_presence_mark_all(&s->chans); /* a node joined: it hears everything */
@@ -594,11 +637,36 @@ static int redis_store_open(struct server *s, char *err, size_t errlen)
     return 0;
 }
 
-struct rs_publish {
-    struct server *s;
+/* A message waiting in the batch, then for the script's reply. */
+struct rs_item {
     struct pub_ack *ack;
-    struct msg *m; /* gets the cluster mid the script assigned */
+    struct msg *m;       /* gets the cluster mid the script assigned */
+    size_t tail, tail_len; /* in the batch's tails */
+    size_t first_key, n_keys;
 };
+
+/* The messages of one loop turn, sent as one script call. */
+struct rs_batch {
+    struct server *s;
+    struct rs_item *items;
+    size_t n, cap;
+    struct buf tails;
+    char **keys;
+    size_t n_keys, cap_keys;
+};
+
+#define RS_BATCH_MAX 64                /* messages per script call */
+#define RS_BATCH_BYTES (512u * 1024u) /* bytes of tails per script call */
+
+static void batch_free(struct rs_batch *b)
+{
+    for (size_t i = 0; i < b->n_keys; i++)
+        free(b->keys[i]);
+    free(b->keys);
+    free(b->items);
+    buf_deinit(&b->tails);
+    free(b);
+}
 
 static void publish_failed(struct server *s, const char *why)
 {
@@ -609,29 +677,73 @@ static void publish_failed(struct server *s, const char *why)
     rs->publish_failing = true;
 }
 
-static void on_published(struct redis_conn *rc, void *reply, void *arg)
+/* Settles every message of a batch: confirmed (mids from the reply) or not. */
+static void batch_settle(struct server *s, struct rs_batch *b, const redisReply *r)
 {
-    struct rs_publish *x = arg;
-    struct server *s = x->s;
-    struct redis_store *rs = s->redis;
-    redisReply *r = reply;
-    bool ok = r && r->type == REDIS_REPLY_STRING;
-    rs->inflight--;
+    bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == b->n;
     if (ok) {
-        rs->publish_failing = false;
+        s->redis->publish_failing = false;
+    } else {
+        publish_failed(s, r && r->type == REDIS_REPLY_ERROR ? r->str
+                          : r                               ? "unexpected reply"
+                                                            : "connection lost");
+    }
+    for (size_t i = 0; i < b->n; i++) {
+        struct rs_item *it = &b->items[i];
+        const redisReply *e = ok ? r->element[i] : NULL;
+        bool done = e && e->type == REDIS_REPLY_STRING && e->len == MSG_MID_LEN;
         /* the publisher's copy is delivered nowhere (the feed's is): only an
          * answer that names the mid (JSON-RPC) reads it */
-        if (r->len == MSG_MID_LEN)
-            memcpy(x->m->mid, r->str, MSG_MID_LEN);
-    } else {
-        publish_failed(s, r && r->type == REDIS_REPLY_ERROR ? r->str : "connection lost");
-        if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
-            load_scripts(rc); /* someone ran SCRIPT FLUSH */
+        if (done)
+            memcpy(it->m->mid, e->str, MSG_MID_LEN);
+        if (it->ack)
+            pub_ack_done(s, it->ack, done);
+        msg_unref(it->m);
     }
-    if (x->ack)
-        pub_ack_done(s, x->ack, ok);
-    msg_unref(x->m);
-    free(x);
+    s->redis->inflight -= (unsigned)b->n;
+}
+
+static void on_published(struct redis_conn *rc, void *reply, void *arg)
+{
+    struct rs_batch *b = arg;
+    redisReply *r = reply;
+    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
+        load_scripts(rc); /* someone ran SCRIPT FLUSH */
+    batch_settle(b->s, b, r);
+    batch_free(b);
+}
+
+/* Sends the batch collected so far (before the loop sleeps, or when full). */
+static void batch_flush(struct server *s)
+{
+    struct redis_store *rs = s->redis;
+    struct rs_batch *b = rs->batch;
+    if (!b)
+        return;
+    rs->batch = NULL;
+    struct rs_cmd cmd;
+    cmd_init(&cmd, 3 + 2 + b->n_keys + 5 + 3 * b->n);
+    cmd_str(&cmd, "EVALSHA");
+    cmd_str(&cmd, rs->publish_sha);
+    cmd_num(&cmd, (long long)b->n_keys + 2);
+    cmd_str(&cmd, rs->k_counter);
+    cmd_str(&cmd, rs->k_start);
+    for (size_t i = 0; i < b->n_keys; i++)
+        cmd_arg(&cmd, b->keys[i], strlen(b->keys[i]));
+    cmd_str(&cmd, s->cfg.redis_prefix);
+    cmd_num(&cmd, s->cfg.history_length);
+    cmd_num(&cmd, s->cfg.message_ttl);
+    cmd_str(&cmd, rs->feed);
+    cmd_num(&cmd, (long long)b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        cmd_num(&cmd, b->items[i].m->expiry);
+        cmd_num(&cmd, (long long)b->items[i].n_keys);
+        cmd_arg(&cmd, b->tails.data + b->items[i].tail, b->items[i].tail_len);
+    }
+    if (cmd_send(&rs->cmd, &cmd, on_published, b) != 0) {
+        batch_settle(s, b, NULL);
+        batch_free(b);
+    }
 }
 
 static void redis_store_publish(struct server *s, const struct msg *m, char *const *ids, size_t n)
@@ -645,36 +757,33 @@ static void redis_store_publish(struct server *s, const struct msg *m, char *con
             pub_ack_done(s, ack, false);
         return;
     }
-    struct buf tail;
-    buf_init(&tail);
-    encode_tail(&tail, m, ids, n);
-    struct rs_cmd cmd;
-    cmd_init(&cmd, 3 + 2 + n + 6);
-    cmd_str(&cmd, "EVALSHA");
-    cmd_str(&cmd, rs->publish_sha);
-    cmd_num(&cmd, (long long)n + 2);
-    cmd_str(&cmd, rs->k_counter);
-    cmd_str(&cmd, rs->k_start);
-    for (size_t i = 0; i < n; i++)
-        cmd_own(&cmd, chan_key(s, ids[i], strlen(ids[i])));
-    cmd_str(&cmd, s->cfg.redis_prefix);
-    cmd_num(&cmd, m->expiry);
-    cmd_num(&cmd, s->cfg.history_length);
-    cmd_num(&cmd, s->cfg.message_ttl);
-    cmd_arg(&cmd, tail.data, tail.len);
-    cmd_str(&cmd, rs->feed);
-    struct rs_publish *x = xmalloc(sizeof *x);
-    *x = (struct rs_publish){.s = s, .ack = ack, .m = msg_ref((struct msg *)m)};
-    if (cmd_send(&rs->cmd, &cmd, on_published, x) == 0) {
-        rs->inflight++;
-    } else {
-        msg_unref(x->m);
-        free(x);
-        publish_failed(s, "cannot queue the command");
-        if (ack)
-            pub_ack_done(s, ack, false);
+    struct rs_batch *b = rs->batch;
+    if (!b) {
+        b = rs->batch = xcalloc(1, sizeof *b);
+        b->s = s;
+        buf_init(&b->tails);
     }
-    buf_deinit(&tail);
+    if (b->n == b->cap) {
+        b->cap = b->cap ? 2 * b->cap : 8;
+        b->items = xrealloc(b->items, b->cap * sizeof *b->items);
+    }
+    if (b->n_keys + n > b->cap_keys) {
+        b->cap_keys = 2 * (b->n_keys + n);
+        b->keys = xrealloc(b->keys, b->cap_keys * sizeof *b->keys);
+    }
+    struct rs_item *it = &b->items[b->n++];
+    it->ack = ack;
+    it->m = msg_ref((struct msg *)m);
+    it->tail = b->tails.len;
+    encode_tail(&b->tails, m, ids, n);
+    it->tail_len = b->tails.len - it->tail;
+    it->first_key = b->n_keys;
+    it->n_keys = n;
+    for (size_t i = 0; i < n; i++)
+        b->keys[b->n_keys++] = chan_key(s, ids[i], strlen(ids[i]));
+    rs->inflight++;
+    if (b->n >= RS_BATCH_MAX || b->tails.len >= RS_BATCH_BYTES)
+        batch_flush(s);
 }
 
 static void redis_store_delete(struct server *s, char *const *ids, size_t n)
@@ -787,9 +896,11 @@ static bool redis_store_writable(const struct server *s)
     return rs->cmd.state == REDIS_READY && rs->inflight < (unsigned)s->cfg.redis_max_inflight;
 }
 
-static void redis_store_noop(struct server *s)
+/* Before the loop sleeps, i.e. before any answer is written: this turn's
+ * publishes go to Redis as one script call. */
+static void redis_store_before_sleep(struct server *s)
 {
-    (void)s;
+    batch_flush(s);
 }
 
 static void feed_publish(struct server *s, const struct buf *frame)
@@ -892,6 +1003,12 @@ static void redis_store_close(struct server *s)
     struct redis_store *rs = s->redis;
     if (!rs)
         return;
+    if (rs->batch) { /* never sent: not confirmed */
+        struct rs_batch *b = rs->batch;
+        rs->batch = NULL;
+        batch_settle(s, b, NULL);
+        batch_free(b);
+    }
     /* pending replies come back as NULL here: waiting publishes are let go */
     redis_conn_stop(&rs->cmd);
     redis_conn_stop(&rs->sub);
@@ -909,7 +1026,7 @@ const struct store_ops store_redis_ops = {
     .publish = redis_store_publish,
     .delete_channels = redis_store_delete,
     .writable = redis_store_writable,
-    .before_sleep = redis_store_noop,
+    .before_sleep = redis_store_before_sleep,
     .tick = redis_store_tick,
     .close = redis_store_close,
     .fans_out = true,

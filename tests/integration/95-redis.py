@@ -149,6 +149,21 @@ with Server(node_conf(redis, "node-a")) as a:
         ok(st == 200 and len(got) == 1 and res.get("mid") == got[0]["mid"],
            "a JSON-RPC publish on A answers with the mid subscribers on B receive (%s %r %r)" %
            (st, res, [g["mid"] for g in got]))
+        # three publishes of one batch: one script call, one feed message, three mids in order
+        raw = json.dumps([{"jsonrpc": "2.0", "method": "publish",
+                           "params": {"channelList": [rid], "expiry": 600,
+                                      "body": {"module_id": "im", "command": "b%d" % k,
+                                               "params": {}}}} for k in range(3)]).encode()
+        sig = hmac.new(a.key.encode(), raw, getattr(hashlib, a.algo)).hexdigest()
+        st, _, data = http(a.pub_port, "POST", "/bitrix/api/?signature=" + sig, raw,
+                           {"Content-Type": "application/json"})
+        mids = [r.get("result", {}).get("mid") for r in json.loads(data)] if st == 200 else []
+        got = ws_collect(wr, 3)
+        ok(st == 200 and [g["text"]["command"] for g in got] == ["b0", "b1", "b2"] and
+           [g["mid"] for g in got] == mids and len(set(mids)) == 3 and
+           [int(m[10:]) for m in mids] == list(range(int(mids[0][10:]), int(mids[0][10:]) + 3)),
+           "a JSON-RPC batch of 3: consecutive cluster mids in the answer, the same 3 in order on "
+           "B (%r %r)" % (mids, [g["mid"] for g in got]))
         wr.close()
 
         # ---- resume on another node with the mid it got from B ----
