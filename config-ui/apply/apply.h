@@ -29,6 +29,7 @@ struct apply {
     long long now;          /* unix time of the request */
     unsigned later;         /* enum apply_later bits */
     bool rolling_back;      /* a network trial is being undone */
+    bool restart_pullboxd;  /* pullbox.conf changed a key pullboxd reads only at start */
 };
 
 /* ---- results (main.c) ---- */
@@ -42,7 +43,7 @@ void apply_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* ---- services (services.c) ---- */
 /* sv <verb> <root>/var/service/<name>, as a step. */
 bool service_sv(struct result *res, const char *verb, const char *name);
-/* HUP pullboxd, or restart it when it is down. */
+/* HUP pullboxd, or restart it when it is down or a->restart_pullboxd. */
 bool service_reload_pullboxd(struct result *res);
 /* Reloads or restarts what each changed file feeds. */
 void service_follow(struct apply *a, const bool changed[RF__COUNT], struct result *res);
@@ -58,6 +59,11 @@ int state_load(struct settings *st, struct secrets *sec, struct result *res);
  * trial (unless a->rolling_back). Returns 0, or -1 when a write failed. */
 int state_commit(struct apply *a, const struct settings *st, const struct secrets *sec,
                  bool write_settings, bool write_secrets, struct result *res);
+/* A hub's Redis password, made the first time the role is hub (kept after,
+ * so the nodes keep theirs when the role goes back and forth). Returns 1
+ * when sec got a new one, 0 when nothing was needed, -1 without random
+ * bytes. */
+int state_cluster_secrets(const struct settings *st, struct secrets *sec);
 /* Writes the admin hash into the shadow file. */
 int state_write_shadow(const char *hash, long long now, struct result *res);
 

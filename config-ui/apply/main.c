@@ -276,6 +276,7 @@ static int render_only(void)
     struct secrets sec;
     char path[PATH_MAX], err[512];
     bool changed[RF__COUNT];
+    int made = 0;
 
     init_apply(&a);
     root_path(path, sizeof(path), PATH_SETTINGS);
@@ -293,9 +294,17 @@ static int render_only(void)
             snprintf(err, sizeof(err), "no random bytes for a signing key");
             goto fail;
         }
-        if (secrets_save_owned(&sec, path, 0640, a.gid, err, sizeof(err)) != 0)
-            goto fail;
+        made = 1;
     }
+    switch (state_cluster_secrets(&st, &sec)) {
+    case -1:
+        snprintf(err, sizeof(err), "no random bytes for the hub's Redis password");
+        goto fail;
+    case 1:
+        made = 1;
+    }
+    if (made > 0 && secrets_save_owned(&sec, path, 0640, a.gid, err, sizeof(err)) != 0)
+        goto fail;
     if (render_all(&st, &sec, a.now, changed, err, sizeof(err)) != 0)
         goto fail;
     for (int f = 0; f < RF__COUNT; f++)

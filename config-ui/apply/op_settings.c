@@ -11,12 +11,43 @@
 #include <time.h>
 #include <unistd.h>
 
+/* "cluster.hub-password" (a node's copy of the hub's Redis password) comes
+ * with the settings but is a secret: it goes to secrets.conf, never to
+ * settings.conf or a log. Empty or absent keeps the stored one; a node
+ * cannot be without one. Returns 1 if sec changed, 0 if not, -1 refused. */
+static int take_hub_password(const struct request *r, const struct settings *st,
+                             struct secrets *sec, struct result *res)
+{
+    size_t len = 0;
+    const char *pw = request_get(r, OP_SETTINGS_HUB_PASSWORD, &len);
+    char err[128];
+
+    if (pw && pw[0] != '\0') {
+        if (strlen(pw) != len || secrets_check_redis_password(pw, err, sizeof(err)) != 0) {
+            refuse(res, -1, "Hub password: %s", strlen(pw) != len ? "a NUL byte" : err);
+            return -1;
+        }
+        if (strcmp(pw, sec->hub_password) != 0) {
+            snprintf(sec->hub_password, sizeof(sec->hub_password), "%s", pw);
+            return 1;
+        }
+    }
+    if (strcmp(st->v[S_CLUSTER_ROLE], "node") == 0 && sec->hub_password[0] == '\0') {
+        refuse(res, -1,
+               "Hub password: a node needs the hub's Redis password (the hub's wizard or "
+               "console shows it)");
+        return -1;
+    }
+    return 0;
+}
+
 void op_settings(struct apply *a, const struct request *r, struct result *res)
 {
     struct settings st, before;
     struct secrets sec;
     char err[SETTING_ERR_MAX], path[PATH_MAX];
     enum setting_id bad = S__COUNT;
+    int new_secret;
 
     if (state_load(&st, &sec, res) != 0)
         return;
@@ -24,6 +55,8 @@ void op_settings(struct apply *a, const struct request *r, struct result *res)
     /* every key given is validated again; keys not given keep their value */
     for (size_t i = 0; i < r->nargs; i++) {
         int id = setting_find(r->args[i].key);
+        if (id < 0 && strcmp(r->args[i].key, OP_SETTINGS_HUB_PASSWORD) == 0)
+            continue;
         if (id < 0) {
             refuse(res, -1, "unknown setting %.64s", r->args[i].key);
             return;
@@ -41,9 +74,11 @@ void op_settings(struct apply *a, const struct request *r, struct result *res)
         refuse(res, (int)bad, "%s", err);
         return;
     }
+    if ((new_secret = take_hub_password(r, &st, &sec, res)) < 0)
+        return;
     root_path(path, sizeof(path), PATH_SETTINGS);
-    if (state_commit(a, &st, &sec, !settings_equal(&st, &before) || access(path, F_OK) != 0, false,
-                     res) == 0 &&
+    if (state_commit(a, &st, &sec, !settings_equal(&st, &before) || access(path, F_OK) != 0,
+                     new_secret > 0, res) == 0 &&
         res->ok && res->message[0] == '\0')
         snprintf(res->message, sizeof(res->message), "Saved and applied.");
 }

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const restartable[] = {"pullboxd", "lighttpd", "dropbear",
-                                          "ntpd",     "network",  NULL};
+static const char *const restartable[] = {"pullboxd", "lighttpd", "dropbear", "ntpd",
+                                          "network",  "redis",    NULL};
 
 static void restart_one(struct apply *a, const char *name, struct result *res)
 {
@@ -20,6 +20,15 @@ static void restart_one(struct apply *a, const char *name, struct result *res)
         a->later |= LATER_LIGHTTPD;
         step(res, true, "restart lighttpd", "in a second");
         return;
+    }
+    if (strcmp(name, "redis") == 0) {
+        char path[PATH_MAX];
+        root_path(path, sizeof(path), PATH_REDIS_CONF);
+        if (access(path, F_OK) != 0) {
+            /* it would put itself down again: sv would wait for nothing */
+            step(res, true, "restart redis", "not a cluster hub: Redis stays down");
+            return;
+        }
     }
     service_sv(res, "restart", name);
 }
@@ -36,7 +45,7 @@ void op_service(struct apply *a, const struct request *r, struct result *res)
     for (int i = 0; name && restartable[i]; i++)
         known |= strcmp(name, restartable[i]) == 0;
     if (name == NULL || (!known && strcmp(name, "all") != 0)) {
-        refuse(res, -1, "Service: one of pullboxd, lighttpd, dropbear, ntpd, network, or all");
+        refuse(res, -1, "Service: one of pullboxd, lighttpd, dropbear, ntpd, network, redis, or all");
         return;
     }
     if (strcmp(name, "all") == 0) {

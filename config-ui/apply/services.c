@@ -135,8 +135,17 @@ void service_follow(struct apply *a, const bool changed[RF__COUNT], struct resul
     struct settings st;
     char path[PATH_MAX], err[256];
 
-    (void)a;
-    if (changed[RF_PULLBOX])
+    /* Redis first: a hub's pullboxd connects to it when it starts. Without
+     * redis.conf the service puts itself down at its next start; "down"
+     * stops the running one now (a restart would wait for an "up" that
+     * never comes). */
+    if (changed[RF_REDIS]) {
+        root_path(path, sizeof(path), PATH_REDIS_CONF);
+        service_sv(res, access(path, F_OK) == 0 ? "restart" : "down", "redis");
+    }
+    if (changed[RF_PULLBOX] && a->restart_pullboxd)
+        service_sv(res, "restart", "pullboxd");
+    else if (changed[RF_PULLBOX])
         service_reload_pullboxd(res);
     if (changed[RF_FIREWALL])
         firewall_apply(res);

@@ -45,12 +45,21 @@ static const char *changed_list(const bool changed[RF__COUNT], char *buf, size_t
     return n ? buf : "nothing changed";
 }
 
-int state_commit(struct apply *a, const struct settings *st, const struct secrets *sec,
+int state_cluster_secrets(const struct settings *st, struct secrets *sec)
+{
+    if (strcmp(st->v[S_CLUSTER_ROLE], "hub") != 0 || sec->redis_password[0] != '\0')
+        return 0;
+    return secrets_new_key(sec->redis_password) == 0 ? 1 : -1;
+}
+
+int state_commit(struct apply *a, const struct settings *st, const struct secrets *sec_in,
                  bool write_settings, bool write_secrets, struct result *res)
 {
-    char path[PATH_MAX], err[512], list[256];
+    char path[PATH_MAX], err[512], list[256], *conf_before = NULL;
     struct settings old;
+    struct secrets sec_buf = *sec_in, *sec = &sec_buf;
     bool changed[RF__COUNT];
+    int made;
 
     root_path(path, sizeof(path), PATH_SETTINGS);
     if (settings_load(&old, path, err, sizeof(err)) != 0)
@@ -62,6 +71,15 @@ int state_commit(struct apply *a, const struct settings *st, const struct secret
         }
         step(res, true, "save settings", "%s", PATH_SETTINGS);
     }
+    made = state_cluster_secrets(st, sec);
+    if (made < 0) {
+        step(res, false, "cluster", "no random bytes for the hub's Redis password");
+        return -1;
+    }
+    if (made > 0) {
+        step(res, true, "cluster", "a new Redis password for this hub (give it to the nodes)");
+        write_secrets = true;
+    }
     if (write_secrets) {
         root_path(path, sizeof(path), PATH_SECRETS);
         if (secrets_save_owned(sec, path, 0640, a->gid, err, sizeof(err)) != 0) {
@@ -70,10 +88,21 @@ int state_commit(struct apply *a, const struct settings *st, const struct secret
         }
         step(res, true, "save secrets", "%s", PATH_SECRETS);
     }
+    root_path(path, sizeof(path), PATH_PULLBOX_CONF);
+    if (file_read_all(path, 1024 * 1024, &conf_before, err, sizeof(err)) < 0)
+        conf_before = NULL;
     if (render_all(st, sec, a->now, changed, err, sizeof(err)) != 0) {
+        free(conf_before);
         step(res, false, "render", "%s", err);
         return -1;
     }
+    if (changed[RF_PULLBOX]) {
+        char *conf_after = NULL;
+        if (file_read_all(path, 1024 * 1024, &conf_after, err, sizeof(err)) >= 0)
+            a->restart_pullboxd = render_pullbox_needs_restart(conf_before, conf_after);
+        free(conf_after);
+    }
+    free(conf_before);
     step(res, true, "render", "%s", changed_list(changed, list, sizeof(list)));
     if (changed[RF_NETWORK] && !a->rolling_back && network_trial_start(a, &old, res) != 0)
         return -1;

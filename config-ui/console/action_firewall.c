@@ -149,8 +149,6 @@ static void change_list(const struct settings *old, bool add)
 {
     static struct settings st;
     int which;
-    enum setting_id bad;
-    char err[SETTING_ERR_MAX];
     st = *old;
     for (int i = 0; i < FW_NLISTS; i++)
         printf("  %d  %s\n", i + 1, fw_ports[i]);
@@ -161,16 +159,8 @@ static void change_list(const struct settings *old, bool add)
         printf("Nothing was changed.\n");
         return;
     }
-    if (settings_check(&st, &bad, err, sizeof err) < 0) {
-        printf("%s\nNothing was changed.\n", err);
-        return;
-    }
-    if (con_show_changes(old, &st) == 0)
-        return;
-    if (con_confirm("Apply?"))
+    if (con_review(old, &st, false, "Apply?"))
         con_send_settings(&st, NULL);
-    else
-        printf("Nothing was changed.\n");
 }
 
 void action_firewall(void)

@@ -70,8 +70,6 @@ static void confirm_network(int seconds)
 void action_network(void)
 {
     static struct settings old, st;
-    enum setting_id bad;
-    char err[SETTING_ERR_MAX];
     int choice;
     if (!con_load(&old, NULL))
         return;
@@ -103,16 +101,8 @@ void action_network(void)
         printf("Nothing was changed.\n");
         return;
     }
-    if (settings_check(&st, &bad, err, sizeof err) < 0) {
-        printf("%s\nNothing was changed.\n", err);
+    if (!con_review(&old, &st, false, "Apply these settings?"))
         return;
-    }
-    if (con_show_changes(&old, &st) == 0)
-        return;
-    if (!con_confirm("Apply these settings?")) {
-        printf("Nothing was changed.\n");
-        return;
-    }
     static struct result res;
     if (con_send_settings(&st, &res) && trial_seconds(&res) > 0)
         confirm_network(trial_seconds(&res));

@@ -31,6 +31,8 @@ struct result;
  * end of input (leave the program). */
 extern volatile sig_atomic_t con_intr;
 extern volatile sig_atomic_t con_quit;
+/* The session hung up (SIGHUP, or the terminal gave end of input). */
+extern volatile sig_atomic_t con_hangup;
 
 /* ---- input.c ---- */
 
@@ -81,6 +83,11 @@ bool con_ask_setting(struct settings *s, enum setting_id id);
 bool con_load(struct settings *st, struct secrets *sec);
 /* Shows "label: old -> new" for each setting that differs; returns how many. */
 int con_show_changes(const struct settings *old, const struct settings *now);
+/* After an action's questions: the rules between fields (settings_check),
+ * the changes shown, then question [y/N]. True when the request should be
+ * sent; extra counts as a change that is not a setting (a new secret). */
+bool con_review(const struct settings *old, const struct settings *now, bool extra,
+                const char *question);
 /* The address the Bitrix site and the wizard reach: the static address
  * without its prefix, else the current address from status; "" if none. */
 void con_appliance_address(const struct settings *st, char *out, size_t outlen);
@@ -97,6 +104,10 @@ bool con_send_op(const char *op);
 bool con_send_arg(const char *op, const char *key, const char *value);
 /* Sends a "settings" request with every key of st. */
 bool con_send_settings(const struct settings *st, struct result *res);
+/* The same with one more argument key=value when value is not "" (a
+ * secret that goes with the settings: OP_SETTINGS_HUB_PASSWORD). */
+bool con_send_settings_secret(const struct settings *st, const char *key, const char *value,
+                              struct result *res);
 
 /* ---- run.c ---- */
 
@@ -136,5 +147,6 @@ void action_admin(void);
 void action_factory_reset(void);
 void action_power(void);
 void action_shell(void);
+void action_cluster(void);
 
 #endif

@@ -14,6 +14,7 @@
 
 volatile sig_atomic_t con_intr;
 volatile sig_atomic_t con_quit;
+volatile sig_atomic_t con_hangup;
 
 static void on_intr(int sig)
 {
@@ -23,7 +24,8 @@ static void on_intr(int sig)
 
 static void on_quit(int sig)
 {
-    (void)sig;
+    if (sig == SIGHUP)
+        con_hangup = 1;
     con_quit = 1;
 }
 
@@ -89,7 +91,7 @@ static enum line_status read_line(char *buf, size_t len, int deadline_ms)
         if (r < 0 && errno == EINTR)
             continue; /* con_aborted() decides */
         if (r <= 0) {
-            con_quit = 1; /* end of input: the session is gone */
+            con_quit = con_hangup = 1; /* end of input: the session is gone */
             return LINE_ABORT;
         }
         if (c == '\n')

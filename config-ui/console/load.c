@@ -45,6 +45,24 @@ int con_show_changes(const struct settings *old, const struct settings *now)
     return n;
 }
 
+bool con_review(const struct settings *old, const struct settings *now, bool extra,
+                const char *question)
+{
+    enum setting_id bad;
+    char err[SETTING_ERR_MAX];
+    if (settings_check(now, &bad, err, sizeof err) < 0) {
+        printf("%s\nNothing was changed.\n", err);
+        return false;
+    }
+    if (con_show_changes(old, now) == 0 && !extra)
+        return false;
+    if (!con_confirm(question)) {
+        printf("Nothing was changed.\n");
+        return false;
+    }
+    return true;
+}
+
 void con_appliance_address(const struct settings *st, char *out, size_t outlen)
 {
     if (strcmp(st->v[S_NET_MODE], "static") == 0 && st->v[S_NET_ADDRESS][0]) {

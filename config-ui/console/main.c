@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "console.h"
 
@@ -29,6 +30,16 @@ static int unclaimed_loop(void)
     return 0;
 }
 
+/* A hung-up session ends at once: nobody reads what exit handlers would
+ * print, and under ASan the leak check they run (it stops the process with
+ * ptrace) was seen to spin for ever on the signals a hang-up brings. */
+static int leave(int code)
+{
+    if (con_hangup)
+        _exit(code);
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -43,7 +54,7 @@ int main(int argc, char **argv)
     }
     con_signals_init();
     if (!con_is_claimed())
-        return unclaimed_loop();
+        return leave(unclaimed_loop());
     menu_run();
-    return 0;
+    return leave(0);
 }

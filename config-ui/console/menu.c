@@ -25,6 +25,8 @@ static const struct menu_item menu_items[] = {
     {"Reset to factory settings", action_factory_reset},
     {"Reboot or power off", action_power},
     {"Shell", action_shell},
+    /* last, so the numbers admins and scripts know keep their items */
+    {"Cluster (scale-out)", action_cluster},
 };
 
 #define MENU_N ((int)(sizeof menu_items / sizeof menu_items[0]))
@@ -45,7 +47,9 @@ void menu_run(void)
     while (!con_quit) {
         con_intr = 0;
         print_menu();
-        if (!con_ask("Choose 1-13: ", answer, sizeof answer)) {
+        char prompt[32];
+        snprintf(prompt, sizeof prompt, "Choose 1-%d: ", MENU_N);
+        if (!con_ask(prompt, answer, sizeof answer)) {
             if (con_quit)
                 break;
             if (con_intr)

@@ -58,7 +58,8 @@ bool con_send_arg(const char *op, const char *key, const char *value)
     return con_send(&r, NULL);
 }
 
-bool con_send_settings(const struct settings *st, struct result *res)
+bool con_send_settings_secret(const struct settings *st, const char *key, const char *value,
+                              struct result *res)
 {
     static struct request r;
     request_init(&r, "settings");
@@ -69,5 +70,15 @@ bool con_send_settings(const struct settings *st, struct result *res)
             return false;
         }
     }
+    if (key && value && value[0] && request_add(&r, key, value, strlen(value)) < 0) {
+        printf("Not done: the request is too large.\n");
+        request_free(&r);
+        return false;
+    }
     return con_send(&r, res);
+}
+
+bool con_send_settings(const struct settings *st, struct result *res)
+{
+    return con_send_settings_secret(st, NULL, NULL, res);
 }

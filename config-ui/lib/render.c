@@ -28,6 +28,8 @@ static const struct {
     [RF_NETWORK] = {PATH_NETWORK_CONF, 0644, NULL},
     [RF_NTP] = {PATH_NTP_CONF, 0644, NULL},
     [RF_HOSTNAME] = {PATH_HOSTNAME, 0644, NULL},
+    /* requirepass: readable by the redis user's group only */
+    [RF_REDIS] = {PATH_REDIS_CONF, 0640, "redis"},
 };
 
 const char *render_file_path(enum render_file f)
@@ -62,6 +64,45 @@ static void put_path(struct render_buf *b, const char *key, const char *rel)
     put(b, "%s = %s/%s\n", key, root_dir(), rel);
 }
 
+/* The same for a "directive value" file (redis.conf). */
+static void put_path_word(struct render_buf *b, const char *key, const char *rel)
+{
+    put(b, "%s %s/%s\n", key, root_dir(), rel);
+}
+
+static bool is_role(const struct settings *st, const char *role)
+{
+    return strcmp(st->v[S_CLUSTER_ROLE], role) == 0;
+}
+
+/* pullboxd's node-name takes at most 64 characters: a longer host name is
+ * cut to its first label (at most 63), which names the node as well. */
+static void put_node_name(struct render_buf *b, const char *hostname)
+{
+    size_t n = strlen(hostname);
+
+    if (n > 64)
+        n = strcspn(hostname, ".");
+    put(b, "node-name = %.*s\n", (int)n, hostname);
+}
+
+/* With Redis, history lives in Redis: pullboxd refuses a journal beside
+ * it. */
+static void render_store(const struct settings *st, const struct secrets *sec, struct render_buf *b)
+{
+    if (is_role(st, "standalone")) {
+        put_path(b, "journal-path", "data/pullbox/journal");
+        put(b, "journal-max-size = 256\n");
+        return;
+    }
+    if (is_role(st, "hub"))
+        put(b, "redis = 127.0.0.1:%d\nredis-password = %s\n", RENDER_REDIS_PORT,
+            sec->redis_password);
+    else
+        put(b, "redis = %s\nredis-password = %s\n", st->v[S_CLUSTER_HUB], sec->hub_password);
+    put_node_name(b, st->v[S_HOSTNAME]);
+}
+
 static void render_pullbox(const struct settings *st, const struct secrets *sec, long long now,
                            struct render_buf *b)
 {
@@ -76,8 +117,7 @@ static void render_pullbox(const struct settings *st, const struct secrets *sec,
     put_path(b, "tls-key", PATH_TLS_KEY);
     /* the chain follows the certificate in cert.pem (cert-upload) */
     put(b, "tls-chain = \n");
-    put_path(b, "journal-path", "data/pullbox/journal");
-    put(b, "journal-max-size = 256\n");
+    render_store(st, sec, b);
     put(b, "signature-key = %s\n", sec->signature_key);
     put(b, "signature-key-previous = %s\n",
         sec->signature_key_previous[0] && sec->previous_until > now ? sec->signature_key_previous
@@ -95,8 +135,49 @@ static void render_firewall(const struct settings *st, struct render_buf *b)
         "# Allowed on 8893 and 8894 (browsers, mobile apps): \"any\" or networks.\n"
         "SUBSCRIBERS=\"%s\"\n"
         "# Allowed on 22 (SSH) and 80/443 (setup wizard): \"any\" or networks.\n"
-        "ADMIN_NETWORKS=\"%s\"\n",
-        st->v[S_SITE_PUBLISHERS], st->v[S_FW_SUBSCRIBE_NETWORKS], st->v[S_FW_ADMIN_NETWORKS]);
+        "ADMIN_NETWORKS=\"%s\"\n"
+        "# Allowed on 6379 (the hub's Redis): the other appliances of the cluster.\n"
+        "# Empty (and always when this appliance is not the hub): closed.\n"
+        "REDIS_PEERS=\"%s\"\n",
+        st->v[S_SITE_PUBLISHERS], st->v[S_FW_SUBSCRIBE_NETWORKS], st->v[S_FW_ADMIN_NETWORKS],
+        is_role(st, "hub") ? st->v[S_CLUSTER_PEERS] : "");
+}
+
+/* The hub's Redis: reachable by the nodes (the firewall narrows 6379 to
+ * cluster.peers), with a password, an append-only file so the history
+ * survives a restart of the hub, and no command that could wipe or
+ * reconfigure it from the network. */
+static void render_redis(const struct secrets *sec, struct render_buf *b)
+{
+    put(b,
+        "# redis.conf: written by pullbox-apply because this appliance is the cluster's\n"
+        "# hub; changes here are overwritten. Read by the redis service.\n"
+        "port %d\n"
+        "# every IPv4 and IPv6 address (the IPv6 one only if the kernel has IPv6);\n"
+        "# pullbox-firewall lets only cluster.peers reach the port\n"
+        "bind 0.0.0.0 -::\n"
+        "protected-mode yes\n"
+        "requirepass %s\n",
+        RENDER_REDIS_PORT, sec->redis_password);
+    put_path_word(b, "dir", PATH_REDIS_DATA);
+    put(b,
+        "# the history survives a restart of the hub: append-only file, fsync each second\n"
+        "appendonly yes\n"
+        "appendfsync everysec\n"
+        "save \"\"\n"
+        "# pullboxd answers 503 when Redis refuses a write; evicting its keys (the\n"
+        "# message counter) would break the message ids\n"
+        "maxmemory %s\n"
+        "maxmemory-policy noeviction\n"
+        "# stdout: the service's svlogd keeps it\n"
+        "logfile \"\"\n"
+        "daemonize no\n"
+        "rename-command FLUSHALL \"\"\n"
+        "rename-command FLUSHDB \"\"\n"
+        "rename-command CONFIG \"\"\n"
+        "rename-command DEBUG \"\"\n"
+        "rename-command SHUTDOWN \"\"\n",
+        RENDER_REDIS_MAXMEMORY);
 }
 
 static void render_network(const struct settings *st, struct render_buf *b)
@@ -117,6 +198,7 @@ int render_file(enum render_file f, const struct settings *st, const struct secr
 {
     b->data = NULL;
     b->len = 0;
+    b->absent = false;
     put(b, "%s", "");
     switch (f) {
     case RF_PULLBOX:
@@ -136,6 +218,16 @@ int render_file(enum render_file f, const struct settings *st, const struct secr
         return 0;
     case RF_HOSTNAME:
         put(b, "%s\n", st->v[S_HOSTNAME]);
+        return 0;
+    case RF_REDIS:
+        if (!is_role(st, "hub")) {
+            b->absent = true;
+            return 0;
+        }
+        /* never a Redis open to the network without a password */
+        if (secrets_check_redis_password(sec->redis_password, NULL, 0) != 0)
+            break;
+        render_redis(sec, b);
         return 0;
     case RF__COUNT:
         break;
@@ -170,6 +262,15 @@ int render_all(const struct settings *st, const struct secrets *sec, long long n
             snprintf(err, errlen, "cannot render %s", render_files[f].rel);
             return -1;
         }
+        if (b.absent) {
+            changed[f] = unlink(path) == 0;
+            render_buf_free(&b);
+            if (!changed[f] && errno != ENOENT) {
+                snprintf(err, errlen, "cannot remove %s: %s", render_files[f].rel, strerror(errno));
+                return -1;
+            }
+            continue;
+        }
         d = file_differs(path, b.data, b.len);
         if (d != 0 && render_files[f].group && access(path, F_OK) != 0) {
             struct group *g = getgrnam(render_files[f].group);
@@ -185,6 +286,41 @@ int render_all(const struct settings *st, const struct secrets *sec, long long n
         render_buf_free(&b);
     }
     return 0;
+}
+
+/* The lines of a pullbox.conf whose key pullboxd reads only at its start,
+ * in order, as one string (malloc'ed). */
+static char *restart_lines(const char *conf)
+{
+    static const char *const keys[] = {"redis", "journal-", "node-name"};
+    struct render_buf b = {0};
+
+    put(&b, "%s", "");
+    for (const char *p = conf; p && *p;) {
+        size_t n = strcspn(p, "\n");
+        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+            if (strncmp(p, keys[i], strlen(keys[i])) == 0) {
+                put(&b, "%.*s\n", (int)n, p);
+                break;
+            }
+        p += n + (p[n] == '\n');
+    }
+    return b.data;
+}
+
+bool render_pullbox_needs_restart(const char *before, const char *after)
+{
+    char *a, *b;
+    bool differ;
+
+    if (before == NULL)
+        return false;
+    a = restart_lines(before);
+    b = restart_lines(after);
+    differ = strcmp(a, b) != 0;
+    free(a);
+    free(b);
+    return differ;
 }
 
 int render_firewall_rules(const struct settings *st, struct render_buf *b, char *err, size_t errlen)

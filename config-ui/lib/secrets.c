@@ -16,16 +16,26 @@
 /* A signing key goes into pullbox.conf and a PHP string, so only characters
  * that need no quoting anywhere; 16 bytes at least (a Bitrix key may come
  * from another queue server, so not only hex). */
-int secrets_check_key(const char *key, char *err, size_t errlen)
+static int check_token(const char *what, const char *v, char *err, size_t errlen)
 {
-    size_t n = strlen(key);
+    size_t n = strlen(v);
 
-    if (n < 16 || n >= SECRET_KEY_MAX || strspn(key, KEY_CHARS) != n) {
-        snprintf(err, errlen, "a signing key is 16 to %d letters, digits or ._-+/=: characters",
+    if (n < 16 || n >= SECRET_KEY_MAX || strspn(v, KEY_CHARS) != n) {
+        snprintf(err, errlen, "%s is 16 to %d letters, digits or ._-+/=: characters", what,
                  SECRET_KEY_MAX - 1);
         return -1;
     }
     return 0;
+}
+
+int secrets_check_key(const char *key, char *err, size_t errlen)
+{
+    return check_token("a signing key", key, err, errlen);
+}
+
+int secrets_check_redis_password(const char *pw, char *err, size_t errlen)
+{
+    return check_token("a Redis password", pw, err, errlen);
 }
 
 int secrets_check_hash(const char *hash, char *err, size_t errlen)
@@ -59,6 +69,13 @@ static int secrets_line(void *ctx, const char *key, const char *val, char *err, 
             snprintf(err, errlen, "%s: not a unix time", key);
             return -1;
         }
+    } else if (strcmp(key, "redis-password") == 0 || strcmp(key, "cluster-hub-password") == 0) {
+        if (val[0] != '\0' && secrets_check_redis_password(val, e, sizeof(e)) != 0) {
+            snprintf(err, errlen, "%s: %s", key, e);
+            return -1;
+        }
+        snprintf(strcmp(key, "redis-password") == 0 ? s->redis_password : s->hub_password,
+                 SECRET_KEY_MAX, "%s", val);
     } else if (strcmp(key, "admin-password-hash") == 0) {
         if (secrets_check_hash(val, e, sizeof(e)) != 0) {
             snprintf(err, errlen, "%s: %s", key, e);
@@ -100,16 +117,18 @@ int secrets_load(struct secrets *s, const char *path, char *err, size_t errlen)
 int secrets_save_owned(const struct secrets *s, const char *path, unsigned mode, long gid,
                        char *err, size_t errlen)
 {
-    char buf[1024];
-    int n =
-        snprintf(buf, sizeof(buf),
-                 "# Pullbox secrets: written by pullbox-apply.\n"
-                 "signature-key = %s\n"
-                 "signature-key-previous = %s\n"
-                 "signature-key-previous-until = %lld\n"
-                 "admin-password-hash = %s\n",
-                 s->signature_key, s->signature_key_previous,
-                 s->signature_key_previous[0] ? s->previous_until : 0LL, s->admin_password_hash);
+    char buf[2048];
+    int n = snprintf(buf, sizeof(buf),
+                     "# Pullbox secrets: written by pullbox-apply.\n"
+                     "signature-key = %s\n"
+                     "signature-key-previous = %s\n"
+                     "signature-key-previous-until = %lld\n"
+                     "admin-password-hash = %s\n"
+                     "redis-password = %s\n"
+                     "cluster-hub-password = %s\n",
+                     s->signature_key, s->signature_key_previous,
+                     s->signature_key_previous[0] ? s->previous_until : 0LL, s->admin_password_hash,
+                     s->redis_password, s->hub_password);
 
     if (n < 0 || (size_t)n >= sizeof(buf)) {
         snprintf(err, errlen, "secrets too long");

@@ -10,12 +10,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define SETTINGS_FILE_MAX (64 * 1024)
 
 static const char *const mode_choices[] = {"dhcp", "static", NULL};
 static const char *const version_choices[] = {"2", "3", "4", "5", NULL};
 static const char *const algo_choices[] = {"sha1", "sha256", NULL};
+static const char *const role_choices[] = {"standalone", "hub", "node", NULL};
 
 const struct setting_def setting_defs[S__COUNT] = {
     [S_HOSTNAME] = {"hostname", "Host name",
@@ -60,6 +62,18 @@ const struct setting_def setting_defs[S__COUNT] = {
     [S_KEY_GRACE_PERIOD] = {"key.grace-period", "Old key grace period",
                             "a number of seconds from 0 to 604800 (7 days), like 86400", "86400",
                             SK_INT, NULL, 0, 604800, false},
+    [S_CLUSTER_ROLE] = {"cluster.role", "Cluster role",
+                        "standalone (one appliance), hub (this appliance runs the shared Redis) "
+                        "or node (use the hub's Redis)",
+                        "standalone", SK_CHOICE, role_choices, 0, 0, false},
+    [S_CLUSTER_HUB] = {"cluster.hub", "Hub address",
+                       "the hub's host name or address with an optional port 1-65535 (6379 if "
+                       "left out), like 192.0.2.20:6379, hub.example.com or [2001:db8::20]:6379",
+                       "", SK_HOST_PORT, NULL, 0, 0, true},
+    [S_CLUSTER_PEERS] = {"cluster.peers", "Cluster peers (port 6379)",
+                         "up to 16 IPv4 or IPv6 addresses or networks of the other appliances "
+                         "separated by spaces, like 192.0.2.21 192.0.2.0/24; empty for none",
+                         "", SK_NET_LIST, NULL, 0, SETTING_LIST_MAX, true},
 };
 
 void settings_defaults(struct settings *s)
@@ -155,6 +169,46 @@ static bool is_cidr(const char *s, int family)
     return atoi(slash + 1) <= max;
 }
 
+/* "host", "host:port", "[v6]" or "[v6]:port"; the port 1-65535 without a
+ * leading zero. A bare IPv6 address is refused: its colons would read as a
+ * port (pullboxd's redis parser takes the last colon). */
+static const char *check_host_port(const char *v)
+{
+    char host[256];
+    const char *port = NULL, *end;
+    bool bracketed = v[0] == '[';
+    size_t n;
+
+    if (bracketed) {
+        end = strchr(v, ']');
+        if (end == NULL)
+            return "has a '[' without its ']'";
+        n = (size_t)(end - v - 1);
+        if (end[1] != '\0' && end[1] != ':')
+            return "has text after the ']' that is not :port";
+        port = end[1] == ':' ? end + 2 : NULL;
+        v++;
+    } else {
+        end = strchr(v, ':');
+        if (end && strchr(end + 1, ':'))
+            return "is an IPv6 address without brackets (write it like [2001:db8::20]:6379)";
+        n = end ? (size_t)(end - v) : strlen(v);
+        port = end ? end + 1 : NULL;
+    }
+    if (n == 0 || n >= sizeof(host))
+        return "has no host before the port";
+    memcpy(host, v, n);
+    host[n] = '\0';
+    if (bracketed && !is_ipv6(host))
+        return "has no IPv6 address between the brackets";
+    if (!bracketed && !is_ipv4(host) && !is_hostname(host))
+        return "is not a host name or an address";
+    if (port && (!all_digits(port, strlen(port)) || strlen(port) > 5 || port[0] == '0' ||
+                 atol(port) > 65535))
+        return "has a port that is not a number 1-65535";
+    return NULL;
+}
+
 /* One entry of a list or a single value, by kind; the message after the
  * quoted value says what is wrong. */
 static const char *check_one(const struct setting_def *d, const char *v)
@@ -199,6 +253,8 @@ static const char *check_one(const struct setting_def *d, const char *v)
         n = strtol(v, &end, 10);
         return n < d->min || n > d->max ? "is out of range" : NULL;
     }
+    case SK_HOST_PORT:
+        return check_host_port(v);
     }
     return "is not accepted";
 }
@@ -219,6 +275,8 @@ static const char *allowed_chars(enum setting_kind k)
         return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:";
     case SK_INT:
         return "0123456789";
+    case SK_HOST_PORT:
+        return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]";
     case SK_CHOICE:
         return "abcdefghijklmnopqrstuvwxyz0123456789";
     default:
@@ -353,7 +411,7 @@ static int fail(enum setting_id *bad, enum setting_id id, char *err, size_t errl
     return -1;
 }
 
-int settings_check(const struct settings *s, enum setting_id *bad, char *err, size_t errlen)
+static int check_network(const struct settings *s, enum setting_id *bad, char *err, size_t errlen)
 {
     char addr[64];
     struct in_addr a, g;
@@ -395,6 +453,48 @@ int settings_check(const struct settings *s, enum setting_id *bad, char *err, si
     if (ha == hg)
         return fail(bad, S_NET_GATEWAY, err, errlen, "is the appliance's own address");
     return 0;
+}
+
+/* The hub's host part of cluster.hub (no brackets, no port). */
+static void hub_host(const char *hub, char *out, size_t outlen)
+{
+    const char *end = hub[0] == '[' ? strchr(hub, ']') : strchr(hub, ':');
+    size_t n = end ? (size_t)(end - hub) : strlen(hub);
+
+    if (hub[0] == '[' && n > 0) {
+        hub++;
+        n--;
+    }
+    snprintf(out, outlen, "%.*s", (int)(n < outlen ? n : outlen - 1), hub);
+}
+
+/* A node needs a hub, and the hub is another appliance: a loopback address
+ * would be this appliance's own Redis, which only a hub runs. */
+static int check_cluster(const struct settings *s, enum setting_id *bad, char *err, size_t errlen)
+{
+    char host[256];
+    struct in_addr a;
+
+    if (strcmp(s->v[S_CLUSTER_ROLE], "node") != 0)
+        return 0;
+    if (s->v[S_CLUSTER_HUB][0] == '\0')
+        return fail(bad, S_CLUSTER_HUB, err, errlen,
+                    "a node needs the hub's address, like 192.0.2.20:6379");
+    hub_host(s->v[S_CLUSTER_HUB], host, sizeof(host));
+    if (strcasecmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+        strcasecmp(host, s->v[S_HOSTNAME]) == 0 ||
+        (inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127))
+        return fail(bad, S_CLUSTER_HUB, err, errlen,
+                    "names this appliance itself; give the hub appliance's address (or make "
+                    "this appliance the hub)");
+    return 0;
+}
+
+int settings_check(const struct settings *s, enum setting_id *bad, char *err, size_t errlen)
+{
+    if (check_network(s, bad, err, errlen) != 0)
+        return -1;
+    return check_cluster(s, bad, err, errlen);
 }
 
 /* ---- the file ---- */

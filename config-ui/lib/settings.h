@@ -28,6 +28,9 @@ enum setting_id {
     S_FW_SUBSCRIBE_NETWORKS, /* who may reach 8893/8894: "any" or networks */
     S_FW_ADMIN_NETWORKS,     /* who may reach 22/80/443: "any" or networks */
     S_KEY_GRACE_PERIOD,      /* seconds the previous signing key stays valid: 0..604800 */
+    S_CLUSTER_ROLE,          /* "standalone" | "hub" (runs Redis) | "node" (uses cluster.hub) */
+    S_CLUSTER_HUB,           /* node: the hub's Redis, host[:port] or [v6][:port], port 6379 */
+    S_CLUSTER_PEERS,         /* hub: the other appliances allowed on 6379: addresses or networks */
     S__COUNT
 };
 
@@ -42,6 +45,7 @@ enum setting_kind {
     SK_NET_LIST_ANY, /* "any" or SK_NET_LIST */
     SK_HOST_LIST,    /* host names or addresses */
     SK_INT,          /* decimal integer in [min, max] */
+    SK_HOST_PORT,    /* host name, IPv4, or [IPv6], with an optional :port 1-65535 */
 };
 
 struct setting_def {

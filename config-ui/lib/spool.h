@@ -13,7 +13,9 @@
  * with the same code as the tools (settings_set, cert checks, ...).
  *
  * Operations (op: arguments):
- *   settings: every settings key (settings.h) -> validate, render, apply
+ *   settings: every settings key (settings.h), and cluster.hub-password (a
+ *             node's copy of the hub's Redis password: a secret; empty
+ *             keeps the stored one) -> validate, render, apply
  *   claim: admin-password-hash -> set the hash, remove the setup code
  *   password: admin-password-hash
  *   ssh-key-add: key (one authorized_keys line: type, base64, comment)
@@ -25,7 +27,8 @@
  *   restore: the files of a decrypted backup (backup.h names)
  *   backup: passphrase -> the encrypted backup as <id>.bak beside the result
  *           (the tools may not read the TLS key or the SSH host keys)
- *   service: name (pullboxd|lighttpd|dropbear|ntpd|network|all), action (restart)
+ *   service: name (pullboxd|lighttpd|dropbear|ntpd|network|redis|all),
+ *            action (restart)
  *   factory-reset: confirm ("yes")
  *   reboot, poweroff: (none)
  */
@@ -40,6 +43,8 @@
 #define REQUEST_KEY_MAX 64
 #define REQUEST_MAX_BYTES (1024 * 1024) /* a whole request file */
 #define RESULT_MAX_STEPS 16
+/* The settings request's one argument that is not a setting (a secret). */
+#define OP_SETTINGS_HUB_PASSWORD "cluster.hub-password"
 
 struct request_arg {
     char key[REQUEST_KEY_MAX];

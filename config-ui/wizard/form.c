@@ -71,6 +71,15 @@ void form_select(const char *name, const char *label, const char *const *choices
     field_tail(name, help, err);
 }
 
+void form_secret_value(const char *id, const char *label, const char *value)
+{
+    html_printf("<div class=\"key\"><span class=\"label\">%s</span>"
+                "<code id=\"%s\" class=\"secret\">%s</code>"
+                "<button type=\"button\" class=\"copy\" data-copy=\"%s\" hidden>Copy</button>"
+                "</div>\n",
+                label, id, value, id);
+}
+
 void form_result(const struct result *res)
 {
     /* the apply service's summary may already say it */

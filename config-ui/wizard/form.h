@@ -24,6 +24,10 @@ void form_input(const char *type, const char *name, const char *label, const cha
 void form_select(const char *name, const char *label, const char *const *choices,
                  const char *value, const char *help, const char *err);
 
+/* A secret shown to copy (the signing key, a hub's Redis password): its
+ * label, the value in <code id=id> and a copy button (wizard.js shows it). */
+void form_secret_value(const char *id, const char *label, const char *value);
+
 /* The apply service's answer: its summary and each step, done or failed. */
 void form_result(const struct result *res);
 

@@ -21,7 +21,7 @@ static const struct nav_item layout_nav[] = {
     {"/certificates", "Certificates"}, {"/keys", "Signing key"},
     {"/firewall", "Firewall"},         {"/bitrix", "Bitrix settings"},
     {"/selftest", "Self-test"},        {"/status", "Status"},
-    {"/backup", "Backup and restore"},
+    {"/backup", "Backup and restore"}, {"/cluster", "Cluster"},
 };
 
 void layout_begin(const struct wiz *w, const char *title)

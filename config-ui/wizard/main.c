@@ -31,6 +31,7 @@ static const struct route routes[] = {
     {"/certificates/self-signed", page_certificates},
     {"/keys", page_keys},
     {"/firewall", page_firewall},
+    {"/cluster", page_cluster},
     {"/bitrix", page_bitrix},
     {"/selftest", page_selftest},
     {"/status", page_status},

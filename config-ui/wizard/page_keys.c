@@ -18,15 +18,6 @@
 
 static const enum setting_id keys_fields[] = {S_KEY_GRACE_PERIOD};
 
-static void key_value(const char *id, const char *label, const char *key)
-{
-    html_printf("<div class=\"key\"><span class=\"label\">%s</span>"
-                "<code id=\"%s\" class=\"secret\">%s</code>"
-                "<button type=\"button\" class=\"copy\" data-copy=\"%s\" hidden>Copy</button>"
-                "</div>\n",
-                label, id, key, id);
-}
-
 /* POST /keys: a changed grace period is saved first (one settings
  * request), then the rotation is asked for. */
 static int keys_rotate(struct wiz *w, struct settings_form *sf, struct result *rot)
@@ -68,12 +59,12 @@ void page_keys(struct wiz *w)
     if (appstate_load(NULL, &sec, err, sizeof(err)) < 0) {
         layout_notice("error", err);
     } else {
-        key_value("key-current", "Current key", sec.signature_key);
+        form_secret_value("key-current", "Current key", sec.signature_key);
         if (sec.signature_key_previous[0] && sec.previous_until > w->now) {
             char until[64];
             time_t t = (time_t)sec.previous_until;
             strftime(until, sizeof(until), "%Y-%m-%d %H:%M UTC", gmtime(&t));
-            key_value("key-previous", "Previous key", sec.signature_key_previous);
+            form_secret_value("key-previous", "Previous key", sec.signature_key_previous);
             html_printf("<p class=\"help\">The previous key is still accepted until %s.</p>\n",
                         until);
         }

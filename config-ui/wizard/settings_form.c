@@ -21,14 +21,23 @@ int settings_form_load(struct settings_form *sf)
 
 int settings_form_send(struct settings_form *sf)
 {
+    return settings_form_send_secret(sf, NULL, NULL);
+}
+
+int settings_form_send_secret(struct settings_form *sf, const char *key, const char *value)
+{
     struct request rq;
+    bool full = false;
     request_init(&rq, "settings");
     for (int i = 0; i < S__COUNT; i++)
-        if (request_add(&rq, setting_defs[i].key, sf->st.v[i], strlen(sf->st.v[i])) < 0) {
-            request_free(&rq);
-            snprintf(sf->sys_err, sizeof(sf->sys_err), "the request is too large");
-            return -1;
-        }
+        full |= request_add(&rq, setting_defs[i].key, sf->st.v[i], strlen(sf->st.v[i])) < 0;
+    if (key && value && value[0])
+        full |= request_add(&rq, key, value, strlen(value)) < 0;
+    if (full) {
+        request_free(&rq);
+        snprintf(sf->sys_err, sizeof(sf->sys_err), "the request is too large");
+        return -1;
+    }
     int rc = spool_call(&rq, WIZ_APPLY_TIMEOUT, &sf->res, sf->sys_err, sizeof(sf->sys_err));
     request_free(&rq);
     if (rc < 0)

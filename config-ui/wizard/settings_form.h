@@ -35,6 +35,9 @@ int settings_form_submit(struct settings_form *sf, const struct wiz *w,
 
 /* Sends sf->st as one "settings" request. 0 or -1 (as above). */
 int settings_form_send(struct settings_form *sf);
+/* The same with one more argument key=value when value is not "" (a secret
+ * that goes with the settings: OP_SETTINGS_HUB_PASSWORD). */
+int settings_form_send_secret(struct settings_form *sf, const char *key, const char *value);
 
 /* A settings page's request: loads the settings and, on a POST, submits
  * the fields ids[0..n). Returns what settings_form_submit returned, or -2

@@ -30,6 +30,6 @@ int wiz_session_renew(struct wiz *w, bool authed);
  * POST. */
 page_fn page_claim, page_login, page_logout, page_network, page_network_confirm, page_site,
     page_certificates, page_keys, page_firewall, page_bitrix, page_selftest, page_status,
-    page_backup;
+    page_backup, page_cluster;
 
 #endif

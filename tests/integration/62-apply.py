@@ -11,6 +11,7 @@ import base64
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -63,6 +64,13 @@ def snapshot(root):
             with open(f, "rb") as fh:
                 out[os.path.relpath(f, root.dir)] = fh.read()
     return out
+
+
+def same_files(a, b):
+    """a == b, noting the files that differ when not."""
+    if a != b:
+        note("files that differ: %s" % sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k)))
+    return a == b
 
 
 def main():
@@ -177,6 +185,9 @@ def run(root):
        re.search(r"-s 192.0.2.0/24 .*--dports 22,80,443", v4), "subscribe and admin networks narrowed")
     submit("settings", {"firewall.subscribe": "any", "firewall.admin": "any"})
 
+    cluster(root, submit, accepted, key)
+    pid = root.service_pid("pullboxd")
+
     # ---- refusals change nothing ----
     before = snapshot(root)
     reload_count = reloads()
@@ -214,7 +225,17 @@ def run(root):
     ok(got and not res["ok"] and "malformed" in res["message"], "a malformed request is answered, not fatal")
     if got:
         os.unlink(os.path.join(spool, rid + ".res"))
-    ok(snapshot(root) == before, "after every refusal the files are byte-identical")
+    for args, field, text in [
+        ({"cluster.role": "node", "cluster.hub": ""}, "cluster.hub", "Hub address: a node needs the hub's address"),
+        ({"cluster.role": "node", "cluster.hub": "2001:db8::20"}, "cluster.hub", "without brackets"),
+        ({"cluster.role": "node", "cluster.hub": "127.0.0.1:6379"}, "cluster.hub", "this appliance itself"),
+        ({"cluster.role": "hub", "cluster.peers": "any"}, "cluster.peers", "not accepted here"),
+        ({"cluster.role": "leader"}, "cluster.role", "Cluster role: leader is not one of the choices"),
+    ]:
+        res = submit("settings", args)
+        ok(not res["ok"] and res["field"] == field_index(field) and text in res["message"],
+           "refused %r: %s" % (args, res["message"][:100]))
+    ok(same_files(snapshot(root), before), "after every refusal the files are byte-identical")
     ok(reloads() == reload_count and root.service_pid("pullboxd") == pid, "and pullboxd was not touched")
     ok(not any(c.startswith("reboot") for c in root.calls()), "and nothing was rebooted")
 
@@ -365,6 +386,122 @@ def run(root):
     r = root.sv("down", "pullbox-apply", 15)
     ok(r.returncode == 0 and wait_for(lambda: "stopped" in root.log_tail("pullbox-apply", 3), 10),
        "SIGTERM: pullbox-apply stops cleanly (%s)" % r.stdout.strip())
+
+
+def redis_standin(root):
+    """The redis service as the image has it (run only with redis.conf): a real
+    redis-server on that file when the host has one, else a sleep; each start is
+    recorded in calls.log."""
+    q = shlex.quote
+    conf = root.path("data/etc/redis.conf")
+    server = shutil.which("redis-server")
+    os.makedirs(root.path("data/redis"), exist_ok=True)
+    os.makedirs(root.path("var/log/redis"), exist_ok=True)
+    root._service("redis", 'if [ ! -r %s ]; then echo "redis absent" >>%s; exec sv down "$PWD"; fi\n'
+                           'echo "redis start" >>%s\n'
+                           'exec %s\n' % (q(conf), q(root.path("calls.log")), q(root.path("calls.log")),
+                                           "%s %s" % (q(server), q(conf)) if server else "sleep 2147483647"))
+    return server is not None
+
+
+def iptables(cmd):
+    return subprocess.run([cmd, "-S", "INPUT"], capture_output=True, text=True).stdout
+
+
+def cluster(root, submit, accepted, key):
+    """cluster.role hub -> node -> standalone through real requests."""
+    real_redis = redis_standin(root)
+    ok(wait_for(lambda: os.path.exists(root.path("var/service/redis/supervise/ok")), 15),
+       "runsvdir took the redis service")
+    starts = lambda: root.calls().count("redis start")
+    n_starts, pid = starts(), root.service_pid("pullboxd")
+
+    # ---- hub ----
+    res = submit("settings", {"cluster.role": "hub", "cluster.peers": "10.1.2.3 2001:db8::7"})
+    ok(res["ok"], "cluster.role hub: accepted (%s)" % res["message"])
+    pw = root.secrets().get("redis-password", "")
+    ok(re.fullmatch(r"[0-9a-f]{64}", pw) is not None, "a Redis password was generated into secrets.conf")
+    ok(pw not in root.read("data/etc/settings.conf") and root.settings()["cluster.role"] == "hub",
+       "settings.conf has the role, not the password")
+    rc = root.read("data/etc/redis.conf") if os.path.exists(root.path("data/etc/redis.conf")) else ""
+    ok("\nrequirepass %s\n" % pw in rc and "\nport 6379\n" in rc and "\nappendonly yes\n" in rc and
+       "\nmaxmemory-policy noeviction\n" in rc and "\ndir %s/data/redis\n" % root.dir in rc,
+       "redis.conf written with the password, port, append-only file and data dir")
+    ok(os.stat(root.path("data/etc/redis.conf")).st_mode & 0o777 == 0o640, "redis.conf 0640")
+    conf = root.read("data/pullbox/pullbox.conf")
+    ok("\nredis = 127.0.0.1:6379\nredis-password = %s\nnode-name = box-1\n" % pw in conf and
+       "journal-path" not in conf, "pullbox.conf: its own Redis with the password, node-name, no journal")
+    steps = [s["what"] for s in res["steps"] if s["ok"]]
+    ok("restart redis" in steps and "restart pullboxd" in steps and
+       steps.index("restart redis") < steps.index("restart pullboxd"),
+       "steps: restart redis, then restart pullboxd (it picks its store at start)")
+    ok(wait_for(lambda: starts() > n_starts, 10), "the redis service started with redis.conf")
+    ok(wait_for(lambda: root.service_pid("pullboxd") not in (0, pid), 10), "pullboxd was restarted, not HUPed")
+    if real_redis:
+        def store():
+            try:
+                return http(8895, "GET", "/server-stat/", timeout=3)[2]
+            except OSError:
+                return b""
+        ok(wait_for(lambda: b'"store":"redis"' in store(), 20), "pullboxd runs on the hub's Redis")
+        ok(wait_for(lambda: accepted(key()), 20), "and serves a channel through it")
+    else:
+        note("no redis-server on this host: the hub's pullboxd is not checked against a real Redis")
+    v4, v6 = iptables("iptables"), iptables("ip6tables")
+    r4 = [l for l in v4.splitlines() if "6379" in l]
+    r6 = [l for l in v6.splitlines() if "6379" in l]
+    ok(len(r4) == 1 and "-s 10.1.2.3/32" in r4[0] and "cluster-redis" in r4[0] and "ACCEPT" in r4[0],
+       "iptables: 6379 only from the IPv4 peer (%s)" % r4)
+    ok(len(r6) == 1 and "-s 2001:db8::7/128" in r6[0] and "ACCEPT" in r6[0],
+       "ip6tables: 6379 only from the IPv6 peer (%s)" % r6)
+    ok(pw not in root.log_tail("pullbox-apply", 100000), "the password is not in the apply log")
+    res = submit("service", {"name": "redis", "action": "restart"})
+    ok(res["ok"] and wait_for(lambda: starts() > n_starts + 1, 10), "service restart redis")
+    n_starts, pid = starts(), root.service_pid("pullboxd")
+    res = submit("settings", {"cluster.role": "hub", "cluster.peers": "10.1.2.3 2001:db8::7"})
+    ok(res["ok"] and root.secrets()["redis-password"] == pw and "restart redis" not in
+       [s["what"] for s in res["steps"]], "the same again: same password, redis not restarted")
+
+    # ---- node ----
+    before = root.read("data/etc/settings.conf"), root.read("data/etc/secrets.conf")
+    res = submit("settings", {"cluster.role": "node", "cluster.hub": "192.0.2.20"})
+    ok(not res["ok"] and res["message"].startswith("Hub password: a node needs"),
+       "a node without the hub's password: refused (%s)" % res["message"][:80])
+    res = submit("settings", {"cluster.role": "node", "cluster.hub": "192.0.2.20",
+                              "cluster.hub-password": "short"})
+    ok(not res["ok"] and res["message"].startswith("Hub password: a Redis password is 16"),
+       "a hub password that is too short: refused (%s)" % res["message"][:80])
+    ok((root.read("data/etc/settings.conf"), root.read("data/etc/secrets.conf")) == before,
+       "and nothing was saved")
+    hub_pw = "hub-" + secrets.token_hex(16)
+    res = submit("settings", {"cluster.role": "node", "cluster.hub": "192.0.2.20:6380",
+                              "cluster.hub-password": hub_pw})
+    ok(res["ok"], "cluster.role node with the hub's password: accepted (%s)" % res["message"])
+    conf = root.read("data/pullbox/pullbox.conf")
+    ok("\nredis = 192.0.2.20:6380\nredis-password = %s\nnode-name = box-1\n" % hub_pw in conf,
+       "pullbox.conf: the hub's address and password")
+    ok(root.secrets().get("cluster-hub-password") == hub_pw and root.secrets()["redis-password"] == pw and
+       hub_pw not in root.read("data/etc/settings.conf"),
+       "the hub's password is a secret; the own hub password is kept")
+    ok(not os.path.exists(root.path("data/etc/redis.conf")), "a node has no redis.conf")
+    ok("down redis" in [s["what"] for s in res["steps"] if s["ok"]], "the redis service is stopped")
+    ok(wait_for(lambda: not root.service_up("redis"), 10), "and it is down")
+    ok(not any("6379" in l for l in iptables("iptables").splitlines() + iptables("ip6tables").splitlines()),
+       "a node: 6379 closed (peers ignored)")
+    res = submit("settings", {"cluster.role": "node", "cluster.hub": "192.0.2.21"})
+    ok(res["ok"] and root.secrets().get("cluster-hub-password") == hub_pw,
+       "a change without the password keeps the stored one")
+    ok(hub_pw not in root.log_tail("pullbox-apply", 100000), "the hub password is not in the apply log")
+
+    # ---- standalone ----
+    pid = root.service_pid("pullboxd")
+    res = submit("settings", {"cluster.role": "standalone"})
+    conf = root.read("data/pullbox/pullbox.conf")
+    ok(res["ok"] and "redis" not in conf and "node-name" not in conf and
+       "journal-path = %s/data/pullbox/journal\n" % root.dir in conf,
+       "standalone: no redis lines, the journal again")
+    ok(wait_for(lambda: root.service_pid("pullboxd") not in (0, pid), 10), "pullboxd restarted")
+    ok(wait_for(lambda: accepted(key()), 20), "pullboxd serves on its own again")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ firewall.conf, authorized_keys, the TLS files, calls.log).
 """
 import os
 import re
+import secrets
 import shutil
 import subprocess
 import sys
@@ -198,10 +199,10 @@ def menu(con, item, expect, timeout=60):
 def back_to_menu(con, timeout=60):
     """Answers "Press Enter to return to the menu" (or anything) until the menu shows."""
     con.type("")
-    if con.wait(r"Choose 1-13: ", timeout):
+    if con.wait(r"Choose 1-14: ", timeout):
         return True
     con.type("q")
-    return bool(con.wait(r"Choose 1-13: ", timeout))
+    return bool(con.wait(r"Choose 1-14: ", timeout))
 
 
 # ---- the walk ----
@@ -214,10 +215,10 @@ def unclaimed(root, work):
         screen = con.since()
         ok("https://" in screen and "Press Enter to refresh" in screen,
            "and the wizard URL and how to refresh")
-        ok("Choose 1-13" not in screen and "Log out" not in screen,
+        ok("Choose 1-14" not in screen and "Log out" not in screen,
            "and no menu while the appliance is unclaimed")
         con.step("3", r"Setup code:", 30)
-        ok("Choose 1-13" not in con.since(), "typing a menu number there only refreshes")
+        ok("Choose 1-14" not in con.since(), "typing a menu number there only refreshes")
         res = root.submit("claim", {"admin-password-hash": crypt_hash(PASSWORD)})
         ok(res["ok"], "the appliance is claimed through the apply service: %s" % res["message"])
         ok(con.step("", r"log in as admin", 30) is not None,
@@ -229,7 +230,7 @@ def unclaimed(root, work):
 
 
 def main_menu(con, root):
-    ok(con.wait(r"Choose 1-13: ", 60) is not None, "the claimed console shows the menu")
+    ok(con.wait(r"Choose 1-14: ", 60) is not None, "the claimed console shows the menu")
     screen = con.since()
     ok(re.search(r"Pullbox \d+\.\d+\.\d+", screen) is not None, "the header names the version")
     ok(re.search(r"pullboxd up", screen) is not None and "pullbox-apply up" in screen,
@@ -237,7 +238,8 @@ def main_menu(con, root):
     ok(re.search(r"Connections \d+ \| channels \d+ \| messages/s [\d.]+", screen) is not None,
        "the header shows connections and messages per second from pullboxd")
     items = re.findall(r"^\s+(\d+)\s+\S", screen, re.M)
-    ok(items[-13:] == [str(i) for i in range(1, 14)], "the menu lists items 1 to 13")
+    ok(items[-14:] == [str(i) for i in range(1, 15)], "the menu lists items 1 to 14")
+    ok(re.search(r"^\s+14\s+Cluster \(scale-out\)$", screen, re.M) is not None, "item 14 is the cluster")
     ok(con.step("99", r"No item \"99\"") is not None, "an unknown item is refused")
     ok(con.step("1; reboot", r"No item \"1; reboot\"") is not None,
        "shell metacharacters at the menu are refused")
@@ -325,7 +327,7 @@ def item_network(con, root):
     con.type("half-typed", enter=False)
     time.sleep(0.5)
     con.key("C-c")
-    ok(con.wait(r"Choose 1-13: ", 30) is not None, "2: Ctrl-C in the middle of a change returns to the menu")
+    ok(con.wait(r"Choose 1-14: ", 30) is not None, "2: Ctrl-C in the middle of a change returns to the menu")
     time.sleep(1)
     ok(read(settings_conf) == before, "2: and settings.conf is unchanged")
     # NTP servers: a list, validated as a whole
@@ -363,6 +365,54 @@ def item_key(con, root):
     ok(sec.get("signature-key", "-") in con.since(), "3: the new key is shown")
     ok(sec.get("signature-key", "-") in read(root.path("data/pullbox/pullbox.conf")),
        "3: pullbox.conf has the new key")
+    back_to_menu(con)
+
+
+def item_cluster(con, root):
+    """Menu 14: node (with a bad hub address and a bad password first), hub
+    (its password shown), standalone again."""
+    redis_conf = root.path("data/etc/redis.conf")
+    menu(con, 14, r"Choose \(1-3")
+    ok("works alone (standalone)" in con.since() and "One appliance" in con.since() and
+       "This appliance is the hub" in con.since(), "14: the role and the three choices are shown")
+    con.step("3", r"Hub address .*\n.*\n\s+new: ")
+    ok(con.step("2001:db8::20", r"Hub address: 2001:db8::20 is an IPv6 address without brackets") is not None,
+       "14: a bad hub address is refused with the field named")
+    con.step("192.0.2.20:6380", r"Hub password \(shown on the hub")
+    ok(con.step("short", r"Hub password: a Redis password is 16") is not None,
+       "14: a short hub password is refused")
+    pw = "hub-" + secrets.token_hex(16)
+    con.step(pw, r"Apply these settings\? \[y/N\]")
+    ok(pw not in con.since(), "14: the hub password is not echoed")
+    con.step("y", r"Press Enter to return", 60)
+    st, sec = root.settings(), root.secrets()
+    ok(st.get("cluster.role") == "node" and st.get("cluster.hub") == "192.0.2.20:6380",
+       "14: settings.conf: node of the hub 192.0.2.20:6380")
+    ok(sec.get("cluster-hub-password") == pw and pw not in read(root.path("data/etc/settings.conf")),
+       "14: the hub password is in secrets.conf only")
+    ok("redis = 192.0.2.20:6380\n" in read(root.path("data/pullbox/pullbox.conf")), "14: pullbox.conf uses the hub")
+    back_to_menu(con)
+    menu(con, 14, r"Choose \(1-3")
+    ok("This appliance is a node" in con.since() and "(set)" in con.since(), "14: the node's state is shown")
+    con.step("2", r"Cluster peers .*\n.*\n\s+new: ")
+    ok(con.step("any", r"Cluster peers \(port 6379\): any is not accepted here") is not None, "14: peers any refused")
+    con.step("10.1.2.3 2001:db8::7", r"Apply these settings\? \[y/N\]")
+    con.step("y", r"Press Enter to return", 60)
+    hub_pw = root.secrets().get("redis-password", "")
+    ok(re.fullmatch(r"[0-9a-f]{64}", hub_pw) is not None and root.settings().get("cluster.role") == "hub",
+       "14: hub: the apply service made a Redis password")
+    ok(re.search(r"Hub password \(for the nodes\)\s+%s" % hub_pw, con.since()) is not None,
+       "14: the hub's password is shown to copy to the nodes")
+    ok("requirepass %s\n" % hub_pw in read(redis_conf), "14: redis.conf has it")
+    ok('REDIS_PEERS="10.1.2.3 2001:db8::7"' in read(root.path("data/etc/firewall.conf")),
+       "14: firewall.conf opens 6379 to the peers")
+    back_to_menu(con)
+    menu(con, 14, r"Choose \(1-3")
+    con.step("1", r"Apply these settings\? \[y/N\]")
+    con.step("y", r"Press Enter to return", 60)
+    ok(root.settings().get("cluster.role") == "standalone" and not os.path.exists(redis_conf),
+       "14: standalone: redis.conf removed")
+    ok("redis" not in read(root.path("data/pullbox/pullbox.conf")), "14: pullbox.conf without redis")
     back_to_menu(con)
 
 
@@ -477,7 +527,7 @@ def item_logs(con, root):
         f.write("@4000000000000000 %s\n" % marker)
     ok(con.wait(marker, 30) is not None, "7: follow shows lines as they are appended")
     con.key("C-c")
-    ok(con.wait(r"Choose 1-13: ", 30) is not None, "7: Ctrl-C stops following and returns to the menu")
+    ok(con.wait(r"Choose 1-14: ", 30) is not None, "7: Ctrl-C stops following and returns to the menu")
 
 
 def item_backup(con, root, work):
@@ -669,7 +719,7 @@ def hangup(root, work):
     before = read(settings_conf)
     con = Console(root.dir, "hangup", work)
     try:
-        con.wait(r"Choose 1-13: ", 60)
+        con.wait(r"Choose 1-14: ", 60)
         menu(con, 2, r"Change which")
         con.step("2", r"new: ")
         con.type("dropped-midway", enter=False)
@@ -707,6 +757,7 @@ def main():
         item_key(con, root)
         item_cert(con, root, work)
         item_firewall(con, root)
+        item_cluster(con, root)
         item_services(con, root)
         item_logs(con, root)
         item_backup(con, root, work)

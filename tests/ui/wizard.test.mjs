@@ -87,7 +87,7 @@ async function main() {
   ok(await waitFor443(), 'lighttpd answers on 443');
 
   // ---- before the claim ----
-  const paths = ['/', '/network', '/site', '/certificates', '/keys', '/firewall', '/bitrix', '/selftest',
+  const paths = ['/', '/network', '/site', '/certificates', '/keys', '/firewall', '/cluster', '/bitrix', '/selftest',
                  '/status', '/backup', '/login', '/logout', '/no-such-page', '/network/confirm'];
   const wrong = [];
   for (const p of paths) {
@@ -233,6 +233,9 @@ async function main() {
   ok(/8893/.test(rules) && /203\.0\.113\.0\/24/.test(rules), 'the page shows the iptables rules', rules.slice(0, 300));
   await shot(page, 'firewall');
 
+  // ---- cluster ----
+  await cluster(page);
+
   // ---- certificates ----
   await certificates(page);
 
@@ -279,6 +282,68 @@ async function main() {
   await hostile(sid);
 
   ok(consoleErrors.length === 0, 'no script or CSP errors in the browser console', consoleErrors.join('\n'));
+}
+
+// The cluster page: hub (its password shown to copy), a node with a bad hub
+// address (the error names the field, nothing applied), a node, standalone.
+async function cluster(page) {
+  await page.goto(`${BASE}/cluster`);
+  ok(await page.getAttribute('nav a[aria-current="page"]', 'href') === '/cluster', 'the navigation links the cluster page');
+  const text = await page.textContent('main');
+  ok(/One appliance/.test(text) && /This appliance is the hub/.test(text) && /Use the hub at another address/.test(text),
+     'the three roles are explained');
+  ok(await page.isChecked('#role-standalone'), 'standalone is the factory role');
+  ok(await page.locator('#hub-password').count() === 0, 'no hub password while standalone');
+  await page.check('#role-hub');
+  await page.fill('[name="cluster.peers"]', '192.0.2.21 2001:db8::21');
+  await submit(page, 'Save and apply');
+  let st = settings();
+  const hubPw = secrets()['redis-password'] || '';
+  ok(st['cluster.role'] === 'hub' && st['cluster.peers'] === '192.0.2.21 2001:db8::21', 'hub: the settings are saved', JSON.stringify(st));
+  ok(/^[0-9a-f]{64}$/.test(hubPw), 'hub: the apply service made a Redis password');
+  ok((await page.textContent('#hub-password').catch(() => '')) === hubPw, 'the page shows the hub password to copy');
+  ok(await page.locator('button.copy[data-copy="hub-password"]').isVisible(), '... with a copy button');
+  ok(new RegExp(`requirepass ${hubPw}\n`).test(readOr('data/etc/redis.conf')), 'redis.conf is rendered with it');
+  ok(/REDIS_PEERS="192\.0\.2\.21 2001:db8::21"/.test(read('data/etc/firewall.conf')), 'firewall.conf opens 6379 to the peers');
+  await shot(page, 'cluster-hub');
+
+  // a node with a bad hub address: refused next to the field, nothing applied
+  const before = snapshot();
+  await page.check('#role-node');
+  await page.fill('[name="cluster.hub"]', '2001:db8::20');
+  await page.fill('[name="cluster.hub-password"]', 'node-password-0123456789');
+  await submit(page, 'Save and apply');
+  const hubErr = await page.locator('[id="cluster.hub-error"]').textContent().catch(() => '');
+  ok(/^Hub address: 2001:db8::20 is an IPv6 address without brackets/.test(hubErr),
+     'a bad hub address is refused next to the field, naming it', hubErr);
+  ok(sameFiles(before, snapshot()).length === 0 && settings()['cluster.role'] === 'hub', '... and nothing changed');
+  ok(await page.isChecked('#role-node'), '... and the form keeps the choice typed');
+  await page.fill('[name="cluster.hub"]', '');
+  await page.fill('[name="cluster.hub-password"]', 'node-password-0123456789');
+  await submit(page, 'Save and apply');
+  const emptyErr = await page.locator('[id="cluster.hub-error"]').textContent().catch(() => '');
+  ok(/^Hub address: a node needs the hub's address/.test(emptyErr), 'a node without a hub address: the error names the field', emptyErr);
+  await shot(page, 'cluster-error');
+
+  await page.fill('[name="cluster.hub"]', '192.0.2.20:6380');
+  await page.fill('[name="cluster.hub-password"]', 'short');
+  await submit(page, 'Save and apply');
+  const pwErr = await page.locator('[id="cluster.hub-password-error"]').textContent().catch(() => '');
+  ok(/^Hub password: a Redis password is 16/.test(pwErr), 'a short hub password is refused next to its field', pwErr);
+  await page.fill('[name="cluster.hub"]', '192.0.2.20:6380');
+  await page.fill('[name="cluster.hub-password"]', 'node-password-0123456789');
+  await submit(page, 'Save and apply');
+  st = settings();
+  ok(st['cluster.role'] === 'node' && st['cluster.hub'] === '192.0.2.20:6380', 'node: the settings are saved', JSON.stringify(st));
+  ok(secrets()['cluster-hub-password'] === 'node-password-0123456789' && !/node-password/.test(read('data/etc/settings.conf')),
+     'the hub password is a secret, not a setting');
+  ok(!/node-password/.test(await page.content()), 'the page never shows the hub password back');
+  ok(/redis = 192\.0\.2\.20:6380\n/.test(read('data/pullbox/pullbox.conf')) && !fs.existsSync(file('data/etc/redis.conf')),
+     'pullbox.conf uses the hub; redis.conf is gone');
+
+  await page.check('#role-standalone');
+  await submit(page, 'Save and apply');
+  ok(settings()['cluster.role'] === 'standalone' && !/redis/.test(read('data/pullbox/pullbox.conf')), 'standalone again');
 }
 
 async function rateLimit(addr) {
@@ -455,6 +520,9 @@ async function hostile(sid) {
     ['/site', { ...fields, 'site.signature-algorithm': 'md5;reboot' }, 'site.signature-algorithm', 'a value outside the choices'],
     ['/firewall', { 'firewall.subscribe': 'any; iptables -F', 'firewall.admin': '127.0.0.0/8' }, 'firewall.subscribe', 'a command in a network list'],
     ['/keys', { 'key.grace-period': '$(reboot)' }, 'key.grace-period', 'a command in the grace period'],
+    ['/cluster', { 'cluster.role': 'hub', 'cluster.hub': '', 'cluster.peers': 'any; iptables -F' }, 'cluster.peers', 'a command in the cluster peers'],
+    ['/cluster', { 'cluster.role': 'node', 'cluster.hub': '192.0.2.20', 'cluster.peers': '', 'cluster.hub-password': "x'$(reboot)0123456789" },
+     'cluster.hub-password', 'a command in the hub password'],
   ];
   for (const [p, f, field, what] of cases) {
     r = await post(p, f);

@@ -174,7 +174,8 @@ static void test_render_all(void)
     ok(render_all(&st, &sec, 0, changed, err, sizeof(err)) == 0, "render_all");
     for (int f = 0; f < RF__COUNT; f++)
         n += changed[f];
-    ok(n == RF__COUNT, "the first time: every file written");
+    ok(n == RF__COUNT - 1 && !changed[RF_REDIS],
+       "the first time: every file written (redis.conf only on a hub)");
     snprintf(path, sizeof(path), "%s/%s", root, PATH_FIREWALL_CONF);
     stat(path, &s1);
     ok(render_all(&st, &sec, 0, changed, err, sizeof(err)) == 0, "again");
@@ -192,6 +193,161 @@ static void test_render_all(void)
     snprintf(path, sizeof(path), "%s/%s", root, PATH_PULLBOX_CONF);
     stat(path, &s1);
     ok((s1.st_mode & 0777) == 0640, "pullbox.conf 0640 (it holds the key)");
+}
+
+/* pullboxd --check-config on conf text (skipped without a built pullboxd). */
+static void check_config(const char *text, const char *what)
+{
+    char pullboxd[400], conf[300], *out = NULL;
+
+    snprintf(pullboxd, sizeof(pullboxd), "%s/out/pullboxd", repo());
+    if (access(pullboxd, X_OK) != 0) {
+        note("no %s: --check-config skipped", pullboxd);
+        return;
+    }
+    snprintf(conf, sizeof(conf), "%s/check.conf", root);
+    file_write_atomic(conf, text, strlen(text), 0640, err, sizeof(err));
+    const char *chk[] = {pullboxd, "--check-config", "-c", conf, NULL};
+    int rc = root_run(chk, NULL, NULL, 30, &out, NULL, err, sizeof(err));
+    ok(rc == 0, what);
+    if (rc != 0)
+        note("%s: %s", err, out);
+    free(out);
+    unlink(conf);
+}
+
+static void test_cluster(void)
+{
+    struct settings cs;
+    struct secrets csec;
+    struct render_buf b;
+    char line[600], *c, path[400];
+    bool changed[RF__COUNT];
+
+    settings_defaults(&cs);
+    memset(&csec, 0, sizeof(csec));
+    secrets_new_key(csec.signature_key);
+    render_file(RF_PULLBOX, &cs, &csec, 0, &b);
+    ok(!strstr(b.data, "redis") && !strstr(b.data, "node-name") && strstr(b.data, "journal-path"),
+       "standalone: no redis lines, no node-name, the journal");
+    render_buf_free(&b);
+    ok(render_file(RF_REDIS, &cs, &csec, 0, &b) == 0 && b.absent, "standalone: no redis.conf");
+    render_buf_free(&b);
+    render_file(RF_FIREWALL, &cs, &csec, 0, &b);
+    ok(strstr(b.data, "REDIS_PEERS=\"\"\n") != NULL, "standalone: REDIS_PEERS empty");
+    render_buf_free(&b);
+
+    /* hub */
+    settings_set(&cs, S_CLUSTER_ROLE, "hub", err, sizeof(err));
+    settings_set(&cs, S_CLUSTER_PEERS, "192.0.2.21 2001:db8::/64", err, sizeof(err));
+    ok(render_file(RF_REDIS, &cs, &csec, 0, &b) != 0, "hub without a Redis password: not rendered");
+    secrets_new_key(csec.redis_password);
+    ok(render_file(RF_REDIS, &cs, &csec, 0, &b) == 0 && !b.absent, "hub: redis.conf");
+    snprintf(line, sizeof(line), "requirepass %s\n", csec.redis_password);
+    ok(strstr(b.data, line) != NULL, "requirepass is the hub's password");
+    snprintf(line, sizeof(line), "\ndir %s/data/redis\n", root);
+    ok(strstr(b.data, line) != NULL, "dir under the root");
+    static const char *const want[] = {"\nport 6379\n",
+                                       "\nbind 0.0.0.0 -::\n",
+                                       "\nprotected-mode yes\n",
+                                       "\nappendonly yes\n",
+                                       "\nappendfsync everysec\n",
+                                       "\nsave \"\"\n",
+                                       "\nmaxmemory 256mb\n",
+                                       "\nmaxmemory-policy noeviction\n",
+                                       "\nlogfile \"\"\n",
+                                       "\nrename-command FLUSHALL \"\"\n",
+                                       "\nrename-command FLUSHDB \"\"\n",
+                                       "\nrename-command CONFIG \"\"\n",
+                                       "\nrename-command DEBUG \"\"\n",
+                                       "\nrename-command SHUTDOWN \"\"\n"};
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+        ok(strstr(b.data, want[i]) != NULL, want[i] + 1);
+    /* the real redis-server accepts it (TCP off, so nothing is bound) */
+    if (access("/usr/bin/redis-server", X_OK) == 0) {
+        char conf[400], script[1200], *out = NULL;
+        mkdirs("data/redis");
+        snprintf(conf, sizeof(conf), "%s/redis-test.conf", root);
+        file_write_atomic(conf, b.data, b.len, 0600, err, sizeof(err));
+        snprintf(script, sizeof(script),
+                 "timeout 3 /usr/bin/redis-server '%s' --port 0 --unixsocket '%s/redis.sock'; "
+                 "exit 0",
+                 conf, root);
+        const char *argv[] = {"/bin/sh", "-c", script, NULL};
+        root_run(argv, NULL, NULL, 20, &out, NULL, err, sizeof(err));
+        bool up = out && strstr(out, "Configuration loaded") && strstr(out, "accept connections");
+        ok(up && !strstr(out, "Bad directive"), "redis-server starts with the rendered redis.conf");
+        if (!up)
+            note("%s", out ? out : err);
+        free(out);
+        unlink(conf);
+    } else {
+        note("no redis-server: its check of redis.conf skipped");
+    }
+    render_buf_free(&b);
+    render_file(RF_PULLBOX, &cs, &csec, 0, &b);
+    snprintf(line, sizeof(line),
+             "\nredis = 127.0.0.1:6379\nredis-password = %s\nnode-name = pullbox\n",
+             csec.redis_password);
+    ok(strstr(b.data, line) != NULL, "hub: pullboxd uses its own Redis, with the password");
+    ok(strstr(b.data, "journal-") == NULL, "hub: no journal (pullboxd refuses both)");
+    check_config(b.data, "pullboxd --check-config accepts the hub's pullbox.conf");
+    c = strdup(b.data);
+    render_buf_free(&b);
+    render_file(RF_FIREWALL, &cs, &csec, 0, &b);
+    ok(strstr(b.data, "REDIS_PEERS=\"192.0.2.21 2001:db8::/64\"\n") != NULL,
+       "hub: REDIS_PEERS are the peers");
+    render_buf_free(&b);
+
+    /* node */
+    settings_set(&cs, S_CLUSTER_ROLE, "node", err, sizeof(err));
+    settings_set(&cs, S_CLUSTER_HUB, "[2001:db8::20]:6380", err, sizeof(err));
+    snprintf(csec.hub_password, sizeof(csec.hub_password), "%s", "0123456789abcdef-hub");
+    settings_set(&cs, S_HOSTNAME,
+                 "a-very-long-first-label-for-this-node.of-a-domain-that-goes-on.example.com", err,
+                 sizeof(err));
+    render_file(RF_PULLBOX, &cs, &csec, 0, &b);
+    ok(strstr(b.data, "\nredis = [2001:db8::20]:6380\nredis-password = 0123456789abcdef-hub\n"),
+       "node: the hub's address and the hub's password");
+    ok(strstr(b.data, "\nnode-name = a-very-long-first-label-for-this-node\n") != NULL,
+       "a host name over 64 characters: node-name is its first label");
+    ok(strstr(b.data, csec.redis_password) == NULL, "node: not its own hub password");
+    check_config(b.data, "pullboxd --check-config accepts the node's pullbox.conf");
+    ok(render_pullbox_needs_restart(c, b.data), "hub -> node: pullboxd restarts");
+    ok(!render_pullbox_needs_restart(NULL, b.data) && !render_pullbox_needs_restart(b.data, b.data),
+       "the same file: no restart");
+    free(c);
+    c = strdup(b.data);
+    render_buf_free(&b);
+    settings_set(&cs, S_SITE_SIGNATURE_ALGO, "sha256", err, sizeof(err));
+    render_file(RF_PULLBOX, &cs, &csec, 0, &b);
+    ok(strcmp(c, b.data) != 0 && !render_pullbox_needs_restart(c, b.data),
+       "a signature change: SIGHUP is enough");
+    render_buf_free(&b);
+    render_file(RF_REDIS, &cs, &csec, 0, &b);
+    ok(b.absent, "node: no redis.conf");
+    render_buf_free(&b);
+    render_file(RF_FIREWALL, &cs, &csec, 0, &b);
+    ok(strstr(b.data, "REDIS_PEERS=\"\"\n") != NULL, "node: 6379 closed even with peers set");
+    render_buf_free(&b);
+    free(c);
+
+    /* render_all writes redis.conf on a hub and removes it after */
+    snprintf(path, sizeof(path), "%s/%s", root, PATH_REDIS_CONF);
+    settings_set(&cs, S_CLUSTER_ROLE, "hub", err, sizeof(err));
+    ok(render_all(&cs, &csec, 0, changed, err, sizeof(err)) == 0 && changed[RF_REDIS] &&
+           access(path, F_OK) == 0,
+       "render_all: hub writes redis.conf");
+    struct stat sb;
+    ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640, "redis.conf 0640 (the password)");
+    render_all(&cs, &csec, 0, changed, err, sizeof(err));
+    ok(!changed[RF_REDIS], "unchanged: not written again");
+    settings_set(&cs, S_CLUSTER_ROLE, "standalone", err, sizeof(err));
+    ok(render_all(&cs, &csec, 0, changed, err, sizeof(err)) == 0 && changed[RF_REDIS] &&
+           access(path, F_OK) != 0,
+       "render_all: standalone removes redis.conf");
+    render_all(&cs, &csec, 0, changed, err, sizeof(err));
+    ok(!changed[RF_REDIS], "already gone: no change");
 }
 
 static void test_firewall_rules(void)
@@ -215,7 +371,26 @@ static void test_firewall_rules(void)
        "subscribers narrowed");
     ok(b.data && strstr(b.data, "*filter") && strstr(b.data, "# IPv6"), "both rule sets");
     ok(b.data && strstr(b.data, "--dport 8895 -j ACCEPT") == NULL, "8895 never open to all");
+    ok(b.data && strstr(b.data, "6379") == NULL, "standalone: nothing about 6379");
     render_buf_free(&b);
+    settings_set(&st, S_CLUSTER_PEERS, "192.0.2.21 2001:db8::21", err, sizeof(err));
+    render_firewall_rules(&st, &b, err, sizeof(err));
+    ok(b.data && strstr(b.data, "6379") == NULL, "peers without the hub role: 6379 stays closed");
+    render_buf_free(&b);
+    settings_set(&st, S_CLUSTER_ROLE, "hub", err, sizeof(err));
+    render_firewall_rules(&st, &b, err, sizeof(err));
+    char *v6 = b.data ? strstr(b.data, "# IPv6") : NULL;
+    const char *r4 =
+        "-A INPUT -p tcp --dport 6379 -s 192.0.2.21 -m comment --comment cluster-redis "
+        "-j ACCEPT\n";
+    const char *r6 = "-A INPUT -p tcp --dport 6379 -s 2001:db8::21 -m comment --comment "
+                     "cluster-redis -j ACCEPT\n";
+    ok(v6 && strstr(b.data, r4) && strstr(b.data, r4) < v6, "hub: 6379 from the IPv4 peer");
+    ok(v6 && strstr(v6, r6) && !strstr(v6, r4), "hub: 6379 from the IPv6 peer in the IPv6 set");
+    ok(b.data && !strstr(b.data, "--dport 6379 -m") && !strstr(b.data, "--dport 6379 -j"),
+       "6379 never open to all");
+    render_buf_free(&b);
+    settings_set(&st, S_CLUSTER_ROLE, "standalone", err, sizeof(err));
 }
 
 int main(void)
@@ -226,12 +401,14 @@ int main(void)
     mkdirs("data/etc");
     mkdirs("data/pullbox/tls");
     mkdirs("data/pullbox/journal");
+    mkdirs("data/redis");
     settings_defaults(&st);
     memset(&sec, 0, sizeof(sec));
     secrets_new_key(sec.signature_key);
     subtest("pullbox.conf", test_pullbox_conf);
     subtest("shell-sourced files", test_shell_files);
     subtest("render_all", test_render_all);
+    subtest("cluster", test_cluster);
     subtest("firewall rules", test_firewall_rules);
     const char *rm[] = {"/bin/rm", "-rf", root, NULL};
     root_run(rm, NULL, NULL, 30, NULL, NULL, err, sizeof(err));

@@ -192,6 +192,96 @@ static void test_check(void)
     ok(settings_check(&s, &bad, err, sizeof(err)) == 0, "dhcp ignores the static fields");
 }
 
+static void test_cluster(void)
+{
+    struct settings s;
+    enum setting_id bad = S__COUNT;
+    static const char *const good_hubs[] = {
+        "192.0.2.20",     "192.0.2.20:6379",     "hub.example.com:7000", "hub",
+        "[2001:db8::20]", "[2001:db8::20]:6380", "192.0.2.20:65535",     "192.0.2.20:1",
+    };
+    static const char *const bad_hubs[] = {
+        "2001:db8::20", /* colons of a bare IPv6 address read as a port */
+        "192.0.2.20:0",
+        "192.0.2.20:65536",
+        "192.0.2.20:06379",
+        "192.0.2.20:",
+        ":6379",
+        "192.0.2.300:6379",
+        "[192.0.2.20]:6379",
+        "[2001:db8::20",
+        "[2001:db8::20]x",
+        "hub:port",
+        "hub;reboot:6379",
+        "hub 6379",
+        "unix:/tmp/redis.sock",
+        "$(reboot)",
+    };
+
+    settings_defaults(&s);
+    ok(strcmp(s.v[S_CLUSTER_ROLE], "standalone") == 0 && s.v[S_CLUSTER_HUB][0] == '\0' &&
+           s.v[S_CLUSTER_PEERS][0] == '\0',
+       "cluster defaults: standalone, no hub, no peers");
+    ok(set(&s, S_CLUSTER_ROLE, "hub") == 0 && set(&s, S_CLUSTER_ROLE, "node") == 0 &&
+           set(&s, S_CLUSTER_ROLE, "standalone") == 0,
+       "the three roles");
+    ok(refused(S_CLUSTER_ROLE, "master") && strstr(err, "standalone (one appliance)") != NULL,
+       "another role refused, naming the field and the choices");
+    ok(refused(S_CLUSTER_ROLE, "Hub") && refused(S_CLUSTER_ROLE, ""), "roles are exact");
+    for (size_t i = 0; i < sizeof(good_hubs) / sizeof(good_hubs[0]); i++) {
+        settings_defaults(&s);
+        ok(set(&s, S_CLUSTER_HUB, good_hubs[i]) == 0 &&
+               strcmp(s.v[S_CLUSTER_HUB], good_hubs[i]) == 0,
+           "hub accepted as typed");
+        if (err[0])
+            note("%s: %s", good_hubs[i], err);
+    }
+    for (size_t i = 0; i < sizeof(bad_hubs) / sizeof(bad_hubs[0]); i++) {
+        ok(refused(S_CLUSTER_HUB, bad_hubs[i]) && strstr(err, "6379 if left out") != NULL,
+           "bad hub refused with the field and what is accepted");
+        note("%s -> %s", bad_hubs[i], err);
+    }
+    ok(refused(S_CLUSTER_HUB, "2001:db8::20") && strstr(err, "brackets") != NULL,
+       "a bare IPv6 hub: the message says to use brackets");
+    settings_defaults(&s);
+    ok(set(&s, S_CLUSTER_PEERS, " 192.0.2.21   192.0.2.0/24 2001:db8::/64 ") == 0 &&
+           strcmp(s.v[S_CLUSTER_PEERS], "192.0.2.21 192.0.2.0/24 2001:db8::/64") == 0,
+       "peers: addresses and networks, normalized");
+    ok(refused(S_CLUSTER_PEERS, "any") && strstr(err, "Cluster peers") == err,
+       "peers: any is refused (Redis is never open to all)");
+    ok(refused(S_CLUSTER_PEERS, "192.0.2.0/33") && refused(S_CLUSTER_PEERS, "peer.example.com"),
+       "peers: a bad prefix, a host name");
+
+    /* rules between fields */
+    settings_defaults(&s);
+    set(&s, S_CLUSTER_ROLE, "node");
+    ok(settings_check(&s, &bad, err, sizeof(err)) != 0 && bad == S_CLUSTER_HUB &&
+           strncmp(err, "Hub address: a node needs the hub's address", 43) == 0,
+       "role node without a hub: blames the hub address");
+    note("%s", err);
+    static const char *const selves[] = {"127.0.0.1", "127.1.2.3:6379", "localhost", "[::1]:6379",
+                                         "PULLBOX:6379"};
+    for (size_t i = 0; i < sizeof(selves) / sizeof(selves[0]); i++) {
+        set(&s, S_CLUSTER_HUB, selves[i]);
+        ok(settings_check(&s, &bad, err, sizeof(err)) != 0 && bad == S_CLUSTER_HUB &&
+               strstr(err, "this appliance itself"),
+           "a node's hub is not this appliance");
+    }
+    set(&s, S_CLUSTER_HUB, "192.0.2.20");
+    ok(settings_check(&s, &bad, err, sizeof(err)) == 0, "node with a hub passes");
+    set(&s, S_CLUSTER_HUB, "");
+    set(&s, S_CLUSTER_ROLE, "hub");
+    ok(settings_check(&s, &bad, err, sizeof(err)) == 0, "a hub needs no hub address nor peers");
+    set(&s, S_CLUSTER_ROLE, "standalone");
+    set(&s, S_CLUSTER_HUB, "127.0.0.1");
+    ok(settings_check(&s, &bad, err, sizeof(err)) == 0, "standalone ignores the hub address");
+    set(&s, S_CLUSTER_ROLE, "node");
+    set(&s, S_CLUSTER_HUB, "192.0.2.20");
+    set(&s, S_NET_MODE, "static");
+    ok(settings_check(&s, &bad, err, sizeof(err)) != 0 && bad == S_NET_ADDRESS,
+       "the network rules still run with a cluster role");
+}
+
 static void test_file(void)
 {
     char dir[] = "/tmp/test_settings-XXXXXX", path[256];
@@ -250,6 +340,7 @@ int main(void)
     subtest("messages", test_messages);
     subtest("hostile values", test_hostile);
     subtest("rules between fields", test_check);
+    subtest("cluster", test_cluster);
     subtest("the file", test_file);
     subtest("split", test_split);
     return done_testing();
