@@ -14,7 +14,7 @@ APPLIANCE_DIR := $(APPLIANCE_TOP)/appliance
 SCRIPTS := $(APPLIANCE_DIR)/scripts
 OVERLAY_DIR := $(APPLIANCE_TOP)/rootfs
 OVERLAY_FILES := $(shell find $(OVERLAY_DIR) ! -type l 2>/dev/null)
-IMAGE_PACKAGES := busybox lighttpd dropbear iptables pullboxd config-ui
+IMAGE_PACKAGES := busybox lighttpd dropbear iptables redis pullboxd config-ui
 VM_CPUS ?= 2
 VM_MEM_MIB ?= 1024
 

@@ -13,10 +13,14 @@ default password and no root shell in the image.
            wizard, SSH, first-boot console banner; the setup wizard over HTTPS:
            claim with the console's setup code, login, the Bitrix site page,
            a key rotation that pullboxd follows (old key refused after the
-           grace period); clean ACPI poweroff
-  boot A2  the same disk again on the OVF hardware (pc, PIIX IDE, e1000):
-           same keys; publish on 8895 reaches ws:// on 8893 and wss:// on
-           8894; pullboxd killed in the guest is restarted
+           grace period); in the admin's shell (console): redis-server 7.0 is
+           there, its service is down (no redis.conf) and nothing listens on
+           6379; clean ACPI poweroff
+  boot A2  the same disk again on the OVF hardware (pc, PIIX IDE, e1000), now
+           the cluster hub (cluster.role = hub in settings.conf): same keys;
+           publish on 8895 reaches ws:// on 8893 and wss:// on 8894; the hub's
+           redis-server runs as user redis and wants its password (PONG with
+           it); pullboxd killed in the guest is restarted
   boot B   a fresh copy (q35, AHCI, e1000e, UEFI): different keys; the
            firewall refuses a publisher that is not on the allowed list until
            the wizard allows it; the admin logs in over SSH (root cannot), gets
@@ -539,12 +543,12 @@ def check_console_over_ssh(vm, w):
     # saves it, and rotates once)
     w.post_form("/keys", {"key.grace-period": "60"})
     root = Console(vm.port[22], "root", ADMIN_PASSWORD, timeout=30)
-    m = root.read_until(r"Choose 1-13|\$ |# ", timeout=30)
+    m = root.read_until(r"Choose 1-\d+|\$ |# ", timeout=30)
     root.close()
     ok(m is None, "%s: root cannot log in over SSH" % vm.name, root.out[-500:])
     c = Console(vm.port[22], "admin", ADMIN_PASSWORD, timeout=60)
     try:
-        m = c.read_until(r"Choose 1-13: ", timeout=90)
+        m = c.read_until(r"Choose 1-\d+: ", timeout=90)
         if not ok(m is not None and "Signing key" in c.out,
                   "%s: the admin logs in over SSH and gets the numbered menu" % vm.name, c.out[-1500:]):
             return
@@ -559,7 +563,7 @@ def check_console_over_ssh(vm, w):
            (old, new, c.out[-1500:]))
         c.read_until(r"Press Enter", timeout=30)
         c.send("")
-        c.read_until(r"Choose 1-13: ", timeout=30)
+        c.read_until(r"Choose 1-\d+: ", timeout=30)
         c.send("q")
         c.read_until(r"Bye", timeout=15)
     finally:
@@ -606,7 +610,7 @@ def check_serial_login(vm):
         s.sendall(b"admin\r")
         got = got and until(rb"[Pp]assword: ", 30)
         s.sendall(ADMIN_PASSWORD.encode() + b"\r")
-        got = got and until(rb"Choose 1-13: ", 120)
+        got = got and until(rb"Choose 1-\d+: ", 120)
         ok(got is not None, "%s: the admin logs in on the serial console and the menu starts" % vm.name,
            buf[-800:])
         s.sendall(b"q\r")
@@ -623,7 +627,7 @@ def check_factory_reset(vm):
     ready = vm.log().count("pullbox: ready")
     c = Console(vm.port[22], "admin", ADMIN_PASSWORD, timeout=60)
     try:
-        if not ok(c.read_until(r"Choose 1-13: ", timeout=90) is not None,
+        if not ok(c.read_until(r"Choose 1-\d+: ", timeout=90) is not None,
                   "%s: the admin logs in over SSH again" % vm.name, c.out[-800:]):
             return
         c.send("11")
@@ -644,6 +648,117 @@ def check_factory_reset(vm):
     r = retry(lambda: http_get(vm.port[443], "/network", tls=True), timeout=60)
     ok(isinstance(r, tuple) and r[0] == 303 and r[1].get("Location", "").endswith("/claim"),
        "%s: ... and waits for a new claim" % vm.name, r)
+
+
+# ---- the cluster hub's Redis (service "redis": runs only where /data/etc/redis.conf is) ----
+
+def admin_shell(vm, commands):
+    """Runs each command in the admin's shell (the console's Shell item, which asks for the
+    password again) over SSH. Returns (outputs, screen): outputs is a list with one string (or
+    None) per command, or None if the shell never came up. The admin is not root: this sees
+    what any local user sees. sv status needs root (it writes to supervise/ok), so a service's
+    state is read from the world-readable supervise/stat and supervise/status runsv keeps."""
+    c = Console(vm.port[22], "admin", ADMIN_PASSWORD, timeout=60)
+    try:
+        if c.read_until(r"Choose 1-\d+: ", timeout=90) is None:
+            return None, c.out
+        m = re.search(r"(\d+)  Shell\n", c.out)
+        c.send(m.group(1) if m else "13")
+        if c.read_until(r"Current admin password: ", timeout=30) is None:
+            return None, c.out
+        c.send(ADMIN_PASSWORD)
+        if c.read_until(r"Type exit to come back to the menu\.[\s\S]*?\$ ", timeout=60) is None:
+            return None, c.out
+        outs = []
+        for i, cmd in enumerate(commands):
+            n = 7000 + i
+            start = len(c.out)
+            # the markers are computed by the shell, so the echoed command line never matches
+            c.send('echo "@@<$((%d+1))"; %s; echo "@@>$((%d+1))"' % (n - 1, cmd, n - 1))
+            c.read_until(r"@@>%d\n" % n, timeout=90)
+            m = re.search(r"@@<%d\n([\s\S]*?)@@>%d\n" % (n, n), c.out[start:])
+            outs.append(m.group(1) if m else None)
+        c.send("exit")
+        c.read_until(r"Press Enter", timeout=30)
+        c.send("")
+        c.read_until(r"Choose 1-\d+: ", timeout=30)
+        c.send("q")
+        c.read_until(r"Bye", timeout=15)
+        return outs, c.out
+    finally:
+        c.close()
+
+
+def check_redis_down(vm):
+    """A standalone appliance (no /data/etc/redis.conf): redis-server and redis-cli are in
+    the image, and the redis service has taken itself down (runsv wants it down, so it is
+    not restarted in a loop); nothing listens on 6379."""
+    outs, screen = admin_shell(vm, [
+        "redis-server --version",
+        "redis-cli --version",
+        "cat /run/sv/redis/supervise/stat; dd if=/run/sv/redis/supervise/status bs=1 skip=17 "
+        "count=1 2>/dev/null; echo",
+        "sleep 2; cat /run/sv/redis/supervise/stat",
+        "netstat -ltn",
+        "pidof redis-server || echo no-redis-server",
+        "grep 'open files' /proc/$(pidof pullboxd)/limits"])
+    if not ok(outs is not None, "%s: the admin gets the console's shell over SSH" % vm.name, screen[-1500:]):
+        return
+    ver, cli, stat, stat2, listen, pid, plim = (o or "" for o in outs)
+    m = re.search(r"Max open files\s+(\d+)\s+(\d+)", plim)
+    ok(m is not None and int(m.group(1)) >= 65536,
+       "%s: pullboxd may open 65536 files (init's hard limit is 4096: its run script raises it)"
+       % vm.name, plim)
+    ok(re.search(r"Redis server v=7\.0\.\d+ .*malloc=libc", ver) is not None
+       and re.match(r"redis-cli 7\.0\.\d+", cli) is not None,
+       "%s: /usr/bin/redis-server --version says 7.0 (musl malloc), redis-cli too" % vm.name, (ver, cli))
+    ok(stat.split() == ["down", "d"] and stat2.split() == ["down"],
+       "%s: without /data/etc/redis.conf the redis service is down and runsv wants it down" % vm.name,
+       (stat, stat2))
+    ok(":8893 " in listen and ":6379 " not in listen and "no-redis-server" in pid,
+       "%s: no redis-server runs and nothing listens on 6379" % vm.name, (listen, pid))
+
+
+def set_setting(disk, key, value, workdir):
+    """Sets key = value in the data partition's settings.conf, as the wizard would."""
+    text = read_data_file(disk, "/etc/settings.conf")
+    lines = [l for l in text.splitlines()
+             if l.strip() and not l.startswith("debugfs") and l.split("=", 1)[0].strip() != key]
+    return write_data_file(disk, "/etc/settings.conf", "\n".join(lines + ["%s = %s" % (key, value)]) + "\n",
+                           workdir)
+
+
+def check_redis_hub(vm):
+    """The cluster hub (cluster.role = hub): pullbox-apply rendered /data/etc/redis.conf at
+    boot with a random password (in secrets.conf, which the admin's group may read), and the
+    redis service runs redis-server from it as user redis, in /data/redis (0700)."""
+    outs, screen = admin_shell(vm, [
+        "i=0; while [ $i -lt 30 ] && ! netstat -ltn | grep -q ':6379 '; do sleep 1; i=$((i+1)); done; "
+        "netstat -ltn | grep ':6379 '",
+        "redis-cli ping 2>&1",
+        "pw=$(sed -n 's/^redis-password = //p' /data/etc/secrets.conf); "
+        "redis-cli -a \"$pw\" --no-auth-warning ping 2>&1",
+        "ps | grep '[r]edis-server'",
+        "stat -c '%U:%G %a' /data/redis",
+        "cat /run/sv/redis/supervise/stat",
+        "cat /proc/$(pidof redis-server)/oom_score_adj",
+        "grep 'open files' /proc/$(pidof redis-server)/limits; tail -n 40 /var/log/redis/current"])
+    if not ok(outs is not None, "%s: the admin gets the console's shell over SSH" % vm.name, screen[-1500:]):
+        return
+    listen, noauth, pong, ps, datadir, stat, oom, limits = (o or "" for o in outs)
+    ok(":6379 " in listen and stat.strip() == "run",
+       "%s: on the hub the redis service runs and listens on 6379" % vm.name, (listen, stat))
+    ok("NOAUTH" in noauth and pong.strip() == "PONG",
+       "%s: redis-cli without the password is refused, with the hub's password gets PONG" % vm.name,
+       (noauth, pong))
+    ok(re.search(r"^\s*\d+\s+redis\s+.*redis-server", ps, re.M) is not None,
+       "%s: redis-server runs as user redis" % vm.name, ps)
+    ok(datadir.strip() == "redis:redis 700" and oom.strip() == "200",
+       "%s: its data directory /data/redis is redis's, mode 0700; oom_score_adj 200 (pullboxd's 500 "
+       "goes first)" % vm.name, (datadir, oom))
+    m = re.search(r"Max open files\s+(\d+)\s+(\d+)", limits)
+    ok(m is not None and int(m.group(1)) >= 10032 and "maxclients has been reduced" not in limits,
+       "%s: redis-server may open the 10032 files its 10000 clients need" % vm.name, limits)
 
 
 def killed_not_stopped(disk):
@@ -771,7 +886,11 @@ def main():
             if w:
                 check_site_settings(vm, w, "10.0.2.2")
                 check_wizard_key_rotation(vm, w)
+                check_redis_down(vm)
         ok(vm.powerdown(), "A1: ACPI power button powers off cleanly", vm.log()[-1500:])
+        rlog = read_data_file(disk_a, "/log/redis/current")
+        ok("this appliance is not the cluster hub" in rlog and "Ready to accept" not in rlog,
+           "A1: the redis service's log (data/log/redis) says why it is down", rlog[-1500:])
         bootlog = read_data_file(disk_a, "/log/boot.log")
         ok("Initialization complete" in bootlog and "ERROR" not in bootlog and "WARNING" not in bootlog
            and "IPv4 and IPv6 rules" in bootlog,
@@ -779,7 +898,9 @@ def main():
         key1 = signature_key(disk_a)
         ok(key1 is not None and len(key1) >= 32, "A1: first boot wrote a signature key to the data partition")
 
-        # ---- A2: second boot of the same disk, on the OVF hardware ----
+        # ---- A2: second boot of the same disk, on the OVF hardware; now the cluster hub ----
+        ok(set_setting(disk_a, "cluster.role", "hub", workdir),
+           "A2: cluster.role = hub set in the data partition's settings.conf (debugfs)")
         vm = VM(disk_a, workdir, "A2", machine="pc", disk_bus="ide", nic="e1000")
         vms.append(vm)
         if boot(vm):
@@ -789,8 +910,13 @@ def main():
             ok(hk1 is not None and hk1 == hk2, "A2: the SSH host key survived the reboot", (hk1, hk2))
             if key1:
                 check_delivery(vm, key1)
+            check_redis_hub(vm)
             check_restart(vm)
         ok(vm.powerdown(), "A2: ACPI power button powers off cleanly")
+        rlog = read_data_file(disk_a, "/log/redis/current")
+        ok("Ready to accept connections" in rlog and "Redis is now ready to exit" in rlog,
+           "A2: the hub's redis-server logged its start and a clean stop at poweroff (data/log/redis)",
+           rlog[-1500:])
         k, log = killed_not_stopped(disk_a)
         ok(k, "A2: pullboxd's log on the data partition shows the kill and the restart", log)
         ok(signature_key(disk_a) == key1 and key1 is not None, "A2: the signature key survived the reboot")
