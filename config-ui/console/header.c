@@ -41,7 +41,8 @@ void con_print_header(void)
            st.address[0] ? st.address : "none", up);
     printf("Services:");
     for (size_t i = 0; i < st.nservices; i++)
-        printf(" %s %s%s", st.services[i].name, st.services[i].up ? "up" : "DOWN",
+        printf(" %s %s%s", st.services[i].name,
+               st.services[i].up ? "up" : st.services[i].off ? "off" : "DOWN",
                i + 1 < st.nservices ? "," : "");
     printf("%s\n", st.nservices ? "" : " (none found)");
     if (st.metrics_ok)

@@ -116,6 +116,7 @@ static void status_service(const char *dir, struct service_status *s)
     }
     state = b[19] == 1 ? "run" : b[19] == 2 ? "finish" : "down";
     s->up = b[19] == 1;
+    s->off = b[19] == 0 && b[17] == 'd';
     if (b[19] == 0)
         s->pid = 0;
     if (s->pid)

@@ -13,6 +13,7 @@
 struct service_status {
     char name[32];
     bool up;
+    bool off;          /* down because runsv was told so (the redis hub off a hub): not a fault */
     long long seconds; /* in this state */
     int pid;           /* 0 when down */
     char text[96];     /* "run (pid 123) 3600 s", "down 5 s, normally up, want up" (sv's

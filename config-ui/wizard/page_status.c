@@ -39,8 +39,10 @@ void page_status(struct wiz *w)
                 "<th>Service</th><th>State</th><th>Details</th></tr></thead>\n<tbody>\n");
     for (size_t i = 0; i < st.nservices; i++)
         html_printf("<tr><td>%s</td><td class=\"%s\">%s</td><td>%s</td></tr>\n",
-                    st.services[i].name, st.services[i].up ? "ok" : "error",
-                    st.services[i].up ? "running" : "down", st.services[i].text);
+                    st.services[i].name,
+                    st.services[i].up ? "ok" : st.services[i].off ? "" : "error",
+                    st.services[i].up ? "running" : st.services[i].off ? "off" : "down",
+                    st.services[i].text);
     html_printf("</tbody>\n</table>\n");
 
     html_printf("<h2>Queue server</h2>\n");

@@ -164,9 +164,13 @@ static void test_services(void)
     ok(s && !s->up && s->pid == 0 && strstr(s->text, "down ") == s->text &&
            strstr(s->text, ", normally up"),
        "down by sv: \"down N s, normally up\"");
+    ok(s && s->off, "down because runsv was told so: off, not a fault");
     note("sleeper: %s", s ? s->text : "?");
     pbd_run((char *const[]){"/usr/bin/sv", "-w", "5", "up", dir, NULL});
     ok(wait_state("sleeper", 1), "up again");
+    status_read(&st, 1, 1);
+    s = find(&st, "sleeper");
+    ok(s && s->up && !s->off, "running: up, not off");
 }
 
 static void test_machine(void)
