@@ -58,6 +58,7 @@
  * last seen and /server-stat/ speak for the whole cluster. */
 
 #define RS_HEAD (MSG_MID_LEN + 10) /* mid and created, put in front by the script */
+#define RS_FEED_CATCHUP 1.0        /* seconds the feed has to bring what the counter shows */
 
 /* One script call publishes every message a loop turn collected (a batch):
  * one INCRBY for their mids, their keys, and one PUBLISH of them all ('B',
@@ -124,12 +125,21 @@ static const char fetch_lua[] =
     "end\n"
     "return out\n";
 
+/* The cluster's start and counter. ARGV: the start and newest counter this
+ * node has seen: a Redis that came back behind them (a failover lost the
+ * last writes: replication is asynchronous) has its counter raised to it,
+ * so no mid is ever given out twice. */
 static const char init_lua[] = "local start = redis.call('GET', KEYS[2])\n"
                                "if not start then\n"
                                "  start = redis.call('TIME')[1]\n"
                                "  redis.call('SET', KEYS[2], start)\n"
                                "end\n"
-                               "return {start, redis.call('GET', KEYS[1]) or '0'}\n";
+                               "local n = tonumber(redis.call('GET', KEYS[1]) or '0')\n"
+                               "if tonumber(start) == tonumber(ARGV[1]) and n < tonumber(ARGV[2]) then\n"
+                               "  n = tonumber(ARGV[2])\n"
+                               "  redis.call('SET', KEYS[1], n)\n"
+                               "end\n"
+                               "return {start, tostring(n)}\n";
 
 struct redis_store {
     struct redis_addr addr;
@@ -143,6 +153,11 @@ struct redis_store {
     bool last_known; /* last: the newest counter the feed brought */
     char last_epoch[11];
     uint64_t last;
+    /* the counter was ahead of the feed when the subscription came back:
+     * what was published after it arrives on the feed by itself, so only
+     * what has not come by this deadline was missed */
+    uint64_t expect;
+    double expect_until;
     unsigned inflight, fetching;
     bool publish_failing; /* log the first failure of a run only */
     uint64_t failures, fetches, gaps;
@@ -433,11 +448,19 @@ static void on_init(struct redis_conn *rc, void *reply, void *arg)
     snprintf(epoch, sizeof epoch, "%010lu", strtoul(r->element[0]->str, NULL, 10));
     uint64_t n = strtoull(r->element[1]->str, NULL, 10);
     bool same = rs->last_known && strcmp(epoch, rs->last_epoch) == 0;
-    bool gap = rs->last_known && (same ? n > rs->last : n > 0);
+    /* another cluster start (Redis lost its data): a gap now; a counter
+     * ahead of the feed: a gap only if the feed does not catch up (a
+     * publish just after the SUBSCRIBE is counted here before its feed
+     * message may have come on the other connection) */
+    bool gap = rs->last_known && !same && n > 0;
+    if (rs->last_known && same && n > rs->last) {
+        rs->expect = n;
+        rs->expect_until = ev_now(s->loop) + RS_FEED_CATCHUP;
+    }
     rs->cover_known = true;
     memcpy(rs->cover_epoch, epoch, sizeof epoch);
     rs->cover = n;
-    if (!same || n > rs->last) {
+    if (!same) {
         memcpy(rs->last_epoch, epoch, sizeof epoch);
         rs->last = n;
     }
@@ -452,12 +475,14 @@ static void ask_cover(struct server *s)
     if (!rs->subscribed || rs->cover_known || rs->cmd.state != REDIS_READY)
         return;
     struct rs_cmd cmd;
-    cmd_init(&cmd, 5);
+    cmd_init(&cmd, 7);
     cmd_str(&cmd, "EVAL");
     cmd_str(&cmd, init_lua);
     cmd_str(&cmd, "2");
     cmd_str(&cmd, rs->k_counter);
     cmd_str(&cmd, rs->k_start);
+    cmd_str(&cmd, rs->last_known ? rs->last_epoch : "0");
+    cmd_num(&cmd, rs->last_known ? (long long)rs->last : 0);
     cmd_send(&rs->cmd, &cmd, on_init, NULL);
 }
 
@@ -500,6 +525,8 @@ static void on_feed_record(struct server *s, const uint8_t *p, size_t len)
     memcpy(rs->last_epoch, epoch, sizeof epoch);
     rs->last = counter;
     rs->last_known = true;
+    if (rs->expect_until > 0 && (gap || counter >= rs->expect))
+        rs->expect_until = 0; /* caught up, or the gap is known now */
     if (gap && rs->cover_known) {
         memcpy(rs->cover_epoch, epoch, sizeof epoch);
         rs->cover = counter - 1;
@@ -707,10 +734,18 @@ static void on_published(struct redis_conn *rc, void *reply, void *arg)
 {
     struct rs_batch *b = arg;
     redisReply *r = reply;
+    struct server *s = b->s;
+    bool demoted = r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
         load_scripts(rc); /* someone ran SCRIPT FLUSH */
-    batch_settle(b->s, b, r);
+    batch_settle(s, b, r);
     batch_free(b);
+    if (demoted) {
+        /* a Sentinel failover made our Redis a replica: connect again, which
+         * asks the Sentinels for the new primary (both connections move) */
+        redis_conn_fail(&s->redis->cmd, "Redis is a replica now (failover): reconnecting");
+        redis_conn_fail(&s->redis->sub, "Redis is a replica now (failover): reconnecting");
+    }
 }
 
 /* Sends the batch collected so far (before the loop sleeps, or when full). */
@@ -939,6 +974,11 @@ static void redis_store_tick(struct server *s, double now)
 {
     struct redis_store *rs = s->redis;
     cluster_sweep(rs->cluster, now);
+    if (rs->expect_until > 0 && now >= rs->expect_until) {
+        rs->expect_until = 0;
+        if (rs->last < rs->expect)
+            feed_gap(s, "messages were published while this node's feed subscription was down");
+    }
     if (rs->cmd.state != REDIS_READY || !rs->subscribed)
         return;
     struct presence_batch b = {.s = s};
