@@ -277,6 +277,7 @@ struct pub_ack {
     unsigned pending; /* messages the store has not confirmed yet */
     bool open;        /* the request is still publishing */
     bool failed;      /* a message was refused or lost: the answer is 503 */
+    bool refused;     /* the store took nothing of part of it: its own 503 text */
     int status;       /* the answer once everything is confirmed */
     const char *ctype;
     uint8_t *body;
@@ -317,8 +318,8 @@ struct pub_ack *pub_ack_hold(struct server *s)
 static void ack_answer(struct conn *c, struct pub_ack *a)
 {
     if (a->failed) {
-        http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", lost_refusal,
-                     sizeof lost_refusal - 1);
+        const char *why = a->refused ? refusal(c->srv) : lost_refusal;
+        http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", why, strlen(why));
         if (a->render)
             a->render(a->render_ctx, NULL);
     } else if (a->render) {
@@ -410,7 +411,7 @@ void pub_ack_respond_render(struct conn *c, struct pub_ack *a, int status, const
 
 void pub_ack_fail(struct conn *c, struct pub_ack *a)
 {
-    a->failed = true;
+    a->failed = a->refused = true;
     ack_respond(c, a, 503, "text/plain", NULL, 0);
 }
 

@@ -976,8 +976,10 @@ static void redis_store_tick(struct server *s, double now)
     cluster_sweep(rs->cluster, now);
     if (rs->expect_until > 0 && now >= rs->expect_until) {
         rs->expect_until = 0;
-        if (rs->last < rs->expect)
+        if (rs->last < rs->expect) {
+            rs->last = rs->expect; /* the gap is handled: the next record follows it */
             feed_gap(s, "messages were published while this node's feed subscription was down");
+        }
     }
     if (rs->cmd.state != REDIS_READY || !rs->subscribed)
         return;

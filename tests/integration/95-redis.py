@@ -216,6 +216,7 @@ with Server(node_conf(redis, "node-a")) as a:
         st, rj = api_publish(a, new_id(), {"module_id": "im", "command": "held", "params": {}})
         ok(st == 503, "a JSON-RPC publish while Redis is stopped is not acknowledged: 503 (%s %r)"
            % (st, rj if isinstance(rj, bytes) else rj))
+        ok(isinstance(rj, bytes) and b"Redis" in rj, "and its 503 body says why (%r)" % (rj,))
         # a node keeps serving its own subscribers meanwhile
         st_b = server_stat(b)
         ok(st_b["websockets"] >= 1, "node B still holds its WebSocket subscriber")
