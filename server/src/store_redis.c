@@ -669,7 +669,7 @@ struct rs_item {
     struct pub_ack *ack;
     struct msg *m;       /* gets the cluster mid the script assigned */
     size_t tail, tail_len; /* in the batch's tails */
-    size_t first_key, n_keys;
+    size_t n_keys;         /* its channel keys, next in the batch's keys */
 };
 
 /* The messages of one loop turn, sent as one script call. */
@@ -812,7 +812,6 @@ static void redis_store_publish(struct server *s, const struct msg *m, char *con
     it->tail = b->tails.len;
     encode_tail(&b->tails, m, ids, n);
     it->tail_len = b->tails.len - it->tail;
-    it->first_key = b->n_keys;
     it->n_keys = n;
     for (size_t i = 0; i < n; i++)
         b->keys[b->n_keys++] = chan_key(s, ids[i], strlen(ids[i]));
