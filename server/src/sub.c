@@ -81,6 +81,11 @@ void sub_deliver(struct conn *c, struct msg *m)
 {
     if (c->last_seq == m->seq || (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)))
         return;
+    /* A client that resumed with mid X has X already: another worker gave it
+     * to it, and this worker's inbox may still hold X when the client comes
+     * back here (the inboxes are drained each on its own loop turn). */
+    if (c->lp_mid[0] && strcmp(m->mid, c->lp_mid) <= 0)
+        return;
     c->last_seq = m->seq;
     queue_msg(c, m);
     /* while the store fetches the catch-up, live messages wait behind it */
@@ -613,8 +618,10 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
         if (lei && lei->value_len == MSG_MID_LEN) {
             memcpy(mid, lei->value, MSG_MID_LEN);
             mid[MSG_MID_LEN] = '\0';
-            if (valid_mid(mid))
+            if (valid_mid(mid)) {
+                memcpy(c->lp_mid, mid, sizeof c->lp_mid);
                 catch_up(c, mid, &cu);
+            }
         } else if ((req->query &&
                     http1_query_get(req->query, req->query_len, "time", t, sizeof t) == 1 && *t) ||
                    (ims && ims->value_len < sizeof t)) {
