@@ -9,6 +9,9 @@
 
 #include <errno.h>
 #include <grp.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -71,6 +74,22 @@ static int print_config(bool generate_key)
     return 0;
 }
 
+/* glibc gives the top of the heap back to the kernel whenever more than its
+ * trim threshold (128 KiB, or adapted upward) is free there. A loop turn
+ * under load allocates its messages and encodings and frees them at its end,
+ * so glibc shrank and regrew the heap every turn: a brk pair and a page fault
+ * per page touched again (measured at C1 20k/s: 260 brk and 4,000 page
+ * faults a second). A few MiB kept free at the top end that; idle memory is
+ * unchanged, since trimming only ever gave back a free top. musl's
+ * allocator has no such threshold to set. */
+static void keep_heap_top(void)
+{
+#ifdef __GLIBC__
+    mallopt(M_TRIM_THRESHOLD, 8 << 20);
+    mallopt(M_TOP_PAD, 1 << 20);
+#endif
+}
+
 int main(int argc, char **argv)
 {
     const char *path = NULL;
@@ -128,6 +147,7 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
+    keep_heap_top();
     struct ev_loop *loop = ev_default_loop(EVFLAG_AUTO);
     if (!loop) {
         fprintf(stderr, "pullboxd: cannot initialise libev\n");
