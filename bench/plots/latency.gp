@@ -1,5 +1,5 @@
 set terminal pngcairo size 900,480 noenhanced
-set output 'bench/plots/latency.png'
+set output '/work/main/bench/plots/latency.png'
 set title 'p99 end-to-end latency (ms), lower is better'
 set style data histograms
 set style histogram clustered gap 1
@@ -8,4 +8,4 @@ set datafile missing '-'
 set key top left
 set grid ytics
 set yrange [0:*]
-plot 'bench/plots/latency.dat' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3), '' using 4 title columnheader(4)
+plot '/work/main/bench/plots/latency.dat' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3), '' using 4 title columnheader(4)

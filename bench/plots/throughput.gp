@@ -1,5 +1,5 @@
 set terminal pngcairo size 900,480 noenhanced
-set output 'bench/plots/throughput.png'
+set output '/work/main/bench/plots/throughput.png'
 set title 'deliveries or publishes per second, higher is better'
 set style data histograms
 set style histogram clustered gap 1
@@ -10,4 +10,4 @@ set grid ytics
 set yrange [0:*]
 set logscale y
 set yrange [1000:*]
-plot 'bench/plots/throughput.dat' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3), '' using 4 title columnheader(4)
+plot '/work/main/bench/plots/throughput.dat' using 2:xtic(1) title columnheader(2), '' using 3 title columnheader(3), '' using 4 title columnheader(4)
