@@ -357,9 +357,14 @@ def main():
     out.extend(machine())
     la = sorted({r.get("loadavg", "") for r in chosen.values() if r.get("loadavg")}, key=float)
     if la:
-        out.append("- Load average (1 min) seen by the runs: {} .. {} - the machine was shared with "
-                   "other work, so absolute numbers are noisy; ratios are taken in the same run "
-                   "series.".format(la[0], la[-1]))
+        # the server and the load generator alone make a load of about 2 on this 2-CPU machine
+        if float(la[-1]) <= 3.0:
+            how = ("no more than the benchmark's own two processes make: the machine was quiet "
+                   "apart from them")
+        else:
+            how = ("more than the benchmark's own two processes make: the machine was shared with "
+                   "other work, so absolute numbers are noisy; ratios are taken in the same run series")
+        out.append("- Load average (1 min) seen by the runs: {} .. {} - {}.".format(la[0], la[-1], how))
     out.append("")
     out.append("## Results")
     out.append("")
@@ -416,6 +421,11 @@ def main():
         ", ".join("{} {}".format(p, s) for p, s in sorted(bad)) or "none",
         "yes" if not bad else "**no**"))
     out.append("")
+    # why the targets not met are not (measured by hand with bench/syscalls): kept across runs
+    lpath = os.path.join(os.path.dirname(os.path.abspath(__file__)), "limits.md")
+    if os.path.exists(lpath):
+        out.append(open(lpath).read().rstrip("\n"))
+        out.append("")
     out.extend(redis2_section(runs, chosen, table, a.results, params))
     out.append("")
     out.append("## How to read this")

@@ -43,6 +43,7 @@ struct config {
 
     long longpoll_timeout;
     long ws_ping_interval;
+    long io_collect_interval; /* microseconds */
     long jsonrpc_ping_interval;
     long header_timeout;
     long idle_timeout;

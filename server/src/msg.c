@@ -14,7 +14,8 @@
 struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t tag, uint32_t expiry,
                     const void *body, size_t body_len)
 {
-    struct msg *m = xcalloc(1, sizeof *m);
+    /* the body lives in the same block: one allocation per message */
+    struct msg *m = xcalloc(1, sizeof *m + body_len + 1);
     atomic_init(&m->refs, 1);
     m->seq = seq;
     memcpy(m->mid, mid, MSG_MID_LEN);
@@ -22,7 +23,7 @@ struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t ta
     m->created = created;
     m->tag = tag;
     m->expiry = expiry;
-    m->body = xmalloc(body_len + 1);
+    m->body = (uint8_t *)(m + 1);
     memcpy(m->body, body, body_len);
     m->body[body_len] = '\0';
     m->body_len = body_len;
@@ -60,7 +61,6 @@ void msg_unref(struct msg *m)
     free(m->user_params);
     json_decref(m->user_params_parsed);
     free(m->dictionary);
-    free(m->body);
     free(m);
 }
 
@@ -116,16 +116,54 @@ static void append_without_newlines(struct buf *b, const uint8_t *p, size_t n)
     b->len += n;
 }
 
+/* Decimal digits of v (no leading zeros) into out; returns their count. */
+static size_t u64_digits(uint64_t v, char out[20])
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+/* The date of the messages being encoded: the same second for all of a
+ * burst, so formatted once per second and thread. */
+static const char *http_date_cached(uint32_t t)
+{
+    static _Thread_local uint32_t at;
+    static _Thread_local char s[30];
+    if (at != t || !s[0]) {
+        msg_http_date(t, s);
+        at = t;
+    }
+    return s;
+}
+
 static void encode_text(struct msg *m, struct buf *b)
 {
-    char date[30];
-    msg_http_date(m->created, date);
-    /* id: the counter part of the mid, as Push server 1.0 sends it */
-    unsigned long long id = strtoull(m->mid + 10, NULL, 10);
-    buf_printf(b,
-               "#!NGINXNMS!#{\"id\":%llu,\"mid\":\"%s\",\"channel\":\"%s\",\"tag\":\"%u\","
-               "\"time\":\"%s\",\"eventid\":\"\",\"text\":",
-               id, m->mid, m->channel ? m->channel : "-", m->tag, date);
+    /* id: the counter part of the mid, as Push server 1.0 sends it (the
+     * mid's digits without its leading zeros); built by hand, since this
+     * runs once per message and printf was a visible share of it */
+    const char *ctr = m->mid + 10;
+    while (*ctr == '0' && ctr[1])
+        ctr++;
+    char tag[20];
+    size_t tag_len = u64_digits(m->tag, tag);
+    buf_append_str(b, "#!NGINXNMS!#{\"id\":");
+    buf_append_str(b, ctr);
+    buf_append_str(b, ",\"mid\":\"");
+    buf_append(b, m->mid, MSG_MID_LEN);
+    buf_append_str(b, "\",\"channel\":\"");
+    buf_append_str(b, m->channel ? m->channel : "-");
+    buf_append_str(b, "\",\"tag\":\"");
+    buf_append(b, tag, tag_len);
+    buf_append_str(b, "\",\"time\":\"");
+    buf_append_str(b, http_date_cached(m->created));
+    buf_append_str(b, "\",\"eventid\":\"\",\"text\":");
     if (m->body_len)
         append_without_newlines(b, m->body, m->body_len);
     else
@@ -266,6 +304,8 @@ const uint8_t *msg_encoding(struct msg *m, enum msg_enc e, size_t *len)
         struct buf b;
         buf_init(&b);
         encode(m, e, &b);
+        /* kept as long as the message is in a history: give the slack back */
+        b.data = xrealloc(b.data, b.len ? b.len : 1);
         m->enc[e].p = buf_steal(&b, &m->enc[e].len);
     }
     *len = m->enc[e].len;
