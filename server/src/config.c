@@ -96,11 +96,12 @@ static const struct opt options[] = {
         "Seconds between WebSocket pings; a peer that misses a pong is dropped."),
     INT("jsonrpc-ping-interval", jsonrpc_ping_interval, 1, 3600, "10",
         "Seconds between V5 \"ping\" text frames (the client gives up after 20)."),
-    INT("io-collect-interval", io_collect_interval, 0, 10000, "250",
+    INT("io-collect-interval", io_collect_interval, -1, 10000, "-1",
         "Microseconds a busy loop turn lasts at least: events that come meanwhile wait\n"
         "for the next turn, so a steady load is handled in fewer, fuller turns (at\n"
         "50k publishes/s: 7 us of CPU each instead of 18). Adds at most this much\n"
-        "latency; 0: none."),
+        "latency; 0: none. -1: 250 on a single node, 0 with redis (a publish there\n"
+        "waits for Redis's reply, and a longer turn would hold every reply up)."),
     INT("header-timeout", header_timeout, 1, 600, "10",
         "Seconds a client may take to send a request head and body."),
     INT("idle-timeout", idle_timeout, 1, 3600, "65",

@@ -162,6 +162,15 @@ static void reap(struct server *s)
     conn_reap(s);
 }
 
+/* io-collect-interval in seconds; -1 picks by store (see its help) */
+static double io_collect_seconds(const struct config *cfg)
+{
+    long us = cfg->io_collect_interval;
+    if (us < 0)
+        us = cfg->redis[0] ? 0 : 250;
+    return (double)us / 1e6;
+}
+
 static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
 {
     (void)revents;
@@ -314,7 +323,7 @@ void server_apply_config(struct server *s, struct config *cfg, SSL_CTX *ctx)
     s->chans.history_length = (unsigned)s->cfg.history_length;
     s->chans.message_ttl = (uint32_t)s->cfg.message_ttl;
     s->chans.online_grace = (double)s->cfg.online_grace;
-    ev_set_io_collect_interval(s->loop, (double)s->cfg.io_collect_interval / 1e6);
+    ev_set_io_collect_interval(s->loop, io_collect_seconds(&s->cfg));
     if (s == s->home)
         log_level = (enum log_level)s->cfg.log_level;
 }
@@ -332,7 +341,7 @@ static void start_watchers(struct server *s)
             log_info("listening on %s (%s%s)", l->addr,
                      l->role == ROLE_SUBSCRIBE ? "subscribe" : "publish", l->tls ? ", TLS" : "");
     }
-    ev_set_io_collect_interval(s->loop, (double)s->cfg.io_collect_interval / 1e6);
+    ev_set_io_collect_interval(s->loop, io_collect_seconds(&s->cfg));
     ev_prepare_init(&s->before_sleep, on_before_sleep);
     s->before_sleep.data = s;
     ev_prepare_start(s->loop, &s->before_sleep);
