@@ -90,7 +90,9 @@ struct conn {
     uint8_t pub_id[16];
     bool has_pub_id;
     uint8_t http_minor;
-    char lp_mid[27]; /* the mid the client resumed from: for the 304, and no live copy of it or older */
+    /* the mid the client resumed from: the 304's Last-Message-Id, and no live
+     * delivery of it or anything older */
+    char lp_mid[27];
     struct ws_state *ws;
     const char *close_reason;
     /* the request whose body is being read: the head is re-parsed once the
