@@ -430,16 +430,33 @@ static void feed_gap(struct server *s, const char *why)
     sub_resume_all(s, 1012, "cluster feed interrupted: resume");
 }
 
+/* A Sentinel failover made our Redis a replica (READONLY on a write): both
+ * connections go, and connecting again asks the Sentinels for the new
+ * primary. True when r was that answer. */
+static bool failed_over(struct server *s, const redisReply *r)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR || strncmp(r->str, "READONLY", 8) != 0)
+        return false;
+    redis_conn_fail(&s->redis->cmd, "Redis is a replica now (failover): reconnecting");
+    redis_conn_fail(&s->redis->sub, "Redis is a replica now (failover): reconnecting");
+    return true;
+}
+
 static void on_init(struct redis_conn *rc, void *reply, void *arg)
 {
     (void)arg;
     struct server *s = rc->data;
     struct redis_store *rs = s->redis;
     redisReply *r = reply;
+    /* the script may raise the counter: a write, refused by a replica */
+    if (failed_over(s, r))
+        return;
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
         r->element[0]->type != REDIS_REPLY_STRING || r->element[1]->type != REDIS_REPLY_STRING) {
         if (r)
-            log_warn("redis: unexpected answer to the cover query");
+            log_warn("redis: unexpected answer to the cover query%s%s",
+                     r->type == REDIS_REPLY_ERROR ? ": " : "",
+                     r->type == REDIS_REPLY_ERROR ? r->str : "");
         return; /* asked again when the command connection is back */
     }
     if (!rs->subscribed)
@@ -735,17 +752,12 @@ static void on_published(struct redis_conn *rc, void *reply, void *arg)
     struct rs_batch *b = arg;
     redisReply *r = reply;
     struct server *s = b->s;
-    bool demoted = r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "READONLY", 8) == 0;
     if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0)
         load_scripts(rc); /* someone ran SCRIPT FLUSH */
+    /* the batch's publishes answer (503 on an error) before the reconnect */
     batch_settle(s, b, r);
     batch_free(b);
-    if (demoted) {
-        /* a Sentinel failover made our Redis a replica: connect again, which
-         * asks the Sentinels for the new primary (both connections move) */
-        redis_conn_fail(&s->redis->cmd, "Redis is a replica now (failover): reconnecting");
-        redis_conn_fail(&s->redis->sub, "Redis is a replica now (failover): reconnecting");
-    }
+    failed_over(s, r);
 }
 
 /* Sends the batch collected so far (before the loop sleeps, or when full). */

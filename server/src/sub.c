@@ -330,8 +330,8 @@ static void catch_up(struct conn *c, const char *mid, struct catchup *cu)
 {
     struct server *s = c->srv;
     /* a mid older than this node has seen: the store may know more */
+    /* (the caller has put mid in c->lp_mid: where a failed fetch resumes) */
     if (*mid && s->store->fetch) {
-        snprintf(c->lp_mid, sizeof c->lp_mid, "%s", mid); /* where a failed fetch resumes */
         if (s->store->fetch(s, c, mid)) {
             c->flags |= CONN_F_CATCHUP;
             return;
