@@ -9,7 +9,7 @@
 #   NAME_LICENSE         SPDX expression (Buildroot's <PKG>_LICENSE)
 #   NAME_LICENSE_FILES   paths inside NAME_SRCDIR (<PKG>_LICENSE_FILES)
 # A Debian binary package (the kernel) also names what it was built from:
-#   NAME_SOURCE_HASH     a hash file of those source packages' .dsc and tarballs
+#   NAME_SOURCE_HASH     hash files of those source packages' .dsc and tarballs
 #   NAME_SOURCE_SITES    the pool folders that serve them
 # Host packages whose files land in the image (boot loader, musl, libgcc) are
 # listed in appliance/legal/host-packages.
@@ -36,10 +36,10 @@ $(LEGAL_DIR)/rows/$(1): $$($(2)_DIR)/.stamp_extracted $$($(2)_PKGDIR)/$(1).mk $(
 		$$($(2)_SRCDIR) $$($(2)_LICENSE_FILES)
 LEGAL_SOURCE_TARGETS += $(1)-legal-source
 $(1)-legal-source: $$($(2)_DLDIR)/.stamp_downloaded-$$($(2)_VERSION)
-	$$(Q)[ -z '$$($(2)_SOURCE_HASH)' ] || $(PKG_SCRIPTS)/pkg-fetch.sh $(1)-source \
-		$$($(2)_SOURCE_HASH) $(DL_DIR)/$(1)-source $$($(2)_SOURCE_SITES)
+	$$(Q)for h in $$($(2)_SOURCE_HASH); do $(PKG_SCRIPTS)/pkg-fetch.sh $(1)-source \
+		$$$$h $(DL_DIR)/$(1)-source $$($(2)_SOURCE_SITES) || true; done
 	$$(Q)$(LEGAL_SCRIPT) source $(LEGAL_DIR) $(1) '$$($(2)_VERSION)' $$($(2)_HASH) $$($(2)_DLDIR) \
-		'$$($(2)_PATCHES)' $$($(2)_SOURCE_HASH) $(DL_DIR)/$(1)-source
+		'$$($(2)_PATCHES)' '$$($(2)_SOURCE_HASH)' $(DL_DIR)/$(1)-source
 .PHONY: $(1)-legal-source
 endef
 

@@ -8,14 +8,14 @@
 #   local NAME VERSION SUBDIR                     a program of this tree
 #   host-licenses LIST                            host packages the image holds
 #   manifest                                      rows/* -> manifest.csv
-#   source NAME VERSION HASHFILE DLDIR PATCHES [SRCHASH SRCDLDIR]
+#   source NAME VERSION HASHFILE DLDIR PATCHES [SRCHASHES SRCDLDIR]
 #                                                 a package's verified sources
 #   host-sources LIST                             the host packages' sources (apt)
 #   tree TOP VERSION                              this tree, as a git archive
 #   summary                                       what was written
 # Fails loudly, naming the package, when a licence file or a source is missing.
 #---help---
-set -eu
+set -euf
 
 die() { printf 'legal-info: %s\n' "$*" >&2; exit 1; }
 step=$1 legal=$2
@@ -25,13 +25,14 @@ mkdir -p "$legal/rows" "$legal/licenses" "$legal/sources"
 # one CSV row: package,version,licence,where its source is
 row() { printf '"%s","%s","%s","%s"\n' "$1" "$2" "$3" "$4"; }
 
-# the host packages of LIST that are installed: "package licence" lines
+# the host packages of LIST ("package | licence | why" lines): "package|licence"
 host_list() {
-	while read -r pkg lic _; do
+	while IFS='|' read -r pkg lic _; do
+		pkg=$(echo $pkg) lic=$(echo $lic)
 		case $pkg in ''|'#'*) continue ;; esac
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
 			die "host package $pkg (listed in $1) is not installed: the image build needs it"
-		printf '%s %s\n' "$pkg" "$lic"
+		printf '%s|%s\n' "$pkg" "$lic"
 	done <"$1"
 }
 
@@ -56,7 +57,7 @@ local)
 	;;
 host-licenses)
 	list=$1
-	host_list "$list" | while read -r pkg lic; do
+	host_list "$list" | while IFS='|' read -r pkg lic; do
 		version=$(dpkg-query -W -f='${Version}' "$pkg")
 		srcpkg=$(dpkg-query -W -f='${source:Package} ${source:Version}' "$pkg")
 		dest="$legal/licenses/host-$pkg-$version"
@@ -68,7 +69,9 @@ host-licenses)
 	mv "$legal/rows/host.tmp" "$legal/rows/host"
 	;;
 manifest)
-	{ row package version licence source; cat "$legal"/rows/*; } >"$legal/manifest.csv.tmp"
+	# the image's packages by name, then the host's
+	{ row package version licence source; find "$legal/rows" -type f ! -name host | sort | xargs cat
+	  cat "$legal/rows/host"; } >"$legal/manifest.csv.tmp"
 	mv "$legal/manifest.csv.tmp" "$legal/manifest.csv"
 	;;
 source)
@@ -76,14 +79,14 @@ source)
 	dest="$legal/sources/$name-$version"
 	rm -rf "$dest"
 	mkdir -p "$dest"
-	copy_listed() { # hashfile dldir
+	copy_listed() { # hashfile dldir: what is missing goes to MISSING
 		awk '$1 == "sha256" { print $3 }' "$1" | while read -r f; do
-			[ -f "$2/$f" ] || die "package $name: $f is not in $2 (run make $name-source)"
-			cp "$2/$f" "$dest/$f"
+			if [ -f "$2/$f" ]; then cp "$2/$f" "$dest/$f"
+			else printf '%s %s: %s (pinned in %s)\n' "$name" "$version" "$f" "$1" >>"$legal/MISSING"; fi
 		done
 	}
 	copy_listed "$hashfile" "$dldir"
-	[ -z "$srchash" ] || copy_listed "$srchash" "$srcdl"
+	for h in $srchash; do copy_listed "$h" "$srcdl"; done
 	for p in $patches; do mkdir -p "$dest/patches" && cp "$p" "$dest/patches/"; done
 	(cd "$dest" && find . -type f ! -name SHA256SUMS | sort | xargs sha256sum >SHA256SUMS)
 	;;
@@ -91,10 +94,11 @@ host-sources)
 	# apt's deb-src entry comes from appliance/scripts/setup-host.sh (the build's host setup)
 	list=$1 dest="$legal/sources/host"
 	mkdir -p "$dest"
-	host_list "$list" | while read -r pkg _; do dpkg-query -W -f='${source:Package}=${source:Version}\n' "$pkg"; done |
+	host_list "$list" | while IFS='|' read -r pkg _; do dpkg-query -W -f='${source:Package}=${source:Version}\n' "$pkg"; done |
 		sort -u | while read -r src; do
-			(cd "$dest" && apt-get -qq source --download-only "$src" >/dev/null) ||
-				die "the source of $src (a host package the image holds) could not be downloaded: is deb-src configured (appliance/scripts/setup-host.sh src)?"
+			(cd "$dest" && apt-get -qq source --download-only "$src" >/dev/null 2>&1) ||
+				printf 'host package source %s: apt-get source failed (deb-src: appliance/scripts/setup-host.sh src)\n' \
+					"$src" >>"$legal/MISSING"
 		done
 	;;
 tree)
@@ -111,6 +115,11 @@ summary)
 	n=$(($(wc -l <"$legal/manifest.csv") - 1))
 	printf '  LEGAL   %s: %d components, licences %s, sources %s\n' "$legal" "$n" \
 		"$(du -sh "$legal/licenses" | cut -f1)" "$(du -sh "$legal/sources" | cut -f1)"
+	if [ -s "$legal/MISSING" ]; then
+		printf 'legal-info: these sources could not be collected (set PULLBOX_DL_MIRROR to a cache that has them):\n' >&2
+		sed 's/^/  /' "$legal/MISSING" >&2
+		exit 1
+	fi
 	;;
 *) die "unknown step $step" ;;
 esac
