@@ -7,6 +7,7 @@
 #   make run        build what is missing and boot the appliance in QEMU, ports on 127.0.0.1
 #   make run-local  run pullboxd on this machine instead (no image)
 #   make test       run every test (unit under ASan/UBSan, integration, SDK, image boot in QEMU)
+#   make check      the fast part: unit and integration tests, no apt, no image (a few minutes)
 #   make bench      benchmarks against nginx + Nchan and Redis (docs/benchmarks.md)
 #   make clean
 
@@ -40,6 +41,11 @@ test: deps-test
 	@$(MAKE) --no-print-directory image
 	@tests/run
 
+# the fast check while changing code: what is installed already, no image build or boot
+check:
+	@$(MAKE) --no-print-directory server server-san config-ui config-ui-san
+	@tests/run unit integration
+
 deps-build:
 	@scripts/setup-deps build
 
@@ -54,7 +60,7 @@ bench: deps-build
 clean:
 	rm -rf $(O)
 
-.PHONY: all server server-san config-ui config-ui-san run run-local test bench clean deps-build deps-test
+.PHONY: all server server-san config-ui config-ui-san run run-local test check bench clean deps-build deps-test
 
 # ---- the appliance image: mk/appliance.mk (packages, rootfs, disk, OVA; appliance/README.md) ----
 # image: out/images/pullbox-<version>.{raw,qcow2,vmdk,vhdx,ova} + SHA256SUMS;  ova;  check-image

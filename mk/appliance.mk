@@ -10,6 +10,7 @@
 #   run-image    boot the image in QEMU with the ports forwarded to 127.0.0.1
 #   packages     only the static musl userland (out/staging, out/target)
 #   <pkg>, <pkg>-dirclean   one package (busybox, openssl, lighttpd, ...)
+#   legal-licenses, legal-info  licences (also in the image) and sources (mk/legal.mk)
 
 APPLIANCE_TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))/..)
 O ?= $(APPLIANCE_TOP)/out
@@ -18,6 +19,7 @@ include $(APPLIANCE_TOP)/mk/toolchain.mk
 include $(APPLIANCE_TOP)/mk/pkg.mk
 include $(sort $(wildcard $(APPLIANCE_TOP)/appliance/packages/*/*.mk))
 include $(APPLIANCE_TOP)/mk/image.mk
+include $(APPLIANCE_TOP)/mk/legal-info.mk
 
 packages: $(foreach p,$(PACKAGES),$(BUILD_DIR)/.done/$(p))
 .PHONY: packages

@@ -45,6 +45,7 @@ $(IMAGE_BUILD)/initrd.img: $(BUILD_DIR)/.done/busybox $(IMAGE_BUILD)/.stamp_modu
 		$(IMAGE_BUILD)/modules-initramfs $@ >/dev/null
 
 $(IMAGE_BUILD)/system.squashfs: $(foreach p,$(IMAGE_PACKAGES),$(BUILD_DIR)/.done/$(p)) \
+		$(BUILD_DIR)/.done/legal-licenses \
 		$(IMAGE_BUILD)/.stamp_modules $(OVERLAY_FILES) $(APPLIANCE_DIR)/permissions.txt \
 		$(SCRIPTS)/mkrootfs.sh $(APPLIANCE_TOP)/VERSION $(SDE_STAMP)
 	@echo "  ROOTFS  $@"

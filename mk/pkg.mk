@@ -27,6 +27,8 @@ PKG_SCRIPTS := $(APPLIANCE_TOP)/appliance/scripts
 PKG_LOGDIR := $(BUILD_DIR)/logs
 PACKAGES :=
 
+include $(APPLIANCE_TOP)/mk/legal.mk
+
 uc = $(shell echo '$(1)' | tr 'a-z-' 'A-Z_')
 
 # $(call pkg-run,name,step,command): run one step, quietly unless V=1
@@ -54,6 +56,7 @@ $(2)_CONFIGURE_CMDS ?= true
 $(2)_BUILD_CMDS ?= true
 $(2)_INSTALL_STAGING_CMDS ?= true
 $(2)_INSTALL_TARGET_CMDS ?= true
+$(call pkg-legal,$(1),$(2))
 
 $$($(2)_DLDIR)/.stamp_downloaded-$$($(2)_VERSION): $$($(2)_HASH) | $(HOST_SETUP_STAMP)
 	@echo "  FETCH   $(1) $$($(2)_VERSION)"
@@ -120,3 +123,44 @@ endef
 
 debian-source-package = $(call pkg-debian-source,$(1),$(call uc,$(1)))
 debian-binary-package = $(call pkg-debian-binary,$(1),$(call uc,$(1)))
+
+# Local package: built from this tree (server/, config-ui/) with the musl
+# toolchain against the sysroot, every time (the sub-make is incremental);
+# each program is checked to be static and installed only when it changed.
+#   NAME_SUBDIR         the tree's folder with the Makefile
+#   NAME_DEPENDENCIES   packages whose staging install it links
+#   NAME_PKG_LIBS       libraries from the sysroot
+#   NAME_INSTALL        what lands in the image: built-file:/path/in/image ...
+define pkg-local
+# $(1) name, $(2) NAME
+PACKAGES += $(1)
+$(2)_OBJDIR := $(BUILD_DIR)/$(1)
+$(2)_MAKE_OPTS := -C $(APPLIANCE_TOP)/$$($(2)_SUBDIR) O=$$($(2)_OBJDIR) \
+	CC=$(TARGET_CC) CFLAGS="$(TARGET_CFLAGS)" \
+	PKG_CFLAGS="-isystem $(STAGING_DIR)/usr/include" \
+	PKG_LIBS="-L$(STAGING_DIR)/usr/lib $$($(2)_PKG_LIBS)" \
+	LDFLAGS="$(TARGET_LDFLAGS)"
+$(2)_BUILT := $$($(2)_OBJDIR)/.stamp_built
+
+$$($(2)_BUILT): $(TOOLCHAIN_STAMP) $$(foreach d,$$($(2)_DEPENDENCIES),$(BUILD_DIR)/.done/$$(d)) FORCE
+	@echo "  BUILD   $(1) (musl, static)"
+	$$(Q)PATH="$(TARGET_PATH)" $(MAKE) --no-print-directory $$($(2)_MAKE_OPTS)
+	$$(Q)for p in $$($(2)_INSTALL); do bin=$$($(2)_OBJDIR)/$$$${p%%:*}; \
+		[ -f $$@ ] && [ ! $$$$bin -nt $$@ ] || { touch $$@; break; }; done
+
+$(BUILD_DIR)/.done/$(1): $$($(2)_BUILT)
+	$$(Q)for p in $$($(2)_INSTALL); do \
+		bin=$$($(2)_OBJDIR)/$$$${p%%:*} dst=$(TARGET_DIR)$$$${p#*:}; \
+		file -L $$$$bin | grep -q 'statically linked' || { echo "$(1): $$$$bin is not static" >&2; exit 1; }; \
+		install -D -m 0755 $$$$bin $$$$dst && strip $$$$dst || exit 1; \
+	done
+	$$(Q)mkdir -p $$(@D) && touch $$@
+
+$(1): $(BUILD_DIR)/.done/$(1)
+.PHONY: $(1)
+$(call pkg-legal-local,$(1),$(2))
+endef
+
+local-package = $(call pkg-local,$(1),$(call uc,$(1)))
+.PHONY: FORCE
+FORCE:

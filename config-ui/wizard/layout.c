@@ -62,7 +62,8 @@ void layout_begin(const struct wiz *w, const char *title)
 
 void layout_end(void)
 {
-    html_printf("</main>\n</div>\n<footer>Pullbox %s</footer>\n</body>\n</html>\n",
+    html_printf("</main>\n</div>\n<footer>Pullbox %s · free software: licences and source packages in "
+                "/usr/share/doc/pullbox/legal</footer>\n</body>\n</html>\n",
                 PULLBOX_VERSION);
 }
 

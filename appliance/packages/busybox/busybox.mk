@@ -22,4 +22,7 @@ BUSYBOX_INSTALL_TARGET_CMDS = install -D -m 0755 busybox $(TARGET_DIR)/bin/busyb
 	strip $(TARGET_DIR)/bin/busybox && \
 	./busybox --list-full >$(BUILD_DIR)/busybox.links
 
+BUSYBOX_LICENSE = GPL-2.0-only
+BUSYBOX_LICENSE_FILES = LICENSE debian/copyright
+
 $(eval $(call debian-source-package,busybox))

@@ -20,4 +20,7 @@ DROPBEAR_INSTALL_TARGET_CMDS = install -D -m 0755 dropbearmulti $(TARGET_DIR)/us
 	strip $(TARGET_DIR)/usr/sbin/dropbearmulti && \
 	for p in $(DROPBEAR_PROGRAMS); do ln -sf dropbearmulti $(TARGET_DIR)/usr/sbin/$$p; done
 
+DROPBEAR_LICENSE = MIT AND Unlicense AND BSD-3-Clause
+DROPBEAR_LICENSE_FILES = LICENSE debian/copyright
+
 $(eval $(call debian-source-package,dropbear))

@@ -17,4 +17,7 @@ HIREDIS_INSTALL_STAGING_CMDS = \
 	install -m 0644 adapters/*.h $(STAGING_DIR)/usr/include/hiredis/adapters/ && \
 	install -m 0644 libhiredis.a $(STAGING_DIR)/usr/lib/
 
+HIREDIS_LICENSE = BSD-3-Clause
+HIREDIS_LICENSE_FILES = COPYING debian/copyright
+
 $(eval $(call debian-source-package,hiredis))

@@ -19,4 +19,7 @@ IPTABLES_INSTALL_TARGET_CMDS = install -D -m 0755 iptables/xtables-legacy-multi 
 	strip $(TARGET_DIR)/usr/sbin/xtables-legacy-multi && \
 	for l in $(IPTABLES_LINKS); do ln -sf xtables-legacy-multi $(TARGET_DIR)/usr/sbin/$$l; done
 
+IPTABLES_LICENSE = GPL-2.0-or-later
+IPTABLES_LICENSE_FILES = COPYING debian/copyright
+
 $(eval $(call debian-source-package,iptables))

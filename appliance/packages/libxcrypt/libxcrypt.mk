@@ -13,4 +13,7 @@ LIBXCRYPT_CONFIGURE_CMDS = autoreconf -fi && \
 LIBXCRYPT_BUILD_CMDS = $(MAKE) -j$(PKG_JOBS)
 LIBXCRYPT_INSTALL_STAGING_CMDS = $(MAKE) install DESTDIR=$(STAGING_DIR)
 
+LIBXCRYPT_LICENSE = LGPL-2.1-or-later AND BSD-3-Clause AND 0BSD AND public-domain
+LIBXCRYPT_LICENSE_FILES = COPYING.LIB LICENSING debian/copyright.in
+
 $(eval $(call debian-source-package,libxcrypt))

@@ -23,4 +23,7 @@ LIGHTTPD_BUILD_CMDS = $(MAKE) -j$(PKG_JOBS) LDFLAGS="-all-static $(TARGET_LDFLAG
 LIGHTTPD_INSTALL_TARGET_CMDS = install -D -m 0755 src/lighttpd $(TARGET_DIR)/usr/sbin/lighttpd && \
 	strip $(TARGET_DIR)/usr/sbin/lighttpd
 
+LIGHTTPD_LICENSE = BSD-3-Clause
+LIGHTTPD_LICENSE_FILES = COPYING debian/copyright
+
 $(eval $(call debian-source-package,lighttpd))

@@ -14,4 +14,12 @@ LINUX_POOL = main/l/linux-signed-amd64
 LINUX_KERNEL = $(LINUX_SRCDIR)/boot/vmlinuz-$(LINUX_ABI)
 LINUX_MODULES = $(LINUX_SRCDIR)/lib/modules/$(LINUX_ABI)
 
+LINUX_LICENSE = GPL-2.0-only WITH Linux-syscall-note
+# built from linux (the kernel) and linux-signed-amd64 (its signed image):
+# their source packages are what make legal-info offers
+LINUX_SOURCE_HASH = $(LINUX_PKGDIR)/linux.source.hash $(LINUX_PKGDIR)/linux-signed.source.hash
+LINUX_SOURCE_SITES = $(foreach p,main/l/linux main/l/linux-signed-amd64,\
+	$(DEBIAN_MIRROR)/pool/$(p) $(DEBIAN_SECURITY_MIRROR)/pool/updates/$(p))
+LINUX_LICENSE_FILES = usr/share/doc/linux-image-$(LINUX_ABI)/copyright
+
 $(eval $(call debian-binary-package,linux))

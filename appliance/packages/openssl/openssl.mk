@@ -18,4 +18,7 @@ OPENSSL_CONFIGURE_CMDS = env -u CFLAGS -u CPPFLAGS -u LDFLAGS CC=$(TARGET_CC) \
 OPENSSL_BUILD_CMDS = env -u CFLAGS -u CPPFLAGS -u LDFLAGS $(MAKE) -j$(PKG_JOBS) build_libs
 OPENSSL_INSTALL_STAGING_CMDS = $(MAKE) install_dev DESTDIR=$(STAGING_DIR)
 
+OPENSSL_LICENSE = Apache-2.0
+OPENSSL_LICENSE_FILES = LICENSE.txt debian/copyright
+
 $(eval $(call debian-source-package,openssl))

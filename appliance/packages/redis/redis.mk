@@ -41,4 +41,7 @@ REDIS_INSTALL_TARGET_CMDS = for p in redis-server redis-cli; do \
 	file -L src/$$p | grep -q 'statically linked' || { echo "redis: src/$$p is not static" >&2; exit 1; }; \
 	install -D -m 0755 src/$$p $(TARGET_DIR)/usr/bin/$$p && strip $(TARGET_DIR)/usr/bin/$$p || exit 1; done
 
+REDIS_LICENSE = BSD-3-Clause AND MIT
+REDIS_LICENSE_FILES = COPYING debian/copyright
+
 $(eval $(call debian-source-package,redis))
