@@ -2,6 +2,7 @@
  * written here went through settings_set() or the secrets checks, so the
  * shell-sourced files (firewall.conf, network.conf, ntp.conf) never hold a
  * quote, a '$' or a line break. */
+#include "../../server/src/config_table.h"
 #include "render.h"
 
 #include "fileio.h"
@@ -288,21 +289,22 @@ int render_all(const struct settings *st, const struct secrets *sec, long long n
     return 0;
 }
 
-/* The lines of a pullbox.conf whose key pullboxd reads only at its start,
- * in order, as one string (malloc'ed). */
+/* The lines of a pullbox.conf whose key pullboxd reads only at its start
+ * (marked so in its config table), in order, as one string (malloc'ed). */
 static char *restart_lines(const char *conf)
 {
-    static const char *const keys[] = {"redis", "journal-", "node-name"};
     struct render_buf b = {0};
 
     put(&b, "%s", "");
     for (const char *p = conf; p && *p;) {
-        size_t n = strcspn(p, "\n");
-        for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-            if (strncmp(p, keys[i], strlen(keys[i])) == 0) {
+        size_t n = strcspn(p, "\n"), k = strcspn(p, " =\n");
+        char key[64];
+        if (k < sizeof key) {
+            memcpy(key, p, k);
+            key[k] = '\0';
+            if (config_key_restart_only(key))
                 put(&b, "%.*s\n", (int)n, p);
-                break;
-            }
+        }
         p += n + (p[n] == '\n');
     }
     return b.data;

@@ -95,6 +95,12 @@ int config_validate(const struct config *cfg, char *err, size_t errlen);
 void config_free(struct config *cfg);
 /* A deep copy of src into dst (for a worker thread: each owns its config). */
 void config_dup(struct config *dst, const struct config *src);
+/* For a reload: every key read at start only (CONFIG_OPT_RESTART) gets its
+ * running value back in next (strings are swapped, so pointers into the
+ * running ones stay valid once running is freed); changed, when not NULL, is
+ * called with each such key whose new value differed. */
+void config_keep_restart_only(struct config *next, struct config *running,
+                               void (*changed)(const char *key));
 /* Writes the whole table as a commented config file. key_override, when not
  * NULL, is written as the signature-key value. */
 void config_print(FILE *out, const char *key_override);

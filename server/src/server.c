@@ -269,15 +269,15 @@ static void on_signal(struct ev_loop *loop, ev_signal *w, int revents)
     server_shutdown(s);
 }
 
+static void warn_restart_only(const char *key)
+{
+    log_warn("reload: %s is read at start only: restart pullboxd to change it", key);
+}
+
 void server_reload(struct server *s, struct config *cfg)
 {
-    if (strcmp(cfg->listen_subscribe, s->cfg.listen_subscribe) ||
-        strcmp(cfg->listen_publish, s->cfg.listen_publish) ||
-        strcmp(cfg->listen_subscribe_tls, s->cfg.listen_subscribe_tls) ||
-        strcmp(cfg->listen_publish_tls, s->cfg.listen_publish_tls))
-        log_warn("reload: listen addresses change only on restart");
-    if (cfg->workers != s->cfg.workers)
-        log_warn("reload: workers change only on restart");
+    /* from the table: listen addresses, workers, the store, ... stay as started */
+    config_keep_restart_only(cfg, &s->cfg, warn_restart_only);
     SSL_CTX *ctx = NULL;
     if (s->tls_ctx) {
         char err[512];
@@ -306,18 +306,6 @@ void server_apply_config(struct server *s, struct config *cfg, SSL_CTX *ctx)
     }
     server_keyring_free(&s->keys);
     server_keyring_load(&s->keys, cfg);
-    /* listen addresses and workers stay as started */
-    char *ls = s->cfg.listen_subscribe, *lp = s->cfg.listen_publish;
-    char *lst = s->cfg.listen_subscribe_tls, *lpt = s->cfg.listen_publish_tls;
-    s->cfg.listen_subscribe = cfg->listen_subscribe;
-    s->cfg.listen_publish = cfg->listen_publish;
-    s->cfg.listen_subscribe_tls = cfg->listen_subscribe_tls;
-    s->cfg.listen_publish_tls = cfg->listen_publish_tls;
-    cfg->listen_subscribe = ls;
-    cfg->listen_publish = lp;
-    cfg->listen_subscribe_tls = lst;
-    cfg->listen_publish_tls = lpt;
-    cfg->workers = s->cfg.workers;
     config_free(&s->cfg);
     s->cfg = *cfg;
     s->chans.history_length = (unsigned)s->cfg.history_length;

@@ -2,6 +2,7 @@
 """Command line, config validation, SIGHUP reload (key rotation, broken
 config), SIGTERM shutdown and the `user` key."""
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -135,6 +136,32 @@ with Server({"longpoll-timeout": 20, "header-timeout": 2}) as srv:
         st, body = None, repr(e).encode()
     ok(st == 200 and b'"held":1' in body and held.elapsed > 0,
        "the long poll opened before the reloads (old key) is still open and receives (%s %r)" % (st, body[-60:]))
+
+# ---- SIGHUP: keys read at start only keep their running value, and say so ----
+printed = subprocess.run([binary(), "--print-config"], capture_output=True, text=True).stdout
+marked = re.findall(r"# Read at start only[^\n]*\n([a-z0-9-]+) = ", printed)
+ok({"listen-subscribe", "workers", "journal-path", "redis", "redis-password", "node-name", "user"}
+   <= set(marked) and "signature-key" not in marked and "longpoll-timeout" not in marked,
+   "--print-config marks the keys read at start only (%d: %s)" % (len(marked), ", ".join(marked)))
+with Server({"node-name": "first", "longpoll-timeout": 20}) as srv:
+    n = srv.log().count("configuration reloaded")
+    srv.write_conf({"node-name": "second", "journal-path": "/nonexistent/journal",
+                    "longpoll-timeout": 7})
+    srv.signal(signal.SIGHUP)
+    ok(wait_for(lambda: srv.log().count("configuration reloaded") > n, 5),
+       "SIGHUP changing keys read at start only: the rest is reloaded")
+    log = srv.log()
+    ok("node-name is read at start only" in log and "journal-path is read at start only" in log
+       and "longpoll-timeout is read at start only" not in log,
+       "the log names each key read at start only that changed, and no other")
+    st, _, body = http(srv.pub_port, "GET", "/server-stat/")
+    ok(st == 200 and b'"first"' in body and b'"second"' not in body,
+       "the running node-name is kept until a restart (%s)" % body[:120])
+    cid = new_id()
+    p = Poll(srv, "%s.%s" % (cid, sign(srv.key, cid)))
+    publish_text(srv, cid, '{"after":1}')
+    st, _, body = p.response(5)
+    ok(st == 200 and b'"after":1' in body, "the memory store keeps serving (journal-path not taken up)")
 
 # ---- SIGTERM: waiting long polls get their 304, exit 0 in time ----
 with Server({"longpoll-timeout": 30, "shutdown-timeout": 1, "header-timeout": 2}) as srv:

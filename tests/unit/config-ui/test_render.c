@@ -323,6 +323,13 @@ static void test_cluster(void)
     render_file(RF_PULLBOX, &cs, &csec, 0, &b);
     ok(strcmp(c, b.data) != 0 && !render_pullbox_needs_restart(c, b.data),
        "a signature change: SIGHUP is enough");
+    ok(render_pullbox_needs_restart("workers = 1\nlongpoll-timeout = 40\n",
+                                    "workers = 2\nlongpoll-timeout = 40\n") &&
+           render_pullbox_needs_restart("listen-subscribe = 0.0.0.0:8893\n",
+                                        "listen-subscribe = 0.0.0.0:9893\n") &&
+           !render_pullbox_needs_restart("workers = 1\nlongpoll-timeout = 40\n",
+                                         "workers = 1\nlongpoll-timeout = 30\n"),
+       "restart or reload as pullboxd's table marks the keys (workers, listen: restart)");
     render_buf_free(&b);
     render_file(RF_REDIS, &cs, &csec, 0, &b);
     ok(b.absent, "node: no redis.conf");
