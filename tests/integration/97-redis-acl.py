@@ -58,6 +58,17 @@ for bad in (["CONFIG", "GET", "dir"], ["FLUSHALL"], ["REPLICAOF", "192.0.2.1", "
        "pullboxd's user may not run %s (%s)" % (" ".join(bad), r[:70]))
 
 
+def collect(ws, want, timeout=10):
+    """Text frames from ws until want came or the time is up."""
+    got = []
+    deadline = time.time() + timeout
+    while len(got) < want and time.time() < deadline:
+        data = ws.recv_data(0.5)
+        if data:
+            got += text_frames(data)
+    return got
+
+
 def node(name, extra=None):
     conf = {"redis": redis.addr, "redis-user": user, "redis-password": PW, "node-name": name,
             "redis-timeout": 500, "longpoll-timeout": 5}
@@ -75,12 +86,7 @@ with Server(node("node-a")) as a:
         time.sleep(0.2)
         codes = [publish_text(a, [cid, witness], '{"n":%d}' % i)[0] for i in range(20)]
         ok(codes == [200] * 20, "20 publishes on node A answered 200 (%s)" % sorted(set(codes)))
-        got = []
-        deadline = time.time() + 10
-        while len(got) < 20 and time.time() < deadline:
-            data = ws.recv_data(0.5)
-            if data:
-                got += text_frames(data)
+        got = collect(ws, 20)
         ns = [int(f["text"]["n"]) for f in got] if all(isinstance(f["text"], dict) for f in got) else []
         ok(ns == list(range(20)), "the subscriber on node B got all 20 in order through Redis (%d)" % len(got))
         ws.close()
@@ -88,12 +94,7 @@ with Server(node("node-a")) as a:
         with Server(node("node-c"), key=a.key) as c:
             ok(wait_for(lambda: up(c), 5), "a third node starts later and logs in")
             p = WSClient(c.sub_port, "/bitrix/subws/?CHANNEL_ID=%s&mid=%s" % (c.signed(cid), mid), timeout=5)
-            again = []
-            deadline = time.time() + 10
-            while len(again) < 15 and time.time() < deadline:
-                data = p.recv_data(0.5)
-                if data:
-                    again += text_frames(data)
+            again = collect(p, 15)
             p.close()
             ok([f["mid"] for f in again] == [f["mid"] for f in got[5:]],
                "resume by mid on the new node: the 15 after it, from Redis (%d)" % len(again))
