@@ -3,6 +3,7 @@
  * shell-sourced files (firewall.conf, network.conf, ntp.conf) never hold a
  * quote, a '$' or a line break. */
 #include "../../server/src/config_table.h"
+#include "../../server/src/redis_acl.h"
 #include "render.h"
 
 #include "fileio.h"
@@ -29,7 +30,7 @@ static const struct {
     [RF_NETWORK] = {PATH_NETWORK_CONF, 0644, NULL},
     [RF_NTP] = {PATH_NTP_CONF, 0644, NULL},
     [RF_HOSTNAME] = {PATH_HOSTNAME, 0644, NULL},
-    /* requirepass: readable by the redis user's group only */
+    /* the ACL user's password: readable by the redis user's group only */
     [RF_REDIS] = {PATH_REDIS_CONF, 0640, "redis"},
 };
 
@@ -97,10 +98,11 @@ static void render_store(const struct settings *st, const struct secrets *sec, s
         return;
     }
     if (is_role(st, "hub"))
-        put(b, "redis = 127.0.0.1:%d\nredis-password = %s\n", RENDER_REDIS_PORT,
-            sec->redis_password);
+        put(b, "redis = 127.0.0.1:%d\nredis-user = %s\nredis-password = %s\n", RENDER_REDIS_PORT,
+            REDIS_ACL_USER, sec->redis_password);
     else
-        put(b, "redis = %s\nredis-password = %s\n", st->v[S_CLUSTER_HUB], sec->hub_password);
+        put(b, "redis = %s\nredis-user = %s\nredis-password = %s\n", st->v[S_CLUSTER_HUB],
+            REDIS_ACL_USER, sec->hub_password);
     put_node_name(b, st->v[S_HOSTNAME]);
 }
 
@@ -145,9 +147,10 @@ static void render_firewall(const struct settings *st, struct render_buf *b)
 }
 
 /* The hub's Redis: reachable by the nodes (the firewall narrows 6379 to
- * cluster.peers), with a password, an append-only file so the history
- * survives a restart of the hub, and no command that could wipe or
- * reconfigure it from the network. */
+ * cluster.peers), the default user off and pullboxd's user limited to the
+ * commands pullboxd uses and its own keys and channels (redis_acl.h), an
+ * append-only file so the history survives a restart of the hub, and no
+ * command that could wipe or reconfigure it from the network. */
 static void render_redis(const struct secrets *sec, struct render_buf *b)
 {
     put(b,
@@ -158,8 +161,10 @@ static void render_redis(const struct secrets *sec, struct render_buf *b)
         "# pullbox-firewall lets only cluster.peers reach the port\n"
         "bind 0.0.0.0 -::\n"
         "protected-mode yes\n"
-        "requirepass %s\n",
-        RENDER_REDIS_PORT, sec->redis_password);
+        "# no one but pullboxd's user, and it only for what pullboxd runs on its keys\n"
+        "user default off\n"
+        "user %s reset on >%s ~pullbox:* &pullbox:* %s\n",
+        RENDER_REDIS_PORT, REDIS_ACL_USER, sec->redis_password, REDIS_ACL_COMMANDS);
     put_path_word(b, "dir", PATH_REDIS_DATA);
     put(b,
         "# the history survives a restart of the hub: append-only file, fsync each second\n"

@@ -181,6 +181,10 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
         }
         ((struct config *)cfg)->journal_sync = ms;
     }
+    if (cfg->redis_user[0] && !cfg->redis_password[0]) {
+        snprintf(err, errlen, "redis-user: needs redis-password (an ACL user logs in with both)");
+        return -1;
+    }
     if (cfg->redis[0]) {
         struct redis_addr a;
         if (redis_addr_parse(cfg->redis, &a, err, errlen) != 0)

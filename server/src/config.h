@@ -73,6 +73,7 @@ struct config {
     long journal_max_size;     /* MiB, 0: unbounded */
 
     char *redis;                 /* empty: one node; else host:port, unix:/path or Sentinels */
+    char *redis_user; /* ACL user; empty: the default user */
     char *redis_password;
     char *redis_prefix;          /* every key and the fan-out channel start with it */
     char *redis_sentinel_master; /* the master name Sentinels are asked for */

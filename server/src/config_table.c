@@ -150,6 +150,10 @@ static const struct config_opt options[] = {
         "Publishes fan out to every node through it and history lives in it, so a client\n"
         "resumes by mid on any node. Empty: this node alone (memory or journal store).",
         RESTART),
+    STR("redis-user", redis_user, "",
+        "Redis ACL user to authenticate as, with redis-password (empty: the default user).\n"
+        "An appliance hub gives user pullbox only the commands pullboxd uses.",
+        RESTART),
     STR("redis-password", redis_password, "", "Password for Redis AUTH (empty: none).", RESTART),
     STR("redis-prefix", redis_prefix, "pullbox:",
         "Prefix of every Redis key and of the fan-out channel (one per cluster).", RESTART),

@@ -300,7 +300,7 @@ static void on_hello(struct redis_conn *rc, void *reply, void *arg)
         if (strncmp(r->str, "NOAUTH", 6) == 0)
             snprintf(why, sizeof why, "Redis requires a password (set redis-password): %s", r->str);
         else if (strncmp(r->str, "WRONGPASS", 9) == 0 || strstr(r->str, "password"))
-            snprintf(why, sizeof why, "authentication refused (check redis-password): %s",
+            snprintf(why, sizeof why, "authentication refused (check redis-user and redis-password): %s",
                      r->str);
         else
             snprintf(why, sizeof why, "%s", r->str);
@@ -334,15 +334,21 @@ static void on_connect(const redisAsyncContext *cac, int status)
     }
     rc->connects++;
     redisEnableKeepAlive(&rc->ac->c);
-    /* AUTH, or PING without a password: either way the first reply says
-     * whether this Redis takes our commands (NOAUTH, WRONGPASS) */
-    const char *argv[2] = {"AUTH", rc->password};
-    size_t lens[2] = {4, strlen(rc->password)};
-    if (!rc->password[0]) {
-        argv[0] = "PING";
-        lens[0] = 4;
+    /* AUTH [user] password, or PING without a password: either way the
+     * first reply says whether this Redis takes our commands (NOAUTH,
+     * WRONGPASS) */
+    const char *argv[3] = {"PING", NULL, NULL};
+    int argc = 1;
+    if (rc->password[0]) {
+        argv[0] = "AUTH";
+        if (rc->user && rc->user[0])
+            argv[argc++] = rc->user;
+        argv[argc++] = rc->password;
     }
-    if (send_argv(rc, on_hello, NULL, rc->password[0] ? 2 : 1, argv, lens) != 0)
+    size_t lens[3];
+    for (int i = 0; i < argc; i++)
+        lens[i] = strlen(argv[i]);
+    if (send_argv(rc, on_hello, NULL, argc, argv, lens) != 0)
         redis_conn_fail(rc, "cannot queue AUTH");
 }
 

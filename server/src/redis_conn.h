@@ -45,6 +45,7 @@ struct redis_conn {
     struct ev_loop *loop;
     const char *name; /* "command" or "subscribe", for the log */
     const struct redis_addr *addr;
+    const char *user; /* ACL user, "" for the default one */
     const char *password;
     const char *sentinel_master;
     double timeout; /* seconds: connect, and a reply once a command is out */

@@ -647,6 +647,7 @@ static void conn_setup(struct server *s, struct redis_conn *rc, const char *name
     rc->loop = s->loop;
     rc->name = name;
     rc->addr = &s->redis->addr;
+    rc->user = s->cfg.redis_user;
     rc->password = s->cfg.redis_password;
     rc->sentinel_master = s->cfg.redis_sentinel_master;
     rc->timeout = (double)s->cfg.redis_timeout / 1000.0;

@@ -737,7 +737,10 @@ def check_redis_hub(vm):
         "netstat -ltn | grep ':6379 '",
         "redis-cli ping 2>&1",
         "pw=$(sed -n 's/^redis-password = //p' /data/etc/secrets.conf); "
-        "redis-cli -a \"$pw\" --no-auth-warning ping 2>&1",
+        "redis-cli --user pullbox -a \"$pw\" --no-auth-warning ping 2>&1; "
+        "redis-cli -a \"$pw\" --no-auth-warning ping 2>&1; "
+        "for c in 'CONFIG GET dir' 'FLUSHALL' 'REPLICAOF 192.0.2.1 6379' 'ACL LIST' 'KEYS *'; do "
+        "redis-cli --user pullbox -a \"$pw\" --no-auth-warning $c 2>&1 | head -1; done",
         "ps | grep '[r]edis-server'",
         "stat -c '%U:%G %a' /data/redis",
         "cat /run/sv/redis/supervise/stat",
@@ -748,9 +751,13 @@ def check_redis_hub(vm):
     listen, noauth, pong, ps, datadir, stat, oom, limits = (o or "" for o in outs)
     ok(":6379 " in listen and stat.strip() == "run",
        "%s: on the hub the redis service runs and listens on 6379" % vm.name, (listen, stat))
-    ok("NOAUTH" in noauth and pong.strip() == "PONG",
-       "%s: redis-cli without the password is refused, with the hub's password gets PONG" % vm.name,
-       (noauth, pong))
+    answers = pong.strip().splitlines()
+    ok("NOAUTH" in noauth and answers[:1] == ["PONG"],
+       "%s: redis-cli without the password is refused, as user pullbox with the hub's password gets "
+       "PONG" % vm.name, (noauth, pong))
+    ok(len(answers) == 7 and "WRONGPASS" in answers[1] and all("NOPERM" in a for a in answers[2:]),
+       "%s: the default user is off, and pullbox's user may not run CONFIG, FLUSHALL, REPLICAOF, ACL "
+       "or KEYS" % vm.name, answers)
     ok(re.search(r"^\s*\d+\s+redis\s+.*redis-server", ps, re.M) is not None,
        "%s: redis-server runs as user redis" % vm.name, ps)
     ok(datadir.strip() == "redis:redis 700" and oom.strip() == "200",

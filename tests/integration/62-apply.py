@@ -424,12 +424,13 @@ def cluster(root, submit, accepted, key):
     ok(pw not in root.read("data/etc/settings.conf") and root.settings()["cluster.role"] == "hub",
        "settings.conf has the role, not the password")
     rc = root.read("data/etc/redis.conf") if os.path.exists(root.path("data/etc/redis.conf")) else ""
-    ok("\nrequirepass %s\n" % pw in rc and "\nport 6379\n" in rc and "\nappendonly yes\n" in rc and
+    ok("\nuser default off\nuser pullbox reset on >%s ~pullbox:* &pullbox:* -@all " % pw in rc and
+       "requirepass" not in rc and "\nport 6379\n" in rc and "\nappendonly yes\n" in rc and
        "\nmaxmemory-policy noeviction\n" in rc and "\ndir %s/data/redis\n" % root.dir in rc,
-       "redis.conf written with the password, port, append-only file and data dir")
+       "redis.conf written with the ACL user and its password, port, append-only file and data dir")
     ok(os.stat(root.path("data/etc/redis.conf")).st_mode & 0o777 == 0o640, "redis.conf 0640")
     conf = root.read("data/pullbox/pullbox.conf")
-    ok("\nredis = 127.0.0.1:6379\nredis-password = %s\nnode-name = box-1\n" % pw in conf and
+    ok("\nredis = 127.0.0.1:6379\nredis-user = pullbox\nredis-password = %s\nnode-name = box-1\n" % pw in conf and
        "journal-path" not in conf, "pullbox.conf: its own Redis with the password, node-name, no journal")
     steps = [s["what"] for s in res["steps"] if s["ok"]]
     ok("restart redis" in steps and "restart pullboxd" in steps and
@@ -478,7 +479,7 @@ def cluster(root, submit, accepted, key):
                               "cluster.hub-password": hub_pw})
     ok(res["ok"], "cluster.role node with the hub's password: accepted (%s)" % res["message"])
     conf = root.read("data/pullbox/pullbox.conf")
-    ok("\nredis = 192.0.2.20:6380\nredis-password = %s\nnode-name = box-1\n" % hub_pw in conf,
+    ok("\nredis = 192.0.2.20:6380\nredis-user = pullbox\nredis-password = %s\nnode-name = box-1\n" % hub_pw in conf,
        "pullbox.conf: the hub's address and password")
     ok(root.secrets().get("cluster-hub-password") == hub_pw and root.secrets()["redis-password"] == pw and
        hub_pw not in root.read("data/etc/settings.conf"),

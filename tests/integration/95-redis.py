@@ -349,7 +349,7 @@ hub.kill()
 # ---- authentication ----
 locked = Redis(password="right-password")
 with Server(node_conf(locked, "wrong", {"redis-password": "not-it"}), key=key) as n:
-    ok(wait_log(n, "authentication refused (check redis-password)", 5),
+    ok(wait_log(n, "authentication refused (check redis-user and redis-password)", 5),
        "a wrong redis-password is refused with a clear log line")
     ok(publish_text(n, new_id(), "x")[0] == 503, "and publishes answer 503")
 with Server(node_conf(locked, "nopass"), key=key) as n:

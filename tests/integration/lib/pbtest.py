@@ -479,11 +479,12 @@ class Redis:
     """A throw-away redis-server on 127.0.0.1 (no persistence). stop() and
     start() again reuse the port, so nodes can reconnect to it."""
 
-    def __init__(self, password=None):
+    def __init__(self, password=None, args=None):
         import shutil
         self.exe = shutil.which("redis-server")
         self.port = free_port()
         self.password = password
+        self.args = list(args or [])  # more config directives, as redis-server's --name value ...
         self.dir = tempfile.mkdtemp(prefix="pullbox-redis-")
         self.proc = None
         import atexit
@@ -496,6 +497,7 @@ class Redis:
                 "--appendonly", "no", "--dir", self.dir]
         if self.password:
             args += ["--requirepass", self.password]
+        args += self.args
         self.proc = subprocess.Popen(args, stdout=open(os.path.join(self.dir, "log"), "ab"),
                                      stderr=subprocess.STDOUT)
         deadline = time.time() + 10

@@ -2,6 +2,7 @@
  * pullboxd accepts the rendered pullbox.conf (--check-config), that the
  * shell files source to the same values, that render_all writes only what
  * changed, and the firewall rules through pullbox-firewall print. */
+#include "../../../server/src/redis_acl.h"
 #include "fileio.h"
 #include "render.h"
 #include "root.h"
@@ -243,8 +244,10 @@ static void test_cluster(void)
     ok(render_file(RF_REDIS, &cs, &csec, 0, &b) != 0, "hub without a Redis password: not rendered");
     secrets_new_key(csec.redis_password);
     ok(render_file(RF_REDIS, &cs, &csec, 0, &b) == 0 && !b.absent, "hub: redis.conf");
-    snprintf(line, sizeof(line), "requirepass %s\n", csec.redis_password);
-    ok(strstr(b.data, line) != NULL, "requirepass is the hub's password");
+    snprintf(line, sizeof(line), "\nuser default off\nuser pullbox reset on >%s ~pullbox:* &pullbox:* %s\n",
+             csec.redis_password, REDIS_ACL_COMMANDS);
+    ok(strstr(b.data, line) != NULL && strstr(b.data, "requirepass") == NULL,
+       "the default user is off; user pullbox has the hub's password and pullboxd's commands only");
     snprintf(line, sizeof(line), "\ndir %s/data/redis\n", root);
     ok(strstr(b.data, line) != NULL, "dir under the root");
     static const char *const want[] = {"\nport 6379\n",
@@ -287,7 +290,7 @@ static void test_cluster(void)
     render_buf_free(&b);
     render_file(RF_PULLBOX, &cs, &csec, 0, &b);
     snprintf(line, sizeof(line),
-             "\nredis = 127.0.0.1:6379\nredis-password = %s\nnode-name = pullbox\n",
+             "\nredis = 127.0.0.1:6379\nredis-user = pullbox\nredis-password = %s\nnode-name = pullbox\n",
              csec.redis_password);
     ok(strstr(b.data, line) != NULL, "hub: pullboxd uses its own Redis, with the password");
     ok(strstr(b.data, "journal-") == NULL, "hub: no journal (pullboxd refuses both)");
@@ -307,7 +310,7 @@ static void test_cluster(void)
                  "a-very-long-first-label-for-this-node.of-a-domain-that-goes-on.example.com", err,
                  sizeof(err));
     render_file(RF_PULLBOX, &cs, &csec, 0, &b);
-    ok(strstr(b.data, "\nredis = [2001:db8::20]:6380\nredis-password = 0123456789abcdef-hub\n"),
+    ok(strstr(b.data, "\nredis = [2001:db8::20]:6380\nredis-user = pullbox\nredis-password = 0123456789abcdef-hub\n"),
        "node: the hub's address and the hub's password");
     ok(strstr(b.data, "\nnode-name = a-very-long-first-label-for-this-node\n") != NULL,
        "a host name over 64 characters: node-name is its first label");
