@@ -71,8 +71,6 @@ int state_write_shadow(const char *hash, long long now, struct result *res);
 /* Called before a commit that changes the network: remembers old as the
  * state to roll back to (unless a trial is already running). */
 int network_trial_start(struct apply *a, const struct settings *old, struct result *res);
-/* The deadline of the running trial, or 0. */
-long long network_trial_deadline(void);
 /* Rolls back when the trial's deadline passed. */
 void network_tick(struct apply *a);
 

@@ -36,21 +36,6 @@ static int trial_read(struct request *r)
     return rc;
 }
 
-long long network_trial_deadline(void)
-{
-    struct request r;
-    const char *d;
-    long long t = 0;
-
-    if (trial_read(&r) != 0)
-        return 0;
-    d = request_get(&r, "deadline", NULL);
-    if (d)
-        t = atoll(d);
-    request_free(&r);
-    return t > 0 ? t : 1;
-}
-
 int network_trial_start(struct apply *a, const struct settings *old, struct result *res)
 {
     struct request r, prev;

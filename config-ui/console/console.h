@@ -47,8 +47,6 @@ bool con_aborted(void);
  * back without changing anything. Over-long lines and control characters
  * are refused with a message and the question is asked again. */
 bool con_ask(const char *prompt, char *out, size_t outlen);
-/* As con_ask, but an empty answer is an answer (returns true, out ""). */
-bool con_ask_allow_empty(const char *prompt, char *out, size_t outlen);
 /* As con_ask with the terminal's echo off (passwords, passphrases). */
 bool con_ask_secret(const char *prompt, char *out, size_t outlen);
 /* "question [y/N] ": true only for y or yes. */

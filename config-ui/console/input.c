@@ -172,11 +172,6 @@ bool con_ask(const char *prompt, char *out, size_t outlen)
     return ask(prompt, out, outlen, 0, -1, NULL);
 }
 
-bool con_ask_allow_empty(const char *prompt, char *out, size_t outlen)
-{
-    return ask(prompt, out, outlen, ASK_EMPTY_OK, -1, NULL);
-}
-
 bool con_ask_secret(const char *prompt, char *out, size_t outlen)
 {
     struct termios old, quiet;

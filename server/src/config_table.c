@@ -12,7 +12,7 @@
 
 static const char *const algo_names[] = {"sha1", "sha256", NULL};
 static const char *const tls_version_names[] = {"1.2", "1.3", NULL};
-static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 
 #define F(field) offsetof(struct config, field)
 #define STR(n, f, d, h, ...)                                                                       \
@@ -174,7 +174,7 @@ static const struct config_opt options[] = {
         "accepts subscribers on its own listening socket (SO_REUSEPORT) and serves\n"
         "them alone; the publish port stays on the first. The Redis store runs one.",
         RESTART),
-    ENUM("log-level", log_level, level_names, "info", "error, warn, info or debug."),
+    ENUM("log-level", log_level, log_level_names, "info", "error, warn, info or debug."),
 };
 
 const struct config_opt *config_opts(size_t *n)

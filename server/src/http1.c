@@ -574,12 +574,3 @@ const char *http1_reason(int status)
             return http1_reasons[i].reason;
     return "";
 }
-
-/* Called by every handler first when it builds a response head into the
- * connection's output bytes; appends to out (copies). */
-void http1_status_line(struct buf *out, int status)
-{
-    if (status < 100 || status > 599)
-        status = 500;
-    buf_printf(out, "HTTP/1.1 %d %s\r\n", status, http1_reason(status));
-}

@@ -110,8 +110,4 @@ ssize_t http1_decode_chunked(struct http1_chunked_decoder *d, char *buf, size_t 
  * valid status line). Static storage. */
 const char *http1_reason(int status);
 
-/* Appends "HTTP/1.1 <status> <reason>\r\n" to out. A status outside 100..599
- * is a programming error and is sent as 500 rather than as a broken line. */
-void http1_status_line(struct buf *out, int status);
-
 #endif

@@ -16,7 +16,6 @@
 struct outq_seg {
     struct outq_seg *next;
     struct msg *m;    /* reference held while queued, or NULL */
-    void *owned;      /* malloc'ed external buffer, or NULL */
     const uint8_t *p; /* first unwritten byte */
     size_t len;       /* unwritten bytes */
     size_t cap;       /* inline capacity (bytes after the struct) */
@@ -32,7 +31,6 @@ void outq_init(struct outq *q)
 static void seg_free(struct outq_seg *s)
 {
     msg_unref(s->m);
-    free(s->owned);
     free(s);
 }
 
@@ -72,7 +70,6 @@ void outq_append(struct outq *q, const void *p, size_t n)
     size_t cap = n < OUTQ_INLINE_MIN ? OUTQ_INLINE_MIN : n;
     struct outq_seg *s = xmalloc(sizeof *s + cap);
     s->m = NULL;
-    s->owned = NULL;
     s->cap = cap;
     memcpy(s->data, p, n);
     s->p = s->data;
@@ -86,22 +83,6 @@ void outq_append_msg(struct outq *q, struct msg *m, const uint8_t *p, size_t n)
         return;
     struct outq_seg *s = xmalloc(sizeof *s);
     s->m = msg_ref(m);
-    s->owned = NULL;
-    s->cap = 0;
-    s->p = p;
-    s->len = n;
-    push(q, s);
-}
-
-void outq_append_owned(struct outq *q, void *p, size_t n)
-{
-    if (!n) {
-        free(p);
-        return;
-    }
-    struct outq_seg *s = xmalloc(sizeof *s);
-    s->m = NULL;
-    s->owned = p;
     s->cap = 0;
     s->p = p;
     s->len = n;

@@ -29,8 +29,6 @@ void outq_clear(struct outq *q);
 void outq_append(struct outq *q, const void *p, size_t n);
 /* Queues n bytes at p that live inside message m (takes a new reference). */
 void outq_append_msg(struct outq *q, struct msg *m, const uint8_t *p, size_t n);
-/* Takes ownership of a malloc'ed buffer. */
-void outq_append_owned(struct outq *q, void *p, size_t n);
 /* Writes as much as the socket takes. Returns bytes written (>= 0), or
  * -errno on a socket error (-EAGAIN is mapped to 0). */
 ssize_t outq_write(struct outq *q, int fd);

@@ -99,10 +99,3 @@ bool str_ieq(const char *s, size_t len, const char *lit)
     size_t n = strlen(lit);
     return n == len && strncasecmp(s, lit, n) == 0;
 }
-
-double time_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}

@@ -23,7 +23,4 @@ bool ct_equal(const void *a, const void *b, size_t len);
 /* Case-insensitive comparison of a counted string with a C string. */
 bool str_ieq(const char *s, size_t len, const char *lit);
 
-/* Wall-clock seconds (CLOCK_REALTIME) and milliseconds. */
-double time_now(void);
-
 #endif

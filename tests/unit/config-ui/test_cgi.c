@@ -3,44 +3,18 @@
  * body-size cap decided before reading, cookies, and the environment. */
 #include "../../../config-ui/wizard/cgi.c"
 
+#include "guard.h"
 #include "tap.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* ---- guard page ---- */
-
-#define GUARD_PAGES 80 /* room for a CGI_FILE_MAX part plus headers */
-
-static char *guard_area;
-static size_t guard_len;
-
-static void guard_init(void)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    guard_len = GUARD_PAGES * page;
-    guard_area = mmap(NULL, guard_len + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                      -1, 0);
-    if (guard_area == MAP_FAILED || mprotect(guard_area + guard_len, page, PROT_NONE) != 0) {
-        perror("guard page");
-        exit(1);
-    }
-}
-
-static const char *guarded(const char *s, size_t len)
-{
-    if (len > guard_len)
-        abort();
-    char *p = guard_area + guard_len - len;
-    memcpy(p, s, len);
-    return p;
-}
 
 static int decode(const char *s, struct cgi_form *f)
 {
     memset(f, 0, sizeof(*f));
-    return cgi_form_decode(guarded(s, strlen(s)), strlen(s), f);
+    return cgi_form_decode(guard_copy(s, strlen(s)), strlen(s), f);
 }
 
 /* ---- urlencoded ---- */
@@ -103,7 +77,7 @@ static void test_urlencoded(void)
 static int mp(const char *body, size_t len, struct cgi_form *f)
 {
     memset(f, 0, sizeof(*f));
-    return cgi_multipart_decode(guarded(body, len), len, CT, f);
+    return cgi_multipart_decode(guard_copy(body, len), len, CT, f);
 }
 
 static void test_multipart(void)
@@ -251,7 +225,6 @@ static void test_cookie_env(void)
 
 int main(void)
 {
-    guard_init();
     subtest("urlencoded forms", test_urlencoded);
     subtest("multipart uploads", test_multipart);
     subtest("body size cap", test_body);

@@ -7,46 +7,12 @@
 #include "../../../server/src/pb.c"
 #include "../../../server/src/util.c"
 
+#include "guard.h"
 #include "tap.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* ---- guarded input ---- */
-
-static uint8_t *guard_map;
-static size_t guard_maplen;
-
-static void guard_release(void)
-{
-    if (guard_map)
-        munmap(guard_map, guard_maplen);
-    guard_map = NULL;
-}
-
-/* Copies p[0..len) so that its last byte is followed by an inaccessible page. The copy
- * stays valid until the next call (decoded views point into it). */
-static const uint8_t *guard_copy(const void *p, size_t len)
-{
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    size_t data = (len + page - 1) / page * page;
-    guard_release();
-    guard_maplen = data + page;
-    guard_map =
-        mmap(NULL, guard_maplen, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (guard_map == MAP_FAILED) {
-        perror("mmap");
-        abort();
-    }
-    if (mprotect(guard_map + data, page, PROT_NONE) != 0) {
-        perror("mprotect");
-        abort();
-    }
-    uint8_t *dst = guard_map + data - len;
-    if (len)
-        memcpy(dst, p, len);
-    return dst;
-}
 
 static const struct pb_limits lim_default = {
     .max_requests = 16, .max_messages = 100, .max_receivers = 100, .max_channels = 100};
@@ -988,6 +954,5 @@ int main(void)
     subtest("last wins", test_last_wins);
     subtest("encode outgoing", test_encode_outgoing);
     subtest("encode responses", test_encode_responses);
-    guard_release();
     return done_testing();
 }

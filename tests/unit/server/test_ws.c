@@ -6,49 +6,23 @@
 
 #include "../../../server/src/ws.c"
 
+#include "guard.h"
 #include "tap.h"
 
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-/* ---- guard page ---- */
-
-static uint8_t *guard_base;
-static size_t guard_pagesz;
-
-static void guard_init(void)
-{
-    guard_pagesz = (size_t)sysconf(_SC_PAGESIZE);
-    void *m =
-        mmap(NULL, 2 * guard_pagesz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED || mprotect((uint8_t *)m + guard_pagesz, guard_pagesz, PROT_NONE) != 0) {
-        perror("guard page");
-        exit(1);
-    }
-    guard_base = m;
-}
-
-/* Copies n bytes so that the last one sits right before the PROT_NONE page. */
-static uint8_t *guarded(const void *src, size_t n)
-{
-    if (n > guard_pagesz)
-        abort();
-    uint8_t *d = guard_base + guard_pagesz - n;
-    if (n)
-        memcpy(d, src, n);
-    return d;
-}
 
 static int parse(const uint8_t *src, size_t len, uint64_t max, struct ws_frame *f, uint16_t *cc)
 {
-    return ws_parse_frame_header(guarded(src, len), len, max, f, cc);
+    return ws_parse_frame_header(guard_copy(src, len), len, max, f, cc);
 }
 
 static bool utf8_ok(const void *s, size_t n)
 {
     uint32_t st = 0;
-    return ws_utf8_step(&st, guarded(s, n), n) && ws_utf8_complete(st);
+    return ws_utf8_step(&st, guard_copy(s, n), n) && ws_utf8_complete(st);
 }
 
 /* ---- RFC 6455 5.7 examples ---- */
@@ -324,7 +298,7 @@ static void test_unmask(void)
     ok(all, "unmask at misaligned addresses and 2^40+k offsets");
 
     /* Byte by byte, ending at the guard page. */
-    uint8_t *g = guarded(src, N);
+    uint8_t *g = guard_copy(src, N);
     for (size_t i = 0; i < N; i++)
         ws_unmask(g + i, 1, mask, i);
     ok(memcmp(g, want, N) == 0, "unmask byte by byte at the guard page");
@@ -356,7 +330,7 @@ static void test_handshake(void)
     ok(!ws_key_valid("dGhlIHNhbXBsZSBub25 ZQ==", 24), "space is invalid");
     ok(!ws_key_valid("dGhlIHNhbXBsZSBub25\0ZQ==", 24), "NUL is invalid");
     /* The check reads exactly len bytes. */
-    ok(ws_key_valid((const char *)guarded(key, 24), 24), "key at the guard page");
+    ok(ws_key_valid((const char *)guard_copy(key, 24), 24), "key at the guard page");
 }
 
 /* ---- UTF-8 ---- */
@@ -365,7 +339,7 @@ static void test_handshake(void)
  * n when all were accepted (then *complete tells whether it may end there). */
 static size_t utf8_fail_at(const char *s, size_t n, bool *complete)
 {
-    const uint8_t *g = guarded(s, n);
+    const uint8_t *g = guard_copy(s, n);
     uint32_t st = 0;
     for (size_t i = 0; i < n; i++)
         if (!ws_utf8_step(&st, g + i, 1))
@@ -402,14 +376,14 @@ static void test_utf8_valid(void)
     bool all = true;
     for (size_t k = 0; k <= n; k++) {
         uint32_t st = 0;
-        bool mid_ok = ws_utf8_step(&st, guarded(t, k), k);
+        bool mid_ok = ws_utf8_step(&st, guard_copy(t, k), k);
         if (!mid_ok)
             all = false;
         /* Mid-sequence splits must report "not complete". */
         bool boundary = k == n || ((unsigned char)t[k] & 0xc0) != 0x80;
         if (ws_utf8_complete(st) != boundary)
             all = false;
-        if (!ws_utf8_step(&st, guarded(t + k, n - k), n - k) || !ws_utf8_complete(st))
+        if (!ws_utf8_step(&st, guard_copy(t + k, n - k), n - k) || !ws_utf8_complete(st))
             all = false;
     }
     ok(all, "split at every byte into two calls: valid, incomplete only mid-sequence");
@@ -462,7 +436,7 @@ static void test_utf8_invalid(void)
         bool complete = false;
         size_t at = utf8_fail_at(bad[i].s, bad[i].n, &complete);
         uint32_t st = 0;
-        bool whole = ws_utf8_step(&st, guarded(bad[i].s, bad[i].n), bad[i].n);
+        bool whole = ws_utf8_step(&st, guard_copy(bad[i].s, bad[i].n), bad[i].n);
         ok(at == bad[i].fail_at && !whole && !ws_utf8_complete(st), bad[i].what);
     }
 
@@ -472,7 +446,7 @@ static void test_utf8_invalid(void)
     for (size_t i = 0; i < ARRAY_LEN(partial); i++) {
         uint32_t st = 0;
         size_t n = strlen(partial[i]);
-        if (!ws_utf8_step(&st, guarded(partial[i], n), n) || ws_utf8_complete(st))
+        if (!ws_utf8_step(&st, guard_copy(partial[i], n), n) || ws_utf8_complete(st))
             all = false;
     }
     ok(all, "truncated sequences: accepted so far, not complete");
@@ -491,7 +465,7 @@ static void test_utf8_invalid(void)
         memset(buf, 'a', sizeof(buf));
         buf[pos] = (char)0x80;
         st = 0;
-        if (ws_utf8_step(&st, guarded(buf, sizeof(buf)), sizeof(buf)))
+        if (ws_utf8_step(&st, guard_copy(buf, sizeof(buf)), sizeof(buf)))
             all = false;
     }
     ok(all, "stray byte at any position of 64 ASCII bytes is found");
@@ -516,10 +490,10 @@ static void test_close(void)
     size_t n = ws_close_payload(out, WS_CLOSE_GOING_AWAY, "server shutdown");
     ok(n == 17 && out[0] == 0x03 && out[1] == 0xe9 && memcmp(out + 2, "server shutdown", 15) == 0,
        "close payload is big-endian code + reason");
-    ok(ws_parse_close_payload(guarded(out, n), n, &code) && code == WS_CLOSE_GOING_AWAY,
+    ok(ws_parse_close_payload(guard_copy(out, n), n, &code) && code == WS_CLOSE_GOING_AWAY,
        "close payload round trip");
     n = ws_close_payload(out, WS_CLOSE_NORMAL, NULL);
-    ok(n == 2 && ws_parse_close_payload(guarded(out, n), n, &code) && code == WS_CLOSE_NORMAL,
+    ok(n == 2 && ws_parse_close_payload(guard_copy(out, n), n, &code) && code == WS_CLOSE_NORMAL,
        "close payload without reason");
     n = ws_close_payload(out, WS_CLOSE_TOO_BIG, "");
     ok(n == 2, "empty reason adds nothing");
@@ -528,7 +502,7 @@ static void test_close(void)
     memset(longr, 'r', sizeof(longr) - 1);
     longr[sizeof(longr) - 1] = '\0';
     n = ws_close_payload(out, WS_CLOSE_POLICY, longr);
-    ok(n == 125 && ws_parse_close_payload(guarded(out, n), n, &code) && code == WS_CLOSE_POLICY,
+    ok(n == 125 && ws_parse_close_payload(guard_copy(out, n), n, &code) && code == WS_CLOSE_POLICY,
        "long ASCII reason is cut to 123 bytes");
 
     /* A 3-byte char straddling the cut is dropped whole, whatever its phase. */
@@ -538,20 +512,20 @@ static void test_close(void)
         memcpy(longr + lead, "\xe2\x82\xac", 3);
         n = ws_close_payload(out, WS_CLOSE_NORMAL, longr);
         size_t want = lead + 3 <= 123 ? 125 : lead + 2;
-        if (n != want || !ws_parse_close_payload(guarded(out, n), n, &code))
+        if (n != want || !ws_parse_close_payload(guard_copy(out, n), n, &code))
             all = false;
     }
     ok(all, "multi-byte reason is cut at a character boundary");
 
-    ok(ws_parse_close_payload(guarded("", 0), 0, &code) && code == WS_CLOSE_NO_STATUS,
+    ok(ws_parse_close_payload(guard_copy("", 0), 0, &code) && code == WS_CLOSE_NO_STATUS,
        "empty close payload means 1005");
-    ok(!ws_parse_close_payload(guarded("\x03", 1), 1, &code) && code == WS_CLOSE_PROTOCOL,
+    ok(!ws_parse_close_payload(guard_copy("\x03", 1), 1, &code) && code == WS_CLOSE_PROTOCOL,
        "1-byte close payload is invalid");
     memset(out, 0, sizeof(out));
     out[0] = 0x03;
     out[1] = 0xe8;
     memset(out + 2, 'a', sizeof(out) - 2);
-    ok(ws_parse_close_payload(guarded(out, 125), 125, &code) && code == 1000,
+    ok(ws_parse_close_payload(guard_copy(out, 125), 125, &code) && code == 1000,
        "125-byte close payload is valid");
 
     const uint16_t good[] = {1000, 1001, 1002, 1003, 1007, 1008, 1009,
@@ -559,7 +533,7 @@ static void test_close(void)
     all = true;
     for (size_t i = 0; i < ARRAY_LEN(good); i++) {
         n = ws_close_payload(out, good[i], "ok");
-        if (!ws_parse_close_payload(guarded(out, n), n, &code) || code != good[i])
+        if (!ws_parse_close_payload(guard_copy(out, n), n, &code) || code != good[i])
             all = false;
     }
     ok(all, "codes 1000-1003, 1007-1011, 3000-4999 are accepted");
@@ -571,24 +545,23 @@ static void test_close(void)
         snprintf(what, sizeof(what), "close code %u is rejected with 1002", badc[i]);
         n = ws_close_payload(out, badc[i], NULL);
         code = 0;
-        ok(!ws_parse_close_payload(guarded(out, n), n, &code) && code == WS_CLOSE_PROTOCOL, what);
+        ok(!ws_parse_close_payload(guard_copy(out, n), n, &code) && code == WS_CLOSE_PROTOCOL, what);
     }
 
     const uint8_t bad_utf8[] = {0x03, 0xe8, 'a', 0xed, 0xa0, 0x80};
     code = 0;
-    ok(!ws_parse_close_payload(guarded(bad_utf8, sizeof(bad_utf8)), sizeof(bad_utf8), &code) &&
+    ok(!ws_parse_close_payload(guard_copy(bad_utf8, sizeof(bad_utf8)), sizeof(bad_utf8), &code) &&
            code == WS_CLOSE_INVALID_DATA,
        "reason with a surrogate is rejected with 1007");
     const uint8_t cut_utf8[] = {0x03, 0xe8, 'a', 0xe2, 0x82};
     code = 0;
-    ok(!ws_parse_close_payload(guarded(cut_utf8, sizeof(cut_utf8)), sizeof(cut_utf8), &code) &&
+    ok(!ws_parse_close_payload(guard_copy(cut_utf8, sizeof(cut_utf8)), sizeof(cut_utf8), &code) &&
            code == WS_CLOSE_INVALID_DATA,
        "reason ending mid-character is rejected with 1007");
 }
 
 int main(void)
 {
-    guard_init();
     subtest("RFC 6455 5.7 examples", test_rfc_examples);
     subtest("every prefix of a valid header is incomplete", test_prefixes);
     subtest("header rejections", test_rejections);
@@ -598,6 +571,5 @@ int main(void)
     subtest("UTF-8 valid", test_utf8_valid);
     subtest("UTF-8 invalid", test_utf8_invalid);
     subtest("close payloads", test_close);
-    munmap(guard_base, 2 * guard_pagesz);
     return done_testing();
 }
