@@ -17,7 +17,8 @@ CONFIG_UI_MAKE_OPTS = -C $(APPLIANCE_TOP)/config-ui O=$(CONFIG_UI_OBJDIR) \
 	LDFLAGS="$(TARGET_LDFLAGS)"
 # what lands in the image: program -> path
 CONFIG_UI_INSTALL = pullbox-wizard.cgi:/usr/libexec/pullbox/pullbox-wizard.cgi \
-	pullbox-console:/usr/sbin/pullbox-console pullbox-apply:/usr/sbin/pullbox-apply
+	pullbox-console:/usr/sbin/pullbox-console pullbox-apply:/usr/sbin/pullbox-apply \
+	pullbox-growdata:/usr/sbin/pullbox-growdata
 
 $(CONFIG_UI_BUILD)/.built: $(TOOLCHAIN_STAMP) $(foreach d,$(CONFIG_UI_DEPENDENCIES),$(BUILD_DIR)/.done/$(d)) FORCE
 	@echo "  BUILD   config-ui (musl, static)"
