@@ -7,7 +7,7 @@ if [ -n "$datadev" ] && mount -t ext4 -o noatime,nodev,nosuid "$datadev" /data; 
 	# an enlarged virtual disk: the data partition and its filesystem grow
 	# to fill it (checked every boot; nothing is written when they fill it)
 	if grown=$(pullbox-growdata "$datadev" /data 2>&1); then
-		msg_ok "$grown"
+		printf '%s\n' "$grown" | while IFS= read -r l; do msg_ok "$l"; done
 	else
 		msg_warn "the data partition was not grown: $grown"
 	fi
