@@ -67,7 +67,8 @@ int seed_parse_ovf(struct seed *s, const char *xml, size_t len);
 /* NoCloud: meta-data (local-hostname), user-data (#cloud-config: hostname,
  * fqdn, ssh_authorized_keys, password as a crypt hash) and network-config
  * (version 2: the first ethernet's dhcp4, addresses, gateway4 or default
- * route, nameservers). Any of them may be NULL. Returns 0, or -1 when
+ * route, nameservers; version 1, as Proxmox writes it: the first physical
+ * interface's first IPv4 subnet and the name servers). Any of them may be NULL. Returns 0, or -1 when
  * nothing could be used. */
 int seed_parse_nocloud(struct seed *s, const char *meta, size_t metalen, const char *user,
                        size_t userlen, const char *net, size_t netlen);

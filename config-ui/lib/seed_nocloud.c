@@ -138,6 +138,91 @@ static void add_net(struct seed *s, int id, const char *what, const char *value)
     seed_add(s, SEED_SETTING, id, name, value, strlen(value));
 }
 
+/* "255.255.255.0" -> 24; -1 if it is not a netmask. */
+static int prefix_of(const char *mask)
+{
+    unsigned a, b, c, d, bits = 0;
+    char tail;
+
+    if (sscanf(mask, "%3u.%3u.%3u.%3u%c", &a, &b, &c, &d, &tail) != 4 || a > 255 || b > 255 ||
+        c > 255 || d > 255)
+        return -1;
+    unsigned long m = (unsigned long)a << 24 | b << 16 | c << 8 | d;
+    while (bits < 32 && (m & (1ul << (31 - bits))))
+        bits++;
+    return (m & 0xfffffffful >> bits) == 0 || bits == 32 ? (int)bits : -1;
+}
+
+static void add_dns(char *dns, size_t size, const struct yaml *list)
+{
+    if (list && list->kind == YAML_SCALAR && strlen(dns) + strlen(list->text) + 2 < size)
+        snprintf(dns + strlen(dns), size - strlen(dns), "%s%s", dns[0] ? " " : "", list->text);
+    else if (list && list->kind == YAML_SEQ)
+        for (const struct yaml *a = list->child; a; a = a->next)
+            add_dns(dns, size, a);
+}
+
+/* Version 1 (what Proxmox VE writes): the first physical interface's first
+ * IPv4 subnet, static (address with a netmask or a prefix) or dhcp; the
+ * name servers of a "nameserver" entry or of the subnet. */
+static void network_v1(struct seed *s, const struct yaml *net)
+{
+    const struct yaml *config = yaml_get(net, "config"), *phys = NULL, *sub = NULL;
+    char dns[SETTING_VALUE_MAX] = "", addr[64];
+    const char *type, *a, *mask, *gw;
+
+    if (config == NULL || config->kind != YAML_SEQ) {
+        seed_note(s, "network-config: version 1 without a config list: network settings skipped");
+        return;
+    }
+    for (const struct yaml *e = config->child; e; e = e->next) {
+        type = yaml_scalar(e, "type");
+        if (type && strcmp(type, "physical") == 0 && phys == NULL)
+            phys = e;
+        else if (type && strcmp(type, "nameserver") == 0)
+            add_dns(dns, sizeof(dns), yaml_get(e, "address"));
+    }
+    if (phys && yaml_get(phys, "subnets") && yaml_get(phys, "subnets")->kind == YAML_SEQ)
+        for (const struct yaml *e = yaml_get(phys, "subnets")->child; e && !sub; e = e->next) {
+            type = yaml_scalar(e, "type");
+            a = yaml_scalar(e, "address");
+            if (type && (strcmp(type, "dhcp") == 0 || strcmp(type, "dhcp4") == 0))
+                sub = e;
+            else if (type && (strcmp(type, "static") == 0 || strcmp(type, "static4") == 0) && a &&
+                     strchr(a, '.'))
+                sub = e;
+        }
+    if (sub == NULL) {
+        seed_note(s, "network-config: no physical interface with an IPv4 subnet: network settings "
+                     "skipped");
+        return;
+    }
+    type = yaml_scalar(sub, "type");
+    if (strncmp(type, "dhcp", 4) == 0) {
+        add_net(s, S_NET_MODE, "subnets", "dhcp");
+        return;
+    }
+    a = yaml_scalar(sub, "address");
+    mask = yaml_scalar(sub, "netmask");
+    if (strchr(a, '/') == NULL) {
+        int bits = mask ? prefix_of(mask) : -1;
+        if (bits < 0) {
+            seed_note(s, "network-config subnets: %s without a usable netmask: network settings "
+                         "skipped", a);
+            return;
+        }
+        snprintf(addr, sizeof(addr), "%.40s/%d", a, bits);
+        a = addr;
+    }
+    add_net(s, S_NET_MODE, "subnets", "static");
+    add_net(s, S_NET_ADDRESS, "subnets address", a);
+    if ((gw = yaml_scalar(sub, "gateway")) != NULL)
+        add_net(s, S_NET_GATEWAY, "subnets gateway", gw);
+    add_dns(dns, sizeof(dns), yaml_get(sub, "dns_nameservers"));
+    if (dns[0])
+        add_net(s, S_NET_DNS, "nameservers", dns);
+}
+
 static void network_config(struct seed *s, const char *text, size_t len)
 {
     struct yaml *y = parse(s, "network-config", text, len);
@@ -151,9 +236,13 @@ static void network_config(struct seed *s, const char *text, size_t len)
     if (yaml_get(y, "network") && yaml_get(y, "network")->kind == YAML_MAP)
         net = yaml_get(y, "network"); /* the file may hold the "network:" key itself */
     version = yaml_scalar(net, "version");
+    if (version && strcmp(version, "1") == 0) {
+        network_v1(s, net);
+        goto out;
+    }
     if (version == NULL || strcmp(version, "2") != 0) {
-        seed_note(s, "network-config: version %s is not read (version 2 is): network settings "
-                     "skipped", version ? version : "(none)");
+        seed_note(s, "network-config: version %s is not read (versions 1 and 2 are): network "
+                     "settings skipped", version ? version : "(none)");
         goto out;
     }
     eths = yaml_get(net, "ethernets");
@@ -190,10 +279,7 @@ static void network_config(struct seed *s, const char *text, size_t len)
         add_net(s, S_NET_GATEWAY, "gateway4", gw);
     ns = yaml_get(yaml_get(eth, "nameservers"), "addresses");
     if (ns && ns->kind == YAML_SEQ)
-        for (const struct yaml *a = ns->child; a; a = a->next)
-            if (a->kind == YAML_SCALAR && strlen(dns) + strlen(a->text) + 2 < sizeof(dns))
-                snprintf(dns + strlen(dns), sizeof(dns) - strlen(dns), "%s%s", dns[0] ? " " : "",
-                         a->text);
+        add_dns(dns, sizeof(dns), ns);
     if (dns[0])
         add_net(s, S_NET_DNS, "nameservers", dns);
 out:

@@ -263,12 +263,50 @@ static void test_nocloud(void)
     ok(eq(value(&s, SEED_SETTING, S_HOSTNAME), "from-meta") && noted(&s, "hostname (line 3)"),
        "a hostname that is a list is reported; meta-data's name stays");
 
+    /* version 1, as Proxmox VE writes it */
     seed_init(&s);
-    static const char v1[] = "version: 1\nconfig:\n  - type: physical\n    name: eth0\n";
+    static const char v1[] = "version: 1\n"
+                             "config:\n"
+                             "    - type: physical\n"
+                             "      name: eth0\n"
+                             "      mac_address: 'bc:24:11:00:00:01'\n"
+                             "      subnets:\n"
+                             "      - type: static\n"
+                             "        address: '203.0.113.7'\n"
+                             "        netmask: '255.255.255.128'\n"
+                             "        gateway: '203.0.113.1'\n"
+                             "      - type: static6\n"
+                             "        address: '2001:db8::7/64'\n"
+                             "    - type: nameserver\n"
+                             "      address:\n"
+                             "      - '203.0.113.53'\n"
+                             "      search:\n"
+                             "      - 'example.com'\n";
+    ok(seed_parse_nocloud(&s, NULL, 0, NULL, 0, v1, strlen(v1)) == 0 &&
+           eq(value(&s, SEED_SETTING, S_NET_MODE), "static") &&
+           eq(value(&s, SEED_SETTING, S_NET_ADDRESS), "203.0.113.7/25") &&
+           eq(value(&s, SEED_SETTING, S_NET_GATEWAY), "203.0.113.1") &&
+           eq(value(&s, SEED_SETTING, S_NET_DNS), "203.0.113.53"),
+       "v1 (Proxmox): the static subnet with its netmask as a prefix, the name server");
+    seed_init(&s);
+    static const char v1bad[] = "version: 1\nconfig:\n  - type: physical\n    subnets:\n"
+                                "      - type: static\n        address: 10.0.0.5\n"
+                                "        netmask: 255.0.255.0\n";
+    static const char v1dhcp[] = "version: 1\nconfig:\n- type: physical\n  subnets:\n  - type: dhcp\n";
+    ok(seed_parse_nocloud(&s, NULL, 0, NULL, 0, v1bad, strlen(v1bad)) == -1 &&
+           noted(&s, "without a usable netmask"),
+       "v1: a netmask that is not one is reported, nothing taken");
+    seed_init(&s);
+    ok(seed_parse_nocloud(&s, NULL, 0, NULL, 0, v1dhcp, strlen(v1dhcp)) == 0 &&
+           eq(value(&s, SEED_SETTING, S_NET_MODE), "dhcp"),
+       "v1: dhcp");
+
+    seed_init(&s);
+    static const char v3[] = "version: 3\n";
     static const char script[] = "#!/bin/sh\nrm -rf /\n";
-    ok(seed_parse_nocloud(&s, NULL, 0, script, strlen(script), v1, strlen(v1)) == -1 &&
-           s.nitems == 0 && noted(&s, "scripts are never run") && noted(&s, "version 1 is not read"),
-       "a user-data script and a version 1 network-config are refused");
+    ok(seed_parse_nocloud(&s, NULL, 0, script, strlen(script), v3, strlen(v3)) == -1 &&
+           s.nitems == 0 && noted(&s, "scripts are never run") && noted(&s, "version 3 is not read"),
+       "a user-data script and an unknown network-config version are refused");
 }
 
 int main(void)
