@@ -62,7 +62,8 @@ static bool same_group(int a, int b)
 static void drop_group(struct seed *s, bool *keep, int setting, const char *why)
 {
     for (size_t i = 0; i < s->nitems; i++)
-        if (keep[i] && s->items[i].what == SEED_SETTING && same_group(s->items[i].setting, setting)) {
+        if (keep[i] && s->items[i].what == SEED_SETTING &&
+            same_group(s->items[i].setting, setting)) {
             keep[i] = false;
             skipped++;
             printf("skipped: %s = %s: %s\n", s->items[i].name, s->items[i].value, why);

@@ -25,8 +25,8 @@ void seed_note(struct seed *s, const char *fmt, ...)
     va_end(ap);
 }
 
-void seed_add(struct seed *s, enum seed_what what, int setting, const char *name,
-              const char *value, size_t len)
+void seed_add(struct seed *s, enum seed_what what, int setting, const char *name, const char *value,
+              size_t len)
 {
     struct seed_item *it;
 
@@ -87,8 +87,8 @@ static bool skip_past(struct xml *x, const char *lit)
 
 static bool name_char(char c)
 {
-    return c != '\0' && !is_space(c) && c != '/' && c != '>' && c != '=' && c != '<' &&
-           c != '"' && c != '\'';
+    return c != '\0' && !is_space(c) && c != '/' && c != '>' && c != '=' && c != '<' && c != '"' &&
+           c != '\'';
 }
 
 /* A name, copied without its namespace prefix ("oe:key" -> "key"). */
@@ -158,8 +158,8 @@ static long read_value(struct xml *x, char *out, size_t outlen)
             static const struct {
                 const char *name;
                 char c;
-            } named[] = {{"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'},
-                         {"apos;", '\''}};
+            } named[] = {
+                {"lt;", '<'}, {"gt;", '>'}, {"amp;", '&'}, {"quot;", '"'}, {"apos;", '\''}};
             bool found = false;
             x->p++;
             for (size_t i = 0; i < sizeof(named) / sizeof(named[0]); i++)
@@ -181,10 +181,10 @@ static long read_value(struct xml *x, char *out, size_t outlen)
                 }
                 for (; x->p < x->end && *x->p != ';' && digits < 8; x->p++, digits++) {
                     char d = *x->p;
-                    int v = d >= '0' && d <= '9'             ? d - '0'
+                    int v = d >= '0' && d <= '9'                 ? d - '0'
                             : base == 16 && d >= 'a' && d <= 'f' ? d - 'a' + 10
                             : base == 16 && d >= 'A' && d <= 'F' ? d - 'A' + 10
-                                                                  : -1;
+                                                                 : -1;
                     if (v < 0)
                         return -1;
                     c = c * (unsigned long)base + (unsigned long)v;

@@ -32,8 +32,8 @@ enum seed_what {
 
 struct seed_item {
     enum seed_what what;
-    int setting;               /* SEED_SETTING: enum setting_id */
-    char name[SEED_NAME_MAX];  /* where it came from, for messages: "user-data hostname" */
+    int setting;              /* SEED_SETTING: enum setting_id */
+    char name[SEED_NAME_MAX]; /* where it came from, for messages: "user-data hostname" */
     char value[SETTING_VALUE_MAX];
 };
 
@@ -54,8 +54,8 @@ struct seed {
 
 void seed_init(struct seed *s);
 /* Adds a value (a note instead when it is too long or the list is full). */
-void seed_add(struct seed *s, enum seed_what what, int setting, const char *name,
-              const char *value, size_t len);
+void seed_add(struct seed *s, enum seed_what what, int setting, const char *name, const char *value,
+              size_t len);
 void seed_note(struct seed *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ovf-env.xml: the Property elements of the Environment's own
@@ -68,8 +68,8 @@ int seed_parse_ovf(struct seed *s, const char *xml, size_t len);
  * fqdn, ssh_authorized_keys, password as a crypt hash) and network-config
  * (version 2: the first ethernet's dhcp4, addresses, gateway4 or default
  * route, nameservers; version 1, as Proxmox writes it: the first physical
- * interface's first IPv4 subnet and the name servers). Any of them may be NULL. Returns 0, or -1 when
- * nothing could be used. */
+ * interface's first IPv4 subnet and the name servers). Any of them may be NULL. Returns 0, or -1
+ * when nothing could be used. */
 int seed_parse_nocloud(struct seed *s, const char *meta, size_t metalen, const char *user,
                        size_t userlen, const char *net, size_t netlen);
 

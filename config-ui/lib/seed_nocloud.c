@@ -207,8 +207,10 @@ static void network_v1(struct seed *s, const struct yaml *net)
     if (strchr(a, '/') == NULL) {
         int bits = mask ? prefix_of(mask) : -1;
         if (bits < 0) {
-            seed_note(s, "network-config subnets: %s without a usable netmask: network settings "
-                         "skipped", a);
+            seed_note(s,
+                      "network-config subnets: %s without a usable netmask: network settings "
+                      "skipped",
+                      a);
             return;
         }
         snprintf(addr, sizeof(addr), "%.40s/%d", a, bits);
@@ -241,8 +243,10 @@ static void network_config(struct seed *s, const char *text, size_t len)
         goto out;
     }
     if (version == NULL || strcmp(version, "2") != 0) {
-        seed_note(s, "network-config: version %s is not read (versions 1 and 2 are): network "
-                     "settings skipped", version ? version : "(none)");
+        seed_note(s,
+                  "network-config: version %s is not read (versions 1 and 2 are): network "
+                  "settings skipped",
+                  version ? version : "(none)");
         goto out;
     }
     eths = yaml_get(net, "ethernets");
@@ -252,8 +256,10 @@ static void network_config(struct seed *s, const char *text, size_t len)
     }
     eth = eths->child;
     if (eth->next)
-        seed_note(s, "network-config: only the first interface (%s) is used: the appliance has "
-                     "one", eth->key);
+        seed_note(s,
+                  "network-config: only the first interface (%s) is used: the appliance has "
+                  "one",
+                  eth->key);
     if (eth->kind != YAML_MAP) {
         seed_note(s, "network-config ethernets %s: not a mapping: network settings skipped",
                   eth->key);
@@ -269,8 +275,10 @@ static void network_config(struct seed *s, const char *text, size_t len)
         goto out;
     }
     if (addr == NULL) {
-        seed_note(s, "network-config %s: neither dhcp4 nor an IPv4 address: network settings "
-                     "skipped", eth->key);
+        seed_note(s,
+                  "network-config %s: neither dhcp4 nor an IPv4 address: network settings "
+                  "skipped",
+                  eth->key);
         goto out;
     }
     add_net(s, S_NET_MODE, "addresses", "static");

@@ -133,12 +133,24 @@ static struct yaml *quoted(const char *s, int line)
         } else if (q == '"' && *c == '\\') {
             c++;
             switch (*c) {
-            case '\\': out[n++] = '\\'; break;
-            case '"': out[n++] = '"'; break;
-            case '/': out[n++] = '/'; break;
-            case 'n': out[n++] = '\n'; break;
-            case 't': out[n++] = '\t'; break;
-            default: free(out); return NULL;
+            case '\\':
+                out[n++] = '\\';
+                break;
+            case '"':
+                out[n++] = '"';
+                break;
+            case '/':
+                out[n++] = '/';
+                break;
+            case 'n':
+                out[n++] = '\n';
+                break;
+            case 't':
+                out[n++] = '\t';
+                break;
+            default:
+                free(out);
+                return NULL;
             }
         } else {
             out[n++] = *c;
@@ -263,8 +275,9 @@ static struct yaml *mapping(struct parser *p, int indent, int depth)
         char *colon = key_colon(l->text), *key, *rest;
         struct yaml *k;
         if (is_item(l->text) || colon == NULL) {
-            fail(p, l->no, is_item(l->text) ? "a list item where a 'key: value' was expected"
-                                             : "expected 'key: value'");
+            fail(p, l->no,
+                 is_item(l->text) ? "a list item where a 'key: value' was expected"
+                                  : "expected 'key: value'");
             break;
         }
         *colon = '\0';
@@ -351,7 +364,8 @@ struct yaml *yaml_parse(const char *text, size_t len, char *err, size_t errlen, 
             fail(&p, no, "YAML directives are not read");
         else if (*t && !(strcmp(t, "---") == 0 && p.n == 0) && strcmp(t, "...") != 0) {
             if (strncmp(t, "---", 3) == 0 || p.n >= YAML_LINES_MAX)
-                fail(&p, no, p.n >= YAML_LINES_MAX ? "too many lines" : "only one document is read");
+                fail(&p, no,
+                     p.n >= YAML_LINES_MAX ? "too many lines" : "only one document is read");
             else
                 p.lines[p.n++] = (struct line){indent, t, no};
         }
@@ -390,6 +404,6 @@ const char *yaml_scalar(const struct yaml *map, const char *key)
 
 bool yaml_true(const char *s)
 {
-    return s && (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0 ||
-                 strcasecmp(s, "on") == 0);
+    return s &&
+           (strcasecmp(s, "true") == 0 || strcasecmp(s, "yes") == 0 || strcasecmp(s, "on") == 0);
 }

@@ -112,8 +112,8 @@ static int pwrite_all(int fd, const void *buf, size_t n, uint64_t off)
 struct disk {
     int fd;
     int is_blockdev;
-    uint64_t ss;      /* logical sector size */
-    uint64_t last;    /* last LBA of the disk as it is now */
+    uint64_t ss;        /* logical sector size */
+    uint64_t last;      /* last LBA of the disk as it is now */
     unsigned char *hdr; /* primary header sector */
     unsigned char *ent; /* partition entries */
     size_t ent_bytes;
@@ -136,7 +136,7 @@ static int read_table(struct disk *d, const char *path)
     }
     if (d->ss < 512 || d->ss > 4096 || bytes / d->ss < 68)
         return fail("%s: unexpected sector size %llu or disk size %llu", path,
-                     (unsigned long long)d->ss, (unsigned long long)bytes);
+                    (unsigned long long)d->ss, (unsigned long long)bytes);
     d->last = bytes / d->ss - 1;
     d->hdr = malloc(d->ss);
     if (!d->hdr || pread_all(d->fd, d->hdr, d->ss, d->ss) != 0)
@@ -194,8 +194,8 @@ static int grow_table(struct disk *d, const char *path, unsigned pno, int *grown
     uint64_t ent_sectors = (d->ent_bytes + d->ss - 1) / d->ss;
     if (old_alt > d->last)
         return fail("%s: the disk is smaller than its GPT says (backup header at LBA %llu, "
-                    "last LBA %llu): not touching it", path, (unsigned long long)old_alt,
-                    (unsigned long long)d->last);
+                    "last LBA %llu): not touching it",
+                    path, (unsigned long long)old_alt, (unsigned long long)d->last);
     uint64_t last_usable = d->last - ent_sectors - 1;
     uint64_t align = ALIGN_BYTES / d->ss;
     uint64_t new_end = (last_usable + 1) / align * align - 1;
@@ -248,10 +248,9 @@ static int grow_table(struct disk *d, const char *path, unsigned pno, int *grown
     if (rc != 0)
         return rc;
     *grown = 1;
-    printf("%s: partition %u: %llu -> %llu MiB, backup GPT at the disk's end (LBA %llu)\n",
-           path, pno, (unsigned long long)((end - first + 1) * d->ss >> 20),
-           (unsigned long long)((new_end - first + 1) * d->ss >> 20),
-           (unsigned long long)d->last);
+    printf("%s: partition %u: %llu -> %llu MiB, backup GPT at the disk's end (LBA %llu)\n", path,
+           pno, (unsigned long long)((end - first + 1) * d->ss >> 20),
+           (unsigned long long)((new_end - first + 1) * d->ss >> 20), (unsigned long long)d->last);
     return 0;
 }
 
@@ -354,18 +353,17 @@ static int parse_pno(const char *s, unsigned *pno)
     return 0;
 }
 
-int main(int argc, char **argv)
+static int run(struct disk *d, int argc, char **argv)
 {
-    struct disk d = {.fd = -1};
     int grown = 0, rc;
     if (argc == 4 && strcmp(argv[1], "--table") == 0) {
         unsigned pno;
         if (parse_pno(argv[3], &pno) != 0)
             return usage();
-        d.fd = open(argv[2], O_RDWR | O_CLOEXEC);
-        if (d.fd < 0)
+        d->fd = open(argv[2], O_RDWR | O_CLOEXEC);
+        if (d->fd < 0)
             return fail("%s: %s", argv[2], strerror(errno));
-        rc = read_table(&d, argv[2]) || grow_table(&d, argv[2], pno, &grown);
+        rc = read_table(d, argv[2]) || grow_table(d, argv[2], pno, &grown);
         if (rc == 0 && !grown)
             printf("%s: partition %u already fills the disk\n", argv[2], pno);
         return rc;
@@ -378,32 +376,46 @@ int main(int argc, char **argv)
     char link[PATH_MAX], target[PATH_MAX], diskdev[PATH_MAX];
     uint64_t pno64, start512;
     snprintf(link, sizeof link, "/sys/class/block/%s", name);
-    if (read_sysfs_u64(name, "partition", &pno64) != 0 || read_sysfs_u64(name, "start", &start512) ||
-        !realpath(link, target) || pno64 == 0 || pno64 > 256)
+    if (read_sysfs_u64(name, "partition", &pno64) != 0 ||
+        read_sysfs_u64(name, "start", &start512) || !realpath(link, target) || pno64 == 0 ||
+        pno64 > 256)
         return fail("%s: not a partition the kernel knows", partdev);
     *strrchr(target, '/') = '\0';
     snprintf(diskdev, sizeof diskdev, "/dev/%s", strrchr(target, '/') + 1);
     unsigned pno = (unsigned)pno64;
-    d.fd = open(diskdev, O_RDWR | O_CLOEXEC);
-    if (d.fd < 0)
+    d->fd = open(diskdev, O_RDWR | O_CLOEXEC);
+    if (d->fd < 0)
         return fail("%s: %s", diskdev, strerror(errno));
-    if (read_table(&d, diskdev) != 0)
+    if (read_table(d, diskdev) != 0)
         return 1;
-    const unsigned char *e = pno <= d.ent_count ? d.ent + (size_t)(pno - 1) * d.ent_size : NULL;
-    if (!e || get64(e + 32) * d.ss != start512 * 512)
-        return fail("%s: the GPT's partition %u does not start where the kernel says", diskdev, pno);
-    if (grow_table(&d, diskdev, pno, &grown) != 0)
+    const unsigned char *e = pno <= d->ent_count ? d->ent + (size_t)(pno - 1) * d->ent_size : NULL;
+    if (!e || get64(e + 32) * d->ss != start512 * 512)
+        return fail("%s: the GPT's partition %u does not start where the kernel says", diskdev,
+                    pno);
+    if (grow_table(d, diskdev, pno, &grown) != 0)
         return 1;
     uint64_t kernel_size512;
-    e = d.ent + (size_t)(pno - 1) * d.ent_size;
-    uint64_t part_bytes = (get64(e + 40) - get64(e + 32) + 1) * d.ss;
+    e = d->ent + (size_t)(pno - 1) * d->ent_size;
+    uint64_t part_bytes = (get64(e + 40) - get64(e + 32) + 1) * d->ss;
     if (read_sysfs_u64(name, "size", &kernel_size512) != 0)
         return fail("%s: cannot read its size from sysfs", partdev);
-    if (kernel_size512 * 512 != part_bytes && tell_kernel(&d, partdev, pno) != 0)
+    if (kernel_size512 * 512 != part_bytes && tell_kernel(d, partdev, pno) != 0)
         return 1;
     rc = grow_fs(partdev, mnt, part_bytes, &grown);
     if (rc == 0 && !grown)
         printf("%s already fills the disk (%llu MiB)\n", partdev,
                (unsigned long long)(part_bytes >> 20));
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct disk d = {.fd = -1};
+    int rc = run(&d, argc, argv);
+
+    free(d.hdr);
+    free(d.ent);
+    if (d.fd >= 0)
+        close(d.fd);
     return rc;
 }

@@ -857,6 +857,10 @@ def matrix_boot(workdir, image, name, **hw):
         os.unlink(disk)
 
 
+class OnlyUnattended(Exception):
+    """--unattended: the U-* boots ran, the others are skipped."""
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     matrix = "--matrix" in sys.argv
@@ -875,7 +879,7 @@ def main():
     try:
         if "--unattended" in sys.argv:
             unattended.check_unattended(sys.modules[__name__], workdir, image, vms)
-            raise StopIteration
+            raise OnlyUnattended
         # ---- A1: first boot ----
         disk_a = os.path.join(workdir, "a.raw")
         subprocess.run(["cp", "--sparse=always", image, disk_a], check=True)
@@ -967,7 +971,7 @@ def main():
         if matrix:
             matrix_boot(workdir, image, "M1", machine="q35", disk_bus="pvscsi", nic="vmxnet3")
             matrix_boot(workdir, image, "M2", machine="q35", disk_bus="virtio", nic="virtio-net-pci", uefi=True)
-    except StopIteration:
+    except OnlyUnattended:
         pass
     finally:
         for vm in vms:

@@ -58,7 +58,8 @@ static const char OVF_ENV[] =
     "         <Property oe:key=\"network.gateway\" oe:value=\"192.0.2.1\"/>\n"
     "         <Property oe:key=\"network.dns\" oe:value=\"\"/>\n"
     "         <Property oe:key=\"site.publishers\" oe:value=\"192.0.2.20 &amp; 2001:db8::/32\"/>\n"
-    "         <Property oe:value=\"ssh-ed25519 AAAAC3 admin&#64;laptop\" oe:key=\"admin.ssh-key\"/>\n"
+    "         <Property oe:value=\"ssh-ed25519 AAAAC3 admin&#64;laptop\" "
+    "oe:key=\"admin.ssh-key\"/>\n"
     "         <Property oe:key='admin.password-hash' oe:value='$6$salt$hash'/>\n"
     "         <Property oe:key=\"site.signature-key\" oe:value=\"generate\"/>\n"
     "         <Property oe:key=\"vendor.other\" oe:value=\"x\"/>\n"
@@ -134,8 +135,9 @@ static void test_ovf_refused(void)
     }
     ok(leaks == 0, "no truncation of the document gives a value");
     char big[SETTING_VALUE_MAX + 200];
-    snprintf(big, sizeof(big), "<Environment><PropertySection><Property oe:key=\"hostname\" "
-                               "oe:value=\"%0*d\"/></PropertySection></Environment>",
+    snprintf(big, sizeof(big),
+             "<Environment><PropertySection><Property oe:key=\"hostname\" "
+             "oe:value=\"%0*d\"/></PropertySection></Environment>",
              SETTING_VALUE_MAX + 10, 1);
     seed_init(&s);
     ok(seed_parse_ovf(&s, big, strlen(big)) == 0 && s.nitems == 0 && noted(&s, "longer than"),
@@ -175,7 +177,8 @@ static void test_yaml(void)
     ok(n && n->kind == YAML_SEQ && eq(yaml_scalar(n->child, "value"), "v1"),
        "a list of mappings (- key: value)");
     const struct yaml *f = n ? n->child->next : NULL;
-    ok(f && f->kind == YAML_SEQ && eq(f->child->next->text, "q, r") && eq(f->child->next->next->text, "s"),
+    ok(f && f->kind == YAML_SEQ && eq(f->child->next->text, "q, r") &&
+           eq(f->child->next->next->text, "s"),
        "a flow sequence with quoted items");
     ok(yaml_get(y, "block") && yaml_get(y, "block")->kind == YAML_BAD, "a block scalar is BAD");
     ok(yaml_get(y, "anchor") && yaml_get(y, "anchor")->kind == YAML_BAD, "an anchor is BAD");
@@ -241,7 +244,8 @@ static void test_nocloud(void)
            eq(find(&s, SEED_SETTING, S_HOSTNAME)->name, "user-data hostname"),
        "user-data's hostname wins over meta-data's local-hostname");
     const struct seed_item *k1 = find(&s, SEED_SSH_KEY, -1);
-    ok(k1 && eq(k1->value, "ssh-ed25519 AAAAC3Nz one@host") && eq(k1[1].value, "ssh-rsa AAAAB3Nz two@host"),
+    ok(k1 && eq(k1->value, "ssh-ed25519 AAAAC3Nz one@host") &&
+           eq(k1[1].value, "ssh-rsa AAAAB3Nz two@host"),
        "both ssh_authorized_keys");
     ok(eq(value(&s, SEED_ADMIN_HASH, -1), "$5$abc$def"), "a hashed password is the admin's hash");
     ok(noted(&s, "not used by Pullbox: manage_etc_hosts, user, chpasswd, users, package_upgrade"),
@@ -292,7 +296,8 @@ static void test_nocloud(void)
     static const char v1bad[] = "version: 1\nconfig:\n  - type: physical\n    subnets:\n"
                                 "      - type: static\n        address: 10.0.0.5\n"
                                 "        netmask: 255.0.255.0\n";
-    static const char v1dhcp[] = "version: 1\nconfig:\n- type: physical\n  subnets:\n  - type: dhcp\n";
+    static const char v1dhcp[] =
+        "version: 1\nconfig:\n- type: physical\n  subnets:\n  - type: dhcp\n";
     ok(seed_parse_nocloud(&s, NULL, 0, NULL, 0, v1bad, strlen(v1bad)) == -1 &&
            noted(&s, "without a usable netmask"),
        "v1: a netmask that is not one is reported, nothing taken");
@@ -305,7 +310,8 @@ static void test_nocloud(void)
     static const char v3[] = "version: 3\n";
     static const char script[] = "#!/bin/sh\nrm -rf /\n";
     ok(seed_parse_nocloud(&s, NULL, 0, script, strlen(script), v3, strlen(v3)) == -1 &&
-           s.nitems == 0 && noted(&s, "scripts are never run") && noted(&s, "version 3 is not read"),
+           s.nitems == 0 && noted(&s, "scripts are never run") &&
+           noted(&s, "version 3 is not read"),
        "a user-data script and an unknown network-config version are refused");
 }
 
