@@ -17,10 +17,12 @@
 #include "root.h"
 #include "seed.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,6 +194,19 @@ static void claim_by_key(void)
     printf("applied: claimed by the admin's SSH key\n");
 }
 
+/* A seed file: a regular file, not a link (the medium is not ours: a link
+ * could point at the appliance's own secrets). */
+static long read_file(const char *path, char **text, char *err, size_t errlen)
+{
+    struct stat st;
+
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        snprintf(err, errlen, "%s: not a regular file: not read", path);
+        return -1;
+    }
+    return file_read_all(path, SEED_FILE_MAX, text, err, errlen);
+}
+
 static int read_seed(struct seed *s, const char *kind, const char *where)
 {
     char *text[3] = {NULL, NULL, NULL}, path[PATH_MAX], err[256];
@@ -200,7 +215,7 @@ static int read_seed(struct seed *s, const char *kind, const char *where)
     int rc;
 
     if (strcmp(kind, "ovf") == 0) {
-        len[0] = file_read_all(where, SEED_FILE_MAX, &text[0], err, sizeof(err));
+        len[0] = read_file(where, &text[0], err, sizeof(err));
         if (len[0] < 0) {
             printf("skipped: %s\n", err);
             return -1;
@@ -211,9 +226,9 @@ static int read_seed(struct seed *s, const char *kind, const char *where)
     }
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof(path), "%s/%s", where, files[i]);
-        if (access(path, F_OK) != 0)
+        if (access(path, F_OK) != 0 && errno == ENOENT)
             continue;
-        len[i] = file_read_all(path, SEED_FILE_MAX, &text[i], err, sizeof(err));
+        len[i] = read_file(path, &text[i], err, sizeof(err));
         if (len[i] < 0) {
             seed_note(s, "%s", err);
             text[i] = NULL;

@@ -122,6 +122,18 @@ def main():
            and root.secrets().get("admin-password-hash", "") == "",
            "the SSH key claimed the appliance (no password set)")
 
+        # ---- a link on the medium is not followed ----
+        root = fresh(tmp, "link")
+        nc2 = os.path.join(tmp, "cidata-link")
+        os.makedirs(nc2)
+        with open(os.path.join(nc2, "meta-data"), "w") as f:
+            f.write("instance-id: i-2\nlocal-hostname: pb-link\n")
+        os.symlink(root.path("data/etc/secrets.conf"), os.path.join(nc2, "user-data"))
+        r = seed(root, "nocloud", nc2)
+        ok("user-data: not a regular file: not read" in r.stdout and root.settings().get("hostname") == "pb-link"
+           and "signature-key" not in r.stdout,
+           "a seed file that is a symbolic link is not read (the rest is)")
+
         # ---- nothing that claims: the setup code stays ----
         root = fresh(tmp, "unclaimed")
         with open(env, "w") as f:
