@@ -20,10 +20,11 @@ U-N1 and U-O are independent and boot at the same time."""
 import json
 import os
 import re
-import shutil
 import subprocess
+import tempfile
 import threading
-import time
+
+from appliance_client import Console
 
 SEED_HOSTNAME = "pb-nocloud"
 OVF_HOSTNAME = "pb-ovf.example.com"
@@ -90,6 +91,48 @@ def ssh_with_key(port, key):
     return re.search(r"Choose 1-\d+", out) is not None, out[-600:]
 
 
+class KeyConsole(Console):
+    """The admin's console over SSH, logged in with a key only."""
+
+    def __init__(self, port, key):
+        self.dir = tempfile.mkdtemp(prefix="pullbox-ssh-")
+        self.proc = subprocess.Popen(
+            ["ssh", "-tt", "-i", key, "-p", str(port), "-o", "StrictHostKeyChecking=no",
+             "-o", "UserKnownHostsFile=/dev/null", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+             "-o", "PasswordAuthentication=no", "-o", "ConnectTimeout=30", "-o", "LogLevel=ERROR",
+             "admin@127.0.0.1"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        self.out = ""
+
+
+def first_password(t, vm, key, password):
+    """Claimed by a key alone: the admin sets the first password in the console
+    (item Admin, without a current one), then logs in to the wizard with it."""
+    c = KeyConsole(vm.port[22], key)
+    try:
+        if c.read_until(r"Choose 1-\d+: ", timeout=90) is None:
+            return "no menu: " + c.out[-600:]
+        m = re.search(r"(\d+)\s+Admin", c.out)
+        c.send(m.group(1) if m else "10")
+        c.read_until(r"Choose \(1-3", timeout=30)
+        c.send("1")
+        if c.read_until(r"Current admin password|New password: ", timeout=30) is None or \
+                "Current admin password" in c.out:
+            return "asked for a current password: " + c.out[-600:]
+        c.send(password)
+        c.read_until(r"same password again: ", timeout=30)
+        c.send(password)
+        if c.read_until(r"Press Enter to return", timeout=90) is None:
+            return "not applied: " + c.out[-600:]
+        c.send("")
+        c.read_until(r"Choose 1-\d+: ", timeout=30)
+        c.send("q")
+    finally:
+        c.close()
+    r = t.Wizard(vm.port[443]).login(password)
+    return True if r[0] in (302, 303) else "the wizard refused the new password: %s" % (r[:2],)
+
+
 def claimed(t, vm):
     """The wizard leads to its login page, not the claim page; the console
     shows no setup code."""
@@ -131,6 +174,9 @@ def nocloud_checks(t, vm, key):
     t.ok(menu, "U-N1: the seed's SSH key opens the admin's console", out)
     t.ok(SEED_HOSTNAME + " login:" in log, "U-N1: the host name is the seed's (the serial login prompt)",
          log[-1500:])
+    r = first_password(t, vm, key, "first-pw-" + SEED_HOSTNAME)
+    t.ok(r is True, "U-N1: claimed by key alone, the admin sets a first password in the console and "
+         "logs in to the wizard with it", r)
 
 
 def ovf_first(t, workdir, image, key_pub):
