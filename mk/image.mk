@@ -60,11 +60,11 @@ $(IMG_RAW): $(IMAGE_BUILD)/system.squashfs $(IMAGE_BUILD)/initrd.img $(BUILD_DIR
 	$(Q)$(SCRIPTS)/mkdisk.sh $(LINUX_KERNEL) $(IMAGE_BUILD)/initrd.img $(IMAGE_BUILD)/system.squashfs \
 		$(APPLIANCE_DIR)/configs/syslinux.cfg $@
 
-$(IMG_FORMATS): $(IMAGES_DIR)/$(IMG).%: $(IMG_RAW) $(SCRIPTS)/mkformats.sh
+$(IMG_FORMATS): $(IMAGES_DIR)/$(IMG).%: $(IMG_RAW) $(SCRIPTS)/mkformats.sh $(SCRIPTS)/vmdk-fix-cid.py $(SCRIPTS)/vhdx-fix-guids.py
 	@echo "  CONVERT $@"
 	$(Q)$(SCRIPTS)/mkformats.sh $< $@
 
-$(IMG_OVA): $(IMG_RAW) $(SDE_STAMP) $(SCRIPTS)/mkova.sh $(APPLIANCE_DIR)/ovf/appliance.ovf.in $(SCRIPTS)/mkformats.sh
+$(IMG_OVA): $(IMG_RAW) $(SDE_STAMP) $(SCRIPTS)/mkova.sh $(APPLIANCE_DIR)/ovf/appliance.ovf.in $(SCRIPTS)/mkformats.sh $(SCRIPTS)/vmdk-fix-cid.py
 	@echo "  OVA     $@"
 	$(Q)VM_CPUS=$(VM_CPUS) VM_MEM_MIB=$(VM_MEM_MIB) $(SCRIPTS)/mkova.sh $< $(IMG) $(PULLBOX_VERSION) $@
 

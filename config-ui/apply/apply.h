@@ -30,6 +30,7 @@ struct apply {
     unsigned later;         /* enum apply_later bits */
     bool rolling_back;      /* a network trial is being undone */
     bool restart_pullboxd;  /* pullbox.conf changed a key pullboxd reads only at start */
+    bool first_boot;        /* stage 1 (--seed): no service runs yet, none is followed */
 };
 
 /* ---- results (main.c) ---- */
@@ -39,6 +40,11 @@ __attribute__((format(printf, 4, 5))) void step(struct result *res, bool ok, con
 __attribute__((format(printf, 3, 4))) void refuse(struct result *res, int field, const char *fmt,
                                                   ...);
 void apply_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A request's context as the service makes it (main.c). */
+void apply_init(struct apply *a);
+/* pullbox-apply --seed (seed.c). */
+int seed_main(int argc, char **argv);
 
 /* ---- services (services.c) ---- */
 /* sv <verb> <root>/var/service/<name>, as a step. */

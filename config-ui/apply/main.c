@@ -5,6 +5,9 @@
  *   pullbox-apply --once    answer the pending requests, then exit (tests)
  *   pullbox-apply --render  render every file from the current settings and
  *                           secrets (first boot: makes both when missing)
+ *   pullbox-apply --seed ovf FILE | nocloud DIR
+ *                           first boot: the settings that came with the VM
+ *                           (seed.c)
  *   pullbox-apply --submit [--timeout S] OP [KEY=VALUE | KEY<FILE]...
  *                           write a request, wait for its result, print it
  *                           (tests and scripts; exit 0 ok, 1 refused)
@@ -27,7 +30,7 @@
 #include <unistd.h>
 
 #define USAGE                                                                                      \
-    "usage: pullbox-apply --serve | --once | --render\n"                                           \
+    "usage: pullbox-apply --serve | --once | --render | --seed ovf FILE | --seed nocloud DIR\n"     \
     "       pullbox-apply --submit [--timeout SECONDS] OP [KEY=VALUE | KEY<FILE]...\n"
 
 static volatile sig_atomic_t stop_requested;
@@ -127,6 +130,11 @@ static void init_apply(struct apply *a)
     a->gid = spool_group();
     a->confirm_timeout = confirm_timeout();
     a->now = (long long)time(NULL);
+}
+
+void apply_init(struct apply *a)
+{
+    init_apply(a);
 }
 
 /* The request being applied is named in PATH_APPLY_CURRENT: should the
@@ -392,6 +400,8 @@ int main(int argc, char **argv)
         return serve(true);
     if (argc == 2 && strcmp(argv[1], "--render") == 0)
         return render_only();
+    if (argc >= 2 && strcmp(argv[1], "--seed") == 0)
+        return seed_main(argc - 2, argv + 2);
     if (argc >= 3 && strcmp(argv[1], "--submit") == 0) {
         umask(007);
         return submit(argc - 2, argv + 2);

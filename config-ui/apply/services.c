@@ -135,6 +135,11 @@ void service_follow(struct apply *a, const bool changed[RF__COUNT], struct resul
     struct settings st;
     char path[PATH_MAX], err[256];
 
+    if (a->first_boot) {
+        /* stage 1: the services start later, with the files just rendered */
+        step(res, true, "services", "they start with the new settings");
+        return;
+    }
     /* Redis first: a hub's pullboxd connects to it when it starts. Without
      * redis.conf the service puts itself down at its next start; "down"
      * stops the running one now (a restart would wait for an "up" that

@@ -104,7 +104,8 @@ int state_commit(struct apply *a, const struct settings *st, const struct secret
     }
     free(conf_before);
     step(res, true, "render", "%s", changed_list(changed, list, sizeof(list)));
-    if (changed[RF_NETWORK] && !a->rolling_back && network_trial_start(a, &old, res) != 0)
+    if (changed[RF_NETWORK] && !a->rolling_back && !a->first_boot &&
+        network_trial_start(a, &old, res) != 0)
         return -1;
     service_follow(a, changed, res);
     return 0;

@@ -29,7 +29,9 @@ default password and no root shell in the image.
            menu wipes the data partition and the appliance starts over
   OVA      the OVA next to IMAGE.raw: member order, manifest, OVF; then its
            vmdk boots on the OVF hardware (pc, IDE, e1000)
+  U-*      unattended first boots and a growing data disk (unattended.py)
   --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
+  --unattended runs only the U-* boots
 
 What the test writes into the data partition before a boot is what the setup
 wizard writes (settings.conf: the allowed publishers); it reads the data
@@ -59,6 +61,7 @@ import tempfile
 import time
 
 from appliance_client import Console, Wizard, applied
+import unattended
 
 BOOT_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "300"))
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
@@ -150,6 +153,7 @@ class VM:
         self.monitor = os.path.join(workdir, name + ".monitor")
         self.proc = None
         self.t0 = None
+        self.extra = []  # more QEMU arguments (a seed CD)
 
     def describe(self):
         return "%s: %s, %s disk, %s, %s" % (self.name, self.machine, self.disk_bus, self.nic,
@@ -179,6 +183,7 @@ class VM:
             shutil.copy(OVMF_VARS, vars_copy)
             args += ["-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
                      "-drive", "if=pflash,format=raw,file=" + vars_copy]
+        args += self.extra
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=open(os.path.join(self.workdir, self.name + ".qemu.log"), "w"))
@@ -859,6 +864,10 @@ def matrix_boot(workdir, image, name, **hw):
         os.unlink(disk)
 
 
+class OnlyUnattended(Exception):
+    """--unattended: the U-* boots ran, the others are skipped."""
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     matrix = "--matrix" in sys.argv
@@ -875,6 +884,9 @@ def main():
     t_start = time.monotonic()
     vms = []
     try:
+        if "--unattended" in sys.argv:
+            unattended.check_unattended(sys.modules[__name__], workdir, image, vms)
+            raise OnlyUnattended
         # ---- A1: first boot ----
         disk_a = os.path.join(workdir, "a.raw")
         subprocess.run(["cp", "--sparse=always", image, disk_a], check=True)
@@ -962,9 +974,12 @@ def main():
         else:
             ok(False, "the OVA next to the raw image exists", ova)
 
+        unattended.check_unattended(sys.modules[__name__], workdir, image, vms)
         if matrix:
             matrix_boot(workdir, image, "M1", machine="q35", disk_bus="pvscsi", nic="vmxnet3")
             matrix_boot(workdir, image, "M2", machine="q35", disk_bus="virtio", nic="virtio-net-pci", uefi=True)
+    except OnlyUnattended:
+        pass
     finally:
         for vm in vms:
             vm.kill()

@@ -4,6 +4,13 @@ msg "Mounting the data partition"
 datadev=$(partition_by_name pullbox-data)
 if [ -n "$datadev" ] && mount -t ext4 -o noatime,nodev,nosuid "$datadev" /data; then
 	msg_ok "$datadev on /data"
+	# an enlarged virtual disk: the data partition and its filesystem grow
+	# to fill it (checked every boot; nothing is written when they fill it)
+	if grown=$(pullbox-growdata "$datadev" /data 2>&1); then
+		printf '%s\n' "$grown" | while IFS= read -r l; do msg_ok "$l"; done
+	else
+		msg_warn "the data partition was not grown: $grown"
+	fi
 else
 	msg_error "no usable data partition (GPT name pullbox-data): settings will NOT persist"
 	mount -t tmpfs -o mode=0755,size=64m data /data

@@ -47,6 +47,12 @@ done
 [ -s /data/etc/shadow ] || { cp /usr/share/pullbox/defaults/shadow /data/etc/shadow; chmod 0600 /data/etc/shadow; }
 [ -s /data/etc/firewall.conf ] || cp /usr/share/pullbox/defaults/firewall.conf /data/etc/firewall.conf
 [ -s /data/etc/network.conf ] || cp /usr/share/pullbox/defaults/network.conf /data/etc/network.conf
+# Settings that came with the VM (OVF environment, NoCloud seed): once, before
+# the setup code, which is not made when the seed claimed the appliance.
+[ -f /data/etc/firstboot-done ] || pullbox-seed 2>&1 | while IFS= read -r l; do
+	case $l in skipped:*) msg_warn "seed: ${l#skipped: }" ;; *) msg_ok "seed: ${l#applied: }" ;; esac
+done
+[ -f /data/etc/firstboot-done ] || [ ! -f /data/etc/claimed ] || date -u +%Y-%m-%dT%H:%M:%SZ >/data/etc/firstboot-done
 if [ ! -f /data/etc/firstboot-done ]; then
 	# The one-time code the setup wizard asks for (shown on the console only).
 	code=$(tr -dc 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789' </dev/urandom | head -c 12)
