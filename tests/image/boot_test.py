@@ -809,15 +809,19 @@ def add_kernel_args(disk, args, workdir):
     return done == 2
 
 
-def answers(port, timeout=8):
-    """Does anything in the guest answer on port? slirp accepts every connection on the host
-    side; a guest port that is closed (or filtered) gives a reset or silence, never bytes."""
+def answers(port, timeout=8, tls=False):
+    """Does anything in the guest answer on port (a TLS handshake with tls)? slirp accepts
+    every connection on the host side; a guest port that is closed (or filtered) gives a
+    reset or silence, never bytes."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
             s.settimeout(timeout)
+            if tls:
+                with tls_ctx().wrap_socket(s):
+                    return True
             s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
             return len(s.recv(64)) > 0
-    except OSError:
+    except (OSError, ssl.SSLError):
         return False
 
 
@@ -841,7 +845,7 @@ def check_firewall_ipv6_fails(workdir, image):
             ok("IPv6: no rule set loads" in log and "IPv6 is turned off" in log,
                "F1: the console says the IPv6 rules did not load and IPv6 is turned off", log[-2500:])
             ok(retry(lambda: answers(vm.port[22]), timeout=30) is True and
-               retry(lambda: answers(vm.port[443]), timeout=30) is True,
+               retry(lambda: answers(vm.port[443], tls=True), timeout=30) is True,
                "F1: the admin (10.0.2.2, in the admin networks) still reaches 22 and 443")
             ok(retry(lambda: http_get(vm.port[8893], "/health")[0] > 0, timeout=20) is True and
                retry(lambda: http_get(vm.port[8895], "/health")[0] == 200, timeout=20) is True,
@@ -872,7 +876,8 @@ def check_firewall_all_fails(workdir, image):
         ok("IPv4: no rule set loads" in log and "FIREWALL:" in log,
            "F2: the console says which rule set did not load", log[-2500:])
         time.sleep(10)
-        open_ports = [g for g in (8893, 8894, 8895, 22, 443, 80) if answers(vm.port[g], timeout=5)]
+        open_ports = [g for g in (8893, 8894, 8895, 22, 443, 80)
+                      if answers(vm.port[g], timeout=5, tls=g in (8894, 443))]
         ok(open_ports == [], "F2: no port answers (queue, publish, SSH, wizard): %s" % open_ports)
         ok(vm.powerdown(), "F2: ACPI power button powers off")
     finally:
