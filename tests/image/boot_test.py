@@ -834,6 +834,15 @@ def firewall_vm(workdir, image, name, settings, kernel_args):
     return VM(disk, workdir, name), disk
 
 
+def check_ssh_rate(vm):
+    """New SSH connections from one address (slirp's 10.0.2.2): firewall.ssh-rate, 10 a
+    minute with a burst of 10, then resets. The probes above used a few already."""
+    got = [answers(vm.port[22], timeout=5) for _ in range(12)]
+    ok(got[0] and 0 < got.count(False) and got[-2:] == [False, False] and got.count(True) <= 10,
+       "%s: 12 SSH connections at once from one address: at most 10 get dropbear's banner, "
+       "the rest are refused (%s)" % (vm.name, "".join("o" if g else "x" for g in got)))
+
+
 def check_firewall_ipv6_fails(workdir, image):
     """IPv6 netfilter missing (ip6_tables may not load): IPv6 is turned off, IPv4 keeps
     its rules, so the admin keeps 22 and 443 and the queue serves; the console says why."""
@@ -850,6 +859,7 @@ def check_firewall_ipv6_fails(workdir, image):
             ok(retry(lambda: http_get(vm.port[8893], "/health")[0] > 0, timeout=20) is True and
                retry(lambda: http_get(vm.port[8895], "/health")[0] == 200, timeout=20) is True,
                "F1: the IPv4 rules are in force: 8893 answers, 8895 answers the allowed publisher")
+            check_ssh_rate(vm)
         ok(vm.powerdown(), "F1: ACPI power button powers off")
     finally:
         vm.kill()
