@@ -8,7 +8,8 @@ image's dropbear has been built) a real dropbear, in network namespaces of their
   pbfw-admin   the admin network (ADMIN_NETWORKS)
 
 Checks: the per-source SYN rate and connection count hold the flooding address back
-while the other subscriber keeps receiving; the admin's SSH traffic is not tracked by
+while the other subscriber keeps receiving; two addresses of one IPv6 /64 count as one
+source; the admin's SSH traffic is not tracked by
 conntrack (so a table filled by a flood cannot cut it) and still gets in during the
 flood; new SSH connections above the per-source rate are refused; a family whose rules
 do not load falls back alone to the lockdown, which keeps the admin's 22 open; when no
@@ -35,6 +36,7 @@ NETS = {"flood": ("10.77.1.1", "10.77.1.2"), "office": ("10.77.3.1", "10.77.3.2"
 # small limits, so the test's flood stays small (the defaults are in config-ui's settings)
 CONNS, RATE, SSH_RATE = 40, 20, 5
 FLOOD = 100  # connections the flooding address tries at once
+V6_APP, V6_FLOOD = "fd77:1::1", ("fd77:1::2", "fd77:1::3")
 
 
 def sh(*args, check=True):
@@ -54,6 +56,10 @@ def setup():
         sh("ip", "-n", NS["app"], "link", "set", a, "up")
         sh("ip", "-n", NS[peer], "link", "set", b, "up")
         sh("ip", "-n", NS[peer], "link", "set", "lo", "up")
+    # IPv6: two flooding addresses in one /64 (one host, or one NAT64 prefix, as the firewall sees it)
+    sh("ip", "-n", NS["app"], "addr", "add", V6_APP + "/64", "dev", "pbfw-a-flo", "nodad")
+    for a in V6_FLOOD:
+        sh("ip", "-n", NS["flood"], "addr", "add", a + "/64", "dev", "pbfw-p-flo", "nodad")
 
 
 def cleanup():
@@ -78,7 +84,7 @@ if os.environ.get("PULLBOX_63_NETNS") != "1":
         cleanup()
     sys.exit(r.returncode)
 
-from pbtest import Server, done, http, new_id, note, ok, publish_text  # noqa: E402
+from pbtest import Server, done, make_cert, new_id, note, ok, publish_text, tls_conf  # noqa: E402
 
 # Runs in a peer namespace: FLOOD non-blocking connects at once to HOST:PORT; after
 # 0.4 s and after 5 s, how many are connected, refused, still pending. Holds the
@@ -86,9 +92,12 @@ from pbtest import Server, done, http, new_id, note, ok, publish_text  # noqa: E
 FLOODER = r"""
 import errno, json, select, socket, sys, time
 host, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+src = sys.argv[4] if len(sys.argv) > 4 else None
 socks = []
 for _ in range(n):
-    s = socket.socket()
+    s = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    if src:
+        s.bind((src, 0))
     s.setblocking(False)
     s.connect_ex((host, port))
     socks.append(s)
@@ -240,13 +249,13 @@ def check_flood(srv, dropbear):
         text = "office-%s" % new_id()
         out, err = deliver(srv, cid, text, before)
         ok(out.startswith("200") and text in out,
-           "during the flood the subscriber at another address receives the message (%s)" % (out or err)[-300:])
+           "during the flood the subscriber at another address receives the message (%s)" % (out or err).strip().replace("\n", " ")[-300:])
         cid2 = new_id()
         during = long_poll_from("office", 8893, "/bitrix/sub/?CHANNEL_ID=" + srv.signed(cid2))
         text2 = "office2-%s" % new_id()
         out, err = deliver(srv, cid2, text2, during)
         ok(out.startswith("200") and text2 in out,
-           "during the flood a new subscriber at another address connects and receives (%s)" % (out or err)[-300:])
+           "during the flood a new subscriber at another address connects and receives (%s)" % (out or err).strip().replace("\n", " ")[-300:])
         # the admin during the flood
         if dropbear is None:
             ok(True, "# SKIP the admin's SSH during the flood: no dropbear built (make image, or PULLBOX_DROPBEAR)")
@@ -259,6 +268,23 @@ def check_flood(srv, dropbear):
     finally:
         flood.stdin.close()
         flood.wait(10)
+
+
+def check_flood_v6():
+    """Two addresses of one IPv6 /64 share the per-source limits."""
+    floods = [in_ns("flood", FLOODER, V6_APP, 8894, 40, a, stdin=subprocess.PIPE) for a in V6_FLOOD]
+    try:
+        res = [json.loads(f.stdout.readline() or "{}") for f in floods]
+        late = [r.get("late", {}) for r in res]
+        total = sum(l.get("connected", 0) for l in late)
+        note("IPv6 flood, 40 connects from each of two addresses of one /64: %s" % late)
+        ok(total == CONNS and all(l.get("connected", 0) > 0 for l in late),
+           "two addresses of one IPv6 /64 hold %d connections between them, not %d each (%s)"
+           % (CONNS, CONNS, late))
+    finally:
+        for f in floods:
+            f.stdin.close()
+            f.wait(10)
 
 
 def check_ssh_rate():
@@ -320,9 +346,12 @@ def main():
     ok(re.search(r"-A PREROUTING -s 10.77.2.0/24 .*--dports 22,80,443 .*-j CT --notrack", raw) is not None,
        "raw table: the admin networks' 22/80/443 skip connection tracking")
     dropbear = start_dropbear(tmp)
-    srv = Server({"listen-subscribe": "0.0.0.0:8893"})
+    # IPv4 subscribers on 8893, IPv6 on 8894 (TLS: the flood only counts TCP connections)
+    cert, key = make_cert(tmp)
+    srv = Server(tls_conf(cert, key, listen_subscribe_tls="[::]:8894", listen_subscribe="0.0.0.0:8893"))
     try:
         check_flood(srv, dropbear)
+        check_flood_v6()
         if dropbear is not None:
             check_ssh_rate()
         else:
