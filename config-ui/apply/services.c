@@ -95,9 +95,24 @@ bool service_reload_pullboxd(struct result *res)
     return service_sv(res, "restart", "pullboxd");
 }
 
+/* pullbox-firewall's outcome per family ("IPv4: ...", "IPv6: ..." lines):
+ * what the admin must read when a rule set did not load. */
+static void firewall_outcome(const char *out, char *buf, size_t len)
+{
+    size_t used = 0;
+
+    buf[0] = '\0';
+    for (const char *p = out ? out : ""; *p;) {
+        size_t n = strcspn(p, "\n");
+        if (n > 6 && strncmp(p, "IPv", 3) == 0 && p[4] == ':' && used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%.*s", used ? "; " : "", (int)n, p);
+        p += n + (p[n] == '\n');
+    }
+}
+
 static void firewall_apply(struct result *res)
 {
-    char prog[PATH_MAX], envroot[PATH_MAX + 16], err[256], *out = NULL;
+    char prog[PATH_MAX], envroot[PATH_MAX + 16], err[256], outcome[400], *out = NULL;
     int rc;
 
     if (!root_may_touch_network()) {
@@ -113,8 +128,10 @@ static void firewall_apply(struct result *res)
     rc = root_run(argv, envp, NULL, 30, &out, NULL, err, sizeof(err));
     if (rc == 0)
         step(res, true, "firewall", "rules loaded from %s", PATH_FIREWALL_CONF);
-    else
-        step(res, false, "firewall", "%.100s %.140s", err, last_line(out));
+    else {
+        firewall_outcome(out, outcome, sizeof(outcome));
+        step(res, false, "firewall", "%.100s %.300s", err, outcome[0] ? outcome : last_line(out));
+    }
     free(out);
 }
 

@@ -17,12 +17,19 @@ static const enum setting_id fw_lists[] = {S_FW_SUBSCRIBE_NETWORKS, S_SITE_PUBLI
 static const char *const fw_ports[] = {"8893/8894 (clients)", "8895 (publishers)",
                                        "22/80/443 (admin)"};
 #define FW_NLISTS 3
+/* per source address: see the settings table for the defaults' reasons */
+static const enum setting_id fw_limits[] = {S_FW_SUBSCRIBE_CONNS, S_FW_SUBSCRIBE_RATE,
+                                            S_FW_SSH_RATE, S_FW_WIZARD_RATE};
+#define FW_NLIMITS 4
 
 static void print_lists(const struct settings *st)
 {
     for (int i = 0; i < FW_NLISTS; i++)
         printf("  %-20s %s: %s\n", fw_ports[i], setting_defs[fw_lists[i]].label,
                st->v[fw_lists[i]][0] ? st->v[fw_lists[i]] : "(nobody)");
+    printf("  Limits per source address (IPv6: per /64; 0 = none):\n");
+    for (int i = 0; i < FW_NLIMITS; i++)
+        printf("  %-50s %s\n", setting_defs[fw_limits[i]].label, st->v[fw_limits[i]]);
     printf("\n");
 }
 
@@ -163,6 +170,23 @@ static void change_list(const struct settings *old, bool add)
         con_send_settings(&st, NULL);
 }
 
+static void change_limit(const struct settings *old)
+{
+    static struct settings st;
+    int which;
+    st = *old;
+    for (int i = 0; i < FW_NLIMITS; i++)
+        printf("  %d  %s\n", i + 1, setting_defs[fw_limits[i]].label);
+    if (!con_ask_number("Which limit (q to go back)? ", FW_NLIMITS, &which))
+        return;
+    if (!con_ask_setting(&st, fw_limits[which - 1])) {
+        printf("Nothing was changed.\n");
+        return;
+    }
+    if (con_review(old, &st, false, "Apply?"))
+        con_send_settings(&st, NULL);
+}
+
 void action_firewall(void)
 {
     static struct settings st;
@@ -173,8 +197,9 @@ void action_firewall(void)
     printf("  1  Show the rules\n"
            "  2  Show the counters\n"
            "  3  Allow a network\n"
-           "  4  Remove a network\n\n");
-    if (!con_ask_number("Choose (1-4, q to go back): ", 4, &choice))
+           "  4  Remove a network\n"
+           "  5  Change a limit\n\n");
+    if (!con_ask_number("Choose (1-5, q to go back): ", 5, &choice))
         return;
     switch (choice) {
     case 1:
@@ -182,6 +207,9 @@ void action_firewall(void)
         break;
     case 2:
         show_counters();
+        break;
+    case 5:
+        change_limit(&st);
         break;
     default:
         change_list(&st, choice == 3);

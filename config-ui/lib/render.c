@@ -141,9 +141,17 @@ static void render_firewall(const struct settings *st, struct render_buf *b)
         "ADMIN_NETWORKS=\"%s\"\n"
         "# Allowed on 6379 (the hub's Redis): the other appliances of the cluster.\n"
         "# Empty (and always when this appliance is not the hub): closed.\n"
-        "REDIS_PEERS=\"%s\"\n",
+        "REDIS_PEERS=\"%s\"\n"
+        "# Per source address (IPv6: per /64); 0 = no limit.\n"
+        "# 8893/8894: connections at once, new connections a second.\n"
+        "SUBSCRIBE_CONN_PER_SOURCE=%s\n"
+        "SUBSCRIBE_NEW_PER_SEC=%s\n"
+        "# New connections a minute: 22 (SSH), 80/443 (setup wizard).\n"
+        "SSH_NEW_PER_MIN=%s\n"
+        "WIZARD_NEW_PER_MIN=%s\n",
         st->v[S_SITE_PUBLISHERS], st->v[S_FW_SUBSCRIBE_NETWORKS], st->v[S_FW_ADMIN_NETWORKS],
-        is_role(st, "hub") ? st->v[S_CLUSTER_PEERS] : "");
+        is_role(st, "hub") ? st->v[S_CLUSTER_PEERS] : "", st->v[S_FW_SUBSCRIBE_CONNS],
+        st->v[S_FW_SUBSCRIBE_RATE], st->v[S_FW_SSH_RATE], st->v[S_FW_WIZARD_RATE]);
 }
 
 /* The hub's Redis: reachable by the nodes (the firewall narrows 6379 to

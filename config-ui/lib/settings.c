@@ -74,6 +74,26 @@ const struct setting_def setting_defs[S__COUNT] = {
                          "up to 16 IPv4 or IPv6 addresses or networks of the other appliances "
                          "separated by spaces, like 192.0.2.21 192.0.2.0/24; empty for none",
                          "", SK_NET_LIST, NULL, 0, SETTING_LIST_MAX, true},
+    /* Per source address (an IPv6 /64). A whole office behind one NAT is one
+     * source, so the subscriber defaults fit a few thousand browsers there
+     * (one connection each, reconnecting together after a restart: dropped
+     * SYNs are retried by their TCP a second later), while one host alone
+     * cannot take the 100000 connections pullboxd and conntrack are sized for. */
+    [S_FW_SUBSCRIBE_CONNS] = {"firewall.subscribe-connections", "Connections per source (8893, 8894)",
+                              "a number from 0 (no limit) to 100000, like 5000", "5000", SK_INT,
+                              NULL, 0, 100000, false},
+    [S_FW_SUBSCRIBE_RATE] = {"firewall.subscribe-rate",
+                             "New connections a second per source (8893, 8894)",
+                             "a number from 0 (no limit) to 10000, like 200", "200", SK_INT, NULL, 0,
+                             10000, false},
+    /* A person opens a few SSH sessions a minute; at 10 a guesser gets at most
+     * 10 connections a minute instead of about 15 guesses a second. */
+    [S_FW_SSH_RATE] = {"firewall.ssh-rate", "New SSH connections a minute per source (22)",
+                       "a number from 1 to 1000, like 10", "10", SK_INT, NULL, 1, 1000, false},
+    /* a browser opens up to 6 connections per page over HTTP/1.1 */
+    [S_FW_WIZARD_RATE] = {"firewall.wizard-rate",
+                          "New wizard connections a minute per source (80, 443)",
+                          "a number from 1 to 1000, like 120", "120", SK_INT, NULL, 1, 1000, false},
 };
 
 void settings_defaults(struct settings *s)

@@ -31,6 +31,10 @@ enum setting_id {
     S_CLUSTER_ROLE,          /* "standalone" | "hub" (runs Redis) | "node" (uses cluster.hub) */
     S_CLUSTER_HUB,           /* node: the hub's Redis, host[:port] or [v6][:port], port 6379 */
     S_CLUSTER_PEERS,         /* hub: the other appliances allowed on 6379: addresses or networks */
+    S_FW_SUBSCRIBE_CONNS,    /* connections at once per source on 8893/8894; 0 = no limit */
+    S_FW_SUBSCRIBE_RATE,     /* new connections a second per source on 8893/8894; 0 = no limit */
+    S_FW_SSH_RATE,           /* new connections a minute per source on 22 */
+    S_FW_WIZARD_RATE,        /* new connections a minute per source on 80/443 */
     S__COUNT
 };
 

@@ -30,8 +30,13 @@ default password and no root shell in the image.
   OVA      the OVA next to IMAGE.raw: member order, manifest, OVF; then its
            vmdk boots on the OVF hardware (pc, IDE, e1000)
   U-*      unattended first boots and a growing data disk (unattended.py)
+  boot F1  a fresh copy with ip6_tables kept from loading (kernel command line): IPv6
+           is turned off, IPv4 keeps its rules, the admin keeps 22 and 443
+  boot F2  the same with ip_tables too: nothing may listen (the admin networks are
+           narrowed), every port stays closed, the console says why
   --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
   --unattended runs only the U-* boots
+  --firewall runs only F1 and F2
 
 What the test writes into the data partition before a boot is what the setup
 wizard writes (settings.conf: the allowed publishers); it reads the data
@@ -794,6 +799,116 @@ def check_refused(vm):
     ok(r.startswith("refused"), "%s: 8895 refuses a publisher that is not on the allowed list" % vm.name, r)
 
 
+# ---- the firewall when netfilter fails: injected from outside, on the kernel command line ----
+
+def add_kernel_args(disk, args, workdir):
+    """Appends args to the APPEND line of both boot menus (BIOS and UEFI) on the ESP of a
+    copy of the disk, as someone at the boot prompt could; True if both took it."""
+    out = subprocess.run(["sfdisk", "-J", disk], check=True, capture_output=True, text=True).stdout
+    start = [p["start"] for p in json.loads(out)["partitiontable"]["partitions"] if p.get("name") == "ESP"][0]
+    img = "%s@@%d" % (disk, start * 512)
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    done = 0
+    for cfg in ("::/syslinux/syslinux.cfg", "::/EFI/BOOT/syslinux.cfg"):
+        text = subprocess.run(["mtype", "-i", img, cfg], capture_output=True, text=True, env=env).stdout
+        new = re.sub(r"^(\s*APPEND .*)$", r"\1 " + args, text, count=1, flags=re.M)
+        local = os.path.join(workdir, "syslinux.cfg")
+        with open(local, "w") as f:
+            f.write(new)
+        r = subprocess.run(["mcopy", "-o", "-i", img, local, cfg], capture_output=True, text=True, env=env)
+        done += r.returncode == 0 and args in subprocess.run(["mtype", "-i", img, cfg], capture_output=True,
+                                                             text=True, env=env).stdout
+    return done == 2
+
+
+def answers(port, timeout=8, tls=False):
+    """Does anything in the guest answer on port (a TLS handshake with tls)? slirp accepts
+    every connection on the host side; a guest port that is closed (or filtered) gives a
+    reset or silence, never bytes."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            if tls:
+                with tls_ctx().wrap_socket(s):
+                    return True
+            s.sendall(b"GET /health HTTP/1.0\r\n\r\n")
+            return len(s.recv(64)) > 0
+    except (OSError, ssl.SSLError):
+        return False
+
+
+def firewall_vm(workdir, image, name, settings, kernel_args):
+    disk = os.path.join(workdir, name + ".raw")
+    subprocess.run(["cp", "--sparse=always", image, disk], check=True)
+    write_data_file(disk, "/etc/settings.conf", settings, workdir)
+    ok(add_kernel_args(disk, kernel_args, workdir),
+       "%s: '%s' added to the kernel command line of the disk's boot menus (mtools)" % (name, kernel_args))
+    return VM(disk, workdir, name), disk
+
+
+def check_ssh_rate(vm):
+    """New SSH connections from one address (slirp's 10.0.2.2): firewall.ssh-rate, 10 a
+    minute with a burst of 10, then resets. The probes above used a few already."""
+    got = [answers(vm.port[22], timeout=5) for _ in range(12)]
+    ok(got[0] and 0 < got.count(False) and got[-2:] == [False, False] and got.count(True) <= 10,
+       "%s: 12 SSH connections at once from one address: at most 10 get dropbear's banner, "
+       "the rest are refused (%s)" % (vm.name, "".join("o" if g else "x" for g in got)))
+
+
+def check_firewall_ipv6_fails(workdir, image):
+    """IPv6 netfilter missing (ip6_tables may not load): IPv6 is turned off, IPv4 keeps
+    its rules, so the admin keeps 22 and 443 and the queue serves; the console says why."""
+    vm, disk = firewall_vm(workdir, image, "F1", "site.publishers = 10.0.2.2\nfirewall.admin = 10.0.2.0/24\n",
+                           "module_blacklist=ip6_tables")
+    try:
+        if boot(vm):
+            log = vm.log()
+            ok("IPv6: no rule set loads" in log and "IPv6 is turned off" in log,
+               "F1: the console says the IPv6 rules did not load and IPv6 is turned off", log[-2500:])
+            ok(retry(lambda: answers(vm.port[22]), timeout=30) is True and
+               retry(lambda: answers(vm.port[443], tls=True), timeout=30) is True,
+               "F1: the admin (10.0.2.2, in the admin networks) still reaches 22 and 443")
+            ok(retry(lambda: http_get(vm.port[8893], "/health")[0] > 0, timeout=20) is True and
+               retry(lambda: http_get(vm.port[8895], "/health")[0] == 200, timeout=20) is True,
+               "F1: the IPv4 rules are in force: 8893 answers, 8895 answers the allowed publisher")
+            check_ssh_rate(vm)
+        ok(vm.powerdown(), "F1: ACPI power button powers off")
+    finally:
+        vm.kill()
+    bootlog = read_data_file(disk, "/log/boot.log")
+    ok("IPv6 rules: " in bootlog and "IPv6: no rule set loads" in bootlog,
+       "F1: data/log/boot.log keeps ip6tables-restore's own error and the outcome", bootlog[-1500:])
+    os.unlink(disk)
+
+
+def check_firewall_all_fails(workdir, image):
+    """No netfilter at all (ip_tables and ip6_tables may not load): no rule set loads, so
+    nothing may listen but what the admin networks allow (here 192.0.2.0/24, which does not
+    hold the test's 10.0.2.2): every port stays closed, and the console says why."""
+    vm, disk = firewall_vm(workdir, image, "F2", "site.publishers = 10.0.2.2\nfirewall.admin = 192.0.2.0/24\n",
+                           "module_blacklist=ip_tables,ip6_tables")
+    try:
+        vm.start()
+        end = time.monotonic() + BOOT_TIMEOUT
+        while time.monotonic() < end and "pullbox: " not in vm.log() and vm.proc.poll() is None:
+            time.sleep(0.5)
+        log = vm.log()
+        ok("pullbox: closed, no firewall" in log and "pullbox: ready" not in log,
+           "F2: the console's banner says the appliance is closed for want of a firewall", log[-2500:])
+        ok("IPv4: no rule set loads" in log and "FIREWALL:" in log,
+           "F2: the console says which rule set did not load", log[-2500:])
+        time.sleep(10)
+        open_ports = [g for g in (8893, 8894, 8895, 22, 443, 80)
+                      if answers(vm.port[g], timeout=5, tls=g in (8894, 443))]
+        ok(open_ports == [], "F2: no port answers (queue, publish, SSH, wizard): %s" % open_ports)
+        ok(vm.powerdown(), "F2: ACPI power button powers off")
+    finally:
+        vm.kill()
+    log = read_data_file(disk, "/log/pullboxd/current")
+    ok("waiting for the firewall" in log, "F2: pullboxd's log says it waits for the firewall", log[-800:])
+    os.unlink(disk)
+
+
 def check_ova(ova, workdir):
     """The OVA as importers read it: ustar, descriptor first then manifest, the
     manifest's SHA256 lines match, the OVF is well-formed XML, and virt-v2v
@@ -864,12 +979,29 @@ def matrix_boot(workdir, image, name, **hw):
         os.unlink(disk)
 
 
+def firewall_main(image):
+    """--firewall: only the boots with a firewall that cannot load (F1, F2)."""
+    workdir = tempfile.mkdtemp(prefix="pullbox-image-test-")
+    try:
+        check_firewall_ipv6_fails(workdir, image)
+        check_firewall_all_fails(workdir, image)
+    finally:
+        if os.environ.get("KEEP") == "1" or _failed:
+            note("kept %s" % workdir)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("1..%d" % _n)
+    return 1 if _failed else 0
+
+
 class OnlyUnattended(Exception):
     """--unattended: the U-* boots ran, the others are skipped."""
 
 
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if "--firewall" in sys.argv and len(args) == 1:
+        return firewall_main(os.path.abspath(args[0]))
     matrix = "--matrix" in sys.argv
     if len(args) != 1 or not os.path.isfile(args[0]):
         sys.stderr.write(__doc__)
@@ -967,6 +1099,9 @@ def main():
            "B: stage 1 of the boot after the reset wiped the data partition (data/log/boot.log)", bootlog[-1500:])
         key3 = signature_key(disk_b)
         ok(key3 is not None and key3 != key1, "B: a fresh copy gets its own signature key")
+
+        check_firewall_ipv6_fails(workdir, image)
+        check_firewall_all_fails(workdir, image)
 
         ova = re.sub(r"\.raw$", ".ova", image)
         if os.path.isfile(ova):

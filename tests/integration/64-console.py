@@ -457,17 +457,17 @@ def item_cert(con, root, work):
 
 def item_firewall(con, root):
     fw = root.path("data/etc/firewall.conf")
-    menu(con, 5, r"Choose \(1-4")
+    menu(con, 5, r"Choose \(1-5")
     con.step("1", r"Press Enter to return", 60)
     ok(re.search(r"-A INPUT .*8893", con.since()) is not None and "COMMIT" in con.since(),
        "5: the rendered rules are shown")
     back_to_menu(con)
-    menu(con, 5, r"Choose \(1-4")
+    menu(con, 5, r"Choose \(1-5")
     con.step("2", r"Press Enter to return", 60)
     ok("Chain INPUT" in con.since(), "5: the counters come from iptables in the test's namespace")
     back_to_menu(con)
     # allow a publisher network; a hostile one first
-    menu(con, 5, r"Choose \(1-4")
+    menu(con, 5, r"Choose \(1-5")
     con.step("3", r"Which list")
     con.step("2", r"Network or address to allow")
     ok(con.step("198.51.100.0/24; iptables -F", r"(not|accepted|One network)") is not None,
@@ -480,13 +480,26 @@ def item_firewall(con, root):
     ok("198.51.100.0/24" in read(fw), "5: and in firewall.conf")
     back_to_menu(con)
     # remove it again
-    menu(con, 5, r"Choose \(1-4")
+    menu(con, 5, r"Choose \(1-5")
     con.step("4", r"Which list")
     con.step("2", r"\d+\s+198\.51\.100\.0/24")
     con.step(con.number("198.51.100.0/24"), r"Apply\? \[y/N\]")
     con.step("y", r"Press Enter to return", 60)
     ok("198.51.100.0/24" not in root.settings().get("site.publishers", "") and
        "198.51.100.0/24" not in read(fw), "5: removing the network takes it out of both files")
+    back_to_menu(con)
+    # the per-source limits: shown, changed through the one validator, rendered
+    menu(con, 5, r"Choose \(1-5")
+    ok(re.search(r"New SSH connections a minute per source \(22\)\s+10\b", con.since()) is not None,
+       "5: the per-source limits are shown with their values")
+    con.step("5", r"Which limit")
+    con.step(con.number("New SSH connections a minute"), r"new: ")
+    ok(con.step("5/minute", r"not a whole number|not allowed") is not None,
+       "5: a limit that is not a whole number is refused")
+    con.step("6", r"Apply\? \[y/N\]")
+    con.step("y", r"Press Enter to return", 60)
+    ok(root.settings().get("firewall.ssh-rate") == "6" and "SSH_NEW_PER_MIN=6" in read(fw),
+       "5: the SSH rate is in settings.conf and firewall.conf")
     back_to_menu(con)
 
 

@@ -232,6 +232,19 @@ async function main() {
   const rules = await page.textContent('#rules').catch(() => '');
   ok(/8893/.test(rules) && /203\.0\.113\.0\/24/.test(rules), 'the page shows the iptables rules', rules.slice(0, 300));
   await shot(page, 'firewall');
+  // the per-source limits: one validator, rendered into the rules
+  ok(await page.inputValue('[name="firewall.ssh-rate"]') === '10' &&
+     await page.inputValue('[name="firewall.subscribe-connections"]') === '5000',
+     'the Firewall page shows the per-source limits with their defaults');
+  await page.fill('[name="firewall.ssh-rate"]', '1001');
+  await submit(page, 'Save and apply');
+  const rateErr = await page.locator('[id="firewall.ssh-rate-error"]').textContent().catch(() => '');
+  ok(rateErr.length > 0 && settings()['firewall.ssh-rate'] === '10', 'a limit out of its range is refused next to its field', rateErr);
+  await page.fill('[name="firewall.ssh-rate"]', '12');
+  await submit(page, 'Save and apply');
+  ok(settings()['firewall.ssh-rate'] === '12' && /SSH_NEW_PER_MIN=12/.test(read('data/etc/firewall.conf')) &&
+     /--hashlimit-above 12\/minute/.test(await page.textContent('#rules').catch(() => '')),
+     'a new SSH rate is saved, rendered and shown in the rules');
 
   // ---- cluster ----
   await cluster(page);

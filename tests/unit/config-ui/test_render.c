@@ -124,6 +124,8 @@ static void test_shell_files(void)
 
     settings_set(&st, S_SITE_PUBLISHERS, "192.0.2.5 2001:db8::/32", err, sizeof(err));
     settings_set(&st, S_FW_SUBSCRIBE_NETWORKS, "10.0.0.0/8", err, sizeof(err));
+    settings_set(&st, S_FW_SUBSCRIBE_CONNS, "3000", err, sizeof(err));
+    settings_set(&st, S_FW_SSH_RATE, "7", err, sizeof(err));
     settings_set(&st, S_NET_MODE, "static", err, sizeof(err));
     settings_set(&st, S_NET_ADDRESS, "192.0.2.10/24", err, sizeof(err));
     settings_set(&st, S_NET_GATEWAY, "192.0.2.1", err, sizeof(err));
@@ -137,6 +139,10 @@ static void test_shell_files(void)
         {RF_FIREWALL, "PUBLISHERS", "192.0.2.5 2001:db8::/32"},
         {RF_FIREWALL, "SUBSCRIBERS", "10.0.0.0/8"},
         {RF_FIREWALL, "ADMIN_NETWORKS", "any"},
+        {RF_FIREWALL, "SUBSCRIBE_CONN_PER_SOURCE", "3000"},
+        {RF_FIREWALL, "SUBSCRIBE_NEW_PER_SEC", "200"},
+        {RF_FIREWALL, "SSH_NEW_PER_MIN", "7"},
+        {RF_FIREWALL, "WIZARD_NEW_PER_MIN", "120"},
         {RF_NETWORK, "MODE", "static"},
         {RF_NETWORK, "ADDRESS", "192.0.2.10/24"},
         {RF_NETWORK, "GATEWAY", "192.0.2.1"},
@@ -382,6 +388,14 @@ static void test_firewall_rules(void)
     ok(b.data && strstr(b.data, "*filter") && strstr(b.data, "# IPv6"), "both rule sets");
     ok(b.data && strstr(b.data, "--dport 8895 -j ACCEPT") == NULL, "8895 never open to all");
     ok(b.data && strstr(b.data, "6379") == NULL, "standalone: nothing about 6379");
+    ok(b.data && strstr(b.data, "--connlimit-above 3000 --connlimit-mask 32 ") &&
+           strstr(b.data, "--connlimit-above 3000 --connlimit-mask 64 "),
+       "connections per source: the setting, per IPv4 address and per IPv6 /64");
+    ok(b.data && strstr(b.data, "--dport 22 --syn -m hashlimit --hashlimit-above 7/minute "),
+       "new SSH connections per source: the setting");
+    ok(b.data && strstr(b.data, "-A PREROUTING -p tcp -m multiport --dports 22,80,443 -m comment "
+                                "--comment admin-untracked -j CT --notrack"),
+       "the admin ports skip connection tracking");
     render_buf_free(&b);
     settings_set(&st, S_CLUSTER_PEERS, "192.0.2.21 2001:db8::21", err, sizeof(err));
     render_firewall_rules(&st, &b, err, sizeof(err));

@@ -155,6 +155,15 @@ static void test_hostile(void)
     ok(refused(S_KEY_GRACE_PERIOD, "-1") && refused(S_KEY_GRACE_PERIOD, "604801") &&
            refused(S_KEY_GRACE_PERIOD, "1e3") && refused(S_KEY_GRACE_PERIOD, "99999999999999"),
        "grace period bounds");
+    ok(refused(S_FW_SUBSCRIBE_CONNS, "100001") && refused(S_FW_SUBSCRIBE_RATE, "10001") &&
+           refused(S_FW_SSH_RATE, "0") && refused(S_FW_WIZARD_RATE, "1001") &&
+           refused(S_FW_SSH_RATE, "5/minute") && refused(S_FW_SUBSCRIBE_CONNS, "") &&
+           strstr(err, "Connections per source"),
+       "firewall limits: whole numbers in their bounds, never a rule fragment");
+    static struct settings off;
+    settings_defaults(&off);
+    ok(set(&off, S_FW_SUBSCRIBE_CONNS, "0") == 0 && set(&off, S_FW_SUBSCRIBE_RATE, "0") == 0,
+       "the subscriber limits can be turned off");
     ok(refused(S_NET_MODE, "DHCP") && refused(S_SITE_VERSION, "6") &&
            refused(S_SITE_SIGNATURE_ALGO, "md5"),
        "choices are exact");
