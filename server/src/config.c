@@ -106,6 +106,10 @@ static const struct opt options[] = {
         "Seconds a client may take to send a request head and body."),
     INT("idle-timeout", idle_timeout, 1, 3600, "65",
         "Seconds an idle keep-alive connection stays open."),
+    INT("send-timeout", send_timeout, 1, 3600, "60",
+        "Seconds a connection may take no output at all before it is closed, whatever\n"
+        "its state (nginx's send_timeout is 60 too): a peer that never reads is not\n"
+        "kept forever, while a slow mobile link that reads now and then stays."),
     INT("shutdown-timeout", shutdown_timeout, 0, 60, "3",
         "Seconds SIGTERM waits for subscribers to receive their close."),
     INT("message-ttl", message_ttl, 0, 2592000, "86400",
@@ -136,7 +140,9 @@ static const struct opt options[] = {
     INT("max-ws-frame-size", max_ws_frame_size, 125, 67108864, "1048576",
         "Bytes of a WebSocket message from a client (close 1009 beyond)."),
     INT("max-output-buffer", max_output_buffer, 65536, 1073741824, "4194304",
-        "Bytes queued to one subscriber that does not read; it is dropped beyond."),
+        "Bytes queued to one connection that does not read (deliveries, answers, pings);\n"
+        "it is dropped beyond. Reading a connection already stops at 64 KiB of queued\n"
+        "output, so beyond that only deliveries and pings add to it."),
     INT("online-grace", online_grace, 0, 3600, "130",
         "Seconds a channel counts as online after its last subscriber left."),
     STR("journal-path", journal_path, "",

@@ -47,6 +47,7 @@ struct config {
     long jsonrpc_ping_interval;
     long header_timeout;
     long idle_timeout;
+    long send_timeout;
     long shutdown_timeout;
 
     long message_ttl;

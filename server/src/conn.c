@@ -19,9 +19,17 @@
 /* Bytes asked of the kernel per read: one syscall takes a typical publish. */
 #define CONN_READ_CHUNK 16384
 
+/* Output queued beyond this stops reading the connection until the peer has
+ * taken it. Without it a client that sends requests or pings and never reads
+ * the answers makes the server hold them all (an OPTIONS answer is nine times
+ * its request). Small, since it is held per connection; it is checked before
+ * each request or frame is handled, so one answer may go past it. */
+#define CONN_OUT_PAUSE (64 * 1024)
+
 static const char conn_err_peer[] = "peer closed";
 static const char conn_err_io[] = "socket error";
 static const char conn_err_timeout[] = "timeout";
+static const char conn_err_send_timeout[] = "peer takes no output (send-timeout)";
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
@@ -75,6 +83,7 @@ void conn_accept(struct listener *l, int fd)
     outq_init(&c->out);
     list_init(&c->timer_node);
     list_init(&c->flush_node);
+    list_init(&c->stall_node);
     list_add_tail(&s->conns, &c->node);
     ev_io_init(&c->rio, on_read, fd, EV_READ);
     ev_io_init(&c->wio, on_write, fd, EV_WRITE);
@@ -108,6 +117,11 @@ void conn_schedule_flush(struct conn *c)
         return;
     c->flags |= CONN_F_PENDING;
     list_add_tail(&c->srv->pending, &c->flush_node);
+}
+
+bool conn_output_full(const struct conn *c)
+{
+    return c->out.bytes > CONN_OUT_PAUSE;
 }
 
 void conn_send(struct conn *c, const void *p, size_t n)
@@ -212,6 +226,8 @@ void conn_close(struct conn *c, const char *reason)
     ev_io_stop(s->loop, &c->rio);
     ev_io_stop(s->loop, &c->wio);
     conn_set_timer(c, TL_NONE);
+    if (list_linked(&c->stall_node))
+        list_del(&c->stall_node);
     if (c->flags & CONN_F_PENDING) {
         list_del(&c->flush_node);
         c->flags &= (uint16_t)~CONN_F_PENDING;
@@ -268,14 +284,62 @@ void conn_reap(struct server *s)
 
 /* ---- transport: plain TCP or TLS ---- */
 
+/* (Re)starts the send-timeout: the peer has until then to take some output.
+ * One ordered list serves every connection, as all share the interval. */
+static void stall_start(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (list_linked(&c->stall_node))
+        list_del(&c->stall_node);
+    c->stall_deadline = ev_now(s->loop) + (double)s->cfg.send_timeout;
+    list_add_tail(&s->stalled, &c->stall_node);
+}
+
 static void want_write(struct conn *c, bool on)
 {
     if (on && !(c->flags & CONN_F_WRITING)) {
         c->flags |= CONN_F_WRITING;
         ev_io_start(c->srv->loop, &c->wio);
+        stall_start(c);
     } else if (!on && (c->flags & CONN_F_WRITING)) {
         c->flags &= (uint16_t)~CONN_F_WRITING;
         ev_io_stop(c->srv->loop, &c->wio);
+        if (list_linked(&c->stall_node))
+            list_del(&c->stall_node);
+    }
+}
+
+/* Input left unhandled that reading more would only add to: a long poll or
+ * event stream (which handle no input until they end) or a waiting publish
+ * with a request head's worth behind it, or a full buffer in any state. */
+static bool input_full(const struct conn *c)
+{
+    const struct config *cfg = &c->srv->cfg;
+    size_t limit = (size_t)cfg->max_header_size + (size_t)cfg->max_body_size + 4096;
+    if (c->state == CONN_WS)
+        limit = (size_t)cfg->max_ws_frame_size + 64;
+    else if (c->state != CONN_HTTP)
+        limit = (size_t)cfg->max_header_size;
+    return c->in.len >= limit;
+}
+
+/* Backpressure, in one place for every state and transport: a connection
+ * with too much output queued, or input it cannot handle yet, is not read
+ * (its socket buffer fills and the peer's sends block) until that changes;
+ * then what is already buffered is handled at once. */
+static void update_reading(struct conn *c)
+{
+    struct ev_loop *loop = c->srv->loop;
+    if (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER | CONN_F_TLS_HS))
+        return;
+    bool pause = conn_output_full(c) || input_full(c);
+    if (pause && !(c->flags & CONN_F_READ_PAUSED)) {
+        c->flags |= CONN_F_READ_PAUSED;
+        ev_io_stop(loop, &c->rio);
+    } else if (!pause && (c->flags & CONN_F_READ_PAUSED)) {
+        c->flags &= (uint16_t)~CONN_F_READ_PAUSED;
+        ev_io_start(loop, &c->rio);
+        ev_feed_event(loop, &c->rio, EV_READ);
     }
 }
 
@@ -398,11 +462,18 @@ static void conn_write(struct conn *c)
         return;
     }
     s->m.bytes_out += (uint64_t)w;
+    c->out_mark = c->out.bytes;
     if (c->out.bytes) {
+        /* any progress restarts the send-timeout: only a peer that takes
+         * nothing at all for that long is dropped */
+        if (w > 0 && (c->flags & CONN_F_WRITING))
+            stall_start(c);
         want_write(c, true);
+        update_reading(c);
         return;
     }
     want_write(c, false);
+    update_reading(c);
     if (c->flags & CONN_F_CLOSE_AFTER) {
         /* a lingering close: tell the peer we are done, then drop */
         if (c->ssl)
@@ -420,10 +491,12 @@ void conn_flush_all(struct server *s)
         struct conn *c = list_first(&s->pending, struct conn, flush_node);
         list_del(&c->flush_node);
         c->flags &= (uint16_t)~CONN_F_PENDING;
-        /* slow means: what earlier turns queued is still unread. Judged
-         * before this turn's data is added, so one big burst (a catch-up of
-         * large messages) is written, not taken for a reader that stalled */
-        if (c->n_pend && c->out.bytes > (size_t)s->cfg.max_output_buffer) {
+        /* slow means: what earlier turns queued is still unread, and more
+         * is coming. Judged on what the last write left, before this turn's
+         * data is added, so one big burst (a catch-up of large messages) is
+         * written, not taken for a reader that stalled. Every connection, in
+         * every state: pings and answers count as much as deliveries */
+        if (c->out_mark > (size_t)s->cfg.max_output_buffer) {
             s->m.drops_slow++;
             conn_close(c, "output queue over max-output-buffer");
             continue;
@@ -438,6 +511,9 @@ void conn_flush_all(struct server *s)
         if (!(c->flags & CONN_F_CLOSING) && c->state == CONN_HTTP && c->in.len &&
             !(c->flags & CONN_F_CLOSE_AFTER))
             conn_process_input(c);
+        if (!(c->flags & CONN_F_CLOSING))
+            c->out_mark = c->out.bytes;
+        update_reading(c);
     }
 }
 
@@ -548,7 +624,7 @@ static bool body_complete(struct conn *c)
 void conn_process_input(struct conn *c)
 {
     const struct config *cfg = &c->srv->cfg;
-    while (c->state == CONN_HTTP && c->in.len &&
+    while (c->state == CONN_HTTP && c->in.len && !conn_output_full(c) &&
            !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))) {
         struct http1_request req;
         int hl = http1_parse_request((const char *)c->in.data, c->in.len, &req);
@@ -617,19 +693,10 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     struct server *s = c->srv;
     if ((c->flags & CONN_F_TLS_HS) && !tls_handshake(c))
         return;
-    size_t limit = (size_t)s->cfg.max_header_size + (size_t)s->cfg.max_body_size + 4096;
-    if (c->state == CONN_WS)
-        limit = (size_t)s->cfg.max_ws_frame_size + 64;
     for (int rounds = 0; rounds < 4; rounds++) {
-        if (c->in.len >= limit) {
-            /* a subscriber that pipelines requests behind a long poll, or a
-             * frame bigger than allowed: stop reading until it drains */
-            if (c->state == CONN_LONGPOLL || c->state == CONN_SSE) {
-                c->in.len = 0;
-                continue;
-            }
+        /* what is buffered is handled first (update_reading resumes) */
+        if (input_full(c) || conn_output_full(c))
             break;
-        }
         uint8_t *dst = buf_reserve(&c->in, CONN_READ_CHUNK);
         ssize_t n = io_read(c, dst, CONN_READ_CHUNK);
         if (n > 0) {
@@ -660,9 +727,8 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
         wsconn_read(c);
         break;
     default:
-        /* long polls and event streams ignore input until they end */
-        if (c->in.len > (size_t)s->cfg.max_header_size)
-            c->in.len = 0;
+        /* long polls and event streams handle input once they end; until
+         * then input_full stops reading past a request head's worth */
         break;
     }
     if ((c->flags & CONN_F_PEER_EOF) && !(c->flags & CONN_F_CLOSING)) {
@@ -672,7 +738,9 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             conn_close(c, conn_err_peer);
         else
             conn_close_after_write(c);
+        return;
     }
+    update_reading(c);
 }
 
 /* ---- timeouts ---- */
@@ -715,6 +783,14 @@ static void expire(struct conn *c, enum tlist tl)
 
 void conn_tick(struct server *s, double now)
 {
+    for (int n = 0; n < 10000 && !list_empty(&s->stalled); n++) {
+        struct conn *c = list_first(&s->stalled, struct conn, stall_node);
+        if (c->stall_deadline > now)
+            break;
+        list_del(&c->stall_node);
+        s->m.drops_send_timeout++;
+        conn_close(c, conn_err_send_timeout);
+    }
     for (int tl = 0; tl < TL_COUNT; tl++) {
         struct list_node *head = &s->timers[tl];
         /* bounded per tick so a mass expiry cannot stall the loop */

@@ -366,6 +366,7 @@ static void init_lists(struct server *s)
     list_init(&s->closing);
     for (int i = 0; i < TL_COUNT; i++)
         list_init(&s->timers[i]);
+    list_init(&s->stalled);
 }
 
 int server_init_worker(struct server *s, struct server *home, unsigned id, char *err,

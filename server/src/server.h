@@ -43,18 +43,19 @@ enum tlist {
     TL_COUNT
 };
 
-#define CONN_F_CLOSING (1u << 0)     /* on the close list; freed before the loop sleeps */
-#define CONN_F_CLOSE_AFTER (1u << 1) /* close once the output queue is written */
-#define CONN_F_PEER_EOF (1u << 2)    /* the peer shut its side */
-#define CONN_F_PENDING (1u << 3)     /* on the pending-flush list */
-#define CONN_F_WRITING (1u << 4)     /* EV_WRITE watcher active */
-#define CONN_F_PING_OUT (1u << 5)    /* ping sent, no pong yet */
-#define CONN_F_REQ_STARTED (1u << 6) /* request head partly received */
-#define CONN_F_KEEPALIVE (1u << 7)   /* current HTTP request keeps the connection */
-#define CONN_F_COUNTED (1u << 8)     /* counted in the per-transport gauges */
-#define CONN_F_TLS_HS (1u << 9)      /* TLS handshake not finished */
-#define CONN_F_HEAD (1u << 10)       /* the current request is HEAD: no body */
-#define CONN_F_CATCHUP (1u << 11)    /* subscribed, the store still fetches its catch-up */
+#define CONN_F_CLOSING (1u << 0)      /* on the close list; freed before the loop sleeps */
+#define CONN_F_CLOSE_AFTER (1u << 1)  /* close once the output queue is written */
+#define CONN_F_PEER_EOF (1u << 2)     /* the peer shut its side */
+#define CONN_F_PENDING (1u << 3)      /* on the pending-flush list */
+#define CONN_F_WRITING (1u << 4)      /* EV_WRITE watcher active */
+#define CONN_F_PING_OUT (1u << 5)     /* ping sent, no pong yet */
+#define CONN_F_REQ_STARTED (1u << 6)  /* request head partly received */
+#define CONN_F_KEEPALIVE (1u << 7)    /* current HTTP request keeps the connection */
+#define CONN_F_COUNTED (1u << 8)      /* counted in the per-transport gauges */
+#define CONN_F_TLS_HS (1u << 9)       /* TLS handshake not finished */
+#define CONN_F_HEAD (1u << 10)        /* the current request is HEAD: no body */
+#define CONN_F_CATCHUP (1u << 11)     /* subscribed, the store still fetches its catch-up */
+#define CONN_F_READ_PAUSED (1u << 12) /* not read until its output drains (backpressure) */
 
 struct ws_state;
 struct journal;
@@ -77,8 +78,11 @@ struct conn {
     struct list_node node;       /* server.conns */
     struct list_node timer_node; /* server.timers[tlist] */
     struct list_node flush_node; /* server.pending */
+    struct list_node stall_node; /* server.stalled, while the socket takes nothing */
     double deadline;
-    double since; /* connected or subscribed at */
+    double stall_deadline; /* send-timeout: closed unless the peer reads by then */
+    size_t out_mark;       /* queued as of the last flush or write: earlier turns, unread */
+    double since;          /* connected or subscribed at */
     struct buf in;
     struct outq out;
     struct sub_link *links;
@@ -124,6 +128,7 @@ struct metrics {
     uint64_t bytes_in, bytes_out;
     uint64_t signature_failures;
     uint64_t drops_slow, drops_limit, drops_proto, drops_timeout, drops_ping;
+    uint64_t drops_send_timeout;
     uint64_t http_requests;
     uint64_t http_errors;
     uint64_t client_publishes;
@@ -147,6 +152,7 @@ struct server {
     struct list_node pending;
     struct list_node closing;
     struct list_node timers[TL_COUNT];
+    struct list_node stalled; /* conns whose writes block, oldest stall first */
     ev_prepare before_sleep;
     ev_timer tick;
     ev_signal sigterm, sigint, sighup;
@@ -160,8 +166,8 @@ struct server {
     uint16_t tag;
     char unique_id[17];
     const struct store_ops *store;
-    struct journal *journal; /* the journal store's state */
-    ev_timer sync_timer;     /* batched journal-sync */
+    struct journal *journal;   /* the journal store's state */
+    ev_timer sync_timer;       /* batched journal-sync */
     struct redis_store *redis; /* the Redis store's state */
     struct pub_ack *pub_ack;   /* the publish request being served, if it waits for acks */
     char node_name[65];        /* node-name, or the host name */
@@ -216,6 +222,10 @@ void conn_send(struct conn *c, const void *p, size_t n);
  * no copies), and queues whatever the socket did not take. */
 void conn_send_pieces(struct conn *c, const struct conn_piece *v, size_t n);
 void conn_schedule_flush(struct conn *c);
+/* True while c has more output queued than it may have before its input is
+ * read on: request and frame loops stop there, and reading resumes once the
+ * peer has taken the output (backpressure). */
+bool conn_output_full(const struct conn *c);
 /* Closes now-ish: subscriptions go at once, memory when the loop is about
  * to sleep. reason is a static string (for the debug log). */
 void conn_close(struct conn *c, const char *reason);

@@ -173,7 +173,9 @@ void wsconn_read(struct conn *c)
     const struct config *cfg = &c->srv->cfg;
     uint64_t max = (uint64_t)cfg->max_ws_frame_size;
     size_t off = 0;
-    while (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && off < c->in.len) {
+    /* frames wait in c->in while answers to earlier ones are unread */
+    while (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && off < c->in.len &&
+           !conn_output_full(c)) {
         struct ws_frame f;
         uint16_t code = 0;
         int hl = ws_parse_frame_header(c->in.data + off, c->in.len - off, max, &f, &code);
