@@ -537,6 +537,18 @@ static void reject(struct conn *c, int status, const char *text)
     conn_close_after_write(c);
 }
 
+/* A head past max-header-size: 414 when the request line alone is, as
+ * nginx tells a long URI from too many or too long header fields. */
+static void reject_too_large(struct conn *c)
+{
+    size_t max = (size_t)c->srv->cfg.max_header_size;
+    const uint8_t *eol = memchr(c->in.data, '\n', c->in.len < max ? c->in.len : max);
+    if (!eol)
+        reject(c, 414, "Request line too long (max-header-size)");
+    else
+        reject(c, 431, "Request header fields too large (max-header-size)");
+}
+
 static bool header_duplicated(const struct http1_request *req, const char *name)
 {
     int n = 0;
@@ -544,6 +556,46 @@ static bool header_duplicated(const struct http1_request *req, const char *name)
         if (str_ieq(req->headers[i].name, req->headers[i].name_len, name))
             n++;
     return n > 1;
+}
+
+/* A Host value nginx would route: a name, an IPv4 address or a bracketed
+ * IPv6 one, and a port; no path, no backslash, no "..". */
+static bool host_valid(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '-' || ch == '.' || ch == ':' || ch == '[' || ch == ']' || ch == '_';
+        if (!ok || (ch == '.' && i + 1 < n && v[i + 1] == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* What nginx refuses before it routes a request is refused here too, each
+ * with its own status and text. Returns false after answering. */
+static bool request_acceptable(struct conn *c, const struct http1_request *req)
+{
+    const struct http1_header *host = http1_find_header(req, "Host");
+    if (req->minor_version == 1 && !host) {
+        reject(c, 400, "HTTP/1.1 request without a Host header");
+        return false;
+    }
+    if (host && (header_duplicated(req, "Host") || !host_valid(host->value, host->value_len))) {
+        reject(c, 400, "Duplicate or malformed Host header");
+        return false;
+    }
+    if (http1_check_escapes(req->target, req->target_len) != 0) {
+        reject(c, 400, "Malformed percent-encoding in the request target");
+        return false;
+    }
+    /* HTTP/1.0 has no chunked coding: such a request is framed differently
+     * by whoever forwarded it (RFC 9112 6.1) */
+    if (req->minor_version == 0 && http1_find_header(req, "Transfer-Encoding")) {
+        reject(c, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        return false;
+    }
+    return true;
 }
 
 /* Decides how the body of a just-parsed request is framed. Returns false
@@ -630,7 +682,7 @@ void conn_process_input(struct conn *c)
         int hl = http1_parse_request((const char *)c->in.data, c->in.len, &req);
         if (hl == HTTP1_ERR_INCOMPLETE) {
             if (c->in.len > (size_t)cfg->max_header_size) {
-                reject(c, 431, "Request header fields too large (max-header-size)");
+                reject_too_large(c);
                 return;
             }
             if (!(c->flags & CONN_F_REQ_STARTED)) {
@@ -640,7 +692,7 @@ void conn_process_input(struct conn *c)
             return;
         }
         if (hl > 0 && (size_t)hl > (size_t)cfg->max_header_size) {
-            reject(c, 431, "Request header fields too large (max-header-size)");
+            reject_too_large(c);
             return;
         }
         if (hl == HTTP1_ERR_TOO_MANY_HEADERS) {
@@ -656,7 +708,7 @@ void conn_process_input(struct conn *c)
             return;
         }
         if (!c->in_body) {
-            if (!start_body(c, &req, hl))
+            if (!request_acceptable(c, &req) || !start_body(c, &req, hl))
                 return;
             c->in_body = true;
         }
@@ -680,6 +732,11 @@ void conn_process_input(struct conn *c)
         buf_consume(&c->in, used);
         if (c->state == CONN_HTTP && !(c->flags & CONN_F_CLOSE_AFTER))
             conn_set_timer(c, c->in.len ? TL_HEADER : TL_IDLE);
+    }
+    if (c->state == CONN_WS && c->in.len && !(c->flags & CONN_F_CLOSING)) {
+        /* frames that came in the same read as the upgrade request */
+        wsconn_read(c);
+        return;
     }
     if (c->in.len == 0)
         buf_deinit(&c->in); /* idle connections keep no input buffer */
