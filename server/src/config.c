@@ -137,6 +137,14 @@ static const struct opt options[] = {
     INT("max-connections", max_connections, 1, 10000000, "100000",
         "Open connections on the subscribe ports (further ones get 503; the\n"
         "publish port is not counted, so the Bitrix server can always publish)."),
+    INT("max-connections-per-address", max_connections_per_address, 0, 10000000, "4096",
+        "Open connections on the subscribe ports from one IPv4 address or one IPv6 /64\n"
+        "(further ones get 503; 0: no limit). Each browser tab holds one socket, and an\n"
+        "office of a few hundred users (several tabs each, the desktop app, phones on\n"
+        "its Wi-Fi) shares one NAT address: 4096 leaves such an office room, while one\n"
+        "address can take no more than about 4% of max-connections. IPv6 counts per /64, as a\n"
+        "site gets at least a /64 and may use any address in it. Behind a reverse proxy\n"
+        "every client has the proxy's address: set 0 there."),
     INT("max-ws-frame-size", max_ws_frame_size, 125, 67108864, "1048576",
         "Bytes of a WebSocket message from a client (close 1009 beyond)."),
     INT("max-output-buffer", max_output_buffer, 65536, 1073741824, "4194304",

@@ -63,6 +63,7 @@ struct config {
     long max_connections_per_channel;
     long max_channels;
     long max_connections;
+    long max_connections_per_address;
     long max_ws_frame_size;
     long max_output_buffer;
     long online_grace;

@@ -69,11 +69,15 @@ void conn_set_timer(struct conn *c, enum tlist tl)
     list_add_tail(&c->srv->timers[tl], &c->timer_node);
 }
 
-void conn_accept(struct listener *l, int fd)
+void conn_accept(struct listener *l, int fd, const struct addr_key *peer)
 {
     struct server *s = l->srv;
     struct conn *c = xcalloc(1, sizeof *c);
     c->fd = fd;
+    if (peer) {
+        c->peer = *peer;
+        c->peer_counted = true;
+    }
     c->srv = s;
     c->role = (uint8_t)l->role;
     c->state = CONN_HTTP;
@@ -263,6 +267,8 @@ static void conn_free(struct conn *c)
     free(c->user_id);
     s->m.n_conns--;
     worker_gauges_changed(s);
+    if (c->peer_counted)
+        addr_table_release(s->home->addrs, &c->peer);
     if (c->role == ROLE_SUBSCRIBE) {
         s->m.n_client_conns--;
         if (s->hub)
@@ -564,8 +570,9 @@ static bool host_valid(const char *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         char ch = v[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                  ch == '-' || ch == '.' || ch == ':' || ch == '[' || ch == ']' || ch == '_';
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == ':' || ch == '[' ||
+                  ch == ']' || ch == '_';
         if (!ok || (ch == '.' && i + 1 < n && v[i + 1] == '.'))
             return false;
     }

@@ -10,6 +10,7 @@
 
 #include <ev.h>
 
+#include "addrlimit.h"
 #include "buf.h"
 #include "chan.h"
 #include "config.h"
@@ -90,6 +91,8 @@ struct conn {
     uint32_t n_pend, cap_pend;
     size_t pend_bytes;
     uint64_t last_seq; /* newest message queued here: one copy per fan-out */
+    struct addr_key peer; /* counted in srv->home->addrs while peer_counted */
+    bool peer_counted;
     char *user_id;     /* V5 token subject */
     uint8_t pub_id[16];
     bool has_pub_id;
@@ -129,6 +132,7 @@ struct metrics {
     uint64_t signature_failures;
     uint64_t drops_slow, drops_limit, drops_proto, drops_timeout, drops_ping;
     uint64_t drops_send_timeout;
+    uint64_t drops_per_address; /* refused by max-connections-per-address */
     uint64_t http_requests;
     uint64_t http_errors;
     uint64_t client_publishes;
@@ -175,6 +179,7 @@ struct server {
     /* workers (worker.h): hub is NULL with one, and home is this server */
     struct hub *hub;
     struct server *home; /* the first worker: store, mids, publish port, signals */
+    struct addr_table *addrs; /* home's: connections per client address, all workers */
     unsigned worker;     /* index in hub->w */
     struct xq inbox;     /* work from the other workers (fan-out, DELETE, reload...) */
     bool store_dirty;    /* published this turn: the store writes before any answer */
@@ -215,7 +220,9 @@ struct conn_piece {
 };
 
 /* ---- conn.c ---- */
-void conn_accept(struct listener *l, int fd);
+/* Takes fd on as a connection of l. peer, when not NULL, is the address
+ * key it was counted under in home's table (released when it closes). */
+void conn_accept(struct listener *l, int fd, const struct addr_key *peer);
 /* Queues bytes and schedules a flush before the loop sleeps. */
 void conn_send(struct conn *c, const void *p, size_t n);
 /* Writes the pieces now when nothing is queued ahead of them (one writev,

@@ -9,10 +9,10 @@ from wsclient import WSClient, OP_TEXT, OP_CLOSE
 
 
 class WSReader(threading.Thread):
-    def __init__(self, srv, cid, timeout=10):
+    def __init__(self, srv, cid, timeout=10, source=None):
         super().__init__(daemon=True)
         self.c = WSClient(srv.sub_port, "/bitrix/subws/?CHANNEL_ID=" + srv.signed(cid),
-                          timeout=timeout)
+                          timeout=timeout, source=source)
         self.ns = []
         self.stop = threading.Event()
         self.start()
