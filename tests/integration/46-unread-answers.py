@@ -58,7 +58,7 @@ class Flood(threading.Thread):
             self.sent += n
 
 
-def attack(srv, label, sock, unit, total, judge_rss):
+def attack(srv, label, sock, unit, total, judge_rss, after_block=None):
     """Runs one flood while publishing to a witness; checks memory, the
     witness and that the flooding connection is closed by send-timeout."""
     cid = new_id()
@@ -78,6 +78,8 @@ def attack(srv, label, sock, unit, total, judge_rss):
         peak = max(peak, vm_rss_kib(srv.pid) or 0)
         time.sleep(0.05)
     f.join(5)
+    if after_block:
+        after_block()
     peak = max(peak, vm_rss_kib(srv.pid) or 0)
     note("%s: sent %d KiB in %.1fs (blocked: %s); RSS %d KiB -> peak %d KiB (+%d KiB)" % (
         label, f.sent // 1024, time.time() - t0, f.blocked, rss0, peak, peak - rss0))
@@ -129,8 +131,22 @@ def run(binary, judge_rss, total):
     cert, key = make_cert(tempfile.mkdtemp(prefix="pullbox-46-"))
     ctx = tls_client_context(cafile=cert)
     options = b"OPTIONS /bitrix/sub/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    held = new_id()
+
+    def behind_long_poll(srv):
+        s = connect(srv.sub_port)
+        s.sendall(("GET /bitrix/sub/?CHANNEL_ID=%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % (
+            srv.signed(held))).encode())
+        return s
+
+    def end_long_poll(srv):
+        # answers the held poll: the requests behind it are served next,
+        # and their answers are never read either
+        return lambda: publish_text(srv, held, json.dumps({"end": 1}))
+
     cases = (
         ("8893 pipelined OPTIONS", lambda srv: connect(srv.sub_port), options),
+        ("8893 OPTIONS pipelined behind a held long poll", behind_long_poll, options),
         ("8894 (TLS) pipelined OPTIONS", lambda srv: tls_connect(tls_port(srv), ctx), options),
         ("8895 pipelined GET /health", lambda srv: connect(srv.pub_port),
          b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"),
@@ -142,7 +158,8 @@ def run(binary, judge_rss, total):
                 publish_text(srv, new_id(), "x" * 1000)
             sock = open_sock(srv)
             ok(sock is not None, "%s, %s: connected" % (kind, label))
-            attack(srv, "%s, %s" % (kind, label), sock, unit, total, judge_rss)
+            attack(srv, "%s, %s" % (kind, label), sock, unit, total, judge_rss,
+                   end_long_poll(srv) if open_sock is behind_long_poll else None)
             st, _, _ = publish_text(srv, new_id(), "after")
             ok(st == 200, "%s, %s: the server still publishes after the flood" % (kind, label))
 
