@@ -149,7 +149,7 @@ static const struct opt options[] = {
         "Bytes of a WebSocket message from a client (close 1009 beyond)."),
     INT("max-output-buffer", max_output_buffer, 65536, 1073741824, "4194304",
         "Bytes queued to one connection that does not read (deliveries, answers, pings);\n"
-        "it is dropped beyond. Reading a connection already stops at 64 KiB of queued\n"
+        "it is dropped beyond. Reading a connection already stops at 16 KiB of queued\n"
         "output, so beyond that only deliveries and pings add to it."),
     INT("online-grace", online_grace, 0, 3600, "130",
         "Seconds a channel counts as online after its last subscriber left."),

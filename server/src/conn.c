@@ -24,7 +24,7 @@
  * the answers makes the server hold them all (an OPTIONS answer is nine times
  * its request). Small, since it is held per connection; it is checked before
  * each request or frame is handled, so one answer may go past it. */
-#define CONN_OUT_PAUSE (64 * 1024)
+#define CONN_OUT_PAUSE (16 * 1024)
 
 static const char conn_err_peer[] = "peer closed";
 static const char conn_err_io[] = "socket error";
@@ -749,38 +749,9 @@ void conn_process_input(struct conn *c)
         buf_deinit(&c->in); /* idle connections keep no input buffer */
 }
 
-static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+/* Handles what is buffered, as the state asks. */
+static void handle_input(struct conn *c)
 {
-    (void)loop;
-    (void)revents;
-    struct conn *c = w->data;
-    struct server *s = c->srv;
-    if ((c->flags & CONN_F_TLS_HS) && !tls_handshake(c))
-        return;
-    for (int rounds = 0; rounds < 4; rounds++) {
-        /* what is buffered is handled first (update_reading resumes) */
-        if (input_full(c) || conn_output_full(c))
-            break;
-        uint8_t *dst = buf_reserve(&c->in, CONN_READ_CHUNK);
-        ssize_t n = io_read(c, dst, CONN_READ_CHUNK);
-        if (n > 0) {
-            c->in.len += (size_t)n;
-            s->m.bytes_in += (uint64_t)n;
-            if ((size_t)n < CONN_READ_CHUNK)
-                break;
-            continue;
-        }
-        if (n == 0) {
-            c->flags |= CONN_F_PEER_EOF;
-            break;
-        }
-        if (n == -EINTR)
-            continue;
-        if (n == -EAGAIN || n == -EWOULDBLOCK)
-            break;
-        conn_close(c, conn_err_io);
-        return;
-    }
     switch (c->state) {
     case CONN_HTTP:
         /* a publisher that writes its request and closes (PHP with
@@ -795,6 +766,55 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
          * then input_full stops reading past a request head's worth */
         break;
     }
+}
+
+static void on_read(struct ev_loop *loop, ev_io *w, int revents)
+{
+    (void)loop;
+    (void)revents;
+    struct conn *c = w->data;
+    struct server *s = c->srv;
+    if ((c->flags & CONN_F_TLS_HS) && !tls_handshake(c))
+        return;
+    /* each chunk is handled before the next is read, so what waits
+     * unhandled when the output fills is at most one chunk */
+    bool handled = false;
+    for (int rounds = 0; rounds < 4; rounds++) {
+        if ((c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) || input_full(c) ||
+            conn_output_full(c))
+            break;
+        /* a part-request left over is topped up to one chunk, so that the
+         * buffer only grows past it for a request or frame that is larger */
+        size_t want = CONN_READ_CHUNK;
+        if (c->in.len && c->in.len < CONN_READ_CHUNK)
+            want -= c->in.len;
+        uint8_t *dst = buf_reserve(&c->in, want);
+        ssize_t n = io_read(c, dst, want);
+        if (n > 0) {
+            c->in.len += (size_t)n;
+            s->m.bytes_in += (uint64_t)n;
+            handle_input(c);
+            handled = true;
+            if ((size_t)n < want)
+                break;
+            continue;
+        }
+        if (n == 0) {
+            c->flags |= CONN_F_PEER_EOF;
+            break;
+        }
+        if (n == -EINTR)
+            continue;
+        if (n == -EAGAIN || n == -EWOULDBLOCK)
+            break;
+        conn_close(c, conn_err_io);
+        return;
+    }
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    /* reading resumed after a pause: what waited is handled now */
+    if (!handled)
+        handle_input(c);
     if ((c->flags & CONN_F_PEER_EOF) && !(c->flags & CONN_F_CLOSING)) {
         if (c->state == CONN_HTTP && c->out.bytes == 0 && !(c->flags & CONN_F_PENDING))
             conn_close(c, conn_err_peer);

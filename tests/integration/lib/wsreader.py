@@ -1,6 +1,7 @@
 """A WebSocket subscriber that reads every message in a background thread
-and keeps the "n" parameter of each, in arrival order: the witness of the
-hostile-client tests (every message, in order, while someone misbehaves)."""
+and keeps the "n" parameter of each, in arrival order, and when it arrived:
+the witness of the hostile-client tests (every message, in order, while
+someone misbehaves)."""
 import threading
 import time
 
@@ -14,6 +15,7 @@ class WSReader(threading.Thread):
         self.c = WSClient(srv.sub_port, "/bitrix/subws/?CHANNEL_ID=" + srv.signed(cid),
                           timeout=timeout, source=source)
         self.ns = []
+        self.arrived = {}  # n -> time.time() when it arrived
         self.stop = threading.Event()
         self.start()
 
@@ -27,8 +29,11 @@ class WSReader(threading.Thread):
             if m[0] == OP_CLOSE:
                 return
             if m[0] == OP_TEXT:
+                now = time.time()
                 for f in text_frames(m[1]):
-                    self.ns.append(f["text"]["params"]["n"])
+                    n = f["text"]["params"]["n"]
+                    self.ns.append(n)
+                    self.arrived.setdefault(n, now)
 
     def wait_for(self, n, timeout=10):
         """True once n messages have arrived (false after timeout)."""
