@@ -32,7 +32,10 @@ from wsreader import WSReader  # noqa: E402
 CONNS = int(os.environ.get("PULLBOX_SOAK_CONNS", "1000"))
 SECONDS = float(os.environ.get("PULLBOX_SOAK_SECONDS", "20"))
 RSS_BOUND_MIB = 96
-P99_BOUND = 1.0  # seconds from publish to the witness
+# seconds from publish to the witness: loose, as the test machines are shared
+# (a figure, measured with the load average beside it, is in
+# docs/benchmarks.md); it catches a server that starves the witness
+P99_BOUND = 5.0
 KINDS = tuple(os.environ.get("PULLBOX_SOAK_KINDS", "").split(",")) if os.environ.get(
     "PULLBOX_SOAK_KINDS") else ("slowloris", "pipeline", "pingflood", "bigframe", "badsig", "pubflood")
 
@@ -253,9 +256,10 @@ def soak(judge_rss):
         note("RSS %d KiB -> peak %d KiB (+%d KiB)%s; pullboxd used %.1f s of CPU in %.0f s" % (
             rss0, peak, peak - rss0, "" if judge_rss else " (sanitized build: not judged)", cpu,
             SECONDS))
-        note("witness latency over %d messages: p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
-            len(lat), 1000 * (pct(lat, 0.5) or 0), 1000 * (pct(lat, 0.99) or 0),
-            1000 * max(lat or [0])))
+        note("witness latency over %d messages: p50 %.1f ms, p99 %.1f ms, max %.1f ms "
+             "(load average %.1f)" % (len(lat), 1000 * (pct(lat, 0.5) or 0),
+                                      1000 * (pct(lat, 0.99) or 0), 1000 * max(lat or [0]),
+                                      os.getloadavg()[0]))
         note("drops: " + ", ".join("%s %d" % (k.split('"')[1], v) for k, v in sorted(m.items())
                                    if k.startswith("pullbox_drops_total")))
         ok(n >= SECONDS * 5, "the publisher kept publishing (%d messages)" % n)
