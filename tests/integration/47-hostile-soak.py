@@ -262,7 +262,8 @@ def soak(judge_rss):
                                       os.getloadavg()[0]))
         note("drops: " + ", ".join("%s %d" % (k.split('"')[1], v) for k, v in sorted(m.items())
                                    if k.startswith("pullbox_drops_total")))
-        ok(n >= SECONDS * 5, "the publisher kept publishing (%d messages)" % n)
+        if judge_rss:
+            ok(n >= SECONDS * 5, "the publisher kept publishing (%d messages)" % n)
         ok(w.ns[:n - 1] == list(range(n - 1)) and w.is_alive(),
            "the witness received every message in order (%d of %d)" % (len(w.ns), n))
         ok(all(drops[k] > 0 for k in ("slowloris", "bigframe") if k in drops),
@@ -276,8 +277,10 @@ def soak(judge_rss):
 
 def main():
     plain = os.environ.get("PULLBOX_BIN") or os.path.join(OUT, "pullboxd")
-    judge = os.path.exists(plain)
-    if judge:
+    # ASan's quarantine keeps freed memory resident and its checks slow
+    # every turn: a sanitized build runs the soak for its reports only
+    judge = os.path.exists(plain) and not plain.endswith("-san")
+    if os.path.exists(plain):
         os.environ["PULLBOX_BIN"] = plain
     try:
         soak(judge)
