@@ -151,6 +151,12 @@ static const struct opt options[] = {
         "Bytes queued to one connection that does not read (deliveries, answers, pings);\n"
         "it is dropped beyond. Reading a connection already stops at 16 KiB of queued\n"
         "output, so beyond that only deliveries and pings add to it."),
+    INT("max-input-memory", max_input_memory, 1048576, 1073741824, "67108864",
+        "Bytes of requests and WebSocket messages larger than 16 KiB held at once, all\n"
+        "subscribe-port connections together; one that needs more while it is full gets\n"
+        "503 (WebSocket: close 1013). Without it, max-connections clients that each send\n"
+        "a body or message just under its limit, slowly, make pullboxd hold that many\n"
+        "MiB; large client publishes are rare, so 64 MiB serves them."),
     INT("online-grace", online_grace, 0, 3600, "130",
         "Seconds a channel counts as online after its last subscriber left."),
     STR("journal-path", journal_path, "",

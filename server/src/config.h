@@ -66,6 +66,7 @@ struct config {
     long max_connections_per_address;
     long max_ws_frame_size;
     long max_output_buffer;
+    long max_input_memory;
     long online_grace;
 
     char *journal_path;        /* directory; empty: the in-memory store */

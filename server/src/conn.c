@@ -6,6 +6,7 @@
 #include "tls.h"
 #include "util.h"
 #include "worker.h"
+#include "ws.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -33,6 +34,7 @@ static const char conn_err_send_timeout[] = "peer takes no output (send-timeout)
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void reject(struct conn *c, int status, const char *text);
 
 static double tl_interval(const struct server *s, enum tlist tl)
 {
@@ -126,6 +128,42 @@ void conn_schedule_flush(struct conn *c)
 bool conn_output_full(const struct conn *c)
 {
     return c->out.bytes > CONN_OUT_PAUSE;
+}
+
+bool conn_input_budget_full(const struct conn *c, size_t more)
+{
+    const struct server *s = c->srv;
+    if (c->role != ROLE_SUBSCRIBE)
+        return false; /* the publish port faces the Bitrix server only */
+    size_t share = (size_t)s->cfg.max_input_memory / (s->hub ? s->hub->n : 1);
+    return s->in_large + more > share;
+}
+
+/* Charges what c holds past one read chunk (its input buffer, a message in
+ * fragments) to the worker's max-input-memory count. */
+static void account_input(struct conn *c)
+{
+    size_t now = c->in.cap > CONN_READ_CHUNK ? c->in.cap : 0;
+    now += wsconn_buffered(c);
+    c->srv->in_large = c->srv->in_large - c->in_charged + now;
+    c->in_charged = now;
+}
+
+/* Growing c's input buffer would pass max-input-memory: the request (or
+ * message) is refused with a status that asks to retry. */
+static bool input_refused(struct conn *c)
+{
+    if (c->in.cap - c->in.len >= CONN_READ_CHUNK || c->in.len < CONN_READ_CHUNK ||
+        !conn_input_budget_full(c, c->in.cap))
+        return false;
+    c->srv->m.drops_limit++;
+    if (c->state == CONN_WS) {
+        c->in.len = 0;
+        wsconn_close(c, WS_CLOSE_TRY_AGAIN, "server busy: max-input-memory, retry later");
+    } else {
+        reject(c, 503, "Server busy: requests held exceed max-input-memory, retry later");
+    }
+    return true;
 }
 
 void conn_send(struct conn *c, const void *p, size_t n)
@@ -265,6 +303,7 @@ static void conn_free(struct conn *c)
     outq_clear(&c->out);
     buf_deinit(&c->in);
     free(c->user_id);
+    s->in_large -= c->in_charged;
     s->m.n_conns--;
     worker_gauges_changed(s);
     if (c->peer_counted)
@@ -515,8 +554,10 @@ void conn_flush_all(struct server *s)
             conn_write(c);
         /* a long poll answered: the connection serves pipelined requests next */
         if (!(c->flags & CONN_F_CLOSING) && c->state == CONN_HTTP && c->in.len &&
-            !(c->flags & CONN_F_CLOSE_AFTER))
+            !(c->flags & CONN_F_CLOSE_AFTER)) {
             conn_process_input(c);
+            account_input(c);
+        }
         if (!(c->flags & CONN_F_CLOSING))
             c->out_mark = c->out.bytes;
         update_reading(c);
@@ -788,6 +829,8 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
         size_t want = CONN_READ_CHUNK;
         if (c->in.len && c->in.len < CONN_READ_CHUNK)
             want -= c->in.len;
+        if (input_refused(c))
+            break;
         uint8_t *dst = buf_reserve(&c->in, want);
         ssize_t n = io_read(c, dst, want);
         if (n > 0) {
@@ -815,6 +858,7 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     /* reading resumed after a pause: what waited is handled now */
     if (!handled)
         handle_input(c);
+    account_input(c);
     if ((c->flags & CONN_F_PEER_EOF) && !(c->flags & CONN_F_CLOSING)) {
         if (c->state == CONN_HTTP && c->out.bytes == 0 && !(c->flags & CONN_F_PENDING))
             conn_close(c, conn_err_peer);

@@ -83,6 +83,7 @@ struct conn {
     double deadline;
     double stall_deadline; /* send-timeout: closed unless the peer reads by then */
     size_t out_mark;       /* queued as of the last flush or write: earlier turns, unread */
+    size_t in_charged;     /* what this conn adds to srv->in_large */
     double since;          /* connected or subscribed at */
     struct buf in;
     struct outq out;
@@ -90,10 +91,10 @@ struct conn {
     struct msg **pend; /* deliveries waiting for the next flush */
     uint32_t n_pend, cap_pend;
     size_t pend_bytes;
-    uint64_t last_seq; /* newest message queued here: one copy per fan-out */
+    uint64_t last_seq;    /* newest message queued here: one copy per fan-out */
     struct addr_key peer; /* counted in srv->home->addrs while peer_counted */
     bool peer_counted;
-    char *user_id;     /* V5 token subject */
+    char *user_id; /* V5 token subject */
     uint8_t pub_id[16];
     bool has_pub_id;
     uint8_t http_minor;
@@ -157,6 +158,7 @@ struct server {
     struct list_node closing;
     struct list_node timers[TL_COUNT];
     struct list_node stalled; /* conns whose writes block, oldest stall first */
+    size_t in_large;          /* input held past one read chunk per conn (max-input-memory) */
     ev_prepare before_sleep;
     ev_timer tick;
     ev_signal sigterm, sigint, sighup;
@@ -178,12 +180,12 @@ struct server {
     struct metrics m;
     /* workers (worker.h): hub is NULL with one, and home is this server */
     struct hub *hub;
-    struct server *home; /* the first worker: store, mids, publish port, signals */
+    struct server *home;      /* the first worker: store, mids, publish port, signals */
     struct addr_table *addrs; /* home's: connections per client address, all workers */
-    unsigned worker;     /* index in hub->w */
-    struct xq inbox;     /* work from the other workers (fan-out, DELETE, reload...) */
-    bool store_dirty;    /* published this turn: the store writes before any answer */
-    uint64_t wake;       /* workers whose inbox got work this turn (bit per worker) */
+    unsigned worker;          /* index in hub->w */
+    struct xq inbox;          /* work from the other workers (fan-out, DELETE, reload...) */
+    bool store_dirty;         /* published this turn: the store writes before any answer */
+    uint64_t wake;            /* workers whose inbox got work this turn (bit per worker) */
     pthread_t thread;
 };
 
@@ -233,6 +235,10 @@ void conn_schedule_flush(struct conn *c);
  * read on: request and frame loops stop there, and reading resumes once the
  * peer has taken the output (backpressure). */
 bool conn_output_full(const struct conn *c);
+/* True when c may not hold `more` bytes of input beyond what it has: a
+ * request or message larger than one read chunk, while this worker's share
+ * of max-input-memory is taken (subscribe ports only). */
+bool conn_input_budget_full(const struct conn *c, size_t more);
 /* Closes now-ish: subscriptions go at once, memory when the loop is about
  * to sleep. reason is a static string (for the debug log). */
 void conn_close(struct conn *c, const char *reason);
@@ -295,6 +301,8 @@ void wsconn_send_frame(struct conn *c, uint8_t opcode, const void *p, size_t n);
 void wsconn_close(struct conn *c, uint16_t code, const char *reason);
 void wsconn_ping(struct conn *c);
 void wsconn_free(struct conn *c);
+/* Bytes a WebSocket holds for a message in fragments (0 for others). */
+size_t wsconn_buffered(const struct conn *c);
 
 /* ---- pub.c: publish side ---- */
 void pub_handle(struct conn *c, const struct http1_request *req, const uint8_t *body, size_t len);

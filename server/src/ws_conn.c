@@ -19,6 +19,11 @@ struct ws_state {
     bool close_sent;
 };
 
+size_t wsconn_buffered(const struct conn *c)
+{
+    return c->ws ? c->ws->frag.cap : 0;
+}
+
 void wsconn_free(struct conn *c)
 {
     if (!c->ws)
@@ -223,6 +228,11 @@ void wsconn_read(struct conn *c)
         if (ws->frag.len + n > max) {
             c->srv->m.drops_limit++;
             protocol_error(c, WS_CLOSE_TOO_BIG, "message exceeds max-ws-frame-size");
+            break;
+        }
+        if (ws->frag.cap - ws->frag.len < n && conn_input_budget_full(c, ws->frag.cap + n)) {
+            c->srv->m.drops_limit++;
+            protocol_error(c, WS_CLOSE_TRY_AGAIN, "server busy: max-input-memory, retry later");
             break;
         }
         buf_append(&ws->frag, p, n);

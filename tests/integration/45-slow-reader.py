@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from pbtest import (Server, ok, note, done, new_id, http, connect, build_request,  # noqa: E402
-                    read_response, text_frames, publish_text, OUT)
+                    read_response, text_frames, publish_text, server_from, OUT)
 from wsclient import WSClient, OP_TEXT  # noqa: E402
 from wsreader import WSReader as Reader  # noqa: E402
 
@@ -163,16 +163,8 @@ def rss_test():
     if not os.path.exists(plain):
         ok(True, "# SKIP no plain build at %s for the RSS check" % plain)
         return
-    old = os.environ.get("PULLBOX_BIN")
-    os.environ["PULLBOX_BIN"] = plain
-    try:
-        srv = Server({"max-output-buffer": OBUF, "history-length": 10, "ws-ping-interval": 60})
-    finally:
-        if old is None:
-            del os.environ["PULLBOX_BIN"]
-        else:
-            os.environ["PULLBOX_BIN"] = old
-    with srv:
+    with server_from(plain, {"max-output-buffer": OBUF, "history-length": 10,
+                             "ws-ping-interval": 60}) as srv:
         cid = new_id()
         reader = Reader(srv, cid)
         slows = [WSClient(srv.sub_port, "/bitrix/subws/?CHANNEL_ID=" + srv.signed(cid), rcvbuf=4096)

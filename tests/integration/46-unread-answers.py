@@ -19,9 +19,9 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from pbtest import (Server, ok, note, done, new_id, connect, publish_text,  # noqa: E402
+from pbtest import (ok, note, done, new_id, connect, publish_text,  # noqa: E402
                     metrics, make_cert, tls_conf, tls_port, tls_client_context, tls_connect,
-                    vm_rss_kib, wait_for, OUT)
+                    vm_rss_kib, wait_for, server_from, OUT)
 from wsclient import WSClient, build_frame, OP_PING  # noqa: E402
 from wsreader import WSReader  # noqa: E402
 
@@ -106,17 +106,9 @@ def attack(srv, label, sock, unit, total, judge_rss, after_block=None):
 
 
 def start(binary, cert, key):
-    old = os.environ.get("PULLBOX_BIN")
-    os.environ["PULLBOX_BIN"] = binary
-    try:
-        return Server(dict(tls_conf(cert, key), **{
-            "send-timeout": SEND_TIMEOUT, "ws-ping-interval": 60, "header-timeout": 60,
-            "idle-timeout": 120, "longpoll-timeout": 60}))
-    finally:
-        if old is None:
-            del os.environ["PULLBOX_BIN"]
-        else:
-            os.environ["PULLBOX_BIN"] = old
+    return server_from(binary, dict(tls_conf(cert, key), **{
+        "send-timeout": SEND_TIMEOUT, "ws-ping-interval": 60, "header-timeout": 60,
+        "idle-timeout": 120, "longpoll-timeout": 60}))
 
 
 def ws_flooder(srv):
