@@ -35,6 +35,7 @@ static const char conn_err_send_timeout[] = "peer takes no output (send-timeout)
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
 static void reject(struct conn *c, int status, const char *text);
+static void handle_input(struct conn *c);
 
 static double tl_interval(const struct server *s, enum tlist tl)
 {
@@ -552,10 +553,12 @@ void conn_flush_all(struct server *s)
             continue;
         if (!(c->flags & CONN_F_WRITING))
             conn_write(c);
-        /* a long poll answered: the connection serves pipelined requests next */
-        if (!(c->flags & CONN_F_CLOSING) && c->state == CONN_HTTP && c->in.len &&
-            !(c->flags & CONN_F_CLOSE_AFTER)) {
-            conn_process_input(c);
+        /* input that waited (a long poll answered, output that drained) is
+         * handled now: a read event fed while the loop is about to sleep
+         * would wait for its next wake-up. Only what is buffered: bounded */
+        if (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && c->in.len &&
+            !conn_output_full(c)) {
+            handle_input(c);
             account_input(c);
         }
         if (!(c->flags & CONN_F_CLOSING))
