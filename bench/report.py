@@ -458,6 +458,11 @@ def main():
     if os.path.exists(wpath):
         out.append(open(wpath).read().rstrip("\n"))
         out.append("")
+    # the hostile-client soak is measured by hand too (bench/hostile.md): kept across runs
+    hpath = os.path.join(os.path.dirname(os.path.abspath(__file__)), "hostile.md")
+    if os.path.exists(hpath):
+        out.append(open(hpath).read().rstrip("\n"))
+        out.append("")
     made = plot(POINTS, table, a.plots)
     if made:
         out.append("## Plots")

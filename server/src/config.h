@@ -47,6 +47,7 @@ struct config {
     long jsonrpc_ping_interval;
     long header_timeout;
     long idle_timeout;
+    long send_timeout;
     long shutdown_timeout;
 
     long message_ttl;
@@ -62,8 +63,10 @@ struct config {
     long max_connections_per_channel;
     long max_channels;
     long max_connections;
+    long max_connections_per_address;
     long max_ws_frame_size;
     long max_output_buffer;
+    long max_input_memory;
     long online_grace;
 
     char *journal_path;        /* directory; empty: the in-memory store */

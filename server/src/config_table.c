@@ -98,6 +98,10 @@ static const struct config_opt options[] = {
         "Seconds a client may take to send a request head and body."),
     INT("idle-timeout", idle_timeout, 1, 3600, "65",
         "Seconds an idle keep-alive connection stays open."),
+    INT("send-timeout", send_timeout, 1, 3600, "60",
+        "Seconds a connection may take no output at all before it is closed, whatever\n"
+        "its state (nginx's send_timeout is 60 too): a peer that never reads is not\n"
+        "kept forever, while a slow mobile link that reads now and then stays."),
     INT("shutdown-timeout", shutdown_timeout, 0, 60, "3",
         "Seconds SIGTERM waits for subscribers to receive their close."),
     INT("message-ttl", message_ttl, 0, 2592000, "86400",
@@ -125,10 +129,26 @@ static const struct config_opt options[] = {
     INT("max-connections", max_connections, 1, 10000000, "100000",
         "Open connections on the subscribe ports (further ones get 503; the\n"
         "publish port is not counted, so the Bitrix server can always publish)."),
+    INT("max-connections-per-address", max_connections_per_address, 0, 10000000, "4096",
+        "Open connections on the subscribe ports from one IPv4 address or one IPv6 /64\n"
+        "(further ones get 503; 0: no limit). Each browser tab holds one socket, and an\n"
+        "office of a few hundred users (several tabs each, the desktop app, phones on\n"
+        "its Wi-Fi) shares one NAT address: 4096 leaves such an office room, while one\n"
+        "address can take no more than about 4% of max-connections. IPv6 counts per /64, as a\n"
+        "site gets at least a /64 and may use any address in it. Behind a reverse proxy\n"
+        "every client has the proxy's address: set 0 there."),
     INT("max-ws-frame-size", max_ws_frame_size, 125, 67108864, "1048576",
         "Bytes of a WebSocket message from a client (close 1009 beyond)."),
     INT("max-output-buffer", max_output_buffer, 65536, 1073741824, "4194304",
-        "Bytes queued to one subscriber that does not read; it is dropped beyond."),
+        "Bytes queued to one connection that does not read (deliveries, answers, pings);\n"
+        "it is dropped beyond. Reading a connection already stops at 16 KiB of queued\n"
+        "output, so beyond that only deliveries and pings add to it."),
+    INT("max-input-memory", max_input_memory, 1048576, 1073741824, "67108864",
+        "Bytes of requests and WebSocket messages larger than 16 KiB held at once, all\n"
+        "subscribe-port connections together; one that needs more while it is full gets\n"
+        "503 (WebSocket: close 1013). Without it, max-connections clients that each send\n"
+        "a body or message just under its limit, slowly, make pullboxd hold that many\n"
+        "MiB; large client publishes are rare, so 64 MiB serves them."),
     INT("online-grace", online_grace, 0, 3600, "130",
         "Seconds a channel counts as online after its last subscriber left."),
     STR("journal-path", journal_path, "",

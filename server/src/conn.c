@@ -6,6 +6,7 @@
 #include "tls.h"
 #include "util.h"
 #include "worker.h"
+#include "ws.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -19,12 +20,22 @@
 /* Bytes asked of the kernel per read: one syscall takes a typical publish. */
 #define CONN_READ_CHUNK 16384
 
+/* Output queued beyond this stops reading the connection until the peer has
+ * taken it. Without it a client that sends requests or pings and never reads
+ * the answers makes the server hold them all (an OPTIONS answer is nine times
+ * its request). Small, since it is held per connection; it is checked before
+ * each request or frame is handled, so one answer may go past it. */
+#define CONN_OUT_PAUSE (16 * 1024)
+
 static const char conn_err_peer[] = "peer closed";
 static const char conn_err_io[] = "socket error";
 static const char conn_err_timeout[] = "timeout";
+static const char conn_err_send_timeout[] = "peer takes no output (send-timeout)";
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
+static void reject(struct conn *c, int status, const char *text);
+static void handle_input(struct conn *c);
 
 static double tl_interval(const struct server *s, enum tlist tl)
 {
@@ -61,11 +72,15 @@ void conn_set_timer(struct conn *c, enum tlist tl)
     list_add_tail(&c->srv->timers[tl], &c->timer_node);
 }
 
-void conn_accept(struct listener *l, int fd)
+void conn_accept(struct listener *l, int fd, const struct addr_key *peer)
 {
     struct server *s = l->srv;
     struct conn *c = xcalloc(1, sizeof *c);
     c->fd = fd;
+    if (peer) {
+        c->peer = *peer;
+        c->peer_counted = true;
+    }
     c->srv = s;
     c->role = (uint8_t)l->role;
     c->state = CONN_HTTP;
@@ -75,6 +90,7 @@ void conn_accept(struct listener *l, int fd)
     outq_init(&c->out);
     list_init(&c->timer_node);
     list_init(&c->flush_node);
+    list_init(&c->stall_node);
     list_add_tail(&s->conns, &c->node);
     ev_io_init(&c->rio, on_read, fd, EV_READ);
     ev_io_init(&c->wio, on_write, fd, EV_WRITE);
@@ -108,6 +124,47 @@ void conn_schedule_flush(struct conn *c)
         return;
     c->flags |= CONN_F_PENDING;
     list_add_tail(&c->srv->pending, &c->flush_node);
+}
+
+bool conn_output_full(const struct conn *c)
+{
+    return c->out.bytes > CONN_OUT_PAUSE;
+}
+
+bool conn_input_budget_full(const struct conn *c, size_t more)
+{
+    const struct server *s = c->srv;
+    if (c->role != ROLE_SUBSCRIBE)
+        return false; /* the publish port faces the Bitrix server only */
+    size_t share = (size_t)s->cfg.max_input_memory / (s->hub ? s->hub->n : 1);
+    return s->in_large + more > share;
+}
+
+/* Charges what c holds past one read chunk (its input buffer, a message in
+ * fragments) to the worker's max-input-memory count. */
+static void account_input(struct conn *c)
+{
+    size_t now = c->in.cap > CONN_READ_CHUNK ? c->in.cap : 0;
+    now += wsconn_buffered(c);
+    c->srv->in_large = c->srv->in_large - c->in_charged + now;
+    c->in_charged = now;
+}
+
+/* Growing c's input buffer would pass max-input-memory: the request (or
+ * message) is refused with a status that asks to retry. */
+static bool input_refused(struct conn *c)
+{
+    if (c->in.cap - c->in.len >= CONN_READ_CHUNK || c->in.len < CONN_READ_CHUNK ||
+        !conn_input_budget_full(c, c->in.cap))
+        return false;
+    c->srv->m.drops_limit++;
+    if (c->state == CONN_WS) {
+        c->in.len = 0;
+        wsconn_close(c, WS_CLOSE_TRY_AGAIN, "server busy: max-input-memory, retry later");
+    } else {
+        reject(c, 503, "Server busy: requests held exceed max-input-memory, retry later");
+    }
+    return true;
 }
 
 void conn_send(struct conn *c, const void *p, size_t n)
@@ -212,6 +269,8 @@ void conn_close(struct conn *c, const char *reason)
     ev_io_stop(s->loop, &c->rio);
     ev_io_stop(s->loop, &c->wio);
     conn_set_timer(c, TL_NONE);
+    if (list_linked(&c->stall_node))
+        list_del(&c->stall_node);
     if (c->flags & CONN_F_PENDING) {
         list_del(&c->flush_node);
         c->flags &= (uint16_t)~CONN_F_PENDING;
@@ -245,8 +304,11 @@ static void conn_free(struct conn *c)
     outq_clear(&c->out);
     buf_deinit(&c->in);
     free(c->user_id);
+    s->in_large -= c->in_charged;
     s->m.n_conns--;
     worker_gauges_changed(s);
+    if (c->peer_counted)
+        addr_table_release(s->home->addrs, &c->peer);
     if (c->role == ROLE_SUBSCRIBE) {
         s->m.n_client_conns--;
         if (s->hub)
@@ -268,14 +330,62 @@ void conn_reap(struct server *s)
 
 /* ---- transport: plain TCP or TLS ---- */
 
+/* (Re)starts the send-timeout: the peer has until then to take some output.
+ * One ordered list serves every connection, as all share the interval. */
+static void stall_start(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (list_linked(&c->stall_node))
+        list_del(&c->stall_node);
+    c->stall_deadline = ev_now(s->loop) + (double)s->cfg.send_timeout;
+    list_add_tail(&s->stalled, &c->stall_node);
+}
+
 static void want_write(struct conn *c, bool on)
 {
     if (on && !(c->flags & CONN_F_WRITING)) {
         c->flags |= CONN_F_WRITING;
         ev_io_start(c->srv->loop, &c->wio);
+        stall_start(c);
     } else if (!on && (c->flags & CONN_F_WRITING)) {
         c->flags &= (uint16_t)~CONN_F_WRITING;
         ev_io_stop(c->srv->loop, &c->wio);
+        if (list_linked(&c->stall_node))
+            list_del(&c->stall_node);
+    }
+}
+
+/* Input left unhandled that reading more would only add to: a long poll or
+ * event stream (which handle no input until they end) or a waiting publish
+ * with a request head's worth behind it, or a full buffer in any state. */
+static bool input_full(const struct conn *c)
+{
+    const struct config *cfg = &c->srv->cfg;
+    size_t limit = (size_t)cfg->max_header_size + (size_t)cfg->max_body_size + 4096;
+    if (c->state == CONN_WS)
+        limit = (size_t)cfg->max_ws_frame_size + 64;
+    else if (c->state != CONN_HTTP)
+        limit = (size_t)cfg->max_header_size;
+    return c->in.len >= limit;
+}
+
+/* Backpressure, in one place for every state and transport: a connection
+ * with too much output queued, or input it cannot handle yet, is not read
+ * (its socket buffer fills and the peer's sends block) until that changes;
+ * then what is already buffered is handled at once. */
+static void update_reading(struct conn *c)
+{
+    struct ev_loop *loop = c->srv->loop;
+    if (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER | CONN_F_TLS_HS))
+        return;
+    bool pause = conn_output_full(c) || input_full(c);
+    if (pause && !(c->flags & CONN_F_READ_PAUSED)) {
+        c->flags |= CONN_F_READ_PAUSED;
+        ev_io_stop(loop, &c->rio);
+    } else if (!pause && (c->flags & CONN_F_READ_PAUSED)) {
+        c->flags &= (uint16_t)~CONN_F_READ_PAUSED;
+        ev_io_start(loop, &c->rio);
+        ev_feed_event(loop, &c->rio, EV_READ);
     }
 }
 
@@ -398,11 +508,18 @@ static void conn_write(struct conn *c)
         return;
     }
     s->m.bytes_out += (uint64_t)w;
+    c->out_mark = c->out.bytes;
     if (c->out.bytes) {
+        /* any progress restarts the send-timeout: only a peer that takes
+         * nothing at all for that long is dropped */
+        if (w > 0 && (c->flags & CONN_F_WRITING))
+            stall_start(c);
         want_write(c, true);
+        update_reading(c);
         return;
     }
     want_write(c, false);
+    update_reading(c);
     if (c->flags & CONN_F_CLOSE_AFTER) {
         /* a lingering close: tell the peer we are done, then drop */
         if (c->ssl)
@@ -420,10 +537,12 @@ void conn_flush_all(struct server *s)
         struct conn *c = list_first(&s->pending, struct conn, flush_node);
         list_del(&c->flush_node);
         c->flags &= (uint16_t)~CONN_F_PENDING;
-        /* slow means: what earlier turns queued is still unread. Judged
-         * before this turn's data is added, so one big burst (a catch-up of
-         * large messages) is written, not taken for a reader that stalled */
-        if (c->n_pend && c->out.bytes > (size_t)s->cfg.max_output_buffer) {
+        /* slow means: what earlier turns queued is still unread, and more
+         * is coming. Judged on what the last write left, before this turn's
+         * data is added, so one big burst (a catch-up of large messages) is
+         * written, not taken for a reader that stalled. Every connection, in
+         * every state: pings and answers count as much as deliveries */
+        if (c->out_mark > (size_t)s->cfg.max_output_buffer) {
             s->m.drops_slow++;
             conn_close(c, "output queue over max-output-buffer");
             continue;
@@ -434,10 +553,17 @@ void conn_flush_all(struct server *s)
             continue;
         if (!(c->flags & CONN_F_WRITING))
             conn_write(c);
-        /* a long poll answered: the connection serves pipelined requests next */
-        if (!(c->flags & CONN_F_CLOSING) && c->state == CONN_HTTP && c->in.len &&
-            !(c->flags & CONN_F_CLOSE_AFTER))
-            conn_process_input(c);
+        /* input that waited (a long poll answered, output that drained) is
+         * handled now: a read event fed while the loop is about to sleep
+         * would wait for its next wake-up. Only what is buffered: bounded */
+        if (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && c->in.len &&
+            !conn_output_full(c)) {
+            handle_input(c);
+            account_input(c);
+        }
+        if (!(c->flags & CONN_F_CLOSING))
+            c->out_mark = c->out.bytes;
+        update_reading(c);
     }
 }
 
@@ -461,6 +587,18 @@ static void reject(struct conn *c, int status, const char *text)
     conn_close_after_write(c);
 }
 
+/* A head past max-header-size: 414 when the request line alone is, as
+ * nginx tells a long URI from too many or too long header fields. */
+static void reject_too_large(struct conn *c)
+{
+    size_t max = (size_t)c->srv->cfg.max_header_size;
+    const uint8_t *eol = memchr(c->in.data, '\n', c->in.len < max ? c->in.len : max);
+    if (!eol)
+        reject(c, 414, "Request line too long (max-header-size)");
+    else
+        reject(c, 431, "Request header fields too large (max-header-size)");
+}
+
 static bool header_duplicated(const struct http1_request *req, const char *name)
 {
     int n = 0;
@@ -468,6 +606,47 @@ static bool header_duplicated(const struct http1_request *req, const char *name)
         if (str_ieq(req->headers[i].name, req->headers[i].name_len, name))
             n++;
     return n > 1;
+}
+
+/* A Host value nginx would route: a name, an IPv4 address or a bracketed
+ * IPv6 one, and a port; no path, no backslash, no "..". */
+static bool host_valid(const char *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = v[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == ':' || ch == '[' ||
+                  ch == ']' || ch == '_';
+        if (!ok || (ch == '.' && i + 1 < n && v[i + 1] == '.'))
+            return false;
+    }
+    return true;
+}
+
+/* What nginx refuses before it routes a request is refused here too, each
+ * with its own status and text. Returns false after answering. */
+static bool request_acceptable(struct conn *c, const struct http1_request *req)
+{
+    const struct http1_header *host = http1_find_header(req, "Host");
+    if (req->minor_version == 1 && !host) {
+        reject(c, 400, "HTTP/1.1 request without a Host header");
+        return false;
+    }
+    if (host && (header_duplicated(req, "Host") || !host_valid(host->value, host->value_len))) {
+        reject(c, 400, "Duplicate or malformed Host header");
+        return false;
+    }
+    if (http1_check_escapes(req->target, req->target_len) != 0) {
+        reject(c, 400, "Malformed percent-encoding in the request target");
+        return false;
+    }
+    /* HTTP/1.0 has no chunked coding: such a request is framed differently
+     * by whoever forwarded it (RFC 9112 6.1) */
+    if (req->minor_version == 0 && http1_find_header(req, "Transfer-Encoding")) {
+        reject(c, 400, "Transfer-Encoding in an HTTP/1.0 request");
+        return false;
+    }
+    return true;
 }
 
 /* Decides how the body of a just-parsed request is framed. Returns false
@@ -548,13 +727,13 @@ static bool body_complete(struct conn *c)
 void conn_process_input(struct conn *c)
 {
     const struct config *cfg = &c->srv->cfg;
-    while (c->state == CONN_HTTP && c->in.len &&
+    while (c->state == CONN_HTTP && c->in.len && !conn_output_full(c) &&
            !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))) {
         struct http1_request req;
         int hl = http1_parse_request((const char *)c->in.data, c->in.len, &req);
         if (hl == HTTP1_ERR_INCOMPLETE) {
             if (c->in.len > (size_t)cfg->max_header_size) {
-                reject(c, 431, "Request header fields too large (max-header-size)");
+                reject_too_large(c);
                 return;
             }
             if (!(c->flags & CONN_F_REQ_STARTED)) {
@@ -564,7 +743,7 @@ void conn_process_input(struct conn *c)
             return;
         }
         if (hl > 0 && (size_t)hl > (size_t)cfg->max_header_size) {
-            reject(c, 431, "Request header fields too large (max-header-size)");
+            reject_too_large(c);
             return;
         }
         if (hl == HTTP1_ERR_TOO_MANY_HEADERS) {
@@ -580,7 +759,7 @@ void conn_process_input(struct conn *c)
             return;
         }
         if (!c->in_body) {
-            if (!start_body(c, &req, hl))
+            if (!request_acceptable(c, &req) || !start_body(c, &req, hl))
                 return;
             c->in_body = true;
         }
@@ -605,8 +784,32 @@ void conn_process_input(struct conn *c)
         if (c->state == CONN_HTTP && !(c->flags & CONN_F_CLOSE_AFTER))
             conn_set_timer(c, c->in.len ? TL_HEADER : TL_IDLE);
     }
+    if (c->state == CONN_WS && c->in.len && !(c->flags & CONN_F_CLOSING)) {
+        /* frames that came in the same read as the upgrade request */
+        wsconn_read(c);
+        return;
+    }
     if (c->in.len == 0)
         buf_deinit(&c->in); /* idle connections keep no input buffer */
+}
+
+/* Handles what is buffered, as the state asks. */
+static void handle_input(struct conn *c)
+{
+    switch (c->state) {
+    case CONN_HTTP:
+        /* a publisher that writes its request and closes (PHP with
+         * dont_wait_answer) still gets its request processed */
+        conn_process_input(c);
+        break;
+    case CONN_WS:
+        wsconn_read(c);
+        break;
+    default:
+        /* long polls and event streams handle input once they end; until
+         * then input_full stops reading past a request head's worth */
+        break;
+    }
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -617,25 +820,28 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
     struct server *s = c->srv;
     if ((c->flags & CONN_F_TLS_HS) && !tls_handshake(c))
         return;
-    size_t limit = (size_t)s->cfg.max_header_size + (size_t)s->cfg.max_body_size + 4096;
-    if (c->state == CONN_WS)
-        limit = (size_t)s->cfg.max_ws_frame_size + 64;
+    /* each chunk is handled before the next is read, so what waits
+     * unhandled when the output fills is at most one chunk */
+    bool handled = false;
     for (int rounds = 0; rounds < 4; rounds++) {
-        if (c->in.len >= limit) {
-            /* a subscriber that pipelines requests behind a long poll, or a
-             * frame bigger than allowed: stop reading until it drains */
-            if (c->state == CONN_LONGPOLL || c->state == CONN_SSE) {
-                c->in.len = 0;
-                continue;
-            }
+        if ((c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) || input_full(c) ||
+            conn_output_full(c))
             break;
-        }
-        uint8_t *dst = buf_reserve(&c->in, CONN_READ_CHUNK);
-        ssize_t n = io_read(c, dst, CONN_READ_CHUNK);
+        /* a part-request left over is topped up to one chunk, so that the
+         * buffer only grows past it for a request or frame that is larger */
+        size_t want = CONN_READ_CHUNK;
+        if (c->in.len && c->in.len < CONN_READ_CHUNK)
+            want -= c->in.len;
+        if (input_refused(c))
+            break;
+        uint8_t *dst = buf_reserve(&c->in, want);
+        ssize_t n = io_read(c, dst, want);
         if (n > 0) {
             c->in.len += (size_t)n;
             s->m.bytes_in += (uint64_t)n;
-            if ((size_t)n < CONN_READ_CHUNK)
+            handle_input(c);
+            handled = true;
+            if ((size_t)n < want)
                 break;
             continue;
         }
@@ -650,21 +856,12 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
         conn_close(c, conn_err_io);
         return;
     }
-    switch (c->state) {
-    case CONN_HTTP:
-        /* a publisher that writes its request and closes (PHP with
-         * dont_wait_answer) still gets its request processed */
-        conn_process_input(c);
-        break;
-    case CONN_WS:
-        wsconn_read(c);
-        break;
-    default:
-        /* long polls and event streams ignore input until they end */
-        if (c->in.len > (size_t)s->cfg.max_header_size)
-            c->in.len = 0;
-        break;
-    }
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    /* reading resumed after a pause: what waited is handled now */
+    if (!handled)
+        handle_input(c);
+    account_input(c);
     if ((c->flags & CONN_F_PEER_EOF) && !(c->flags & CONN_F_CLOSING)) {
         if (c->state == CONN_HTTP && c->out.bytes == 0 && !(c->flags & CONN_F_PENDING))
             conn_close(c, conn_err_peer);
@@ -672,7 +869,9 @@ static void on_read(struct ev_loop *loop, ev_io *w, int revents)
             conn_close(c, conn_err_peer);
         else
             conn_close_after_write(c);
+        return;
     }
+    update_reading(c);
 }
 
 /* ---- timeouts ---- */
@@ -715,6 +914,14 @@ static void expire(struct conn *c, enum tlist tl)
 
 void conn_tick(struct server *s, double now)
 {
+    for (int n = 0; n < 10000 && !list_empty(&s->stalled); n++) {
+        struct conn *c = list_first(&s->stalled, struct conn, stall_node);
+        if (c->stall_deadline > now)
+            break;
+        list_del(&c->stall_node);
+        s->m.drops_send_timeout++;
+        conn_close(c, conn_err_send_timeout);
+    }
     for (int tl = 0; tl < TL_COUNT; tl++) {
         struct list_node *head = &s->timers[tl];
         /* bounded per tick so a mass expiry cannot stall the loop */

@@ -248,6 +248,24 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req)
     return (int)(p - buf);
 }
 
+int http1_check_escapes(const char *target, size_t len)
+{
+    bool in_path = true;
+    for (size_t i = 0; i < len; i++) {
+        if (target[i] == '?' || target[i] == '#')
+            in_path = false;
+        if (target[i] != '%')
+            continue;
+        if (len - i < 3)
+            return -1;
+        int hi = http1_hexval(target[i + 1]), lo = http1_hexval(target[i + 2]);
+        if (hi < 0 || lo < 0 || (in_path && (hi | lo) == 0))
+            return -1;
+        i += 2;
+    }
+    return 0;
+}
+
 const struct http1_header *http1_find_header(const struct http1_request *req, const char *name)
 {
     for (size_t i = 0; i < req->num_headers; i++)

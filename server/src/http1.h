@@ -56,6 +56,12 @@ struct http1_request {
  * of *req are unspecified. */
 int http1_parse_request(const char *buf, size_t len, struct http1_request *req);
 
+/* Checks the percent-encoding of a request target: every '%' starts "%HH"
+ * with two hex digits, and the path (before '?') has no "%00". Returns 0,
+ * or -1 (answer 400: nginx refuses such a path too, and a query value that
+ * cannot be decoded would otherwise be read as absent). */
+int http1_check_escapes(const char *target, size_t len);
+
 /* Case-insensitive header lookup; first match or NULL (points into req). */
 const struct http1_header *http1_find_header(const struct http1_request *req, const char *name);
 

@@ -66,13 +66,16 @@ int net_listen(const char *addr, int backlog, bool reuseport, char *err)
     return fd;
 }
 
-int net_accept(int lfd, char *peer, size_t peerlen)
+int net_accept(int lfd, struct sockaddr_storage *out, char *peer, size_t peerlen)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
+    memset(&ss, 0, sizeof ss);
     int fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
         return -errno;
+    if (out)
+        *out = ss;
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     if (peer && peerlen) {

@@ -5,6 +5,8 @@
 
 #include "first.h"
 
+#include <sys/socket.h>
+
 #define NET_ERR_LEN 256
 
 /* Binds and listens on "host:port", "[v6]:port" or "*:port" (all
@@ -13,9 +15,9 @@
  * non-blocking, close-on-exec fd or -1. */
 int net_listen(const char *addr, int backlog, bool reuseport, char *err);
 /* Accepts one connection (non-blocking, close-on-exec, TCP_NODELAY set).
- * Returns the fd or -errno (-EAGAIN when none is waiting). peer gets the
- * printable address of the peer. */
-int net_accept(int lfd, char *peer, size_t peerlen);
+ * Returns the fd or -errno (-EAGAIN when none is waiting). ss, when not
+ * NULL, gets the peer's address; peer, its printable form. */
+int net_accept(int lfd, struct sockaddr_storage *ss, char *peer, size_t peerlen);
 /* The local port a socket is bound to, or -1. */
 int net_local_port(int fd);
 

@@ -66,6 +66,23 @@ void server_keyring_free(struct sign_keyring *kr)
     memset(kr, 0, sizeof *kr);
 }
 
+/* Answers a connection refused at accept with 503 and closes it: a
+ * best-effort answer the client can read (plain HTTP only: a TLS client
+ * would take it for garbage either way). */
+static void refuse_busy(struct listener *l, int fd, const char *text)
+{
+    char busy[320];
+    int n = snprintf(busy, sizeof busy,
+                     "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+                     "Access-Control-Allow-Origin: *\r\nRetry-After: 5\r\nConnection: close\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     strlen(text), text);
+    if (!l->tls && n > 0 && (size_t)n < sizeof busy && write(fd, busy, (size_t)n) < 0) {
+        /* nothing more to do for a peer that is gone */
+    }
+    close(fd);
+}
+
 static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
 {
     (void)loop;
@@ -73,7 +90,8 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
     struct listener *l = w->data;
     struct server *s = l->srv;
     for (int i = 0; i < SERVER_ACCEPTS_PER_EVENT; i++) {
-        int fd = net_accept(l->fd, NULL, 0);
+        struct sockaddr_storage ss;
+        int fd = net_accept(l->fd, &ss, NULL, 0);
         if (fd < 0) {
             if (fd == -EMFILE || fd == -ENFILE) {
                 log_warn("accept on %s: out of file descriptors", l->addr);
@@ -86,20 +104,26 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
             s->hub ? atomic_load_explicit(&s->hub->n_client_conns, memory_order_relaxed)
                    : s->m.n_client_conns;
         if (l->role == ROLE_SUBSCRIBE && n_open >= (unsigned)s->cfg.max_connections) {
-            /* a best-effort answer the client can read (plain HTTP only:
-             * a TLS client would take it for garbage either way) */
-            static const char busy[] =
-                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-                "Access-Control-Allow-Origin: *\r\nRetry-After: 5\r\nConnection: close\r\n"
-                "Content-Length: 46\r\n\r\nToo many connections (max-connections reached)";
-            if (!l->tls && write(fd, busy, sizeof busy - 1) < 0) {
-                /* nothing more to do for a peer that is gone */
-            }
+            refuse_busy(l, fd, "Too many connections (max-connections reached)");
             s->m.drops_limit++;
-            close(fd);
             continue;
         }
-        conn_accept(l, fd);
+        struct addr_key key;
+        bool keyed = l->role == ROLE_SUBSCRIBE && s->cfg.max_connections_per_address > 0 &&
+                     addr_key_of((struct sockaddr *)&ss, &key);
+        if (keyed && !addr_table_acquire(s->home->addrs, &key,
+                                         (unsigned)s->cfg.max_connections_per_address)) {
+            refuse_busy(l, fd,
+                        "Too many connections from your address (max-connections-per-address)");
+            s->m.drops_per_address++;
+            if (log_level >= LOG_LVL_DEBUG) {
+                char a[64];
+                addr_key_format(&key, a);
+                log_debug("connection from %s refused: max-connections-per-address", a);
+            }
+            continue;
+        }
+        conn_accept(l, fd, keyed ? &key : NULL);
     }
 }
 
@@ -354,6 +378,7 @@ static void init_lists(struct server *s)
     list_init(&s->closing);
     for (int i = 0; i < TL_COUNT; i++)
         list_init(&s->timers[i]);
+    list_init(&s->stalled);
 }
 
 int server_init_worker(struct server *s, struct server *home, unsigned id, char *err,
@@ -409,6 +434,7 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
                        (double)s->cfg.online_grace);
     init_lists(s);
     s->home = s;
+    s->addrs = addr_table_new();
     unsigned workers = worker_count(&s->cfg);
     if (workers > 1)
         worker_hub_new(s, workers);
@@ -479,6 +505,10 @@ void server_deinit(struct server *s)
     s->tls_ctx = NULL;
     server_keyring_free(&s->keys);
     config_free(&s->cfg);
-    if (s == s->home)
+    if (s == s->home) {
         worker_hub_free(s);
+        /* last: every worker's connections have released their counts */
+        addr_table_free(s->addrs);
+        s->addrs = NULL;
+    }
 }

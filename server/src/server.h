@@ -10,6 +10,7 @@
 
 #include <ev.h>
 
+#include "addrlimit.h"
 #include "buf.h"
 #include "chan.h"
 #include "config.h"
@@ -43,18 +44,19 @@ enum tlist {
     TL_COUNT
 };
 
-#define CONN_F_CLOSING (1u << 0)     /* on the close list; freed before the loop sleeps */
-#define CONN_F_CLOSE_AFTER (1u << 1) /* close once the output queue is written */
-#define CONN_F_PEER_EOF (1u << 2)    /* the peer shut its side */
-#define CONN_F_PENDING (1u << 3)     /* on the pending-flush list */
-#define CONN_F_WRITING (1u << 4)     /* EV_WRITE watcher active */
-#define CONN_F_PING_OUT (1u << 5)    /* ping sent, no pong yet */
-#define CONN_F_REQ_STARTED (1u << 6) /* request head partly received */
-#define CONN_F_KEEPALIVE (1u << 7)   /* current HTTP request keeps the connection */
-#define CONN_F_COUNTED (1u << 8)     /* counted in the per-transport gauges */
-#define CONN_F_TLS_HS (1u << 9)      /* TLS handshake not finished */
-#define CONN_F_HEAD (1u << 10)       /* the current request is HEAD: no body */
-#define CONN_F_CATCHUP (1u << 11)    /* subscribed, the store still fetches its catch-up */
+#define CONN_F_CLOSING (1u << 0)      /* on the close list; freed before the loop sleeps */
+#define CONN_F_CLOSE_AFTER (1u << 1)  /* close once the output queue is written */
+#define CONN_F_PEER_EOF (1u << 2)     /* the peer shut its side */
+#define CONN_F_PENDING (1u << 3)      /* on the pending-flush list */
+#define CONN_F_WRITING (1u << 4)      /* EV_WRITE watcher active */
+#define CONN_F_PING_OUT (1u << 5)     /* ping sent, no pong yet */
+#define CONN_F_REQ_STARTED (1u << 6)  /* request head partly received */
+#define CONN_F_KEEPALIVE (1u << 7)    /* current HTTP request keeps the connection */
+#define CONN_F_COUNTED (1u << 8)      /* counted in the per-transport gauges */
+#define CONN_F_TLS_HS (1u << 9)       /* TLS handshake not finished */
+#define CONN_F_HEAD (1u << 10)        /* the current request is HEAD: no body */
+#define CONN_F_CATCHUP (1u << 11)     /* subscribed, the store still fetches its catch-up */
+#define CONN_F_READ_PAUSED (1u << 12) /* not read until its output drains (backpressure) */
 
 struct ws_state;
 struct journal;
@@ -77,16 +79,22 @@ struct conn {
     struct list_node node;       /* server.conns */
     struct list_node timer_node; /* server.timers[tlist] */
     struct list_node flush_node; /* server.pending */
+    struct list_node stall_node; /* server.stalled, while the socket takes nothing */
     double deadline;
-    double since; /* connected or subscribed at */
+    double stall_deadline; /* send-timeout: closed unless the peer reads by then */
+    size_t out_mark;       /* queued as of the last flush or write: earlier turns, unread */
+    size_t in_charged;     /* what this conn adds to srv->in_large */
+    double since;          /* connected or subscribed at */
     struct buf in;
     struct outq out;
     struct sub_link *links;
     struct msg **pend; /* deliveries waiting for the next flush */
     uint32_t n_pend, cap_pend;
     size_t pend_bytes;
-    uint64_t last_seq; /* newest message queued here: one copy per fan-out */
-    char *user_id;     /* V5 token subject */
+    uint64_t last_seq;    /* newest message queued here: one copy per fan-out */
+    struct addr_key peer; /* counted in srv->home->addrs while peer_counted */
+    bool peer_counted;
+    char *user_id; /* V5 token subject */
     uint8_t pub_id[16];
     bool has_pub_id;
     uint8_t http_minor;
@@ -124,6 +132,8 @@ struct metrics {
     uint64_t bytes_in, bytes_out;
     uint64_t signature_failures;
     uint64_t drops_slow, drops_limit, drops_proto, drops_timeout, drops_ping;
+    uint64_t drops_send_timeout;
+    uint64_t drops_per_address; /* refused by max-connections-per-address */
     uint64_t http_requests;
     uint64_t http_errors;
     uint64_t client_publishes;
@@ -147,6 +157,8 @@ struct server {
     struct list_node pending;
     struct list_node closing;
     struct list_node timers[TL_COUNT];
+    struct list_node stalled; /* conns whose writes block, oldest stall first */
+    size_t in_large;          /* input held past one read chunk per conn (max-input-memory) */
     ev_prepare before_sleep;
     ev_timer tick;
     ev_signal sigterm, sigint, sighup;
@@ -160,19 +172,20 @@ struct server {
     uint16_t tag;
     char unique_id[17];
     const struct store_ops *store;
-    struct journal *journal; /* the journal store's state */
-    ev_timer sync_timer;     /* batched journal-sync */
+    struct journal *journal;   /* the journal store's state */
+    ev_timer sync_timer;       /* batched journal-sync */
     struct redis_store *redis; /* the Redis store's state */
     struct pub_ack *pub_ack;   /* the publish request being served, if it waits for acks */
     char node_name[65];        /* node-name, or the host name */
     struct metrics m;
     /* workers (worker.h): hub is NULL with one, and home is this server */
     struct hub *hub;
-    struct server *home; /* the first worker: store, mids, publish port, signals */
-    unsigned worker;     /* index in hub->w */
-    struct xq inbox;     /* work from the other workers (fan-out, DELETE, reload...) */
-    bool store_dirty;    /* published this turn: the store writes before any answer */
-    uint64_t wake;       /* workers whose inbox got work this turn (bit per worker) */
+    struct server *home;      /* the first worker: store, mids, publish port, signals */
+    struct addr_table *addrs; /* home's: connections per client address, all workers */
+    unsigned worker;          /* index in hub->w */
+    struct xq inbox;          /* work from the other workers (fan-out, DELETE, reload...) */
+    bool store_dirty;         /* published this turn: the store writes before any answer */
+    uint64_t wake;            /* workers whose inbox got work this turn (bit per worker) */
     pthread_t thread;
 };
 
@@ -209,13 +222,23 @@ struct conn_piece {
 };
 
 /* ---- conn.c ---- */
-void conn_accept(struct listener *l, int fd);
+/* Takes fd on as a connection of l. peer, when not NULL, is the address
+ * key it was counted under in home's table (released when it closes). */
+void conn_accept(struct listener *l, int fd, const struct addr_key *peer);
 /* Queues bytes and schedules a flush before the loop sleeps. */
 void conn_send(struct conn *c, const void *p, size_t n);
 /* Writes the pieces now when nothing is queued ahead of them (one writev,
  * no copies), and queues whatever the socket did not take. */
 void conn_send_pieces(struct conn *c, const struct conn_piece *v, size_t n);
 void conn_schedule_flush(struct conn *c);
+/* True while c has more output queued than it may have before its input is
+ * read on: request and frame loops stop there, and reading resumes once the
+ * peer has taken the output (backpressure). */
+bool conn_output_full(const struct conn *c);
+/* True when c may not hold `more` bytes of input beyond what it has: a
+ * request or message larger than one read chunk, while this worker's share
+ * of max-input-memory is taken (subscribe ports only). */
+bool conn_input_budget_full(const struct conn *c, size_t more);
 /* Closes now-ish: subscriptions go at once, memory when the loop is about
  * to sleep. reason is a static string (for the debug log). */
 void conn_close(struct conn *c, const char *reason);
@@ -278,6 +301,8 @@ void wsconn_send_frame(struct conn *c, uint8_t opcode, const void *p, size_t n);
 void wsconn_close(struct conn *c, uint16_t code, const char *reason);
 void wsconn_ping(struct conn *c);
 void wsconn_free(struct conn *c);
+/* Bytes a WebSocket holds for a message in fragments (0 for others). */
+size_t wsconn_buffered(const struct conn *c);
 
 /* ---- pub.c: publish side ---- */
 void pub_handle(struct conn *c, const struct http1_request *req, const uint8_t *body, size_t len);

@@ -190,6 +190,10 @@ void stats_metrics(struct conn *c)
            (double)m->drops_timeout);
     metric(&b, "pullbox_drops_total", "counter", NULL, "{reason=\"no_pong\"}",
            (double)m->drops_ping);
+    metric(&b, "pullbox_drops_total", "counter", NULL, "{reason=\"send_timeout\"}",
+           (double)m->drops_send_timeout);
+    metric(&b, "pullbox_drops_total", "counter", NULL, "{reason=\"per_address\"}",
+           (double)m->drops_per_address);
     metric(&b, "pullbox_signature_failures_total", "counter",
            "Subscriptions or client publishes refused for a bad signature.", NULL,
            (double)m->signature_failures);

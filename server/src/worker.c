@@ -492,6 +492,8 @@ static void metrics_add(struct metrics *d, const struct metrics *a)
     ADD(drops_proto);
     ADD(drops_timeout);
     ADD(drops_ping);
+    ADD(drops_send_timeout);
+    ADD(drops_per_address);
     ADD(http_requests);
     ADD(http_errors);
     ADD(client_publishes);

@@ -26,7 +26,8 @@ enum {
     WS_CLOSE_INVALID_DATA = 1007,
     WS_CLOSE_POLICY = 1008,
     WS_CLOSE_TOO_BIG = 1009,
-    WS_CLOSE_INTERNAL = 1011
+    WS_CLOSE_INTERNAL = 1011,
+    WS_CLOSE_TRY_AGAIN = 1013 /* IANA registry: "Try Again Later" */
 };
 
 /* Longest client frame header: 2 + 8 (64-bit length) + 4 (mask key). */

@@ -19,6 +19,11 @@ struct ws_state {
     bool close_sent;
 };
 
+size_t wsconn_buffered(const struct conn *c)
+{
+    return c->ws ? c->ws->frag.cap : 0;
+}
+
 void wsconn_free(struct conn *c)
 {
     if (!c->ws)
@@ -173,7 +178,9 @@ void wsconn_read(struct conn *c)
     const struct config *cfg = &c->srv->cfg;
     uint64_t max = (uint64_t)cfg->max_ws_frame_size;
     size_t off = 0;
-    while (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && off < c->in.len) {
+    /* frames wait in c->in while answers to earlier ones are unread */
+    while (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && off < c->in.len &&
+           !conn_output_full(c)) {
         struct ws_frame f;
         uint16_t code = 0;
         int hl = ws_parse_frame_header(c->in.data + off, c->in.len - off, max, &f, &code);
@@ -221,6 +228,11 @@ void wsconn_read(struct conn *c)
         if (ws->frag.len + n > max) {
             c->srv->m.drops_limit++;
             protocol_error(c, WS_CLOSE_TOO_BIG, "message exceeds max-ws-frame-size");
+            break;
+        }
+        if (ws->frag.cap - ws->frag.len < n && conn_input_budget_full(c, ws->frag.cap + n)) {
+            c->srv->m.drops_limit++;
+            protocol_error(c, WS_CLOSE_TRY_AGAIN, "server busy: max-input-memory, retry later");
             break;
         }
         buf_append(&ws->frag, p, n);

@@ -247,6 +247,9 @@ with Server(CONF) as srv:
     out = raw(srv.pub_port, big)
     ok(status_of(out) == 431, "a complete head over max-header-size gets 431 (%r)" % out[:40])
     out = raw(srv.sub_port, b"GET /bitrix/sub/?CHANNEL_ID=" + b"a" * 1500)
+    ok(status_of(out) == 414, "an unfinished request line over max-header-size gets 414, as "
+       "nginx answers (%r)" % out[:40])
+    out = raw(srv.sub_port, b"GET /bitrix/sub/ HTTP/1.1\r\nX-Big: " + b"a" * 1500)
     ok(status_of(out) == 431, "an unfinished head over max-header-size gets 431 (%r)" % out[:40])
     w.check("431 answers")
 

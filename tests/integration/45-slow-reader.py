@@ -9,13 +9,13 @@ import re
 import socket
 import struct
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from pbtest import (Server, ok, note, done, new_id, http, connect, build_request,  # noqa: E402
-                    read_response, text_frames, publish_text, OUT)
-from wsclient import WSClient, OP_TEXT, OP_CLOSE  # noqa: E402
+                    read_response, text_frames, publish_text, server_from, OUT)
+from wsclient import WSClient, OP_TEXT  # noqa: E402
+from wsreader import WSReader as Reader  # noqa: E402
 
 MSG_SIZE = 32 * 1024
 OBUF = 65536
@@ -40,41 +40,6 @@ def rss_kb(pid):
 
 def fd_count(pid):
     return len(os.listdir("/proc/%d/fd" % pid))
-
-
-class Reader(threading.Thread):
-    """A subscriber that reads everything, in the background."""
-
-    def __init__(self, srv, cid):
-        super().__init__(daemon=True)
-        self.c = WSClient(srv.sub_port, "/bitrix/subws/?CHANNEL_ID=" + srv.signed(cid), timeout=10)
-        self.ns = []
-        self.stop = threading.Event()
-        self.start()
-
-    def run(self):
-        while not self.stop.is_set():
-            m = self.c.recv_message(0.2)
-            if m is None:
-                if self.c.closed_by_peer:
-                    return
-                continue
-            if m[0] == OP_CLOSE:
-                return
-            if m[0] == OP_TEXT:
-                for f in text_frames(m[1]):
-                    self.ns.append(f["text"]["params"]["n"])
-
-    def wait_for(self, n, timeout=10):
-        deadline = time.time() + timeout
-        while len(self.ns) < n and time.time() < deadline and self.is_alive():
-            time.sleep(0.05)
-        return len(self.ns) >= n
-
-    def finish(self):
-        self.stop.set()
-        self.join(2)
-        self.c.shutdown()
 
 
 class Publisher:
@@ -198,16 +163,8 @@ def rss_test():
     if not os.path.exists(plain):
         ok(True, "# SKIP no plain build at %s for the RSS check" % plain)
         return
-    old = os.environ.get("PULLBOX_BIN")
-    os.environ["PULLBOX_BIN"] = plain
-    try:
-        srv = Server({"max-output-buffer": OBUF, "history-length": 10, "ws-ping-interval": 60})
-    finally:
-        if old is None:
-            del os.environ["PULLBOX_BIN"]
-        else:
-            os.environ["PULLBOX_BIN"] = old
-    with srv:
+    with server_from(plain, {"max-output-buffer": OBUF, "history-length": 10,
+                             "ws-ping-interval": 60}) as srv:
         cid = new_id()
         reader = Reader(srv, cid)
         slows = [WSClient(srv.sub_port, "/bitrix/subws/?CHANNEL_ID=" + srv.signed(cid), rcvbuf=4096)

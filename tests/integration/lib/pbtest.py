@@ -525,3 +525,18 @@ class Redis:
 
     def resume(self):
         self.proc.send_signal(signal.SIGCONT)
+
+
+# ---- a server from a given build (helper added for 45/46/48) ----
+def server_from(binary, conf=None):
+    """Server(conf) started from binary (the plain build for RSS checks:
+    ASan's quarantine keeps freed memory resident)."""
+    old = os.environ.get("PULLBOX_BIN")
+    os.environ["PULLBOX_BIN"] = binary
+    try:
+        return Server(conf)
+    finally:
+        if old is None:
+            del os.environ["PULLBOX_BIN"]
+        else:
+            os.environ["PULLBOX_BIN"] = old

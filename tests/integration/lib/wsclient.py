@@ -101,10 +101,11 @@ class WSClient:
     the server refused it). accept_ok: Sec-WebSocket-Accept matched the key.
     auto_pong: answer server pings inside recv_message (recv_frame never
     answers). rcvbuf: SO_RCVBUF set before connect (for slow readers).
+    source: the local address to connect from.
     """
 
     def __init__(self, port, path, headers=None, timeout=5, auto_pong=True, host="127.0.0.1",
-                 rcvbuf=None, key=None, version="13", omit=(), connect=True):
+                 rcvbuf=None, key=None, version="13", omit=(), connect=True, source=None):
         self.port = port
         self.path = path
         self.auto_pong = auto_pong
@@ -123,6 +124,8 @@ class WSClient:
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        if source:  # a client address of its own (127.0.0.2 ...)
+            self.sock.bind((source, 0))
         self.sock.settimeout(timeout)
         self.sock.connect((host, port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -318,6 +318,23 @@ static void test_percent_decoding(void)
        "in-place decode, '+' kept for paths");
 }
 
+static void test_check_escapes(void)
+{
+#define ESC(t) http1_check_escapes(t, sizeof t - 1)
+    ok(ESC("/bitrix/sub/?CHANNEL_ID=a.b%2Fc&x=%41") == 0, "well-formed escapes pass");
+    ok(ESC("/p%2f?q=%7E") == 0, "lower- and upper-case hex pass");
+    ok(ESC("/p?q=%00") == 0, "an escaped NUL in the query is the decoder's business");
+    ok(ESC("/p%zz") == -1, "%zz in the path is refused");
+    ok(ESC("/p?q=%zz") == -1, "%zz in the query is refused");
+    ok(ESC("/p?q=%1") == -1, "a trailing %1 is refused");
+    ok(ESC("/p?q=%") == -1, "a trailing % is refused");
+    ok(ESC("/p%g0") == -1, "a non-hex first digit is refused");
+    ok(ESC("/p%00") == -1, "an escaped NUL in the path is refused");
+    ok(ESC("/p#%00") == 0, "the path ends at a fragment too");
+    ok(ESC("") == 0, "an empty target has nothing to check");
+#undef ESC
+}
+
 static void test_query_edges(void)
 {
     char out[64];
@@ -585,6 +602,7 @@ int main(void)
     subtest("header count", test_header_count);
     subtest("has_token", test_has_token);
     subtest("percent decoding", test_percent_decoding);
+    subtest("percent-encoding check", test_check_escapes);
     subtest("query edge cases", test_query_edges);
     subtest("content-length", test_content_length);
     subtest("chunked decoding", test_chunked);
