@@ -169,6 +169,7 @@ struct server {
     /* workers (worker.h): hub is NULL with one, and home is this server */
     struct hub *hub;
     struct server *home; /* the first worker: store, mids, publish port, signals */
+    struct lastseen *reported_seen; /* home's: last-seen times the site reported (V5) */
     unsigned worker;     /* index in hub->w */
     struct xq inbox;     /* work from the other workers (fan-out, DELETE, reload...) */
     bool store_dirty;    /* published this turn: the store writes before any answer */
