@@ -181,7 +181,7 @@ static void append_u_escape(struct buf *b, unsigned cp)
     buf_append(b, e, sizeof e);
 }
 
-void jsontext_append_string(struct buf *b, const uint8_t *p, size_t n)
+void jsontext_append_unparsable(struct buf *b, const uint8_t *p, size_t n)
 {
     buf_append_byte(b, '"');
     size_t i = 0;
@@ -205,13 +205,15 @@ void jsontext_append_string(struct buf *b, const uint8_t *p, size_t n)
             }
         }
     }
-    buf_append_byte(b, '"');
+    /* no closing quote: the string runs into the frame's end */
 }
 
 void jsontext_append_value(struct buf *b, const uint8_t *p, size_t n)
 {
-    if (n == 0 || !jsontext_valid(p, n))
-        return jsontext_append_string(b, p, n);
+    if (n == 0)
+        return buf_append_str(b, "\"\"");
+    if (!jsontext_valid(p, n))
+        return jsontext_append_unparsable(b, p, n);
     /* one pass: copy the runs between the bytes that change */
     size_t from = 0;
     for (size_t i = 0; i < n; i++) {

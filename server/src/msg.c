@@ -138,8 +138,8 @@ static void sender_id_text(const struct msg *m, char out[33])
 /* A client's message as text subscribers get it: the sender written into
  * extra.sender, where the client looks (a binary subscriber gets it beside
  * the body, and the client puts it there), so that no client can pass its
- * message off as the server's. NULL when the body is not a JSON object (no
- * client treats it as a message then). */
+ * message off as the server's. NULL when the body is not a JSON object: the
+ * frame is then made unparsable (the client skips it). */
 static char *client_body_with_sender(const struct msg *m)
 {
     json_error_t e;
@@ -170,7 +170,7 @@ static void append_text_value(const struct msg *m, struct buf *b)
         jsontext_append_value(b, (const uint8_t *)with_sender, strlen(with_sender));
         free(with_sender);
     } else if (msg_sender_type(m) == MSG_SENDER_CLIENT && m->body_len) {
-        jsontext_append_string(b, m->body, m->body_len); /* never a message */
+        jsontext_append_unparsable(b, m->body, m->body_len); /* never a message */
     } else {
         jsontext_append_value(b, m->body, m->body_len);
     }

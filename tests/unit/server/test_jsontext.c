@@ -1,7 +1,8 @@
 /* Unit tests for server/src/jsontext.c: a body as the text value of an
  * NGINX frame. Whatever the body, the value has no '#', no raw newline, no
- * invalid UTF-8, and parses as exactly one JSON value; a valid JSON body
- * parses back to the same value (jansson stands in for JSON.parse). */
+ * invalid UTF-8, and either parses as exactly one JSON value or makes the
+ * frame unparsable; a valid JSON body parses back to the same value
+ * (jansson stands in for JSON.parse). */
 #include "../../../server/src/first.h"
 
 #include "../../../server/src/buf.c"
@@ -33,14 +34,14 @@ static bool safe(const char *v, size_t n)
             return false;
         i += k;
     }
-    /* one value: wrapped as the frame does, the object has one member */
+    /* wrapped as the frame does: one member, or no JSON at all */
     char *frame = xmalloc(n + 16);
     memcpy(frame, "{\"text\":", 8);
     memcpy(frame + 8, v, n);
     memcpy(frame + 8 + n, "}", 2);
     json_error_t e;
     json_t *j = json_loads(frame, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
-    bool one = j && json_object_size(j) == 1;
+    bool one = !j || json_object_size(j) == 1;
     json_decref(j);
     free(frame);
     return one;
@@ -129,17 +130,23 @@ static void injection(void)
     json_decref(b);
     free(v);
 
-    /* not JSON: a string, so nothing can be added to the frame */
+    /* not JSON: an unclosed string, so the frame does not parse at all */
     const char *bad[] = {"{\"a\":1}, \"mid\":\"99999999999999999999999999\"",
                          "x}#!NGINXNME!##!NGINXNMS!#{\"mid\":\"1\"", "1,\"channel\":\"x\"",
                          "\"a\"\n,\"b\":1", "e54f120cb3b7a638caf21b662989556f"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         v = value_of(bad[i], strlen(bad[i]), &n);
+        char *closed = xmalloc(n + 1);
+        memcpy(closed, v, n);
+        closed[n] = '"';
         json_t *s = json_loadb(v, n, JSON_DECODE_ANY, NULL);
+        json_t *c = json_loadb(closed, n + 1, JSON_DECODE_ANY, NULL);
         char what[96];
-        describe(what, sizeof what, "not JSON, sent as the string it is: ", bad[i]);
-        ok(safe(v, n) && json_is_string(s) && strcmp(json_string_value(s), bad[i]) == 0, what);
-        json_decref(s);
+        describe(what, sizeof what, "not JSON, an unclosed string of its bytes: ", bad[i]);
+        ok(safe(v, n) && !s && json_is_string(c) && strcmp(json_string_value(c), bad[i]) == 0,
+           what);
+        json_decref(c);
+        free(closed);
         free(v);
     }
 }
@@ -154,8 +161,10 @@ static void bytes(void)
     ok(n == 2 && memcmp(v, "\"\"", 2) == 0, "an empty body is \"\"");
     free(v);
     v = value_of("a\xff\xc3(b\x01", 6, &n);
+    v = xrealloc(v, n + 1);
+    v[n++] = '"'; /* closed, to read what it holds */
     json_t *s = json_loadb(v, n, JSON_DECODE_ANY, NULL);
-    ok(safe(v, n) && s && strcmp(json_string_value(s), "a\xef\xbf\xbd\xef\xbf\xbd(b\x01") == 0,
+    ok(safe(v, n - 1) && s && strcmp(json_string_value(s), "a\xef\xbf\xbd\xef\xbf\xbd(b\x01") == 0,
        "invalid UTF-8 becomes U+FFFD, a control character an escape");
     json_decref(s);
     free(v);
