@@ -120,6 +120,15 @@ bool msg_parse_http_date(const char *s, size_t len, uint32_t *out)
     return true;
 }
 
+bool msg_body_is_pull_message(const void *body, size_t len)
+{
+    json_error_t e;
+    json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, &e);
+    bool ok = json_is_string(json_object_get(j, "module_id"));
+    json_decref(j);
+    return ok;
+}
+
 /* The sender's id as the clients see it in JSON (33 bytes): a user id as
  * it is, a public channel id in hex. */
 static void sender_id_text(const struct msg *m, char out[33])
@@ -138,13 +147,14 @@ static void sender_id_text(const struct msg *m, char out[33])
 /* A client's message as text subscribers get it: the sender written into
  * extra.sender, where the client looks (a binary subscriber gets it beside
  * the body, and the client puts it there), so that no client can pass its
- * message off as the server's. NULL when the body is not a JSON object: the
- * frame is then made unparsable (the client skips it). */
+ * message off as the server's. NULL when the body is not a message
+ * (msg_body_is_pull_message): the frame is then made unparsable, so that
+ * the client skips it rather than throw. */
 static char *client_body_with_sender(const struct msg *m)
 {
     json_error_t e;
     json_t *j = json_loadb((const char *)m->body, m->body_len, JSON_ALLOW_NUL, &e);
-    if (!json_is_object(j)) {
+    if (!json_is_string(json_object_get(j, "module_id"))) {
         json_decref(j);
         return NULL;
     }

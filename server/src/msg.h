@@ -59,6 +59,10 @@ void msg_set_sender(struct msg *m, uint8_t type, const uint8_t *id, size_t id_le
 /* Sets a client sender known by its user id (1 to 16 digits; copies);
  * false, and m unchanged, for anything else. */
 bool msg_set_sender_user(struct msg *m, const char *user_id);
+/* Whether body is what the Bitrix client can take as a message: a JSON
+ * object whose module_id is a string (its handler throws on anything else,
+ * and a long-polling client then stops polling). Client publishes must be. */
+bool msg_body_is_pull_message(const void *body, size_t len);
 /* The sender type as sent to clients (enum msg_sender). */
 static inline unsigned msg_sender_type(const struct msg *m)
 {

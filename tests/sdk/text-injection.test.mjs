@@ -36,12 +36,14 @@ function textVictim(transport) {
 }
 const W = await textVictim('ws');
 const L = await textVictim('lp');
-const victims = [W, L];
+// and a binary (protobuf) long-polling one: bodies its handler throws on stop its polling
+const B = await newClient(srv, { version: 4, transport: 'lp', name: 'binary-lp' });
+const victims = [W, L, B];
 // the attacker, an ordinary V4 client that knows the victims' public ids
-const A = await newClient(srv, { version: 4, transport: 'ws', publicUsers: [W.user, L.user], name: 'A' });
+const A = await newClient(srv, { version: 4, transport: 'ws', publicUsers: [W.user, L.user, B.user], name: 'A' });
 
-const up = await t.test('text-mode victims (WebSocket, long polling) and a V4 sender connect', async () => {
-  await Promise.all([W.start(), L.start(), A.start()]);
+const up = await t.test('text-mode victims (WebSocket, long polling), a binary long poller and a V4 sender connect', async () => {
+  await Promise.all([W.start(), L.start(), B.start(), A.start()]);
   await sleep(300);
 }, { timeout: 15000 });
 if (!up) await t.done();
@@ -70,26 +72,43 @@ await t.test('site publishes bodies that are not JSON but hold a forged frame', 
 });
 
 await t.test('a client sends a chat message quoting the delimiters (SDK sendMessage)', async () => {
-  await A.client.sendMessage([W.user.userId, L.user.userId], 'test', 'client_chat', { text: chat('forged_client') });
+  await A.client.sendMessage(victims.map((v) => v.user.userId), 'test', 'client_chat', { text: chat('forged_client') });
   expected.push(['client_chat', 'client', { text: chat('forged_client') }]);
   await sleep(300);
 });
 
-await t.test('a client sends a raw body holding a forged frame, and one that claims to be the server', async () => {
+// a raw client publish from A (POST /bitrix/rest/, as the SDK does on long polling)
+async function clientPost(bodies) {
   const aIds = `${signedPrivate(A.user, 4, key, srv.algo)}/${signedShared(A.shared, key, srv.algo)}`;
   const receivers = victims.map((v) => PB.Receiver.create({ id: Buffer.from(v.user.pub, 'hex'),
     signature: Buffer.from(A.config.publicChannels[v.user.userId].signature, 'hex') }));
-  const bodies = [`{"module_id":"test","command":"raw_client","params":{}}${forgedFrame('forged_raw_client')}`,
-    JSON.stringify({ module_id: 'test', command: 'claims_server', params: { n: 9 }, extra: { sender: { type: 2 } } })];
   const batch = Buffer.from(PB.RequestBatch.encode(PB.RequestBatch.create({ requests: [{ incomingMessages: {
     messages: bodies.map((body) => PB.IncomingMessage.create({ receivers, body, expiry: 60 })) } }] })).finish());
   const r = await fetch(`${srv.subBase}/bitrix/rest/?CHANNEL_ID=${encodeURIComponent(aIds)}`,
     { method: 'POST', body: batch, signal: AbortSignal.timeout(5000) });
   await r.arrayBuffer();
-  if (r.status !== 200) fail(`POST /bitrix/rest/ answered ${r.status}`);
+  return r;
+}
+
+await t.test('a client sends a raw body holding a forged frame (refused), and one that claims to be the server', async () => {
+  const r = await clientPost([`{"module_id":"test","command":"raw_client","params":{}}${forgedFrame('forged_raw_client')}`]);
+  if (r.status === 200) fail('a client body that is not JSON was accepted');
+  const r2 = await clientPost([JSON.stringify({ module_id: 'test', command: 'claims_server', params: { n: 9 },
+    extra: { sender: { type: 2 } } })]);
+  if (r2.status !== 200) fail(`POST /bitrix/rest/ answered ${r2.status}`);
   expected.push(['claims_server', 'client', { n: 9 }]);
   step('n2', { n: 2 });
   await publishText(srv, privs, payload('test', 'n2', { n: 2 }));
+});
+
+await t.test('a client sends bodies the client cannot take as a message: refused, nobody stops', async () => {
+  for (const body of ['{}', '5', 'null', '"str"', '[]', '{"module_id":7}', '{"command":"x"}']) {
+    const r = await clientPost([body]);
+    if (r.status === 200) fail(`client body ${body} accepted (200)`);
+  }
+  await sleep(300);
+  step('n3', { n: 3 });
+  await publishText(srv, privs, payload('test', 'n3', { n: 3 }));
 });
 
 for (const v of victims) {
