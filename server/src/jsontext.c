@@ -210,9 +210,7 @@ void jsontext_append_unparsable(struct buf *b, const uint8_t *p, size_t n)
 
 void jsontext_append_value(struct buf *b, const uint8_t *p, size_t n)
 {
-    if (n == 0)
-        return buf_append_str(b, "\"\"");
-    if (!jsontext_valid(p, n))
+    if (!jsontext_valid(p, n)) /* an empty body too: the client would throw on "" */
         return jsontext_append_unparsable(b, p, n);
     /* one pass: copy the runs between the bytes that change */
     size_t from = 0;

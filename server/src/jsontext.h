@@ -22,7 +22,7 @@ bool jsontext_valid(const uint8_t *p, size_t n);
 /* Appends p[0..n) as a frame's text value. A valid JSON body is copied with
  * every '#' written \u0023 (it can only be inside a string) and CR/LF
  * (only whitespace there) as spaces: JSON.parse reads back the very same
- * value. An empty body is "". Anything else goes through
+ * value. Anything else, an empty body too, goes through
  * jsontext_append_unparsable. */
 void jsontext_append_value(struct buf *b, const uint8_t *p, size_t n);
 
