@@ -63,10 +63,14 @@ await t.test('site publishes, text/protobuf/JSON-RPC, a chat message quoting the
   await publishRpc(srv, [{ channelList: privs, body: payload('test', 'chat_rpc', { text: chat('forged_rpc') }) }]);
 });
 
-await t.test('site publishes bodies that are not JSON but hold a forged frame', async () => {
+// Only to the WebSocket victim: a long poller whose answer holds no message it can
+// parse forgets its mid but keeps tag/time, so it may miss what comes before its next
+// poll, or get the same answer again (the push-stream cursor); the site never sends
+// such bodies to users, and a client's are refused (below).
+await t.test('site publishes bodies that are not JSON but hold a forged frame (WebSocket victim)', async () => {
   const raw = `{"module_id":"test","command":"raw","params":{}}${forgedFrame('forged_raw_text')}`;
-  await publishText(srv, privs, raw);
-  await publishProtobuf(srv, [{ privIds: privs, body: `${raw.replace('raw_text', 'raw_pb')}` }]);
+  await publishText(srv, [W.user.priv], raw);
+  await publishProtobuf(srv, [{ privIds: [W.user.priv], body: `${raw.replace('raw_text', 'raw_pb')}` }]);
   step('n1', { n: 1 });
   await publishText(srv, privs, payload('test', 'n1', { n: 1 }));
 });
