@@ -68,6 +68,7 @@ struct config {
     long max_output_buffer;
     long max_input_memory;
     long online_grace;
+    long last_seen_max_users;
 
     char *journal_path;        /* directory; empty: the in-memory store */
     char *journal_sync_str;    /* "always" or milliseconds */

@@ -151,6 +151,11 @@ static const struct config_opt options[] = {
         "MiB; large client publishes are rare, so 64 MiB serves them."),
     INT("online-grace", online_grace, 0, 3600, "130",
         "Seconds a channel counts as online after its last subscriber left."),
+    INT("last-seen-max-users", last_seen_max_users, 1, 10000000, "100000",
+        "Users whose last-seen time the site may report (V5 updateUsersLastSeen), kept\n"
+        "for getUsersLastSeen. 40 bytes each, so 4 MB at most by default: more users\n"
+        "than a large portal has; beyond it the user reported longest ago is forgotten\n"
+        "(the client then asks the site, which reports it again)."),
     STR("journal-path", journal_path, "",
         "Directory of the message journal, so that no message is lost across restarts\n"
         "(empty: keep messages in memory only).",

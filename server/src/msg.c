@@ -2,6 +2,7 @@
 
 #include "msg.h"
 #include "buf.h"
+#include "jsontext.h"
 #include "pb.h"
 #include "util.h"
 
@@ -24,7 +25,8 @@ struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t ta
     m->tag = tag;
     m->expiry = expiry;
     m->body = (uint8_t *)(m + 1);
-    memcpy(m->body, body, body_len);
+    if (body_len) /* an empty body may come as NULL: memcpy must not see it */
+        memcpy(m->body, body, body_len);
     m->body[body_len] = '\0';
     m->body_len = body_len;
     m->sender_type = MSG_SENDER_BACKEND;
@@ -35,6 +37,18 @@ void msg_set_channel(struct msg *m, const char *channel)
 {
     free(m->channel);
     m->channel = channel ? xstrdup(channel) : NULL;
+}
+
+bool msg_set_sender_user(struct msg *m, const char *user_id)
+{
+    size_t n = user_id ? strlen(user_id) : 0;
+    if (n == 0 || n > sizeof m->sender_id)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (user_id[i] < '0' || user_id[i] > '9')
+            return false;
+    msg_set_sender(m, MSG_SENDER_CLIENT | MSG_SENDER_F_USER, (const uint8_t *)user_id, n);
+    return true;
 }
 
 void msg_set_sender(struct msg *m, uint8_t type, const uint8_t *id, size_t id_len)
@@ -106,14 +120,70 @@ bool msg_parse_http_date(const char *s, size_t len, uint32_t *out)
     return true;
 }
 
-/* Clients parse text frames with a regex that does not cross newlines, so a
- * raw CR or LF (legal only as JSON whitespace) becomes a space. */
-static void append_without_newlines(struct buf *b, const uint8_t *p, size_t n)
+bool msg_body_is_pull_message(const void *body, size_t len)
 {
-    uint8_t *dst = buf_reserve(b, n);
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (p[i] == '\n' || p[i] == '\r') ? ' ' : p[i];
-    b->len += n;
+    json_error_t e;
+    json_t *j = json_loadb(body, len, JSON_ALLOW_NUL, &e);
+    bool ok = json_is_string(json_object_get(j, "module_id"));
+    json_decref(j);
+    return ok;
+}
+
+/* The sender's id as the clients see it in JSON (33 bytes): a user id as
+ * it is, a public channel id in hex. */
+static void sender_id_text(const struct msg *m, char out[33])
+{
+    bool digits = msg_sender_is_user(m) && m->sender_id_len;
+    for (size_t i = 0; digits && i < m->sender_id_len; i++)
+        digits = m->sender_id[i] >= '0' && m->sender_id[i] <= '9';
+    if (digits) {
+        memcpy(out, m->sender_id, m->sender_id_len);
+        out[m->sender_id_len] = '\0';
+    } else { /* a stored flag over other bytes (a trusted publisher's choice) */
+        hex_encode(m->sender_id, m->sender_id_len, out);
+    }
+}
+
+/* A client's message as text subscribers get it: the sender written into
+ * extra.sender, where the client looks (a binary subscriber gets it beside
+ * the body, and the client puts it there), so that no client can pass its
+ * message off as the server's. NULL when the body is not a message
+ * (msg_body_is_pull_message): the frame is then made unparsable, so that
+ * the client skips it rather than throw. */
+static char *client_body_with_sender(const struct msg *m)
+{
+    json_error_t e;
+    json_t *j = json_loadb((const char *)m->body, m->body_len, JSON_ALLOW_NUL, &e);
+    if (!json_is_string(json_object_get(j, "module_id"))) {
+        json_decref(j);
+        return NULL;
+    }
+    char sid[33];
+    sender_id_text(m, sid);
+    json_t *extra = json_object_get(j, "extra");
+    if (!json_is_object(extra)) {
+        extra = json_object();
+        json_object_set_new(j, "extra", extra);
+    }
+    json_object_set_new(extra, "sender",
+                        json_pack("{s:i,s:s}", "type", msg_sender_type(m), "id", sid));
+    char *txt = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return txt;
+}
+
+static void append_text_value(const struct msg *m, struct buf *b)
+{
+    char *with_sender = NULL;
+    if (msg_sender_type(m) == MSG_SENDER_CLIENT && m->body_len &&
+        (with_sender = client_body_with_sender(m))) {
+        jsontext_append_value(b, (const uint8_t *)with_sender, strlen(with_sender));
+        free(with_sender);
+    } else if (msg_sender_type(m) == MSG_SENDER_CLIENT && m->body_len) {
+        jsontext_append_unparsable(b, m->body, m->body_len); /* never a message */
+    } else {
+        jsontext_append_value(b, m->body, m->body_len);
+    }
 }
 
 /* Decimal digits of v (no leading zeros) into out; returns their count. */
@@ -164,10 +234,7 @@ static void encode_text(struct msg *m, struct buf *b)
     buf_append_str(b, "\",\"time\":\"");
     buf_append_str(b, http_date_cached(m->created));
     buf_append_str(b, "\",\"eventid\":\"\",\"text\":");
-    if (m->body_len)
-        append_without_newlines(b, m->body, m->body_len);
-    else
-        buf_append_str(b, "\"\"");
+    append_text_value(m, b);
     buf_append_str(b, "}#!NGINXNME!#");
 }
 
@@ -182,7 +249,7 @@ static void encode_pb(struct msg *m, struct buf *b)
     uint8_t id[13];
     mid_to_bytes(m->mid, id);
     pb_encode_outgoing_message_field(b, id, sizeof id, (const char *)m->body, m->body_len,
-                                     m->expiry, m->created, m->sender_type, m->sender_id,
+                                     m->expiry, m->created, msg_sender_type(m), m->sender_id,
                                      m->sender_id_len);
 }
 
@@ -209,12 +276,12 @@ static void append_json_string(struct buf *b, const char *s, size_t n)
 
 static void encode_jsonrpc_head(struct msg *m, struct buf *b)
 {
-    char sid[33] = "";
-    hex_encode(m->sender_id, m->sender_id_len, sid);
+    char sid[33];
+    sender_id_text(m, sid);
     buf_printf(b,
                "{\"jsonrpc\":\"2.0\",\"method\":\"incoming.message\",\"params\":{\"mid\":\"%s\","
                "\"sender\":{\"type\":%u,\"id\":\"%s\"},\"body\":",
-               m->mid, m->sender_type, sid);
+               m->mid, msg_sender_type(m), sid);
     if (body_is_json_object(m))
         buf_append(b, m->body, m->body_len);
     else

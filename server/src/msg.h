@@ -22,16 +22,20 @@ enum msg_enc {
 };
 
 enum msg_sender { MSG_SENDER_UNKNOWN = 0, MSG_SENDER_CLIENT = 1, MSG_SENDER_BACKEND = 2 };
+/* In sender_type beside the type: sender_id holds a user id's digits (a V5
+ * client, known by its token) instead of a 16-byte public channel id.
+ * Stored with the message like the rest of sender_type; never on the wire. */
+#define MSG_SENDER_F_USER 0x80u
 
 struct msg {
     atomic_uint refs;
-    bool frozen; /* shared between threads: the caches are read-only */
+    bool frozen;               /* shared between threads: the caches are read-only */
     uint64_t seq;              /* publish order, for de-duplication within one fan-out */
     char mid[MSG_MID_LEN + 1]; /* 26 digits: start time + counter */
     uint32_t created;          /* unix seconds */
     uint32_t expiry;           /* seconds the message is kept */
     uint16_t tag;              /* push-stream tag: sequence within `created` */
-    uint8_t sender_type;
+    uint8_t sender_type;       /* enum msg_sender, | MSG_SENDER_F_USER */
     uint8_t sender_id_len;
     uint8_t sender_id[16];
     char *channel;            /* first target channel, for text frames */
@@ -52,6 +56,22 @@ struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t ta
 /* Sets the first target channel (copies). */
 void msg_set_channel(struct msg *m, const char *channel);
 void msg_set_sender(struct msg *m, uint8_t type, const uint8_t *id, size_t id_len);
+/* Sets a client sender known by its user id (1 to 16 digits; copies);
+ * false, and m unchanged, for anything else. */
+bool msg_set_sender_user(struct msg *m, const char *user_id);
+/* Whether body is what the Bitrix client can take as a message: a JSON
+ * object whose module_id is a string (its handler throws on anything else,
+ * and a long-polling client then stops polling). Client publishes must be. */
+bool msg_body_is_pull_message(const void *body, size_t len);
+/* The sender type as sent to clients (enum msg_sender). */
+static inline unsigned msg_sender_type(const struct msg *m)
+{
+    return m->sender_type & ~MSG_SENDER_F_USER;
+}
+static inline bool msg_sender_is_user(const struct msg *m)
+{
+    return (m->sender_type & MSG_SENDER_F_USER) != 0;
+}
 static inline struct msg *msg_ref(struct msg *m)
 {
     /* relaxed: a reference is only ever taken from one already held */

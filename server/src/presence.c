@@ -35,14 +35,6 @@ struct presence {
     struct pshard shards[PRESENCE_SHARDS];
 };
 
-static uint32_t hash_id(const char *s, size_t n)
-{
-    uint32_t h = 2166136261u;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 16777619u;
-    return h;
-}
-
 struct presence *presence_new(unsigned n_workers)
 {
     struct presence *p = xcalloc(1, sizeof *p);
@@ -112,7 +104,7 @@ static void grow(struct pshard *sh)
 
 void presence_join(struct presence *p, unsigned w, const char *id, size_t len, uint64_t stamp)
 {
-    uint32_t h = hash_id(id, len);
+    uint32_t h = fnv1a32(id, len);
     struct pshard *sh = shard_of(p, h);
     pthread_mutex_lock(&sh->mu);
     struct pentry **pp = find(sh, h, id, len);
@@ -141,7 +133,7 @@ void presence_join(struct presence *p, unsigned w, const char *id, size_t len, u
 void presence_leave(struct presence *p, unsigned w, const char *id, size_t len, double now,
                     uint64_t next_head)
 {
-    uint32_t h = hash_id(id, len);
+    uint32_t h = fnv1a32(id, len);
     struct pshard *sh = shard_of(p, h);
     pthread_mutex_lock(&sh->mu);
     struct pentry *e = *find(sh, h, id, len);
@@ -157,7 +149,7 @@ void presence_leave(struct presence *p, unsigned w, const char *id, size_t len, 
 bool presence_get(struct presence *p, const char *id, size_t len, unsigned *total,
                   double *last_seen, struct presence_slot *slots)
 {
-    uint32_t h = hash_id(id, len);
+    uint32_t h = fnv1a32(id, len);
     struct pshard *sh = shard_of(p, h);
     pthread_mutex_lock(&sh->mu);
     struct pentry *e = *find(sh, h, id, len);

@@ -192,6 +192,8 @@ static int check_receivers(struct server *s, const struct pb_request_batch *b, b
                         return 4021;
                     }
                 }
+                if (untrusted && !msg_body_is_pull_message(im->body.p, im->body.len))
+                    return 4013; /* the receivers' clients would throw on it */
             }
             continue;
         }

@@ -2,6 +2,7 @@
 
 #include "server.h"
 #include "http1.h"
+#include "lastseen.h"
 #include "log.h"
 #include "msg.h"
 #include "store.h"
@@ -38,6 +39,37 @@ struct rpc_ctx {
     size_t n_held;
 };
 
+/* Makes s valid UTF-8 in place: an error text quotes what the peer sent,
+ * and may have been cut inside a character by the buffer that holds it. A
+ * sequence cut at the end is dropped, any other bad byte becomes '?'. */
+static void utf8_clean(char *s)
+{
+    uint8_t *p = (uint8_t *)s;
+    size_t n = strlen(s);
+    size_t i = 0;
+    while (i < n) {
+        size_t k = utf8_seq_len(p + i, n - i);
+        if (k) {
+            i += k;
+            continue;
+        }
+        size_t tail = n - i;
+        if (p[i] >= 0xc2 && p[i] <= 0xf4 && tail < 4) {
+            /* a lead byte whose continuation bytes all fit: cut short */
+            size_t j = 1;
+            while (j < tail && (p[i + j] & 0xc0) == 0x80)
+                j++;
+            if (j == tail) {
+                p[i] = '\0';
+                return;
+            }
+        }
+        p[i++] = '?';
+    }
+}
+
+/* The error object {code, message}; never NULL, whatever bytes the message
+ * quotes. */
 static json_t *rpc_error(int code, const char *fmt, ...) PB_PRINTF(2, 3);
 static json_t *rpc_error(int code, const char *fmt, ...)
 {
@@ -46,7 +78,13 @@ static json_t *rpc_error(int code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    return json_pack("{s:i,s:s}", "code", code, "message", msg);
+    utf8_clean(msg);
+    json_t *e = json_pack("{s:i,s:s}", "code", code, "message", msg);
+    if (!e)
+        e = json_pack("{s:i,s:s}", "code", code, "message", "(error text unavailable)");
+    if (!e)
+        abort(); /* only out of memory gets here: runit restarts the daemon */
+    return e;
 }
 
 static void user_channel(char *out, size_t n, json_t *u)
@@ -127,7 +165,26 @@ static const char *refusal_text(const struct server *s)
                              : "The message journal cannot be written: nothing was published";
 }
 
-static json_t *do_publish(struct rpc_ctx *x, json_t *params)
+/* Whether a client's messages can name their sender: the user its token
+ * proved (as msg_set_sender_user takes it), or else its public channel. */
+static bool client_has_identity(const struct conn *c)
+{
+    if (c->user_id) {
+        size_t n = strlen(c->user_id);
+        return n >= 1 && n <= 16 && strspn(c->user_id, "0123456789") == n;
+    }
+    return c->has_pub_id;
+}
+
+/* A do_* function's failure: the error object goes to *err, the result is
+ * NULL. */
+static json_t *fail(json_t **err, json_t *e)
+{
+    *err = e;
+    return NULL;
+}
+
+static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
 {
     struct server *s = x->s;
     json_t *body = json_object_get(params, "body");
@@ -137,59 +194,70 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params)
     json_t *dict = json_object_get(params, "dictionary");
     json_t *exp = json_object_get(params, "expiry");
     if (!json_is_object(body))
-        return rpc_error(RPC_PARAMS, "body: must be an object");
+        return fail(err, rpc_error(RPC_PARAMS, "body: must be an object"));
+    if (x->client && !json_is_string(json_object_get(body, "module_id")))
+        return fail(err, rpc_error(RPC_PARAMS, "body: module_id must be a string"));
     if (!server_can_publish(s)) {
         x->refused = true;
-        return rpc_error(-32000, "%s", refusal_text(s));
+        return fail(err, rpc_error(-32000, "%s", refusal_text(s)));
     }
     if ((chans && !json_is_array(chans)) || (users && !json_is_array(users)))
-        return rpc_error(RPC_PARAMS, "channelList and userList: must be arrays");
+        return fail(err, rpc_error(RPC_PARAMS, "channelList and userList: must be arrays"));
     if ((up && !json_is_object(up)) || (dict && !json_is_object(dict)))
-        return rpc_error(RPC_PARAMS, "user_params and dictionary: must be objects");
+        return fail(err, rpc_error(RPC_PARAMS, "user_params and dictionary: must be objects"));
     if (exp && (!json_is_integer(exp) || json_integer_value(exp) < 0 ||
                 json_integer_value(exp) > UINT32_MAX))
-        return rpc_error(RPC_PARAMS, "expiry: must be an integer from 0 to 4294967295");
+        return fail(err, rpc_error(RPC_PARAMS, "expiry: must be an integer from 0 to 4294967295"));
     if (x->client && json_array_size(users) && !x->client->user_id)
-        return rpc_error(RPC_PARAMS,
-                         "userList: only a connection authenticated as a user (token with sub) "
-                         "may address users");
+        return fail(
+            err, rpc_error(RPC_PARAMS,
+                           "userList: only a connection authenticated as a user (token with sub) "
+                           "may address users"));
+    if (x->client && !client_has_identity(x->client))
+        return fail(err, rpc_error(RPC_PARAMS,
+                                   "4012: a client publishes as the user its token names: this "
+                                   "token has no sub of 1 to 16 digits"));
     size_t n = json_array_size(chans) + json_array_size(users);
     size_t max = (size_t)s->cfg.max_channels_per_request;
     if (n == 0)
-        return rpc_error(RPC_PARAMS, "4017: No channels found (channelList or userList)");
+        return fail(err,
+                    rpc_error(RPC_PARAMS, "4017: No channels found (channelList or userList)"));
     if (n > max)
-        return rpc_error(RPC_PARAMS,
-                         "4018: channelList and userList exceed max-channels-per-request (%zu)",
-                         max);
+        return fail(
+            err,
+            rpc_error(RPC_PARAMS,
+                      "4018: channelList and userList exceed max-channels-per-request (%zu)", max));
     char **ids = xcalloc(n, sizeof *ids);
     size_t k = 0;
-    json_t *err = NULL, *e;
+    json_t *e;
     size_t i;
     json_array_foreach(chans, i, e)
     {
-        if (!(ids[k] = resolve_channel(x, e, &err)))
+        if (!(ids[k] = resolve_channel(x, e, err)))
             break;
         k++;
     }
     json_array_foreach(users, i, e)
     {
-        if (err)
+        if (*err)
             break;
         if (!user_id_ok(e)) {
-            err = rpc_error(RPC_PARAMS, "userList: entries are user ids (non-negative integers)");
+            *err = rpc_error(RPC_PARAMS, "userList: entries are user ids (non-negative integers)");
             break;
         }
         char id[80];
         user_channel(id, sizeof id, e);
         ids[k++] = xstrdup(id);
     }
-    if (!err) {
+    if (!*err) {
         char *text = json_dumps(body, JSON_COMPACT);
+        if (!text)
+            abort(); /* an object of valid strings: only out of memory fails */
         struct msg *m =
             sub_new_message(s, text, strlen(text), exp ? (uint32_t)json_integer_value(exp) : 0);
         free(text);
-        if (x->client)
-            msg_set_sender(m, MSG_SENDER_CLIENT, x->client->pub_id, x->client->has_pub_id ? 16 : 0);
+        if (x->client && !(x->client->user_id && msg_set_sender_user(m, x->client->user_id)))
+            msg_set_sender(m, MSG_SENDER_CLIENT, x->client->pub_id, 16);
         if (up)
             m->user_params = json_dumps(up, JSON_COMPACT);
         if (dict)
@@ -217,18 +285,26 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params)
     for (size_t j = 0; j < k; j++)
         free(ids[j]);
     free(ids);
-    return err;
+    return NULL;
 }
 
-static json_t *do_last_seen(struct rpc_ctx *x, json_t *params)
+/* Users one last-seen request may name (either direction). */
+static size_t last_seen_max(const struct server *s)
+{
+    return (size_t)s->cfg.max_channels_per_request * 10;
+}
+
+/* Seconds since each listed user was last seen (0: online now): what this
+ * server saw itself, or else what the site reported, whichever is newer.
+ * Users nobody knows are left out: the client then asks the site. */
+static json_t *do_last_seen(struct rpc_ctx *x, json_t *params, json_t **err)
 {
     struct server *s = x->s;
     json_t *users = json_object_get(params, "userList");
     if (!json_is_array(users))
-        return rpc_error(RPC_PARAMS, "userList: must be an array");
-    if (json_array_size(users) > (size_t)s->cfg.max_channels_per_request * 10)
-        return rpc_error(RPC_PARAMS, "userList: more than %ld users",
-                         s->cfg.max_channels_per_request * 10);
+        return fail(err, rpc_error(RPC_PARAMS, "userList: must be an array"));
+    if (json_array_size(users) > last_seen_max(s))
+        return fail(err, rpc_error(RPC_PARAMS, "userList: more than %zu users", last_seen_max(s)));
     double now = ev_now(s->loop);
     json_t *res = json_object();
     size_t i;
@@ -241,12 +317,54 @@ static json_t *do_last_seen(struct rpc_ctx *x, json_t *params)
         user_channel(id, sizeof id, u);
         unsigned subs = 0;
         double seen = 0;
-        if (!worker_chan_info(s, id, strlen(id), &subs, &seen) || (!subs && seen <= 0))
-            continue; /* never seen: the client asks PHP instead */
-        long long ago = subs ? 0 : (long long)(now - seen);
-        json_object_set_new(res, id + 2, json_integer(ago));
+        if (worker_chan_info(s, id, strlen(id), &subs, &seen) && subs) {
+            json_object_set_new(res, id + 2, json_integer(0));
+            continue;
+        }
+        int64_t reported;
+        if (lastseen_get(s->home->reported_seen, id + 2, strlen(id + 2), &reported) &&
+            (double)reported > seen)
+            seen = (double)reported;
+        if (seen <= 0)
+            continue; /* never seen */
+        json_object_set_new(res, id + 2, json_integer(now > seen ? (json_int_t)(now - seen) : 0));
     }
     return res;
+}
+
+/* The site tells when users were last seen: params {"<userId>": <unix
+ * time>, ...}. Checked whole before anything is kept. */
+static json_t *do_update_last_seen(struct rpc_ctx *x, json_t *params, json_t **err)
+{
+    struct server *s = x->s;
+    if (!json_is_object(params))
+        return fail(err,
+                    rpc_error(RPC_PARAMS, "params: must be an object {\"<userId>\": <unix time>}"));
+    if (json_object_size(params) > last_seen_max(s))
+        return fail(err, rpc_error(RPC_PARAMS, "params: more than %zu users", last_seen_max(s)));
+    const char *user;
+    json_t *t;
+    json_object_foreach(params, user, t)
+    {
+        if (!lastseen_id_ok(user, strlen(user)))
+            return fail(err, rpc_error(RPC_PARAMS,
+                                       "params: key \"%.24s\" is not a user id (1 to %d digits)",
+                                       user, LASTSEEN_ID_MAX));
+        if (!json_is_integer(t) || json_integer_value(t) < 0)
+            return fail(
+                err, rpc_error(RPC_PARAMS,
+                               "params: user %s: the value must be a unix time (an integer >= 0)",
+                               user));
+    }
+    json_int_t kept = 0;
+    json_object_foreach(params, user, t)
+    {
+        if (json_integer_value(t) > 0) { /* 0: the site has no time for this user */
+            lastseen_put(s->home->reported_seen, user, strlen(user), json_integer_value(t));
+            kept++;
+        }
+    }
+    return json_pack("{s:I}", "stored", kept);
 }
 
 static json_t *do_list_channels(struct rpc_ctx *x)
@@ -268,42 +386,52 @@ static json_t *do_server_stats(struct rpc_ctx *x)
     return json_pack("{s:i,s:i}", "channels", (int)chans, "connections", (int)sum.n_conns);
 }
 
+/* Whether the JSON string m is exactly name: the whole name, whatever
+ * bytes it holds (a NUL inside stops no comparison). */
+static bool method_is(json_t *m, const char *name)
+{
+    size_t n = strlen(name);
+    return json_string_length(m) == n && memcmp(json_string_value(m), name, n) == 0;
+}
+
 /* Runs one request object; returns the response object (always one, even
- * for an id-less request: PHP needs a non-empty JSON answer). */
+ * for an id-less request: PHP needs a non-empty JSON answer), which holds
+ * either a result or an error, never neither. */
 static json_t *run_one(struct rpc_ctx *x, json_t *req)
 {
     json_t *id = json_object_get(req, "id");
     json_t *result = NULL, *error = NULL;
-    const char *method = json_string_value(json_object_get(req, "method"));
+    json_t *method = json_object_get(req, "method");
+    json_t *version = json_object_get(req, "jsonrpc");
     json_t *params = json_object_get(req, "params");
     x->s->m.rpc_requests++;
-    if (!json_is_object(req) || !method || !json_is_string(json_object_get(req, "jsonrpc")) ||
-        strcmp(json_string_value(json_object_get(req, "jsonrpc")), "2.0") != 0)
+    if (!json_is_object(req) || !json_is_string(method) || !method_is(version, "2.0"))
         error = rpc_error(RPC_INVALID, "Invalid Request: needs jsonrpc \"2.0\" and a method");
     else if (params && !json_is_object(params))
         error = rpc_error(RPC_PARAMS, "params: must be an object");
-    else if (strcmp(method, "publish") == 0)
-        result = do_publish(x, params ? params : json_object());
-    else if (strcmp(method, "getUsersLastSeen") == 0)
-        result = do_last_seen(x, params);
-    else if (strcmp(method, "ping") == 0)
+    else if (method_is(method, "publish"))
+        result = do_publish(x, params, &error);
+    else if (method_is(method, "getUsersLastSeen"))
+        result = do_last_seen(x, params, &error);
+    else if (method_is(method, "updateUsersLastSeen") && !x->client)
+        result = do_update_last_seen(x, params, &error);
+    else if (method_is(method, "ping"))
         result = json_pack("{s:b}", "pong", 1);
-    else if (strcmp(method, "listChannels") == 0)
+    else if (method_is(method, "listChannels"))
         result = do_list_channels(x);
-    else if (strcmp(method, "serverStats") == 0 && !x->client)
+    else if (method_is(method, "serverStats") && !x->client)
         result = do_server_stats(x);
     else
-        error = rpc_error(RPC_NO_METHOD, "Method not found: %.64s", method);
-    if (result && json_object_get(result, "code") && json_object_get(result, "message") &&
-        json_object_size(result) == 2) {
-        error = result; /* do_* report errors in the same shape */
-        result = NULL;
-    }
+        error = rpc_error(RPC_NO_METHOD, "Method not found: %.64s", json_string_value(method));
+    if (!error && !result)
+        error = rpc_error(-32603, "Internal error: the result could not be built");
     json_t *resp = json_pack("{s:s}", "jsonrpc", "2.0");
-    if (error)
+    if (error) {
+        json_decref(result);
         json_object_set_new(resp, "error", error);
-    else
-        json_object_set_new(resp, "result", result ? result : json_null());
+    } else {
+        json_object_set_new(resp, "result", result);
+    }
     json_object_set(resp, "id", id ? id : json_null());
     return resp;
 }
@@ -341,10 +469,21 @@ static json_t *run_json(struct rpc_ctx *x, const uint8_t *p, size_t n, bool *par
     return out;
 }
 
+/* What is sent when a reply cannot be serialised (out of memory only: its
+ * strings are all valid UTF-8): still a well-formed JSON-RPC error. */
+static const char internal_error_reply[] =
+    "{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32603,\"message\":\"Internal error\"},\"id\":null}";
+
+static char *reply_text(json_t *out)
+{
+    char *text = out ? json_dumps(out, JSON_COMPACT) : NULL;
+    return text ? text : xstrdup(internal_error_reply);
+}
+
 static char *run_text(struct rpc_ctx *x, const uint8_t *p, size_t n, bool *parse_error)
 {
     json_t *out = run_json(x, p, n, parse_error);
-    char *text = json_dumps(out, JSON_COMPACT);
+    char *text = reply_text(out);
     json_decref(out);
     return text;
 }
@@ -366,7 +505,7 @@ static char *render_reply(void *ctx, size_t *len)
         json_decref(r->held[i].result);
     }
     if (len) {
-        text = json_dumps(r->out, JSON_COMPACT);
+        text = reply_text(r->out);
         *len = strlen(text);
     }
     json_decref(r->out);

@@ -1,6 +1,7 @@
 #include "first.h"
 
 #include "server.h"
+#include "lastseen.h"
 #include "log.h"
 #include "net.h"
 #include "store.h"
@@ -435,6 +436,7 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
     init_lists(s);
     s->home = s;
     s->addrs = addr_table_new();
+    s->reported_seen = lastseen_new((size_t)s->cfg.last_seen_max_users);
     unsigned workers = worker_count(&s->cfg);
     if (workers > 1)
         worker_hub_new(s, workers);
@@ -501,6 +503,8 @@ void server_deinit(struct server *s)
     if (s->store && s == s->home)
         s->store->close(s);
     chan_registry_deinit(&s->chans);
+    lastseen_free(s->reported_seen);
+    s->reported_seen = NULL;
     SSL_CTX_free(s->tls_ctx);
     s->tls_ctx = NULL;
     server_keyring_free(&s->keys);

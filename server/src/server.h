@@ -180,12 +180,13 @@ struct server {
     struct metrics m;
     /* workers (worker.h): hub is NULL with one, and home is this server */
     struct hub *hub;
-    struct server *home;      /* the first worker: store, mids, publish port, signals */
-    struct addr_table *addrs; /* home's: connections per client address, all workers */
-    unsigned worker;          /* index in hub->w */
-    struct xq inbox;          /* work from the other workers (fan-out, DELETE, reload...) */
-    bool store_dirty;         /* published this turn: the store writes before any answer */
-    uint64_t wake;            /* workers whose inbox got work this turn (bit per worker) */
+    struct server *home;            /* the first worker: store, mids, publish port, signals */
+    struct addr_table *addrs;       /* home's: connections per client address, all workers */
+    struct lastseen *reported_seen; /* home's: last-seen times the site reported (V5) */
+    unsigned worker;                /* index in hub->w */
+    struct xq inbox;                /* work from the other workers (fan-out, DELETE, reload...) */
+    bool store_dirty;               /* published this turn: the store writes before any answer */
+    uint64_t wake;                  /* workers whose inbox got work this turn (bit per worker) */
     pthread_t thread;
 };
 

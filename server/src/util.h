@@ -23,4 +23,12 @@ bool ct_equal(const void *a, const void *b, size_t len);
 /* Case-insensitive comparison of a counted string with a C string. */
 bool str_ieq(const char *s, size_t len, const char *lit);
 
+/* Length of the valid UTF-8 sequence at p[0..n) (n > 0), 0 when none
+ * starts there: no overlong forms, surrogates or code points past U+10FFFF
+ * (what jansson and a browser's WebSocket accept). */
+size_t utf8_seq_len(const uint8_t *p, size_t n);
+
+/* FNV-1a hash of n bytes (for hash tables of ids). */
+uint32_t fnv1a32(const char *s, size_t n);
+
 #endif

@@ -577,7 +577,10 @@ def client_publish_tests(srv):
         ok(s.get("type") == 1, "sender type is 1 (CLIENT): %r" % s)
         ok(s.get("id", b"").hex() == p_pub, "sender id is the publisher's public id (%s)" % s.get("id", b"").hex())
     ft, _ = collect_text(recv_txt, 1)
-    ok(len(ft) == 1 and ft[0]["text"] == msg, "a text-mode subscriber of the receiver gets it too")
+    want = dict(msg, extra=dict(msg.get("extra", {}), sender={"type": 1, "id": p_pub}))
+    ok(len(ft) == 1 and ft[0]["text"] == want,
+       "a text-mode subscriber of the receiver gets it too, its sender in extra.sender (%r)"
+       % (ft[0]["text"] if ft else None,))
     ok(publisher.recv_message(0.3) is None and alive(publisher),
        "the publisher gets nothing back and stays connected")
 

@@ -360,13 +360,13 @@ with Server(CONF) as srv:
     for path in ("/bitrix/rest/", "/bitrix/pubweb/"):
         p = Poll(srv, srv.signed(t_priv, t_pub), BIN)
         spoof = pb.incoming_message([pb.receiver(bytes.fromhex(t_pub), False, pubsig(srv, t_pub))],
-                                    '{"from":"client"}', expiry=60,
+                                    '{"module_id":"t","from":"client"}', expiry=60,
                                     sender_bytes=pb.sender(pb.SENDER_BACKEND, bytes.fromhex(new_id())))
         st, h, rbody = pub_bin(srv, pb.request_batch(pb.request_incoming([spoof])),
                                port=srv.sub_port, path=path + "?CHANNEL_ID=" + me)
         st2, _, pbody = answer(p)
         msgs = pb_messages(pbody) or [{"body": None, "sender": None}]
-        ok(st == 200 and st2 == 200 and msgs[0]["body"] == '{"from":"client"}',
+        ok(st == 200 and st2 == 200 and msgs[0]["body"] == '{"module_id":"t","from":"client"}',
            "client publish on %s to a signed public receiver is delivered (%s %r)" % (path, st, rbody))
         ok(msgs[0]["sender"] == {"type": pb.SENDER_CLIENT, "id": bytes.fromhex(me_pub)},
            "client publish on %s: sender.type CLIENT (1), sender.id = the publisher's public id, "
@@ -374,7 +374,7 @@ with Server(CONF) as srv:
     # the pub id also works with the publisher's shared channel listed first
     p = Poll(srv, srv.signed(t_priv, t_pub), BIN)
     st, _, _ = pub_bin(srv, pb.request_batch(pb.request_incoming([pb.incoming_message(
-        [pb.receiver(bytes.fromhex(t_pub), False, pubsig(srv, t_pub))], '{"shared":"first"}')])),
+        [pb.receiver(bytes.fromhex(t_pub), False, pubsig(srv, t_pub))], '{"module_id":"t","shared":1}')])),
         port=srv.sub_port, path="/bitrix/rest/?CHANNEL_ID=%s%%2F%s" % (srv.signed(new_id()), me))
     st2, _, pbody = answer(p)
     msgs = pb_messages(pbody) or [{"sender": None}]
@@ -402,7 +402,7 @@ with Server(CONF) as srv:
         return w
 
     w = PubWitness(srv)
-    good = pb.incoming_message([pb.receiver(bytes.fromhex(w.pub), False, pubsig(srv, w.pub))], '{"bad":1}')
+    good = pb.incoming_message([pb.receiver(bytes.fromhex(w.pub), False, pubsig(srv, w.pub))], '{"module_id":"t"}')
     st, _, rbody = pub_bin(srv, pb.request_batch(pb.request_incoming([good, pb.incoming_message(
         [pb.receiver(bytes.fromhex(w.cid), True, pubsig(srv, w.cid))], '{"bad":2}')])),
         port=srv.sub_port, path="/bitrix/rest/?CHANNEL_ID=" + me)
@@ -426,4 +426,8 @@ with Server(CONF) as srv:
     rest_error("a CHANNEL_ID with a bad signature", pb.request_batch(pb.request_server_stats()),
                4010, "Wrong Channel Id.", channel="%s:%s.%s" % (me_priv, me_pub, "0" * 40))
     rest_error("malformed protobuf", b"\x0a\x05\x0a", 4013, "Wrong Request Data.")
+    for body in ("{}", "x", "[]", '{"module_id":1}'):  # the receivers' client would throw on these
+        rest_error("a body that is no message (%s)" % body, pb.request_batch(pb.request_incoming([
+            pb.incoming_message([pb.receiver(bytes.fromhex(t_pub), False, pubsig(srv, t_pub))], body)])),
+            4013, "Wrong Request Data.")
 done()

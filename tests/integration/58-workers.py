@@ -185,12 +185,14 @@ def client_publish(srv, cid, subs):
     for _ in range(40):
         # one V5 client per worker at least: publish from each
         v5 = WSClient(srv.sub_port, "/bitrix/subws/?token=%s&jsonRpc=true" % tok, timeout=10)
-        body = {"from": found, "t": time.time()}
+        body = {"module_id": "t", "from": found, "t": time.time()}
         v5.send_text(json.dumps({"jsonrpc": "2.0", "id": 1, "method": "publish",
                                  "params": {"channelList": [srv.public_ref(cid)], "body": body}}))
         deadline = time.time() + 10
         got = [frames(c, 1, deadline=deadline) for c in subs]
-        good = sum(1 for g in got if len(g) == 1 and g[0]["text"] == body)
+        # text subscribers see the sender the token names in extra.sender
+        want = dict(body, extra={"sender": {"type": 1, "id": "1"}})
+        good = sum(1 for g in got if len(g) == 1 and g[0]["text"] == want)
         ok(good == len(subs), "a client publish (JSON-RPC over WebSocket) reaches all %d subscribers (%d)"
            % (len(subs), good))
         v5.close()

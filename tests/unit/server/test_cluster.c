@@ -12,7 +12,7 @@
 /* ok() with the figures in its description */
 #define okf(cond, ...)                                                                             \
     do {                                                                                           \
-        bool c_ = (cond); /* first: it fills the figures the text shows */                        \
+        bool c_ = (cond); /* first: it fills the figures the text shows */                         \
         char what_[200];                                                                           \
         snprintf(what_, sizeof what_, __VA_ARGS__);                                                \
         ok(c_, what_);                                                                             \
@@ -47,15 +47,15 @@ static void test_counts(void)
     presence(cl, "b#2", "c1", 2, 0, 100);
     presence(cl, "c#3", "c1", 1, 0, 100);
     okf(cluster_chan_info(cl, "c1", 2, &subs, &seen) && subs == 3,
-       "two nodes' subscribers add up (%u)", subs);
+        "two nodes' subscribers add up (%u)", subs);
     presence(cl, "b#2", "c1", 0, 150, 151);
     presence(cl, "c#3", "c1", 0, 140, 151);
     okf(cluster_chan_info(cl, "c1", 2, &subs, &seen) && subs == 0 && seen == 150,
-       "both left: 0 subscribers, last seen the later leave (%u %.0f)", subs, seen);
+        "both left: 0 subscribers, last seen the later leave (%u %.0f)", subs, seen);
     presence(cl, "b#2", "c1", 0, 0, 152);
     presence(cl, "c#3", "c1", 0, 0, 152);
     okf(!cluster_chan_info(cl, "c1", 2, &subs, &seen) && cluster_channels(cl) == 0,
-       "both forgot it: unknown again, nothing held");
+        "both forgot it: unknown again, nothing held");
     presence(cl, "self#1", "c2", 4, 0, 152);
     okf(!cluster_chan_info(cl, "c2", 2, &subs, &seen), "our own frames are skipped");
     cluster_free(cl);
@@ -67,24 +67,26 @@ static void test_death(void)
     heartbeat(cl, "b#2", "{\"node\":\"b\"}", 100);
     presence(cl, "b#2", "c1", 1, 0, 100);
     const struct cluster_node_info *n;
-    okf(cluster_nodes(cl, &n) == 1 && n[0].alive && strcmp(n[0].stats_json, "{\"node\":\"b\"}") == 0,
-       "a heartbeat makes a live node with its stats");
+    okf(cluster_nodes(cl, &n) == 1 && n[0].alive &&
+            strcmp(n[0].stats_json, "{\"node\":\"b\"}") == 0,
+        "a heartbeat makes a live node with its stats");
     unsigned subs;
     double seen;
     cluster_sweep(cl, 100 + CLUSTER_DEAD_AFTER - 1);
-    okf(cluster_chan_info(cl, "c1", 2, &subs, &seen) && subs == 1, "quiet for less than 10 s: alive");
+    okf(cluster_chan_info(cl, "c1", 2, &subs, &seen) && subs == 1,
+        "quiet for less than 10 s: alive");
     cluster_sweep(cl, 100 + CLUSTER_DEAD_AFTER);
     okf(cluster_nodes(cl, &n) == 1 && !n[0].alive, "quiet for 10 s: dead");
     okf(cluster_chan_info(cl, "c1", 2, &subs, &seen) && subs == 0 && seen == 100,
-       "a dead node's subscriber left at its last heartbeat (%u %.0f)", subs, seen);
+        "a dead node's subscriber left at its last heartbeat (%u %.0f)", subs, seen);
     heartbeat(cl, "c#3", "{}", 110);
     presence(cl, "c#3", "c2", 1, 0, 110);
     cluster_sweep(cl, 100 + CLUSTER_DEAD_AFTER + 5);
     okf(cluster_nodes(cl, &n) == 1 && strcmp(n[0].id, "c#3") == 0,
-       "dead for the grace too: forgotten, the other node stays");
+        "dead for the grace too: forgotten, the other node stays");
     okf(!cluster_chan_info(cl, "c1", 2, &subs, &seen), "with the dead node's channels");
     okf(cluster_chan_info(cl, "c2", 2, &subs, &seen) && subs == 1,
-       "the remaining node's channel survives the removal (%u)", subs);
+        "the remaining node's channel survives the removal (%u)", subs);
     cluster_free(cl);
 }
 
@@ -142,7 +144,8 @@ static void test_many(void)
             total += subs;
     }
     okf(cluster_channels(cl) == 5000 && total == 4999,
-       "5000 channels in one frame, table grown, all found (%zu, %u)", cluster_channels(cl), total);
+        "5000 channels in one frame, table grown, all found (%zu, %u)", cluster_channels(cl),
+        total);
     buf_deinit(&b);
     cluster_free(cl);
 }

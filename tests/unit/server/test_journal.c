@@ -27,7 +27,12 @@ static void test_crc(void)
 static struct journal_rec sample(uint8_t *chans)
 {
     /* two channels: "abc" and "u:42" */
-    memcpy(chans, "\x03" "abc" "\x04" "u:42", 9);
+    memcpy(chans,
+           "\x03"
+           "abc"
+           "\x04"
+           "u:42",
+           9);
     static const uint8_t sid[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
     struct journal_rec r = {
         .type = JOURNAL_REC_MSG,

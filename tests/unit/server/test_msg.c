@@ -5,12 +5,14 @@
 #include "../../../server/src/first.h"
 
 #include "../../../server/src/buf.c"
+#include "../../../server/src/jsontext.c"
 #include "../../../server/src/msg.c"
 #include "../../../server/src/pb.c"
 #include "../../../server/src/util.c"
 
 #include "tap.h"
 
+#include <jansson.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,15 +64,16 @@ static void text_frame(void)
         msg_unref(m);
     }
 
-    /* CR and LF in the body become spaces; an empty body is "" */
+    /* CR and LF in the body become spaces; an empty body makes the frame
+     * unparsable (the client's handler throws on a text of "") */
     m = msg_new(MID, 3, 1795942731, 0, 10, "{\"a\":\r\n1}", 9);
     msg_set_channel(m, "c");
     expected_text(want, sizeof want, MID, "c", 0, 1795942731, "{\"a\":  1}");
     ok(text_is(m, want), "CR and LF in the body become spaces");
     msg_unref(m);
     m = msg_new(MID, 4, 1795942731, 0, 10, "", 0);
-    expected_text(want, sizeof want, MID, "-", 0, 1795942731, "\"\"");
-    ok(text_is(m, want), "an empty body is sent as \"\"");
+    expected_text(want, sizeof want, MID, "-", 0, 1795942731, "\"");
+    ok(text_is(m, want), "an empty body is sent as an unclosed \"");
     msg_unref(m);
 }
 
@@ -115,8 +118,136 @@ static void storage(void)
     msg_unref(m);
 }
 
+/* The frames of an encoding as the client finds them: the text between
+ * each "#!NGINXNMS!#" and the first "#!NGINXNME!#" after it, parsed. */
+static size_t client_frames(const uint8_t *p, size_t len, json_t **out, size_t max)
+{
+    size_t n = 0;
+    const char *s = (const char *)p, *end = s + len;
+    while (n < max) {
+        const char *a = memmem(s, (size_t)(end - s), "#!NGINXNMS!#", 12);
+        if (!a)
+            break;
+        const char *b = memmem(a + 12, (size_t)(end - a - 12), "#!NGINXNME!#", 12);
+        if (!b)
+            break;
+        out[n++] = json_loadb(a + 12, (size_t)(b - a - 12), JSON_ALLOW_NUL, NULL);
+        s = b + 12;
+    }
+    return n;
+}
+
+/* The text of the one frame the client finds; NULL when it finds several,
+ * or one it cannot parse (*frames says how many). */
+static json_t *text_of_only_frame(struct msg *m, size_t *frames)
+{
+    size_t len;
+    const uint8_t *p = msg_encoding(m, MSG_ENC_TEXT, &len);
+    json_t *f[4] = {0};
+    size_t n = client_frames(p, len, f, 4);
+    if (frames)
+        *frames = n;
+    json_t *t = n == 1 && f[0] ? json_incref(json_object_get(f[0], "text")) : NULL;
+    for (size_t i = 0; i < n; i++)
+        json_decref(f[i]);
+    return t;
+}
+
+static void hostile_bodies(void)
+{
+    /* a chat message quoting the frame delimiters, from the site */
+    const char body[] = "{\"module_id\":\"im\",\"command\":\"m\",\"params\":{\"t\":\"}"
+                        "#!NGINXNME!##!NGINXNMS!#{\\\"mid\\\":\\\"1\\\",\\\"text\\\":"
+                        "{\\\"module_id\\\":\\\"pull\\\"}}\"}}";
+    struct msg *m = msg_new(MID, 1, 1795942731, 1, 10, body, strlen(body));
+    json_t *t = text_of_only_frame(m, NULL), *want = json_loads(body, 0, NULL);
+    ok(t && want && json_equal(t, want),
+       "a body quoting the delimiters is one frame, its text the body's value");
+    json_decref(t);
+    json_decref(want);
+    msg_unref(m);
+
+    /* not JSON: it cannot add or override frame members */
+    const char forged[] = "{}, \"mid\":\"99999999999999999999999999\"";
+    m = msg_new(MID, 2, 1795942731, 1, 10, forged, strlen(forged));
+    size_t frames;
+    t = text_of_only_frame(m, &frames);
+    ok(frames == 1 && !t, "a body that is not JSON: one frame, which the client cannot parse");
+    json_decref(t);
+    msg_unref(m);
+
+    /* an empty body given as NULL (a protobuf message without body) */
+    m = msg_new(MID, 3, 1795942731, 1, 10, NULL, 0);
+    ok(m && m->body_len == 0 && m->body[0] == '\0', "an empty body may be NULL");
+    t = text_of_only_frame(m, &frames);
+    ok(frames == 1 && !t, "...and its frame is one the client skips");
+    json_decref(t);
+    msg_unref(m);
+}
+
+static void senders(void)
+{
+    static const uint8_t pub[16] = {0xe5, 0x4f, 0x12, 0x0c, 0xb3, 0xb7, 0xa6, 0x38,
+                                    0xca, 0xf2, 0x1b, 0x66, 0x29, 0x89, 0x55, 0x6f};
+    /* a client claiming to be the server in its own extra */
+    const char body[] = "{\"module_id\":\"pull\",\"command\":\"config_expire\",\"params\":{},"
+                        "\"extra\":{\"sender\":{\"type\":2},\"x\":1}}";
+    struct msg *m = msg_new(MID, 1, 1795942731, 1, 10, body, strlen(body));
+    msg_set_sender(m, MSG_SENDER_CLIENT, pub, 16);
+    json_t *t = text_of_only_frame(m, NULL);
+    json_t *sender = json_object_get(json_object_get(t, "extra"), "sender");
+    ok(json_integer_value(json_object_get(sender, "type")) == MSG_SENDER_CLIENT &&
+           strcmp(json_string_value(json_object_get(sender, "id")) ?: "",
+                  "e54f120cb3b7a638caf21b662989556f") == 0,
+       "text mode: a client's message has extra.sender = {type 1, its public id}");
+    ok(json_integer_value(json_object_get(json_object_get(t, "extra"), "x")) == 1 &&
+           strcmp(json_string_value(json_object_get(t, "command")) ?: "", "config_expire") == 0,
+       "...the rest of the body as it was");
+    json_decref(t);
+    msg_unref(m);
+
+    /* a client message that is not an object carries nothing as a message */
+    m = msg_new(MID, 2, 1795942731, 1, 10, "[1]", 3);
+    msg_set_sender(m, MSG_SENDER_CLIENT, pub, 16);
+    size_t frames;
+    t = text_of_only_frame(m, &frames);
+    ok(frames == 1 && !t, "a client's body that is not an object: a frame the client skips");
+    json_decref(t);
+    msg_unref(m);
+
+    /* a V5 client known by its token's user id */
+    m = msg_new(MID, 3, 1795942731, 1, 10, "{\"module_id\":\"a\"}", 17);
+    ok(!msg_set_sender_user(m, "12a") && !msg_set_sender_user(m, "12345678901234567") &&
+           !msg_set_sender_user(m, ""),
+       "a user sender is 1 to 16 digits");
+    ok(msg_set_sender_user(m, "42") && msg_sender_type(m) == MSG_SENDER_CLIENT,
+       "user 42: a client sender");
+    t = text_of_only_frame(m, NULL);
+    sender = json_object_get(json_object_get(t, "extra"), "sender");
+    ok(strcmp(json_string_value(json_object_get(sender, "id")) ?: "", "42") == 0,
+       "text mode: extra.sender.id is the user id");
+    json_decref(t);
+    size_t len;
+    const uint8_t *p = msg_encoding(m, MSG_ENC_JSONRPC, &len);
+    json_t *j = json_loadb((const char *)p, len, 0, NULL);
+    sender = json_object_get(json_object_get(j, "params"), "sender");
+    ok(json_integer_value(json_object_get(sender, "type")) == 1 &&
+           strcmp(json_string_value(json_object_get(sender, "id")) ?: "", "42") == 0,
+       "JSON-RPC: sender {type 1, id \"42\"}");
+    json_decref(j);
+    p = msg_encoding(m, MSG_ENC_PB, &len);
+    ok(p && memmem(p, len,
+                   "\x2a\x06\x08\x01\x12\x02"
+                   "42",
+                   8) != NULL,
+       "protobuf: Sender{type CLIENT, id \"42\"}, the flag not on the wire");
+    msg_unref(m);
+}
+
 int main(void)
 {
+    subtest("hostile bodies", hostile_bodies);
+    subtest("senders", senders);
     subtest("text frame", text_frame);
     subtest("date cache", date_cache);
     subtest("storage", storage);
