@@ -404,6 +404,39 @@ static bool valid_mid(const char *s)
     return true;
 }
 
+/* Whether this server has issued mid (or one above it). Mids are the start
+ * time and a counter, and the journal store continues above the newest
+ * replayed one, so every mid given out so far sorts at or below the next
+ * one's predecessor. A client holding a higher mid got it from somewhere
+ * else (a forged message body, another cluster): resuming after it would
+ * hide every real message, so it is treated as unknown. The Redis store
+ * issues mids cluster-wide and checks them itself (its fetch). */
+static bool mid_issued(struct server *s, const char *mid)
+{
+    if (s->store->fans_out)
+        return true;
+    struct server *home = s->hub ? s->home : s;
+    char top[27];
+    worker_store_lock(s); /* home makes mids under it */
+    snprintf(top, sizeof top, "%010u%016llu", home->start_time,
+             (unsigned long long)home->mid_counter);
+    worker_store_unlock(s);
+    return strcmp(mid, top) <= 0;
+}
+
+/* Catch-up after a resume mid, or, for one this server never issued, as a
+ * subscriber without one gets it (no live message is held back by it). */
+static void resume_after(struct conn *c, const char *mid, struct catchup *cu)
+{
+    if (!mid_issued(c->srv, mid)) {
+        c->lp_mid[0] = '\0';
+        log_debug("subscriber %d: resume mid %s was never issued here: ignored", c->fd, mid);
+        return catch_up(c, "", cu);
+    }
+    memcpy(c->lp_mid, mid, 27);
+    catch_up(c, mid, cu);
+}
+
 static void add_channel(struct conn *c, const char *id, size_t *cap)
 {
     struct server *s = c->srv;
@@ -607,8 +640,7 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
     struct catchup cu = {0};
     if (req->query && http1_query_get(req->query, req->query_len, "mid", mid, sizeof mid) == 1 &&
         valid_mid(mid)) {
-        memcpy(c->lp_mid, mid, 27);
-        catch_up(c, mid, &cu);
+        resume_after(c, mid, &cu);
     } else {
         c->lp_mid[0] = '\0';
         const struct http1_header *lei = http1_find_header(req, "Last-Event-ID");
@@ -618,10 +650,8 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
         if (lei && lei->value_len == MSG_MID_LEN) {
             memcpy(mid, lei->value, MSG_MID_LEN);
             mid[MSG_MID_LEN] = '\0';
-            if (valid_mid(mid)) {
-                memcpy(c->lp_mid, mid, sizeof c->lp_mid);
-                catch_up(c, mid, &cu);
-            }
+            if (valid_mid(mid))
+                resume_after(c, mid, &cu);
         } else if ((req->query &&
                     http1_query_get(req->query, req->query_len, "time", t, sizeof t) == 1 && *t) ||
                    (ims && ims->value_len < sizeof t)) {
