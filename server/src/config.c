@@ -139,6 +139,28 @@ static const struct opt options[] = {
         "Bytes queued to one subscriber that does not read; it is dropped beyond."),
     INT("online-grace", online_grace, 0, 3600, "130",
         "Seconds a channel counts as online after its last subscriber left."),
+    INT("client-max-message-size", client_max_message_size, 16, 67108864, "65536",
+        "Bytes of one message a client publishes (/bitrix/rest/, WebSocket, JSON-RPC):\n"
+        "what clients send is typing notices and call signalling (a few KiB of SDP), so\n"
+        "64 KiB leaves room while a colleague's public id no longer posts 1 MiB ones."),
+    INT("client-publish-rate", client_publish_rate, 1, 100000, "10",
+        "Messages per second one connection may publish, sustained (a token bucket\n"
+        "refilled at this rate): a person does not type or call 10 times a second."),
+    INT("client-publish-burst", client_publish_burst, 1, 100000, "50",
+        "Messages one connection may publish at once before client-publish-rate\n"
+        "applies (the bucket's size): room for a batch the client queued offline."),
+    INT("client-message-ttl", client_message_ttl, 0, 2592000, "900",
+        "Seconds a client-published message is kept for catch-up (at most message-ttl):\n"
+        "longer than the clients' 600 s reconnect backoff, far shorter than a day."),
+    INT("client-history-length", client_history_length, 0, 100000, "10",
+        "Client-published messages kept per channel (within history-length); the\n"
+        "oldest of them goes first, so they never push the site's messages out."),
+    INT("history-memory", history_memory, 0, 1048576, "0",
+        "MiB of messages kept as history across all channels; beyond it the oldest\n"
+        "go first (live delivery is unaffected). 0: an eighth of the machine's memory,\n"
+        "at least 16 and at most 4096 MiB: each kept message may also hold up to\n"
+        "three encoded copies for the subscribers' formats, so history stays under\n"
+        "about half of memory, and a journal replay cannot refill more than that."),
     STR("journal-path", journal_path, "",
         "Directory of the message journal, so that no message is lost across restarts\n"
         "(empty: keep messages in memory only)."),

@@ -65,6 +65,12 @@ struct config {
     long max_ws_frame_size;
     long max_output_buffer;
     long online_grace;
+    long client_max_message_size; /* untrusted publishes: bytes per message */
+    long client_publish_rate;     /* messages/s per connection (token bucket) */
+    long client_publish_burst;    /* the bucket's size */
+    long client_message_ttl;      /* seconds a client message is kept */
+    long client_history_length;   /* client messages kept per channel */
+    long history_memory;          /* MiB of history in all; 0: from MemTotal */
 
     char *journal_path;        /* directory; empty: the in-memory store */
     char *journal_sync_str;    /* "always" or milliseconds */

@@ -33,7 +33,7 @@ static void on_record(void *arg, const struct journal_rec *r)
         for (uint16_t i = 0; i < r->n_channels; i++, c += 1u + c[0]) {
             struct chan *ch = chan_get(&s->chans, (const char *)c + 1, c[0], false);
             if (ch)
-                chan_clear_history(ch);
+                chan_clear_history(&s->chans, ch);
         }
         return;
     }

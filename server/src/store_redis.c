@@ -512,7 +512,7 @@ static void on_feed_delete(struct server *s, const uint8_t *p, size_t len)
     while (i < len && i + 1 + p[i] <= len) {
         struct chan *ch = chan_get(&s->chans, (const char *)p + i + 1, p[i], false);
         if (ch) {
-            chan_clear_history(ch);
+            chan_clear_history(&s->chans, ch);
             chan_release_if_unused(&s->chans, ch, ev_now(s->loop));
         }
         i += 1u + p[i];
