@@ -101,16 +101,20 @@ static const char publish_lua[] =
 
 /* newest `per channel` of each channel newer than the mid, merged, the
  * newest `in all`, oldest first; a mid of an older cluster start (Redis
- * lost its data) gets everything, one of a newer start nothing */
+ * lost its data) gets everything. A mid the cluster never issued (of a
+ * newer start, or above the counter: forged) is unknown: everything too,
+ * after a first element "unknown" that tells the node so. */
 static const char fetch_lua[] =
     "local start = redis.call('GET', KEYS[1])\n"
     "if not start then return {} end\n"
     "local epoch = tonumber(string.sub(ARGV[2], 1, 10))\n"
     "local after = string.sub(ARGV[2], 11)\n"
-    "if epoch > tonumber(start) then return {} end\n"
-    "if epoch < tonumber(start) then after = '0' end\n"
-    "local seen, mids = {}, {}\n"
-    "for i = 2, #KEYS do\n"
+    "local top = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "local seen, mids, out = {}, {}, {}\n"
+    "if epoch > tonumber(start) or (epoch == tonumber(start) and tonumber(after) > top) then\n"
+    "  out[1] = 'unknown'; after = '0'\n"
+    "elseif epoch < tonumber(start) then after = '0' end\n"
+    "for i = 3, #KEYS do\n"
     "  local r = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', '(' .. after, 'LIMIT', 0, "
     "ARGV[3])\n"
     "  for _, m in ipairs(r) do\n"
@@ -118,7 +122,6 @@ static const char fetch_lua[] =
     "  end\n"
     "end\n"
     "table.sort(mids)\n"
-    "local out = {}\n"
     "for j = math.max(1, #mids - tonumber(ARGV[4]) + 1), #mids do\n"
     "  local v = redis.call('GET', ARGV[1] .. 'msg:' .. mids[j])\n"
     "  if v then out[#out + 1] = v end\n"
@@ -172,6 +175,7 @@ struct redis_store {
 struct rs_fetch {
     struct server *s;
     struct conn *c;
+    char mid[MSG_MID_LEN + 1]; /* the resume mid asked for */
 };
 
 /* ---- records: what the feed carries and the message keys hold ---- */
@@ -865,6 +869,8 @@ static void on_fetched(struct redis_conn *rc, void *reply, void *arg)
     struct rs_fetch *f = arg;
     struct server *s = f->s;
     struct conn *c = f->c;
+    char asked[MSG_MID_LEN + 1];
+    memcpy(asked, f->mid, sizeof asked);
     s->redis->fetching--;
     free(f);
     if (!c)
@@ -878,9 +884,19 @@ static void on_fetched(struct redis_conn *rc, void *reply, void *arg)
         return;
     }
     s->redis->fetches++;
+    size_t first = 0;
+    if (r->elements && r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "unknown") == 0) {
+        first = 1; /* never issued: the catch-up is everything, nothing is held back */
+        c->lp_mid[0] = '\0';
+        log_debug("subscriber %d: resume mid %s was never issued by the cluster: ignored", c->fd,
+                  asked);
+    } else {
+        memcpy(c->lp_mid, asked, sizeof asked);
+    }
     struct msg **v = xmalloc((r->elements + 1) * sizeof *v);
     size_t n = 0;
-    for (size_t i = 0; i < r->elements; i++) {
+    for (size_t i = first; i < r->elements; i++) {
         const redisReply *e = r->element[i];
         if (e->type == REDIS_REPLY_STRING &&
             (v[n] = decode_record(s, (const uint8_t *)e->str, e->len, NULL, NULL)))
@@ -898,18 +914,26 @@ static bool redis_store_fetch(struct server *s, struct conn *c, const char *mid)
     char epoch[11];
     uint64_t counter;
     mid_split(mid, epoch, &counter);
-    if (rs->subscribed && rs->cover_known && strcmp(epoch, rs->cover_epoch) == 0 &&
+    /* above the newest this node has seen: in flight on the feed, or never
+     * issued (forged); only Redis's counter tells */
+    int vs_seen = rs->last_known ? strcmp(epoch, rs->last_epoch) : 1;
+    bool above = vs_seen > 0 || (vs_seen == 0 && counter > rs->last);
+    if (!above && rs->subscribed && rs->cover_known && strcmp(epoch, rs->cover_epoch) == 0 &&
         counter >= rs->cover)
         return false; /* everything newer came through the feed: memory has it */
     if (rs->cmd.state != REDIS_READY || c->n_links == 0 ||
-        rs->fetching >= (unsigned)s->cfg.redis_max_inflight)
+        rs->fetching >= (unsigned)s->cfg.redis_max_inflight) {
+        if (above)
+            c->lp_mid[0] = '\0'; /* unconfirmed: it must not hold every message back */
         return false; /* the local histories are the best there is now */
+    }
     struct rs_cmd cmd;
-    cmd_init(&cmd, 3 + 1 + c->n_links + 4);
+    cmd_init(&cmd, 3 + 2 + c->n_links + 4);
     cmd_str(&cmd, "EVALSHA");
     cmd_str(&cmd, rs->fetch_sha);
-    cmd_num(&cmd, c->n_links + 1);
+    cmd_num(&cmd, c->n_links + 2);
     cmd_str(&cmd, rs->k_start);
+    cmd_str(&cmd, rs->k_counter);
     for (uint16_t i = 0; i < c->n_links; i++)
         cmd_own(&cmd, chan_key(s, c->links[i].ch->id, c->links[i].ch->id_len));
     cmd_str(&cmd, s->cfg.redis_prefix);
@@ -918,9 +942,21 @@ static bool redis_store_fetch(struct server *s, struct conn *c, const char *mid)
     cmd_num(&cmd, s->cfg.catchup_total);
     struct rs_fetch *f = xmalloc(sizeof *f);
     *f = (struct rs_fetch){.s = s, .c = c};
+    memcpy(f->mid, mid, sizeof f->mid);
     if (cmd_send(&rs->cmd, &cmd, on_fetched, f) != 0) {
         free(f);
+        if (above)
+            c->lp_mid[0] = '\0';
         return false;
+    }
+    if (above && rs->last_known) {
+        /* meanwhile only what this node has seen is held back: live
+         * messages above it wait in the catch-up merge, which drops those
+         * at or below the mid once Redis confirmed it was issued */
+        snprintf(c->lp_mid, sizeof c->lp_mid, "%s%016llu", rs->last_epoch,
+                 (unsigned long long)rs->last);
+    } else if (above) {
+        c->lp_mid[0] = '\0';
     }
     rs->fetching++;
     c->store_wait = f;

@@ -337,7 +337,8 @@ static void catch_up(struct conn *c, const char *mid, struct catchup *cu)
             return;
         }
     }
-    for (size_t i = collect_local(c, mid, cu); i < cu->n; i++)
+    /* the store may have found mid unknown, and cleared c->lp_mid */
+    for (size_t i = collect_local(c, *mid ? c->lp_mid : mid, cu); i < cu->n; i++)
         sub_deliver(c, cu->v[i]);
 }
 
@@ -369,7 +370,10 @@ void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok)
             m = (i++, live[j++]);
         else
             m = live[j++];
-        queue_msg(c, m);
+        /* the store held back less while it checked the mid (c->lp_mid is
+         * the mid it confirmed now): what the client has stays out */
+        if (!c->lp_mid[0] || strcmp(m->mid, c->lp_mid) > 0)
+            queue_msg(c, m);
     }
     for (uint32_t k = 0; k < n_live; k++)
         msg_unref(live[k]);

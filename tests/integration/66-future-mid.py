@@ -2,17 +2,19 @@
 """Resume mids from the future: a mid above anything this server issued (a
 forged one the client adopted) is unknown, so the subscriber gets the usual
 catch-up and every live message, on long polling and WebSocket, with the
-memory and the journal store; a real mid (this run's or the journal's) still
-resumes exactly after it. A WebSocket subscriber connected throughout gets
+memory and the journal store, and with Redis (above the cluster's counter,
+or of a newer cluster start); a real mid (this run's, the journal's, or one
+a node has not seen yet) still resumes exactly after it. A WebSocket subscriber connected throughout gets
 every message of its own channel, in order."""
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from pbtest import (Server, build_request, connect, done, new_id, note, ok,  # noqa: E402
+from pbtest import (Redis, Server, build_request, connect, done, new_id, note, ok,  # noqa: E402
                     publish_text, read_response, text_frames)
 from wsclient import WSClient, OP_CLOSE, OP_TEXT  # noqa: E402
 
@@ -149,10 +151,65 @@ def journal_case():
         srv.stop()
 
 
+def redis_case():
+    if not shutil.which("redis-server"):
+        note("redis-server is not installed: the cluster case is skipped")
+        return
+    redis = Redis()
+    conf = {"redis": redis.addr, "longpoll-timeout": 2, "redis-timeout": 500}
+    a = Server(dict(conf, **{"node-name": "a"}))
+    b = Server(dict(conf, **{"node-name": "b"}), key=a.key)
+    late = None
+    try:
+        w = Witness(b)
+        cid = new_id()
+        for n in (1, 2, 3):
+            publish(a, cid, n)
+        w.step()
+        st, texts, _ = poll(a, cid, FUTURE)
+        ok(st == 200 and [t["n"] for t in texts] == [1, 2, 3],
+           "redis: mid=9...9 on the publishing node gets the catch-up (%s %r)" % (st, texts))
+        w.step()
+        newest = mids_of(b, cid, 1)[0]
+        for label, mid in (("above the cluster counter", "%026d" % (int(newest) + 1000)),
+                           ("of a newer cluster start", "%010d%016d" % (int(newest[:10]) + 100, 1))):
+            st, texts, _ = poll(b, cid, mid)
+            ok(st == 200 and [t["n"] for t in texts] == [1, 2, 3],
+               "redis: a mid %s is unknown on another node: the catch-up (%s %r)"
+               % (label, st, texts))
+            w.step()
+        # a node that has seen nothing yet asks Redis: real mids stay real
+        late = Server(dict(conf, **{"node-name": "late"}), key=a.key)
+        mids = mids_of(a, cid, 3)
+        st, texts, lmid = poll(late, cid, mids[2], timeout=8)
+        ok(st == 304 and lmid == mids[2],
+           "redis: the newest real mid on a node that saw nothing resumes after it (%s %s)"
+           % (st, lmid))
+        st, texts, _ = poll(late, cid, mids[1])
+        ok(st == 200 and [t["n"] for t in texts] == [3],
+           "redis: ... and the one before it gets exactly the newest (%s %r)" % (st, texts))
+        w.step()
+        c = WSClient(b.sub_port, "/bitrix/subws/?CHANNEL_ID=%s&mid=%s" % (b.signed(cid), FUTURE))
+        got = [f["text"]["n"] for f in frames(c, 3)]
+        publish(a, cid, 4)
+        got += [f["text"]["n"] for f in frames(c, 1)]
+        ok(got == [1, 2, 3, 4], "redis: a WebSocket with mid=9...9 gets the catch-up, then live "
+           "messages (%r)" % got)
+        c.close()
+        w.step()
+        w.check("(redis)")
+    finally:
+        for srv in (late, b, a):
+            if srv:
+                srv.stop()
+        redis.kill()
+
+
 def main():
     single_node({}, "memory")
     single_node({"workers": 2}, "2 workers")
     journal_case()
+    redis_case()
     done()
 
 
