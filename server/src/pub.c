@@ -193,11 +193,12 @@ static void pb_limits_of(const struct server *s, struct pb_limits *lim)
 }
 
 static void publish_pb_message(struct server *s, const struct pb_incoming_message *im,
-                               uint8_t sender_type, const uint8_t *sender_id, size_t sender_len)
+                               uint8_t sender_type, const uint8_t *sender_id, size_t sender_len,
+                               bool untrusted)
 {
     struct msg *m = sub_new_message(s, im->body.p, im->body.len, im->expiry);
     msg_set_sender(m, sender_type, sender_id, sender_len);
-    if (sender_type == MSG_SENDER_CLIENT)
+    if (untrusted)
         pub_client_expiry(s, m);
     char **ids = xmalloc(im->n_receivers * sizeof *ids);
     for (size_t i = 0; i < im->n_receivers; i++) {
@@ -315,12 +316,12 @@ static int run_batch(struct server *s, const uint8_t *data, size_t len, struct c
             for (size_t m = 0; m < rq->n_messages; m++) {
                 const struct pb_incoming_message *im = &rq->messages[m];
                 if (untrusted)
-                    publish_pb_message(s, im, MSG_SENDER_CLIENT, pub_id, 16);
+                    publish_pb_message(s, im, MSG_SENDER_CLIENT, pub_id, 16, true);
                 else if (im->has_sender)
                     publish_pb_message(s, im, (uint8_t)im->sender_type, im->sender_id.p,
-                                       im->sender_id.len);
+                                       im->sender_id.len, false);
                 else
-                    publish_pb_message(s, im, MSG_SENDER_BACKEND, NULL, 0);
+                    publish_pb_message(s, im, MSG_SENDER_BACKEND, NULL, 0, false);
             }
             if (untrusted)
                 s->m.client_publishes += rq->n_messages;
