@@ -268,6 +268,9 @@ void sub_fanout(struct server *s, struct msg *m, char *const *ids, size_t n);
  * not be read (the local histories serve instead). Merged with what arrived
  * live meanwhile, in mid order, each mid once. */
 void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok);
+/* Mids of this run continue above counter (the journal's newest, replayed
+ * at start): those below it count as issued. */
+void sub_mids_continue(uint64_t counter);
 /* Ends every subscription here so that clients resume by mid: WebSockets
  * close with `code`, long polls answer 304 with their mid. */
 void sub_resume_all(struct server *s, uint16_t code, const char *reason);

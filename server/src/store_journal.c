@@ -102,6 +102,7 @@ static int journal_store_open(struct server *s, char *err, size_t errlen)
         if (p >= s->start_time) {
             s->start_time = p;
             s->mid_counter = strtoull(x.max_mid + 10, NULL, 10);
+            sub_mids_continue(s->mid_counter);
         }
     }
     log_info("journal %s: %llu records in %llu segments, %llu messages restored, "

@@ -11,6 +11,7 @@
 #include "worker.h"
 #include "ws.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,32 @@
 static const char magic_expires[] = "Thu, 01 Jan 1973 11:11:01 GMT";
 
 /* ---- publishing ---- */
+
+/* With workers: the counter of the newest mid this run has issued (mids are
+ * the start time and a counter). It is raised after a publish is given its
+ * mid and before any worker delivers it, so it covers every mid a client can
+ * hold, and subscribers check resume mids against it without taking the
+ * publish lock (which the journal holds while it syncs). */
+static atomic_uint_least64_t issued_counter;
+
+static void note_issued(const struct server *s, const char *mid)
+{
+    char prefix[11];
+    snprintf(prefix, sizeof prefix, "%010u", s->start_time);
+    if (memcmp(mid, prefix, 10) != 0)
+        return; /* a mid of an earlier run (the journal's) */
+    uint64_t n = strtoull(mid + 10, NULL, 10);
+    uint64_t cur = atomic_load_explicit(&issued_counter, memory_order_relaxed);
+    while (cur < n && !atomic_compare_exchange_weak_explicit(&issued_counter, &cur, n,
+                                                             memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+void sub_mids_continue(uint64_t counter)
+{
+    atomic_store_explicit(&issued_counter, counter, memory_order_relaxed);
+}
 
 struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint32_t expiry)
 {
@@ -38,8 +65,10 @@ struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint
 void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
     s->m.messages_in++;
-    if (s->hub)
-        return worker_publish(s, m, ids, n);
+    if (s->hub) {
+        worker_publish(s, m, ids, n);
+        return note_issued(s, m->mid); /* before the answer that may name it */
+    }
     s->store->publish(s, m, ids, n);
     if (!s->store->fans_out)
         sub_fanout(s, m, ids, n);
@@ -48,6 +77,8 @@ void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 void sub_fanout(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
     double now = ev_now(s->loop);
+    if (s->hub)
+        note_issued(s, m->mid);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(ids[i]);
         bool room = s->chans.n_chans < (size_t)s->cfg.max_channels;
@@ -419,12 +450,10 @@ static bool mid_issued(struct server *s, const char *mid)
 {
     if (s->store->fans_out)
         return true;
-    struct server *home = s->hub ? s->home : s;
+    uint64_t counter = s->hub ? atomic_load_explicit(&issued_counter, memory_order_relaxed)
+                              : s->mid_counter;
     char top[27];
-    worker_store_lock(s); /* home makes mids under it */
-    snprintf(top, sizeof top, "%010u%016llu", home->start_time,
-             (unsigned long long)home->mid_counter);
-    worker_store_unlock(s);
+    snprintf(top, sizeof top, "%010u%016llu", s->start_time, (unsigned long long)counter);
     return strcmp(mid, top) <= 0;
 }
 

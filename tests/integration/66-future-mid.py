@@ -125,9 +125,9 @@ def single_node(conf, label):
         w.check(label)
 
 
-def journal_case():
+def journal_case(workers):
     jdir = tempfile.mkdtemp(prefix="pullbox-futuremid-")
-    srv = Server({"journal-path": jdir, "longpoll-timeout": 2})
+    srv = Server({"journal-path": jdir, "longpoll-timeout": 2, "workers": workers})
     try:
         cid = new_id()
         for n in (1, 2):
@@ -140,13 +140,22 @@ def journal_case():
         # mids of the previous run are issued (the journal replayed them)
         st, texts, _ = poll(srv, cid, before[0])
         ok(st == 200 and [t["n"] for t in texts] == [2],
-           "journal: a mid of the run before the restart resumes after it (%s %r)" % (st, texts))
+           "journal, %d worker(s): a mid of the run before the restart resumes after it (%s %r)"
+           % (workers, st, texts))
         w.step()
         st, texts, _ = poll(srv, cid, FUTURE)
         ok(st == 200 and [t["n"] for t in texts] == [1, 2],
-           "journal: after a restart, mid=9...9 is unknown: the catch-up (%s %r)" % (st, texts))
+           "journal, %d worker(s): after a restart, mid=9...9 is unknown: the catch-up (%s %r)"
+           % (workers, st, texts))
         w.step()
-        w.check("(journal)")
+        publish(srv, cid, 3)
+        fresh = mids_of(srv, cid, 1)[0]
+        st, texts, lmid = poll(srv, cid, fresh, timeout=8)
+        ok(st == 304 and lmid == fresh,
+           "journal, %d worker(s): a mid made after the restart resumes after it (%s %s)"
+           % (workers, st, lmid))
+        w.step()
+        w.check("(journal, %d worker(s))" % workers)
     finally:
         srv.stop()
 
@@ -208,7 +217,8 @@ def redis_case():
 def main():
     single_node({}, "memory")
     single_node({"workers": 2}, "2 workers")
-    journal_case()
+    journal_case(1)
+    journal_case(2)
     redis_case()
     done()
 
