@@ -187,6 +187,11 @@ static const struct opt options[] = {
         "dropped, waiting publishes answer 503 and it reconnects (100 ms doubling to 5 s)."),
     INT("redis-max-inflight", redis_max_inflight, 1, 1000000, "1000",
         "Publishes waiting for Redis at once; further ones answer 503 at once."),
+    INT("redis-client-memory", redis_client_memory, 0, 1048576, "64",
+        "MiB of client-published messages Redis keeps for catch-up, the whole cluster's;\n"
+        "beyond it the oldest go first. Redis keeps a message for its whole expiry, so\n"
+        "without it clients could fill Redis (the hub's maxmemory is 256 MiB) and every\n"
+        "publish would fail; 64 leaves the site's messages the rest. 0: none kept."),
     STR("node-name", node_name, "", "This node's name in stats and logs (empty: the host name)."),
     STR("user", user, "", "Drop root privileges to this user after binding (empty: stay)."),
     INT("workers", workers, 0, 64, "0",

@@ -84,6 +84,7 @@ struct config {
     char *redis_sentinel_master; /* the master name Sentinels are asked for */
     long redis_timeout;          /* ms */
     long redis_max_inflight;     /* publishes waiting for Redis; 503 beyond */
+    long redis_client_memory;    /* MiB of client messages kept in Redis */
     char *node_name;             /* empty: the host name */
 
     char *user;

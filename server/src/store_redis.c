@@ -65,8 +65,16 @@
  * then per record its length in 10 digits and the record), so Redis runs
  * one script and each node reads one feed message per batch, not per
  * message. KEYS: counter, start, then each message's channel keys. ARGV:
- * prefix, history-length, message-ttl, feed, count, then per message its
- * expiry, its number of channel keys and its tail. Returns the mids. */
+ * prefix, history-length, message-ttl, feed, count, redis-client-memory in
+ * bytes, then per message its expiry, its number of channel keys, 1 when a
+ * client sent it, and its tail. Returns the mids.
+ *
+ * Client messages are also listed in <prefix>client (member "mid:cost",
+ * scored by counter) and their costs summed in <prefix>client_bytes: beyond
+ * redis-client-memory the oldest lose their keys (the channels' sets keep
+ * the mid, which a catch-up then skips), so clients cannot fill Redis and
+ * make the site's publishes fail. Keys that expired on their own stay
+ * counted until they are popped: the sum only overstates what is held. */
 static const char publish_lua[] =
     "local now = tonumber(redis.call('TIME')[1])\n"
     "local start = redis.call('GET', KEYS[2])\n"
@@ -77,21 +85,36 @@ static const char publish_lua[] =
     "local count, hist, ttl = tonumber(ARGV[5]), tonumber(ARGV[2]), ARGV[3]\n"
     "local n = redis.call('INCRBY', KEYS[1], count) - count\n"
     "local epoch, stamp = tonumber(start), string.format('%010d', now)\n"
-    "local k, a, mids, feed = 3, 6, {}, {'B'}\n"
+    "local cbudget, ckey, cbytes = tonumber(ARGV[6]), ARGV[1] .. 'client', ARGV[1] .. "
+    "'client_bytes'\n"
+    "local k, a, mids, feed = 3, 7, {}, {'B'}\n"
     "for j = 1, count do\n"
     "  n = n + 1\n"
     "  local expiry, nk = tonumber(ARGV[a]), tonumber(ARGV[a + 1])\n"
+    "  local client = ARGV[a + 2] == '1'\n"
     "  local mid = string.format('%010d%016d', epoch, n)\n"
-    "  local rec = mid .. stamp .. ARGV[a + 2]\n"
-    "  if expiry > 0 and hist > 0 then\n"
+    "  local rec = mid .. stamp .. ARGV[a + 3]\n"
+    "  if expiry > 0 and hist > 0 and not (client and cbudget == 0) then\n"
     "    redis.call('SET', ARGV[1] .. 'msg:' .. mid, rec, 'EX', expiry)\n"
     "    for i = k, k + nk - 1 do\n"
     "      redis.call('ZADD', KEYS[i], n, mid)\n"
     "      redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -hist - 1)\n"
     "      redis.call('EXPIRE', KEYS[i], ttl)\n"
     "    end\n"
+    "    if client then\n"
+    "      local cost = #rec + 100\n"
+    "      redis.call('ZADD', ckey, n, mid .. ':' .. cost)\n"
+    "      local used = redis.call('INCRBY', cbytes, cost)\n"
+    "      while used > cbudget do\n"
+    "        local old = redis.call('ZPOPMIN', ckey)\n"
+    "        if #old == 0 then break end\n"
+    "        local om, oc = string.match(old[1], '^(%d+):(%d+)$')\n"
+    "        redis.call('DEL', ARGV[1] .. 'msg:' .. om)\n"
+    "        used = redis.call('DECRBY', cbytes, tonumber(oc))\n"
+    "      end\n"
+    "    end\n"
     "  end\n"
-    "  k, a = k + nk, a + 3\n"
+    "  k, a = k + nk, a + 4\n"
     "  mids[j] = mid\n"
     "  feed[#feed + 1] = string.format('%010d', #rec)\n"
     "  feed[#feed + 1] = rec\n"
@@ -773,7 +796,7 @@ static void batch_flush(struct server *s)
         return;
     rs->batch = NULL;
     struct rs_cmd cmd;
-    cmd_init(&cmd, 3 + 2 + b->n_keys + 5 + 3 * b->n);
+    cmd_init(&cmd, 3 + 2 + b->n_keys + 6 + 4 * b->n);
     cmd_str(&cmd, "EVALSHA");
     cmd_str(&cmd, rs->publish_sha);
     cmd_num(&cmd, (long long)b->n_keys + 2);
@@ -786,9 +809,11 @@ static void batch_flush(struct server *s)
     cmd_num(&cmd, s->cfg.message_ttl);
     cmd_str(&cmd, rs->feed);
     cmd_num(&cmd, (long long)b->n);
+    cmd_num(&cmd, (long long)s->cfg.redis_client_memory << 20);
     for (size_t i = 0; i < b->n; i++) {
         cmd_num(&cmd, b->items[i].m->expiry);
         cmd_num(&cmd, (long long)b->items[i].n_keys);
+        cmd_num(&cmd, b->items[i].m->sender_type == MSG_SENDER_CLIENT);
         cmd_arg(&cmd, b->tails.data + b->items[i].tail, b->items[i].tail_len);
     }
     if (cmd_send(&rs->cmd, &cmd, on_published, b) != 0) {

@@ -11,13 +11,15 @@ message of its channel, in order."""
 import importlib.util
 import json
 import os
+import shutil
+import socket
 import sys
 import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
-from pbtest import (Server, build_request, connect, done, metrics, new_id, note, ok,  # noqa: E402
+from pbtest import (Redis, Server, build_request, connect, done, metrics, new_id, note, ok,  # noqa: E402
                     publish_text, read_response, sign, text_frames)
 from wsclient import WSClient, OP_CLOSE, OP_TEXT  # noqa: E402
 
@@ -217,6 +219,72 @@ def budget_side(srv, w, label):
     return cids
 
 
+def redis_cmd(redis, line):
+    """One inline command: the reply's first line and, for a bulk string, its value
+    (enough for GET, ZCARD and the count of KEYS)."""
+    with socket.create_connection(("127.0.0.1", redis.port), 3) as c:
+        c.sendall(line.encode() + b"\r\n")
+        data = b""
+        while True:
+            chunk = c.recv(65536)
+            data += chunk
+            lines = data.split(b"\r\n")
+            if not chunk or (len(lines) > 1 and (not data.startswith(b"$") or
+                                                 data.startswith(b"$-1") or len(lines) > 2)):
+                break
+    lines = data.split(b"\r\n")
+    return lines[0].decode(), (lines[1].decode(errors="replace") if data.startswith(b"$") else "")
+
+
+def redis_side():
+    """redis-client-memory = 1 MiB: 32 client messages of 60 KiB from 8 connections."""
+    if not shutil.which("redis-server"):
+        note("redis-server is not installed: the Redis case is skipped")
+        return
+    redis = Redis()
+    srv = Server(dict(CONF, **{"redis": redis.addr, "redis-timeout": 500, "redis-client-memory": 1,
+                               "client-max-message-size": 65536}))
+    try:
+        w = Witness(srv)
+        r_priv, r_pub = new_id(), new_id()
+        pub_sig = bytes.fromhex(sign(srv.key, "public:" + r_pub))
+        recv = wst.ws(srv, srv.signed(r_priv, r_pub), extra="&binaryMode=true")
+        publish_text(srv, r_pub, json.dumps({"site": 1}))
+        w.step()
+        pubs = [wst.ws(srv, srv.signed(new_id(), new_id()), extra="&binaryMode=true") for _ in range(8)]
+        for k in range(4):
+            for j, p in enumerate(pubs):
+                p.send_binary(wst.pb_client_publish([(bytes.fromhex(r_pub), False, pub_sig)],
+                                                    client_body(j * 10 + k, 60000), 86400))
+            w.step()
+        got = wst.collect_pb(recv, 33, timeout=8)
+        ns = [json.loads(g["body"]).get("params", {}).get("n") for g in got]
+        per = {j: [n for n in ns if n is not None and n // 10 == j] for j in range(8)}
+        ok(len([n for n in ns if n is not None]) == 32 and
+           all(per[j] == [j * 10 + k for k in range(4)] for j in range(8)),
+           "redis: the receiver got all 32 client messages live, each sender's in order")
+        _, used = redis_cmd(redis, "GET pullbox:client_bytes")
+        head, _ = redis_cmd(redis, "ZCARD pullbox:client")
+        kept = int(head[1:]) if head.startswith(":") else -1
+        head, _ = redis_cmd(redis, "KEYS pullbox:msg:*")
+        keys = int(head[1:]) if head.startswith("*") else -1
+        others = 1 + len(w.sent)  # the site's message and the witness's
+        ok(used.isdigit() and int(used) <= 1 << 20 and 0 < kept <= (1 << 20) // 60000
+           and keys == kept + others,
+           "redis: client messages kept in Redis stay within redis-client-memory (%s bytes, %d "
+           "of 32 kept, %d message keys in all)" % (used, kept, keys))
+        site = [t for t in catch_up(srv, r_pub) if t.get("site") == 1]
+        ok(len(site) == 1, "redis: the site's message is still there for catch-up")
+        recv.shutdown()
+        for p in pubs:
+            p.shutdown()
+        w.step()
+        w.check("(redis)")
+    finally:
+        srv.stop()
+        redis.kill()
+
+
 def main():
     with Server(CONF) as srv:
         w = Witness(srv)
@@ -258,6 +326,7 @@ def main():
         w.check("(journal)")
     finally:
         srv.stop()
+    redis_side()
     done()
 
 
