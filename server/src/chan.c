@@ -5,6 +5,7 @@
 #include "presence.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +31,147 @@ void chan_registry_init(struct chan_registry *r, unsigned history_length, uint32
     buf_init(&r->pres_gone);
 }
 
-static void chan_free(struct chan *ch)
+/* ---- the age heap: channels with history by their oldest message ---- */
+
+static struct msg *hist_at(const struct chan *ch, unsigned i)
 {
-    chan_clear_history(ch);
+    return ch->hist[(ch->hist_head + i) % ch->hist_cap];
+}
+
+static bool older(const struct chan *a, const struct chan *b)
+{
+    return strcmp(hist_at(a, 0)->mid, hist_at(b, 0)->mid) < 0;
+}
+
+static void heap_put(struct chan_registry *r, size_t i, struct chan *ch)
+{
+    r->heap[i] = ch;
+    ch->heap_pos = (unsigned)i + 1;
+}
+
+static void heap_up(struct chan_registry *r, size_t i)
+{
+    struct chan *ch = r->heap[i];
+    while (i > 0 && older(ch, r->heap[(i - 1) / 2])) {
+        heap_put(r, i, r->heap[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    heap_put(r, i, ch);
+}
+
+static void heap_down(struct chan_registry *r, size_t i)
+{
+    struct chan *ch = r->heap[i];
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= r->heap_n)
+            break;
+        if (k + 1 < r->heap_n && older(r->heap[k + 1], r->heap[k]))
+            k++;
+        if (!older(r->heap[k], ch))
+            break;
+        heap_put(r, i, r->heap[k]);
+        i = k;
+    }
+    heap_put(r, i, ch);
+}
+
+static void heap_add(struct chan_registry *r, struct chan *ch)
+{
+    if (r->heap_n == r->heap_cap) {
+        r->heap_cap = r->heap_cap ? r->heap_cap * 2 : 64;
+        r->heap = xrealloc(r->heap, r->heap_cap * sizeof *r->heap);
+    }
+    heap_put(r, r->heap_n++, ch);
+    heap_up(r, r->heap_n - 1);
+}
+
+static void heap_remove(struct chan_registry *r, struct chan *ch)
+{
+    size_t i = ch->heap_pos - 1;
+    ch->heap_pos = 0;
+    struct chan *last = r->heap[--r->heap_n];
+    if (last == ch)
+        return;
+    heap_put(r, i, last);
+    heap_up(r, i);
+    heap_down(r, last->heap_pos - 1);
+}
+
+/* ---- history slots ---- */
+
+size_t chan_msg_cost(const struct msg *m)
+{
+    return sizeof *m + m->body_len;
+}
+
+static void hist_forget(struct chan_registry *r, struct chan *ch, struct msg *m)
+{
+    r->hist_bytes -= chan_msg_cost(m);
+    if (m->sender_type == MSG_SENDER_CLIENT)
+        ch->hist_client--;
+    msg_unref(m);
+}
+
+/* Drops the i-th oldest message of ch's history. */
+static void hist_drop(struct chan_registry *r, struct chan *ch, unsigned i)
+{
+    hist_forget(r, ch, hist_at(ch, i));
+    if (i == 0) {
+        ch->hist_head = (ch->hist_head + 1) % ch->hist_cap;
+    } else {
+        /* a client message from the middle: the newer ones move up */
+        for (unsigned k = i; k + 1 < ch->hist_len; k++)
+            ch->hist[(ch->hist_head + k) % ch->hist_cap] = hist_at(ch, k + 1);
+    }
+    ch->hist_len--;
+    if (ch->hist_len == 0)
+        heap_remove(r, ch);
+    else if (i == 0)
+        heap_down(r, ch->heap_pos - 1); /* its oldest is newer now */
+}
+
+static void enforce_budget(struct chan_registry *r)
+{
+    while (r->hist_budget && r->hist_bytes > r->hist_budget && r->heap_n) {
+        struct chan *ch = r->heap[0];
+        r->hist_evicted++;
+        r->hist_evicted_bytes += chan_msg_cost(hist_at(ch, 0));
+        hist_drop(r, ch, 0);
+    }
+}
+
+void chan_registry_limit(struct chan_registry *r, size_t budget, unsigned client_history_length)
+{
+    r->hist_budget = budget;
+    r->client_history_length = client_history_length;
+    enforce_budget(r);
+}
+
+size_t chan_history_budget(long mib)
+{
+    if (mib > 0)
+        return (size_t)mib << 20;
+    unsigned long long kib = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[128];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
+                break;
+        fclose(f);
+    }
+    unsigned long long b = (kib << 10) / 8;
+    if (b < 16ull << 20)
+        b = 16ull << 20; /* also when MemTotal is unknown */
+    if (b > 4096ull << 20)
+        b = 4096ull << 20;
+    return (size_t)b;
+}
+
+static void chan_free(struct chan_registry *r, struct chan *ch)
+{
+    chan_clear_history(r, ch);
     free(ch->hist);
     free(ch);
 }
@@ -43,11 +182,12 @@ void chan_registry_deinit(struct chan_registry *r)
         struct chan *ch = r->buckets[i];
         while (ch) {
             struct chan *next = ch->hnext;
-            chan_free(ch);
+            chan_free(r, ch);
             ch = next;
         }
     }
     free(r->buckets);
+    free(r->heap);
     buf_deinit(&r->pres_gone);
     memset(r, 0, sizeof *r);
 }
@@ -152,34 +292,38 @@ void chan_unsubscribe(struct chan_registry *r, struct sub_link *link, double now
     }
 }
 
-static struct msg *hist_at(const struct chan *ch, unsigned i)
-{
-    return ch->hist[(ch->hist_head + i) % ch->hist_cap];
-}
-
 void chan_store(struct chan_registry *r, struct chan *ch, struct msg *m)
 {
     ch->published++;
-    if (r->history_length == 0 || m->expiry == 0)
+    bool client = m->sender_type == MSG_SENDER_CLIENT;
+    if (r->history_length == 0 || m->expiry == 0 || (client && r->client_history_length == 0))
         return;
     if (!ch->hist) {
         ch->hist_cap = r->history_length;
         ch->hist = xcalloc(ch->hist_cap, sizeof *ch->hist);
     }
-    if (ch->hist_len == ch->hist_cap) {
-        msg_unref(ch->hist[ch->hist_head]);
-        ch->hist_head = (ch->hist_head + 1) % ch->hist_cap;
-        ch->hist_len--;
+    if (client && ch->hist_client >= r->client_history_length) {
+        unsigned i = 0;
+        while (hist_at(ch, i)->sender_type != MSG_SENDER_CLIENT)
+            i++;
+        hist_drop(r, ch, i);
     }
+    if (ch->hist_len == ch->hist_cap)
+        hist_drop(r, ch, 0);
     ch->hist[(ch->hist_head + ch->hist_len) % ch->hist_cap] = msg_ref(m);
     ch->hist_len++;
+    ch->hist_client += client;
+    r->hist_bytes += chan_msg_cost(m);
+    if (ch->hist_len == 1)
+        heap_add(r, ch);
+    enforce_budget(r);
 }
 
-void chan_clear_history(struct chan *ch)
+void chan_clear_history(struct chan_registry *r, struct chan *ch)
 {
-    for (unsigned i = 0; i < ch->hist_len; i++)
-        msg_unref(hist_at(ch, i));
-    ch->hist_len = ch->hist_head = 0;
+    while (ch->hist_len)
+        hist_drop(r, ch, ch->hist_len - 1);
+    ch->hist_head = 0;
 }
 
 static bool expired(const struct msg *m, double now)
@@ -219,13 +363,10 @@ struct msg *chan_newest(const struct chan *ch, double now)
     return NULL;
 }
 
-static void drop_expired(struct chan *ch, double now)
+static void drop_expired(struct chan_registry *r, struct chan *ch, double now)
 {
-    while (ch->hist_len && expired(hist_at(ch, 0), now)) {
-        msg_unref(hist_at(ch, 0));
-        ch->hist_head = (ch->hist_head + 1) % ch->hist_cap;
-        ch->hist_len--;
-    }
+    while (ch->hist_len && expired(hist_at(ch, 0), now))
+        hist_drop(r, ch, 0);
     if (ch->hist_len == 0 && ch->hist) {
         /* an idle channel gives its ring back */
         free(ch->hist);
@@ -261,7 +402,7 @@ void chan_release_if_unused(struct chan_registry *r, struct chan *ch, double now
         buf_append(&r->pres_gone, ch->id, ch->id_len);
     }
     unlink_chan(r, ch);
-    chan_free(ch);
+    chan_free(r, ch);
 }
 
 void chan_presence_drain(struct chan_registry *r, chan_presence_fn *fn, void *arg)
@@ -301,7 +442,7 @@ void chan_sweep(struct chan_registry *r, double now, size_t budget)
         struct chan *ch = r->buckets[b];
         while (ch) {
             struct chan *next = ch->hnext;
-            drop_expired(ch, now);
+            drop_expired(r, ch, now);
             chan_release_if_unused(r, ch, now);
             ch = next;
         }

@@ -20,6 +20,8 @@ struct chan {
     unsigned n_subs;
     struct msg **hist; /* ring of history_length slots, allocated on first message */
     unsigned hist_head, hist_len, hist_cap;
+    unsigned hist_client; /* of them published by clients (client_history_length) */
+    unsigned heap_pos;    /* 1 + index in the registry's age heap; 0: no history */
     double last_seen; /* when the last subscriber left; 0 = never subscribed */
     uint64_t published;
     struct list_node pres_node;  /* on the registry's pres_dirty list when pres_dirty */
@@ -43,7 +45,21 @@ struct chan_registry {
     size_t n_chans;
     size_t sweep_pos; /* next bucket chan_sweep looks at */
     unsigned history_length;
+    unsigned client_history_length; /* client-published messages kept per channel */
     uint32_t message_ttl;
+    /* The memory budget of all histories: the bytes of the messages they
+     * hold (a message in two channels counts twice, so the figure is an
+     * upper bound). Beyond the budget the channel whose oldest message is
+     * the oldest of all gives it up, found at the top of a min-heap of the
+     * channels with history, ordered by the mid of their oldest message.
+     * With workers every registry holds the same histories (each stores
+     * every message, sharing it), so each applies the whole budget and they
+     * evict the same messages. */
+    size_t hist_budget; /* 0: none */
+    size_t hist_bytes;
+    uint64_t hist_evicted, hist_evicted_bytes; /* by the budget (/metrics) */
+    struct chan **heap;
+    size_t heap_n, heap_cap;
     double online_grace;
     struct presence *presence; /* with workers: subscriptions are also counted there */
     unsigned worker;           /* this registry's worker, for presence */
@@ -72,10 +88,21 @@ void chan_subscribe(struct chan_registry *r, struct chan *ch, struct sub_link *l
 void chan_move_link(struct sub_link *to, struct sub_link *from);
 /* Removes a link; records last_seen when the last subscriber leaves. */
 void chan_unsubscribe(struct chan_registry *r, struct sub_link *link, double now);
-/* Stores a message reference in the channel's history (drops the oldest). */
+/* Sets the history memory budget (bytes, 0: none; applied at once) and how
+ * many client-published messages a channel keeps. */
+void chan_registry_limit(struct chan_registry *r, size_t budget, unsigned client_history_length);
+/* The history budget for the history-memory setting: mib MiB, or for 0 an
+ * eighth of MemTotal (/proc/meminfo), at least 16 and at most 4096 MiB. */
+size_t chan_history_budget(long mib);
+/* What a message held in one history counts against the budget. */
+size_t chan_msg_cost(const struct msg *m);
+/* Stores a message reference in the channel's history: drops the channel's
+ * oldest when it is full (or its oldest client message, for one from a
+ * client beyond client_history_length), then the oldest of all histories
+ * while the budget is exceeded (possibly m itself: it was delivered live). */
 void chan_store(struct chan_registry *r, struct chan *ch, struct msg *m);
 /* Drops the channel's history. */
-void chan_clear_history(struct chan *ch);
+void chan_clear_history(struct chan_registry *r, struct chan *ch);
 /* True when a subscriber is connected or left within online_grace. */
 bool chan_is_online(const struct chan_registry *r, const struct chan *ch, double now);
 /* Calls fn for each message of the history newer than mid (NULL = none),

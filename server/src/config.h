@@ -69,6 +69,12 @@ struct config {
     long max_input_memory;
     long online_grace;
     long last_seen_max_users;
+    long client_max_message_size; /* untrusted publishes: bytes per message */
+    long client_publish_rate;     /* messages/s per connection (token bucket) */
+    long client_publish_burst;    /* the bucket's size */
+    long client_message_ttl;      /* seconds a client message is kept */
+    long client_history_length;   /* client messages kept per channel */
+    long history_memory;          /* MiB of history in all; 0: from MemTotal */
 
     char *journal_path;        /* directory; empty: the in-memory store */
     char *journal_sync_str;    /* "always" or milliseconds */
@@ -83,6 +89,7 @@ struct config {
     char *redis_sentinel_master; /* the master name Sentinels are asked for */
     long redis_timeout;          /* ms */
     long redis_max_inflight;     /* publishes waiting for Redis; 503 beyond */
+    long redis_client_memory;    /* MiB of client messages kept in Redis */
     char *node_name;             /* empty: the host name */
 
     char *user;

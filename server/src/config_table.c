@@ -151,6 +151,28 @@ static const struct config_opt options[] = {
         "MiB; large client publishes are rare, so 64 MiB serves them."),
     INT("online-grace", online_grace, 0, 3600, "130",
         "Seconds a channel counts as online after its last subscriber left."),
+    INT("client-max-message-size", client_max_message_size, 16, 67108864, "65536",
+        "Bytes of one message a client publishes (/bitrix/rest/, WebSocket, JSON-RPC):\n"
+        "what clients send is typing notices and call signalling (a few KiB of SDP), so\n"
+        "64 KiB leaves room while a colleague's public id no longer posts 1 MiB ones."),
+    INT("client-publish-rate", client_publish_rate, 1, 100000, "10",
+        "Messages per second one connection may publish, sustained (a token bucket\n"
+        "refilled at this rate): a person does not type or call 10 times a second."),
+    INT("client-publish-burst", client_publish_burst, 1, 100000, "50",
+        "Messages one connection may publish at once before client-publish-rate\n"
+        "applies (the bucket's size): room for a batch the client queued offline."),
+    INT("client-message-ttl", client_message_ttl, 0, 2592000, "900",
+        "Seconds a client-published message is kept for catch-up (at most message-ttl):\n"
+        "longer than the clients' 600 s reconnect backoff, far shorter than a day."),
+    INT("client-history-length", client_history_length, 0, 100000, "10",
+        "Client-published messages kept per channel (within history-length); the\n"
+        "oldest of them goes first, so they never push the site's messages out."),
+    INT("history-memory", history_memory, 0, 1048576, "0",
+        "MiB of messages kept as history across all channels; beyond it the oldest\n"
+        "go first (live delivery is unaffected). 0: an eighth of the machine's memory,\n"
+        "at least 16 and at most 4096 MiB: each kept message may also hold up to\n"
+        "three encoded copies for the subscribers' formats, so history stays under\n"
+        "about half of memory, and a journal replay cannot refill more than that."),
     INT("last-seen-max-users", last_seen_max_users, 1, 10000000, "100000",
         "Users whose last-seen time the site may report (V5 updateUsersLastSeen), kept\n"
         "for getUsersLastSeen. 40 bytes each, so 4 MB at most by default: more users\n"
@@ -190,6 +212,11 @@ static const struct config_opt options[] = {
         RESTART),
     INT("redis-max-inflight", redis_max_inflight, 1, 1000000, "1000",
         "Publishes waiting for Redis at once; further ones answer 503 at once."),
+    INT("redis-client-memory", redis_client_memory, 0, 1048576, "64",
+        "MiB of client-published messages Redis keeps for catch-up, the whole cluster's;\n"
+        "beyond it the oldest go first. Redis keeps a message for its whole expiry, so\n"
+        "without it clients could fill Redis (the hub's maxmemory is 256 MiB) and every\n"
+        "publish would fail; 64 leaves the site's messages the rest. 0: none kept."),
     STR("node-name", node_name, "", "This node's name in stats and logs (empty: the host name).",
         RESTART),
     STR("user", user, "", "Drop root privileges to this user after binding (empty: stay).",

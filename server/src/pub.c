@@ -11,6 +11,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,80 @@ static char *channel_param(const struct http1_request *req)
     return v;
 }
 
+/* ---- limits of untrusted publishes ---- */
+
+static atomic_uint_least64_t refused_big, refused_fast;
+
+uint64_t pub_client_refused(int limit)
+{
+    return atomic_load_explicit(limit == PUB_TOO_BIG ? &refused_big : &refused_fast,
+                                memory_order_relaxed);
+}
+
+/* Takes n messages from c's bucket, which refills at client-publish-rate up
+ * to client-publish-burst; false (nothing taken) when it holds fewer. */
+static bool take_tokens(struct conn *c, size_t n)
+{
+    const struct config *cfg = &c->srv->cfg;
+    double now = ev_now(c->srv->loop), burst = (double)cfg->client_publish_burst;
+    if (c->pub_at == 0)
+        c->pub_tokens = burst;
+    else
+        c->pub_tokens += (now - c->pub_at) * (double)cfg->client_publish_rate;
+    if (c->pub_tokens > burst)
+        c->pub_tokens = burst;
+    c->pub_at = now;
+    if (c->pub_tokens < (double)n)
+        return false;
+    c->pub_tokens -= (double)n;
+    return true;
+}
+
+int pub_client_admit(struct conn *c, const size_t *sizes, size_t n, char *why, size_t whylen)
+{
+    const struct config *cfg = &c->srv->cfg;
+    for (size_t i = 0; i < n; i++)
+        if (sizes[i] > (size_t)cfg->client_max_message_size) {
+            atomic_fetch_add_explicit(&refused_big, 1, memory_order_relaxed);
+            snprintf(why, whylen, "client-max-message-size: a message of %zu bytes, the limit is %ld",
+                     sizes[i], cfg->client_max_message_size);
+            return PUB_TOO_BIG;
+        }
+    if (!take_tokens(c, n)) {
+        atomic_fetch_add_explicit(&refused_fast, 1, memory_order_relaxed);
+        snprintf(why, whylen,
+                 "client-publish-rate: over %ld messages a second (burst %ld) on this connection",
+                 cfg->client_publish_rate, cfg->client_publish_burst);
+        return PUB_TOO_FAST;
+    }
+    return 0;
+}
+
+void pub_client_expiry(const struct server *s, struct msg *m)
+{
+    if (m->expiry > (uint32_t)s->cfg.client_message_ttl)
+        m->expiry = (uint32_t)s->cfg.client_message_ttl;
+}
+
+/* The body sizes of a batch's messages, for pub_client_admit. */
+static int admit_batch(struct conn *c, const struct pb_request_batch *b, char *why, size_t whylen)
+{
+    size_t n = 0;
+    for (size_t r = 0; r < b->n_requests; r++)
+        if (b->requests[r].kind == PB_REQ_INCOMING_MESSAGES)
+            n += b->requests[r].n_messages;
+    if (n == 0)
+        return 0;
+    size_t *sizes = xmalloc(n * sizeof *sizes), k = 0;
+    for (size_t r = 0; r < b->n_requests; r++)
+        if (b->requests[r].kind == PB_REQ_INCOMING_MESSAGES)
+            for (size_t m = 0; m < b->requests[r].n_messages; m++)
+                sizes[k++] = b->requests[r].messages[m].body.len;
+    int code = pub_client_admit(c, sizes, n, why, whylen);
+    free(sizes);
+    return code;
+}
+
 /* ---- protobuf batches ---- */
 
 static int pb_code(int r)
@@ -118,10 +193,13 @@ static void pb_limits_of(const struct server *s, struct pb_limits *lim)
 }
 
 static void publish_pb_message(struct server *s, const struct pb_incoming_message *im,
-                               uint8_t sender_type, const uint8_t *sender_id, size_t sender_len)
+                               uint8_t sender_type, const uint8_t *sender_id, size_t sender_len,
+                               bool untrusted)
 {
     struct msg *m = sub_new_message(s, im->body.p, im->body.len, im->expiry);
     msg_set_sender(m, sender_type, sender_id, sender_len);
+    if (untrusted)
+        pub_client_expiry(s, m);
     char **ids = xmalloc(im->n_receivers * sizeof *ids);
     for (size_t i = 0; i < im->n_receivers; i++) {
         ids[i] = xmalloc(33);
@@ -212,9 +290,12 @@ static int check_receivers(struct server *s, const struct pb_request_batch *b, b
     return 0;
 }
 
-static int run_batch(struct server *s, const uint8_t *data, size_t len, bool untrusted,
-                     const uint8_t *pub_id, struct buf *out)
+/* client: the connection of an untrusted publish (NULL: trusted), whose
+ * limits are checked (why names the one exceeded). */
+static int run_batch(struct server *s, const uint8_t *data, size_t len, struct conn *client,
+                     const uint8_t *pub_id, struct buf *out, char *why, size_t whylen)
 {
+    bool untrusted = client != NULL;
     struct pb_limits lim;
     pb_limits_of(s, &lim);
     struct pb_request_batch b;
@@ -228,6 +309,8 @@ static int run_batch(struct server *s, const uint8_t *data, size_t len, bool unt
     int code = check_receivers(s, &b, untrusted);
     if (!code && !server_can_publish(s))
         code = 503;
+    if (!code && client)
+        code = admit_batch(client, &b, why, whylen);
     for (size_t i = 0; !code && i < b.n_requests; i++) {
         const struct pb_request *rq = &b.requests[i];
         switch (rq->kind) {
@@ -235,12 +318,12 @@ static int run_batch(struct server *s, const uint8_t *data, size_t len, bool unt
             for (size_t m = 0; m < rq->n_messages; m++) {
                 const struct pb_incoming_message *im = &rq->messages[m];
                 if (untrusted)
-                    publish_pb_message(s, im, MSG_SENDER_CLIENT, pub_id, 16);
+                    publish_pb_message(s, im, MSG_SENDER_CLIENT, pub_id, 16, true);
                 else if (im->has_sender)
                     publish_pb_message(s, im, (uint8_t)im->sender_type, im->sender_id.p,
-                                       im->sender_id.len);
+                                       im->sender_id.len, false);
                 else
-                    publish_pb_message(s, im, MSG_SENDER_BACKEND, NULL, 0);
+                    publish_pb_message(s, im, MSG_SENDER_BACKEND, NULL, 0, false);
             }
             if (untrusted)
                 s->m.client_publishes += rq->n_messages;
@@ -264,12 +347,12 @@ static int run_batch(struct server *s, const uint8_t *data, size_t len, bool unt
     return code;
 }
 
-int pub_client_batch(struct server *s, const uint8_t *pub_id, bool has_pub_id, const uint8_t *data,
-                     size_t len, struct buf *out)
+int pub_client_batch(struct conn *c, const uint8_t *pub_id, bool has_pub_id, const uint8_t *data,
+                     size_t len, struct buf *out, char *why, size_t whylen)
 {
     if (!has_pub_id)
         return 4012;
-    return run_batch(s, data, len, true, pub_id, out);
+    return run_batch(c->srv, data, len, c, pub_id, out, why, whylen);
 }
 
 /* ---- acknowledgements held until the store confirms (Redis) ---- */
@@ -465,8 +548,15 @@ void pub_handle_client(struct conn *c, const struct http1_request *req, const ui
     struct buf out;
     buf_init(&out);
     struct pub_ack *a = pub_ack_begin(s);
-    int code = pub_client_batch(s, pub_id, has_pub, body, len, &out);
-    reply_batch(c, code, &out, a);
+    char why[128];
+    int code = pub_client_batch(c, pub_id, has_pub, body, len, &out, why, sizeof why);
+    if (code == PUB_TOO_BIG || code == PUB_TOO_FAST) {
+        ack_drop(s, a);
+        http_respond(c, code, "text/plain", code == PUB_TOO_FAST ? "Retry-After: 1\r\n" : NULL,
+                     why, strlen(why));
+    } else {
+        reply_batch(c, code, &out, a);
+    }
     buf_deinit(&out);
 }
 
@@ -590,7 +680,7 @@ static void delete_channels(struct conn *c, const struct http1_request *req)
     for (size_t i = 0; i < n; i++) {
         struct chan *ch = chan_get(&s->chans, ids[i], strlen(ids[i]), false);
         if (ch) {
-            chan_clear_history(ch);
+            chan_clear_history(&s->chans, ch);
             chan_release_if_unused(&s->chans, ch, ev_now(s->loop));
         }
     }
@@ -606,7 +696,7 @@ void pub_handle(struct conn *c, const struct http1_request *req, const uint8_t *
             struct buf out;
             buf_init(&out);
             struct pub_ack *a = pub_ack_begin(s);
-            int code = run_batch(s, body, len, false, NULL, &out);
+            int code = run_batch(s, body, len, NULL, NULL, &out, NULL, 0);
             reply_batch(c, code, &out, a);
             buf_deinit(&out);
             return;

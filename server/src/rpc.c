@@ -22,6 +22,8 @@
  * `listChannels` as text frames. Users are channels named "u:<userId>". */
 
 enum { RPC_PARSE = -32700, RPC_INVALID = -32600, RPC_NO_METHOD = -32601, RPC_PARAMS = -32602 };
+/* a client publish over a limit (server-defined range) */
+enum { RPC_TOO_BIG = -32013, RPC_TOO_FAST = -32029 };
 
 /* A publish result whose mid the store assigns (a Redis cluster): filled
  * in when the answer is made, after Redis ran the script. */
@@ -227,6 +229,14 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
             err,
             rpc_error(RPC_PARAMS,
                       "4018: channelList and userList exceed max-channels-per-request (%zu)", max));
+    if (x->client) {
+        char *text = json_dumps(body, JSON_COMPACT), why[128];
+        size_t len = text ? strlen(text) : SIZE_MAX; /* NULL: out of memory, refused as too big */
+        free(text);
+        int lim = pub_client_admit(x->client, &len, 1, why, sizeof why);
+        if (lim)
+            return fail(err, rpc_error(lim == PUB_TOO_BIG ? RPC_TOO_BIG : RPC_TOO_FAST, "%s", why));
+    }
     char **ids = xcalloc(n, sizeof *ids);
     size_t k = 0;
     json_t *e;
@@ -256,8 +266,12 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
         struct msg *m =
             sub_new_message(s, text, strlen(text), exp ? (uint32_t)json_integer_value(exp) : 0);
         free(text);
-        if (x->client && !(x->client->user_id && msg_set_sender_user(m, x->client->user_id)))
-            msg_set_sender(m, MSG_SENDER_CLIENT, x->client->pub_id, 16);
+        if (x->client) {
+            if (!(x->client->user_id && msg_set_sender_user(m, x->client->user_id)))
+                msg_set_sender(m, MSG_SENDER_CLIENT, x->client->pub_id,
+                               x->client->has_pub_id ? 16 : 0);
+            pub_client_expiry(s, m);
+        }
         if (up)
             m->user_params = json_dumps(up, JSON_COMPACT);
         if (dict)

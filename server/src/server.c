@@ -336,6 +336,8 @@ void server_apply_config(struct server *s, struct config *cfg, SSL_CTX *ctx)
     s->chans.history_length = (unsigned)s->cfg.history_length;
     s->chans.message_ttl = (uint32_t)s->cfg.message_ttl;
     s->chans.online_grace = (double)s->cfg.online_grace;
+    chan_registry_limit(&s->chans, chan_history_budget(s->cfg.history_memory),
+                        (unsigned)s->cfg.client_history_length);
     ev_set_io_collect_interval(s->loop, io_collect_seconds(&s->cfg));
     if (s == s->home)
         log_level = (enum log_level)s->cfg.log_level;
@@ -399,6 +401,8 @@ int server_init_worker(struct server *s, struct server *home, unsigned id, char 
     server_keyring_load(&s->keys, &s->cfg);
     chan_registry_init(&s->chans, (unsigned)s->cfg.history_length, (uint32_t)s->cfg.message_ttl,
                        (double)s->cfg.online_grace);
+    chan_registry_limit(&s->chans, chan_history_budget(s->cfg.history_memory),
+                        (unsigned)s->cfg.client_history_length);
     s->chans.presence = home->chans.presence;
     s->chans.worker = id;
     /* the journal's messages, shared by reference */
@@ -433,6 +437,8 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
     server_keyring_load(&s->keys, &s->cfg);
     chan_registry_init(&s->chans, (unsigned)s->cfg.history_length, (uint32_t)s->cfg.message_ttl,
                        (double)s->cfg.online_grace);
+    chan_registry_limit(&s->chans, chan_history_budget(s->cfg.history_memory),
+                        (unsigned)s->cfg.client_history_length);
     init_lists(s);
     s->home = s;
     s->addrs = addr_table_new();

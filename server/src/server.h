@@ -97,6 +97,8 @@ struct conn {
     char *user_id; /* V5 token subject */
     uint8_t pub_id[16];
     bool has_pub_id;
+    /* client publishes: a token bucket (0 at: full, client-publish-burst) */
+    double pub_tokens, pub_at;
     uint8_t http_minor;
     /* the mid the client resumed from: the 304's Last-Message-Id, and no live
      * delivery of it or anything older */
@@ -290,6 +292,9 @@ void sub_fanout(struct server *s, struct msg *m, char *const *ids, size_t n);
  * not be read (the local histories serve instead). Merged with what arrived
  * live meanwhile, in mid order, each mid once. */
 void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok);
+/* Mids of this run continue above counter (the journal's newest, replayed
+ * at start): those below it count as issued. */
+void sub_mids_continue(uint64_t counter);
 /* Ends every subscription here so that clients resume by mid: WebSockets
  * close with `code`, long polls answer 304 with their mid. */
 void sub_resume_all(struct server *s, uint16_t code, const char *reason);
@@ -307,11 +312,27 @@ size_t wsconn_buffered(const struct conn *c);
 
 /* ---- pub.c: publish side ---- */
 void pub_handle(struct conn *c, const struct http1_request *req, const uint8_t *body, size_t len);
-/* Untrusted protobuf RequestBatch from a client (POST /bitrix/rest/ or a
- * WebSocket binary frame). Returns 0 or a Bitrix error code; out gets the
- * ResponseBatch to send back, if any. */
-int pub_client_batch(struct server *s, const uint8_t *pub_id, bool has_pub_id, const uint8_t *data,
-                     size_t len, struct buf *out);
+/* Untrusted protobuf RequestBatch from client connection c (POST
+ * /bitrix/rest/ or a WebSocket binary frame). Returns 0 or a Bitrix error
+ * code, or PUB_TOO_BIG / PUB_TOO_FAST with why naming the limit; out gets
+ * the ResponseBatch to send back, if any. */
+int pub_client_batch(struct conn *c, const uint8_t *pub_id, bool has_pub_id, const uint8_t *data,
+                     size_t len, struct buf *out, char *why, size_t whylen);
+/* The limits of untrusted publishes, refused as a whole: a message above
+ * client-max-message-size (HTTP 413), or more than the connection's
+ * publish bucket holds (client-publish-rate/-burst; HTTP 429). */
+#define PUB_TOO_BIG 413
+#define PUB_TOO_FAST 429
+/* Checks n messages of the given body sizes that client connection c is
+ * about to publish, and takes them from its bucket. Returns 0, or
+ * PUB_TOO_BIG / PUB_TOO_FAST with why (< 120 bytes) naming the limit. */
+int pub_client_admit(struct conn *c, const size_t *sizes, size_t n, char *why, size_t whylen);
+/* A message a client publishes is kept client-message-ttl at most: caps
+ * m's expiry (before it is published). */
+void pub_client_expiry(const struct server *s, struct msg *m);
+/* Untrusted publishes refused, by limit (PUB_TOO_BIG, PUB_TOO_FAST): for
+ * /metrics, summed over every worker. */
+uint64_t pub_client_refused(int limit);
 void pub_handle_client(struct conn *c, const struct http1_request *req, const uint8_t *body,
                        size_t len);
 /* For stores that confirm later: one more message of the request being

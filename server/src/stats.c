@@ -175,6 +175,22 @@ void stats_metrics(struct conn *c)
            (double)m->messages_in);
     metric(&b, "pullbox_client_messages_in_total", "counter", "Messages published by clients.",
            NULL, (double)m->client_publishes);
+    metric(&b, "pullbox_client_publishes_refused_total", "counter",
+           "Client publishes refused by a limit.", "{limit=\"client-max-message-size\"}",
+           (double)pub_client_refused(PUB_TOO_BIG));
+    metric(&b, "pullbox_client_publishes_refused_total", "counter", NULL,
+           "{limit=\"client-publish-rate\"}", (double)pub_client_refused(PUB_TOO_FAST));
+    /* every worker's histories hold the same messages: the first's speak for all */
+    metric(&b, "pullbox_history_bytes", "gauge",
+           "Bytes of the messages kept as history (a message in n channels counts n times).",
+           NULL, (double)s->chans.hist_bytes);
+    metric(&b, "pullbox_history_budget_bytes", "gauge", "history-memory, in bytes.", NULL,
+           (double)s->chans.hist_budget);
+    metric(&b, "pullbox_history_evicted_total", "counter",
+           "Messages dropped from history, oldest first, to stay within history-memory.", NULL,
+           (double)s->chans.hist_evicted);
+    metric(&b, "pullbox_history_evicted_bytes_total", "counter", "Their bytes.", NULL,
+           (double)s->chans.hist_evicted_bytes);
     metric(&b, "pullbox_deliveries_total", "counter", "Messages delivered to subscribers.", NULL,
            (double)m->messages_out);
     metric(&b, "pullbox_bytes_total", "counter", "Bytes read and written.", "{direction=\"in\"}",

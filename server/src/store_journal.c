@@ -33,7 +33,7 @@ static void on_record(void *arg, const struct journal_rec *r)
         for (uint16_t i = 0; i < r->n_channels; i++, c += 1u + c[0]) {
             struct chan *ch = chan_get(&s->chans, (const char *)c + 1, c[0], false);
             if (ch)
-                chan_clear_history(ch);
+                chan_clear_history(&s->chans, ch);
         }
         return;
     }
@@ -102,6 +102,7 @@ static int journal_store_open(struct server *s, char *err, size_t errlen)
         if (p >= s->start_time) {
             s->start_time = p;
             s->mid_counter = strtoull(x.max_mid + 10, NULL, 10);
+            sub_mids_continue(s->mid_counter);
         }
     }
     log_info("journal %s: %llu records in %llu segments, %llu messages restored, "

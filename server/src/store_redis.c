@@ -65,8 +65,16 @@
  * then per record its length in 10 digits and the record), so Redis runs
  * one script and each node reads one feed message per batch, not per
  * message. KEYS: counter, start, then each message's channel keys. ARGV:
- * prefix, history-length, message-ttl, feed, count, then per message its
- * expiry, its number of channel keys and its tail. Returns the mids. */
+ * prefix, history-length, message-ttl, feed, count, redis-client-memory in
+ * bytes, then per message its expiry, its number of channel keys, 1 when a
+ * client sent it, and its tail. Returns the mids.
+ *
+ * Client messages are also listed in <prefix>client (member "mid:cost",
+ * scored by counter) and their costs summed in <prefix>client_bytes: beyond
+ * redis-client-memory the oldest lose their keys (the channels' sets keep
+ * the mid, which a catch-up then skips), so clients cannot fill Redis and
+ * make the site's publishes fail. Keys that expired on their own stay
+ * counted until they are popped: the sum only overstates what is held. */
 static const char publish_lua[] =
     "local now = tonumber(redis.call('TIME')[1])\n"
     "local start = redis.call('GET', KEYS[2])\n"
@@ -77,21 +85,36 @@ static const char publish_lua[] =
     "local count, hist, ttl = tonumber(ARGV[5]), tonumber(ARGV[2]), ARGV[3]\n"
     "local n = redis.call('INCRBY', KEYS[1], count) - count\n"
     "local epoch, stamp = tonumber(start), string.format('%010d', now)\n"
-    "local k, a, mids, feed = 3, 6, {}, {'B'}\n"
+    "local cbudget, ckey, cbytes = tonumber(ARGV[6]), ARGV[1] .. 'client', ARGV[1] .. "
+    "'client_bytes'\n"
+    "local k, a, mids, feed = 3, 7, {}, {'B'}\n"
     "for j = 1, count do\n"
     "  n = n + 1\n"
     "  local expiry, nk = tonumber(ARGV[a]), tonumber(ARGV[a + 1])\n"
+    "  local client = ARGV[a + 2] == '1'\n"
     "  local mid = string.format('%010d%016d', epoch, n)\n"
-    "  local rec = mid .. stamp .. ARGV[a + 2]\n"
-    "  if expiry > 0 and hist > 0 then\n"
+    "  local rec = mid .. stamp .. ARGV[a + 3]\n"
+    "  if expiry > 0 and hist > 0 and not (client and cbudget == 0) then\n"
     "    redis.call('SET', ARGV[1] .. 'msg:' .. mid, rec, 'EX', expiry)\n"
     "    for i = k, k + nk - 1 do\n"
     "      redis.call('ZADD', KEYS[i], n, mid)\n"
     "      redis.call('ZREMRANGEBYRANK', KEYS[i], 0, -hist - 1)\n"
     "      redis.call('EXPIRE', KEYS[i], ttl)\n"
     "    end\n"
+    "    if client then\n"
+    "      local cost = #rec + 100\n"
+    "      redis.call('ZADD', ckey, n, mid .. ':' .. cost)\n"
+    "      local used = redis.call('INCRBY', cbytes, cost)\n"
+    "      while used > cbudget do\n"
+    "        local old = redis.call('ZPOPMIN', ckey)\n"
+    "        if #old == 0 then break end\n"
+    "        local om, oc = string.match(old[1], '^(%d+):(%d+)$')\n"
+    "        redis.call('DEL', ARGV[1] .. 'msg:' .. om)\n"
+    "        used = redis.call('DECRBY', cbytes, tonumber(oc))\n"
+    "      end\n"
+    "    end\n"
     "  end\n"
-    "  k, a = k + nk, a + 3\n"
+    "  k, a = k + nk, a + 4\n"
     "  mids[j] = mid\n"
     "  feed[#feed + 1] = string.format('%010d', #rec)\n"
     "  feed[#feed + 1] = rec\n"
@@ -101,16 +124,20 @@ static const char publish_lua[] =
 
 /* newest `per channel` of each channel newer than the mid, merged, the
  * newest `in all`, oldest first; a mid of an older cluster start (Redis
- * lost its data) gets everything, one of a newer start nothing */
+ * lost its data) gets everything. A mid the cluster never issued (of a
+ * newer start, or above the counter: forged) is unknown: everything too,
+ * after a first element "unknown" that tells the node so. */
 static const char fetch_lua[] =
     "local start = redis.call('GET', KEYS[1])\n"
     "if not start then return {} end\n"
     "local epoch = tonumber(string.sub(ARGV[2], 1, 10))\n"
     "local after = string.sub(ARGV[2], 11)\n"
-    "if epoch > tonumber(start) then return {} end\n"
-    "if epoch < tonumber(start) then after = '0' end\n"
-    "local seen, mids = {}, {}\n"
-    "for i = 2, #KEYS do\n"
+    "local top = tonumber(redis.call('GET', KEYS[2]) or '0')\n"
+    "local seen, mids, out = {}, {}, {}\n"
+    "if epoch > tonumber(start) or (epoch == tonumber(start) and tonumber(after) > top) then\n"
+    "  out[1] = 'unknown'; after = '0'\n"
+    "elseif epoch < tonumber(start) then after = '0' end\n"
+    "for i = 3, #KEYS do\n"
     "  local r = redis.call('ZREVRANGEBYSCORE', KEYS[i], '+inf', '(' .. after, 'LIMIT', 0, "
     "ARGV[3])\n"
     "  for _, m in ipairs(r) do\n"
@@ -118,7 +145,6 @@ static const char fetch_lua[] =
     "  end\n"
     "end\n"
     "table.sort(mids)\n"
-    "local out = {}\n"
     "for j = math.max(1, #mids - tonumber(ARGV[4]) + 1), #mids do\n"
     "  local v = redis.call('GET', ARGV[1] .. 'msg:' .. mids[j])\n"
     "  if v then out[#out + 1] = v end\n"
@@ -172,6 +198,7 @@ struct redis_store {
 struct rs_fetch {
     struct server *s;
     struct conn *c;
+    char mid[MSG_MID_LEN + 1]; /* the resume mid asked for */
 };
 
 /* ---- records: what the feed carries and the message keys hold ---- */
@@ -512,7 +539,7 @@ static void on_feed_delete(struct server *s, const uint8_t *p, size_t len)
     while (i < len && i + 1 + p[i] <= len) {
         struct chan *ch = chan_get(&s->chans, (const char *)p + i + 1, p[i], false);
         if (ch) {
-            chan_clear_history(ch);
+            chan_clear_history(&s->chans, ch);
             chan_release_if_unused(&s->chans, ch, ev_now(s->loop));
         }
         i += 1u + p[i];
@@ -770,7 +797,7 @@ static void batch_flush(struct server *s)
         return;
     rs->batch = NULL;
     struct rs_cmd cmd;
-    cmd_init(&cmd, 3 + 2 + b->n_keys + 5 + 3 * b->n);
+    cmd_init(&cmd, 3 + 2 + b->n_keys + 6 + 4 * b->n);
     cmd_str(&cmd, "EVALSHA");
     cmd_str(&cmd, rs->publish_sha);
     cmd_num(&cmd, (long long)b->n_keys + 2);
@@ -783,9 +810,11 @@ static void batch_flush(struct server *s)
     cmd_num(&cmd, s->cfg.message_ttl);
     cmd_str(&cmd, rs->feed);
     cmd_num(&cmd, (long long)b->n);
+    cmd_num(&cmd, (long long)s->cfg.redis_client_memory << 20);
     for (size_t i = 0; i < b->n; i++) {
         cmd_num(&cmd, b->items[i].m->expiry);
         cmd_num(&cmd, (long long)b->items[i].n_keys);
+        cmd_num(&cmd, b->items[i].m->sender_type == MSG_SENDER_CLIENT);
         cmd_arg(&cmd, b->tails.data + b->items[i].tail, b->items[i].tail_len);
     }
     if (cmd_send(&rs->cmd, &cmd, on_published, b) != 0) {
@@ -866,6 +895,8 @@ static void on_fetched(struct redis_conn *rc, void *reply, void *arg)
     struct rs_fetch *f = arg;
     struct server *s = f->s;
     struct conn *c = f->c;
+    char asked[MSG_MID_LEN + 1];
+    memcpy(asked, f->mid, sizeof asked);
     s->redis->fetching--;
     free(f);
     if (!c)
@@ -879,9 +910,19 @@ static void on_fetched(struct redis_conn *rc, void *reply, void *arg)
         return;
     }
     s->redis->fetches++;
+    size_t first = 0;
+    if (r->elements && r->element[0]->type == REDIS_REPLY_STRING &&
+        strcmp(r->element[0]->str, "unknown") == 0) {
+        first = 1; /* never issued: the catch-up is everything, nothing is held back */
+        c->lp_mid[0] = '\0';
+        log_debug("subscriber %d: resume mid %s was never issued by the cluster: ignored", c->fd,
+                  asked);
+    } else {
+        memcpy(c->lp_mid, asked, sizeof asked);
+    }
     struct msg **v = xmalloc((r->elements + 1) * sizeof *v);
     size_t n = 0;
-    for (size_t i = 0; i < r->elements; i++) {
+    for (size_t i = first; i < r->elements; i++) {
         const redisReply *e = r->element[i];
         if (e->type == REDIS_REPLY_STRING &&
             (v[n] = decode_record(s, (const uint8_t *)e->str, e->len, NULL, NULL)))
@@ -899,18 +940,26 @@ static bool redis_store_fetch(struct server *s, struct conn *c, const char *mid)
     char epoch[11];
     uint64_t counter;
     mid_split(mid, epoch, &counter);
-    if (rs->subscribed && rs->cover_known && strcmp(epoch, rs->cover_epoch) == 0 &&
+    /* above the newest this node has seen: in flight on the feed, or never
+     * issued (forged); only Redis's counter tells */
+    int vs_seen = rs->last_known ? strcmp(epoch, rs->last_epoch) : 1;
+    bool above = vs_seen > 0 || (vs_seen == 0 && counter > rs->last);
+    if (!above && rs->subscribed && rs->cover_known && strcmp(epoch, rs->cover_epoch) == 0 &&
         counter >= rs->cover)
         return false; /* everything newer came through the feed: memory has it */
     if (rs->cmd.state != REDIS_READY || c->n_links == 0 ||
-        rs->fetching >= (unsigned)s->cfg.redis_max_inflight)
+        rs->fetching >= (unsigned)s->cfg.redis_max_inflight) {
+        if (above)
+            c->lp_mid[0] = '\0'; /* unconfirmed: it must not hold every message back */
         return false; /* the local histories are the best there is now */
+    }
     struct rs_cmd cmd;
-    cmd_init(&cmd, 3 + 1 + c->n_links + 4);
+    cmd_init(&cmd, 3 + 2 + c->n_links + 4);
     cmd_str(&cmd, "EVALSHA");
     cmd_str(&cmd, rs->fetch_sha);
-    cmd_num(&cmd, c->n_links + 1);
+    cmd_num(&cmd, c->n_links + 2);
     cmd_str(&cmd, rs->k_start);
+    cmd_str(&cmd, rs->k_counter);
     for (uint16_t i = 0; i < c->n_links; i++)
         cmd_own(&cmd, chan_key(s, c->links[i].ch->id, c->links[i].ch->id_len));
     cmd_str(&cmd, s->cfg.redis_prefix);
@@ -919,9 +968,21 @@ static bool redis_store_fetch(struct server *s, struct conn *c, const char *mid)
     cmd_num(&cmd, s->cfg.catchup_total);
     struct rs_fetch *f = xmalloc(sizeof *f);
     *f = (struct rs_fetch){.s = s, .c = c};
+    memcpy(f->mid, mid, sizeof f->mid);
     if (cmd_send(&rs->cmd, &cmd, on_fetched, f) != 0) {
         free(f);
+        if (above)
+            c->lp_mid[0] = '\0';
         return false;
+    }
+    if (above && rs->last_known) {
+        /* meanwhile only what this node has seen is held back: live
+         * messages above it wait in the catch-up merge, which drops those
+         * at or below the mid once Redis confirmed it was issued */
+        snprintf(c->lp_mid, sizeof c->lp_mid, "%s%016llu", rs->last_epoch,
+                 (unsigned long long)rs->last);
+    } else if (above) {
+        c->lp_mid[0] = '\0';
     }
     rs->fetching++;
     c->store_wait = f;

@@ -11,6 +11,7 @@
 #include "worker.h"
 #include "ws.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,32 @@
 static const char magic_expires[] = "Thu, 01 Jan 1973 11:11:01 GMT";
 
 /* ---- publishing ---- */
+
+/* With workers: the counter of the newest mid this run has issued (mids are
+ * the start time and a counter). It is raised after a publish is given its
+ * mid and before any worker delivers it, so it covers every mid a client can
+ * hold, and subscribers check resume mids against it without taking the
+ * publish lock (which the journal holds while it syncs). */
+static atomic_uint_least64_t issued_counter;
+
+static void note_issued(const struct server *s, const char *mid)
+{
+    char prefix[11];
+    snprintf(prefix, sizeof prefix, "%010u", s->start_time);
+    if (memcmp(mid, prefix, 10) != 0)
+        return; /* a mid of an earlier run (the journal's) */
+    uint64_t n = strtoull(mid + 10, NULL, 10);
+    uint64_t cur = atomic_load_explicit(&issued_counter, memory_order_relaxed);
+    while (cur < n && !atomic_compare_exchange_weak_explicit(&issued_counter, &cur, n,
+                                                             memory_order_relaxed,
+                                                             memory_order_relaxed))
+        ;
+}
+
+void sub_mids_continue(uint64_t counter)
+{
+    atomic_store_explicit(&issued_counter, counter, memory_order_relaxed);
+}
 
 struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint32_t expiry)
 {
@@ -38,8 +65,10 @@ struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint
 void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
     s->m.messages_in++;
-    if (s->hub)
-        return worker_publish(s, m, ids, n);
+    if (s->hub) {
+        worker_publish(s, m, ids, n);
+        return note_issued(s, m->mid); /* before the answer that may name it */
+    }
     s->store->publish(s, m, ids, n);
     if (!s->store->fans_out)
         sub_fanout(s, m, ids, n);
@@ -48,6 +77,8 @@ void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 void sub_fanout(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
     double now = ev_now(s->loop);
+    if (s->hub)
+        note_issued(s, m->mid);
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(ids[i]);
         bool room = s->chans.n_chans < (size_t)s->cfg.max_channels;
@@ -337,7 +368,8 @@ static void catch_up(struct conn *c, const char *mid, struct catchup *cu)
             return;
         }
     }
-    for (size_t i = collect_local(c, mid, cu); i < cu->n; i++)
+    /* the store may have found mid unknown, and cleared c->lp_mid */
+    for (size_t i = collect_local(c, *mid ? c->lp_mid : mid, cu); i < cu->n; i++)
         sub_deliver(c, cu->v[i]);
 }
 
@@ -369,7 +401,10 @@ void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok)
             m = (i++, live[j++]);
         else
             m = live[j++];
-        queue_msg(c, m);
+        /* the store held back less while it checked the mid (c->lp_mid is
+         * the mid it confirmed now): what the client has stays out */
+        if (!c->lp_mid[0] || strcmp(m->mid, c->lp_mid) > 0)
+            queue_msg(c, m);
     }
     for (uint32_t k = 0; k < n_live; k++)
         msg_unref(live[k]);
@@ -402,6 +437,37 @@ static bool valid_mid(const char *s)
         if (*p < '0' || *p > '9')
             return false;
     return true;
+}
+
+/* Whether this server has issued mid (or one above it). Mids are the start
+ * time and a counter, and the journal store continues above the newest
+ * replayed one, so every mid given out so far sorts at or below the next
+ * one's predecessor. A client holding a higher mid got it from somewhere
+ * else (a forged message body, another cluster): resuming after it would
+ * hide every real message, so it is treated as unknown. The Redis store
+ * issues mids cluster-wide and checks them itself (its fetch). */
+static bool mid_issued(struct server *s, const char *mid)
+{
+    if (s->store->fans_out)
+        return true;
+    uint64_t counter = s->hub ? atomic_load_explicit(&issued_counter, memory_order_relaxed)
+                              : s->mid_counter;
+    char top[27];
+    snprintf(top, sizeof top, "%010u%016llu", s->start_time, (unsigned long long)counter);
+    return strcmp(mid, top) <= 0;
+}
+
+/* Catch-up after a resume mid, or, for one this server never issued, as a
+ * subscriber without one gets it (no live message is held back by it). */
+static void resume_after(struct conn *c, const char *mid, struct catchup *cu)
+{
+    if (!mid_issued(c->srv, mid)) {
+        c->lp_mid[0] = '\0';
+        log_debug("subscriber %d: resume mid %s was never issued here: ignored", c->fd, mid);
+        return catch_up(c, "", cu);
+    }
+    memcpy(c->lp_mid, mid, 27);
+    catch_up(c, mid, cu);
 }
 
 static void add_channel(struct conn *c, const char *id, size_t *cap)
@@ -607,8 +673,7 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
     struct catchup cu = {0};
     if (req->query && http1_query_get(req->query, req->query_len, "mid", mid, sizeof mid) == 1 &&
         valid_mid(mid)) {
-        memcpy(c->lp_mid, mid, 27);
-        catch_up(c, mid, &cu);
+        resume_after(c, mid, &cu);
     } else {
         c->lp_mid[0] = '\0';
         const struct http1_header *lei = http1_find_header(req, "Last-Event-ID");
@@ -618,10 +683,8 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
         if (lei && lei->value_len == MSG_MID_LEN) {
             memcpy(mid, lei->value, MSG_MID_LEN);
             mid[MSG_MID_LEN] = '\0';
-            if (valid_mid(mid)) {
-                memcpy(c->lp_mid, mid, sizeof c->lp_mid);
-                catch_up(c, mid, &cu);
-            }
+            if (valid_mid(mid))
+                resume_after(c, mid, &cu);
         } else if ((req->query &&
                     http1_query_get(req->query, req->query_len, "time", t, sizeof t) == 1 && *t) ||
                    (ims && ims->value_len < sizeof t)) {

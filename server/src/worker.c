@@ -180,7 +180,7 @@ static void run_bcast(struct server *s, struct xq_item *it)
         for (size_t i = 0; i < b->n; i++) {
             struct chan *ch = chan_get(&s->chans, b->ids[i], strlen(b->ids[i]), false);
             if (ch) {
-                chan_clear_history(ch);
+                chan_clear_history(&s->chans, ch);
                 chan_release_if_unused(&s->chans, ch, now);
             }
         }

@@ -117,7 +117,6 @@ static void protocol_error(struct conn *c, uint16_t code, const char *reason)
 /* A complete message from the client. */
 static void on_message(struct conn *c, uint8_t opcode, uint8_t *p, size_t n)
 {
-    struct server *s = c->srv;
     if (opcode == WS_OP_TEXT) {
         if (c->fmt == FMT_JSONRPC)
             rpc_handle_client_text(c, p, n);
@@ -127,7 +126,13 @@ static void on_message(struct conn *c, uint8_t opcode, uint8_t *p, size_t n)
     /* binary: a protobuf RequestBatch from the client (§4.3, untrusted) */
     struct buf out;
     buf_init(&out);
-    int code = pub_client_batch(s, c->pub_id, c->has_pub_id, p, n, &out);
+    char why[128];
+    int code = pub_client_batch(c, c->pub_id, c->has_pub_id, p, n, &out, why, sizeof why);
+    if (code == PUB_TOO_BIG || code == PUB_TOO_FAST) {
+        /* V4 clients get no answer to a publish: the close names the limit */
+        buf_deinit(&out);
+        return protocol_error(c, code == PUB_TOO_BIG ? WS_CLOSE_TOO_BIG : WS_CLOSE_POLICY, why);
+    }
     if (code == 503) {
         /* the store is failing: the client is not at fault, keep it */
         buf_deinit(&out);

@@ -75,7 +75,8 @@ with Server({"longpoll-timeout": 2, "header-timeout": 2}) as srv:
         ("no mid, nothing stored", lp(srv, srv.signed(fresh)), ""),
         ("no mid, messages stored", lp(srv, srv.signed(stored)), newest),
         ("mid = newest stored", lp(srv, srv.signed(stored), "&mid=" + newest), newest),
-        ("a valid mid newer than anything", lp(srv, srv.signed(fresh), "&mid=" + future), future),
+        # never issued here: unknown, answered as without a mid (66-future-mid.py)
+        ("a valid mid newer than anything", lp(srv, srv.signed(fresh), "&mid=" + future), ""),
         ("an invalid mid (abc)", lp(srv, srv.signed(stored), "&mid=abc"), newest),
         ("a 25-digit mid", lp(srv, srv.signed(stored), "&mid=" + newest[:25]), newest),
     ]
