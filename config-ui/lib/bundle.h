@@ -29,10 +29,10 @@
 #define BUNDLE_MANIFEST_MAX 4096
 #define BUNDLE_SIG_LEN 64 /* Ed25519 */
 #define BUNDLE_MAX_PARTS 8
-#define BUNDLE_NAME_MAX 32                     /* [a-z0-9._-], first a letter or digit */
+#define BUNDLE_NAME_MAX 32 /* [a-z0-9._-], first a letter or digit */
 #define BUNDLE_VERSION_MAX 32
 #define BUNDLE_PRODUCT_MAX 32
-#define BUNDLE_PART_MAX ((uint64_t)1 << 32)    /* 4 GiB: far above a system slot */
+#define BUNDLE_PART_MAX ((uint64_t)1 << 32) /* 4 GiB: far above a system slot */
 #define BUNDLE_ERR_LEN 160
 
 struct bundle_part {

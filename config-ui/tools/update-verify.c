@@ -35,8 +35,7 @@
 #include "root.h"
 
 #define PROG "pullbox-update-verify"
-#define USAGE                                                                                      \
-    PROG " [--key PEM] [--running VERSION] [--allow-downgrade] [--space DIR] FILE|-"
+#define USAGE PROG " [--key PEM] [--running VERSION] [--allow-downgrade] [--space DIR] FILE|-"
 #define PRODUCT "pullbox"
 #define PATH_UPDATE_KEY "usr/share/pullbox/update-key.pem" /* baked in by the image build */
 #define PATH_VERSION "etc/pullbox-version"                 /* written by mkrootfs.sh */
@@ -60,7 +59,8 @@ static void die_sys(const char *fmt, ...)
     exit(111);
 }
 
-static void refuse(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void refuse(const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
 static void refuse(const char *what, const char *fmt, ...)
 {
     va_list ap;
@@ -131,7 +131,8 @@ static void hex(const unsigned char *p, size_t n, char *out)
 }
 
 /* Streams one part through SHA-256 and compares size and hash. */
-static void check_part(FILE *f, const char *path, const struct bundle_part *part, unsigned char *buf)
+static void check_part(FILE *f, const char *path, const struct bundle_part *part,
+                       unsigned char *buf)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
@@ -156,8 +157,8 @@ static void check_part(FILE *f, const char *path, const struct bundle_part *part
         char got_hex[65], want_hex[65];
         hex(md, 32, got_hex);
         hex(part->sha256, 32, want_hex);
-        refuse("tampered part", "%s: SHA-256 %s, the signed manifest says %s", part->name,
-               got_hex, want_hex);
+        refuse("tampered part", "%s: SHA-256 %s, the signed manifest says %s", part->name, got_hex,
+               want_hex);
     }
 }
 
@@ -170,7 +171,8 @@ int main(int argc, char **argv)
         if (strcmp(a, "--allow-downgrade") == 0)
             allow_downgrade = 1;
         else if ((strcmp(a, "--key") == 0 || strcmp(a, "--running") == 0 ||
-                  strcmp(a, "--space") == 0) && i + 1 < argc) {
+                  strcmp(a, "--space") == 0) &&
+                 i + 1 < argc) {
             const char **dst = a[2] == 'k' ? &key_path : a[2] == 'r' ? &running : &space_dir;
             *dst = argv[++i];
         } else if (a[0] == '-' && a[1] != '\0')
