@@ -4,6 +4,7 @@
 #
 ################################################################################
 #   make            build pullboxd and the appliance image (out/images: raw, qcow2, vmdk, vhdx, ova)
+#   make update     the signed update bundle out/images/pullbox-<version>.pbu (appliance/README.md)
 #   make run        build what is missing and boot the appliance in QEMU, ports on 127.0.0.1
 #   make run-local  run pullboxd on this machine instead (no image)
 #   make test       run every test (unit under ASan/UBSan, integration, SDK, image boot in QEMU)

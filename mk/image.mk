@@ -44,8 +44,14 @@ $(IMAGE_BUILD)/initrd.img: $(BUILD_DIR)/.done/busybox $(IMAGE_BUILD)/.stamp_modu
 	$(Q)$(SCRIPTS)/mkinitramfs.sh $(TARGET_DIR)/bin/busybox $(APPLIANCE_DIR)/initramfs/init \
 		$(IMAGE_BUILD)/modules-initramfs $@ >/dev/null
 
+# The public half of the key that signs update bundles (mk/update.mk): the
+# system accepts only bundles it signed. Rewritten only when the key changed.
+UPDATE_PUBKEY := $(TARGET_DIR)/usr/share/pullbox/update-key.pem
+$(UPDATE_PUBKEY): FORCE
+	$(Q)mkdir -p $(@D) && $(SCRIPTS)/signing-key.sh $@ >/dev/null
+
 $(IMAGE_BUILD)/system.squashfs: $(foreach p,$(IMAGE_PACKAGES),$(BUILD_DIR)/.done/$(p)) \
-		$(BUILD_DIR)/.done/legal-licenses \
+		$(BUILD_DIR)/.done/legal-licenses $(UPDATE_PUBKEY) \
 		$(IMAGE_BUILD)/.stamp_modules $(OVERLAY_FILES) $(APPLIANCE_DIR)/permissions.txt \
 		$(SCRIPTS)/mkrootfs.sh $(APPLIANCE_TOP)/VERSION $(SDE_STAMP)
 	@echo "  ROOTFS  $@"
