@@ -26,7 +26,7 @@
 #define PATH_REDIS_CONF "data/etc/redis.conf"       /* rendered on a hub only (the redis service) */
 #define PATH_REDIS_DATA "data/redis"                /* the hub's Redis: append-only file */
 #define PATH_SPOOL "data/config-ui/spool"           /* requests to the apply service (spool.h) */
-#define PATH_STATE "data/config-ui/state"           /* wizard sessions and rate limits */
+#define PATH_STATE "run/pullbox-wizard" /* wizard sessions, limits: a capped tmpfs, not /data */
 #define PATH_SERVICES "var/service" /* runit's scan dir: sv <root>/var/service/<name> */
 #define PATH_LOGS "var/log"         /* svlogd dirs: var/log/<service>/current */
 #define PATH_SBIN "usr/sbin"        /* pullbox-firewall, pullboxd */
