@@ -18,6 +18,7 @@ static const char *const mode_choices[] = {"dhcp", "static", NULL};
 static const char *const version_choices[] = {"2", "3", "4", "5", NULL};
 static const char *const algo_choices[] = {"sha1", "sha256", NULL};
 static const char *const role_choices[] = {"standalone", "hub", "node", NULL};
+static const char *const yes_no_choices[] = {"no", "yes", NULL};
 
 const struct setting_def setting_defs[S__COUNT] = {
     [S_HOSTNAME] = {"hostname", "Host name",
@@ -74,6 +75,12 @@ const struct setting_def setting_defs[S__COUNT] = {
                          "up to 16 IPv4 or IPv6 addresses or networks of the other appliances "
                          "separated by spaces, like 192.0.2.21 192.0.2.0/24; empty for none",
                          "", SK_NET_LIST, NULL, 0, SETTING_LIST_MAX, true},
+    /* no by default: the appliance has no key until the admin adds one, and
+     * the password from the claim must log in; the apply service refuses
+     * yes while no key is installed */
+    [S_SSH_KEY_ONLY] = {"ssh.key-only", "SSH logins with a key only",
+                        "no (a password or a key) or yes (a key only: SSH refuses passwords)",
+                        "no", SK_CHOICE, yes_no_choices, 0, 0, false},
 };
 
 void settings_defaults(struct settings *s)

@@ -31,6 +31,7 @@ enum setting_id {
     S_CLUSTER_ROLE,          /* "standalone" | "hub" (runs Redis) | "node" (uses cluster.hub) */
     S_CLUSTER_HUB,           /* node: the hub's Redis, host[:port] or [v6][:port], port 6379 */
     S_CLUSTER_PEERS,         /* hub: the other appliances allowed on 6379: addresses or networks */
+    S_SSH_KEY_ONLY,          /* "no" | "yes": dropbear refuses password logins (-s) */
     S__COUNT
 };
 

@@ -63,10 +63,10 @@ static int formtoken_mac(const char *purpose, const char *addr, unsigned long lo
         return -1;
     ratelimit_client_key(addr, client, sizeof(client));
     int n = snprintf(msg, sizeof(msg), "pullbox-form 1\n%s\n%s\n%llu", purpose, client, expiry);
-    bool good = n > 0 && (size_t)n < sizeof(msg) &&
-                HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)msg, (size_t)n, md,
-                     &mdlen) &&
-                mdlen == 32;
+    bool good =
+        n > 0 && (size_t)n < sizeof(msg) &&
+        HMAC(EVP_sha256(), key, sizeof(key), (const unsigned char *)msg, (size_t)n, md, &mdlen) &&
+        mdlen == 32;
     memset(key, 0, sizeof(key));
     if (!good)
         return -1;

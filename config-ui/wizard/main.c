@@ -34,6 +34,7 @@ static const struct route routes[] = {
     {"/certificates/self-signed", page_certificates},
     {"/keys", page_keys},
     {"/firewall", page_firewall},
+    {"/ssh", page_ssh},
     {"/cluster", page_cluster},
     {"/bitrix", page_bitrix},
     {"/selftest", page_selftest},
@@ -133,7 +134,8 @@ static void dispatch(struct wiz *w)
 
     /* without a session only /claim and /login get here: their forms carry
      * a stateless token, so showing them stores nothing */
-    if (!w->sess.hash[0] && formtoken_make(path + 1, w->req.remote_addr, w->now, w->sess.csrf) < 0) {
+    if (!w->sess.hash[0] &&
+        formtoken_make(path + 1, w->req.remote_addr, w->now, w->sess.csrf) < 0) {
         layout_error_page(w, 500, "Internal error",
                           "The wizard could not read or make its form key (is its state folder "
                           "writable?).");

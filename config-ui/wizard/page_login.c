@@ -77,8 +77,10 @@ void page_login(struct wiz *w)
     if (slot < 0) {
         memset(&sec, 0, sizeof(sec));
         reply_header("Retry-After", "5");
-        login_form(w, "The appliance is busy checking other passwords: try again in a few "
-                      "seconds.", NULL, 503);
+        login_form(w,
+                   "The appliance is busy checking other passwords: try again in a few "
+                   "seconds.",
+                   NULL, 503);
         return;
     }
     const char *pw = cgi_form_get(&w->form, "password");
@@ -91,8 +93,8 @@ void page_login(struct wiz *w)
     }
     ratelimit_clear(w->req.remote_addr);
     if (wiz_session_renew(w) < 0) {
-        login_form(w, "The session could not be stored: is the wizard's state folder full?",
-                   NULL, 500);
+        login_form(w, "The session could not be stored: is the wizard's state folder full?", NULL,
+                   500);
         return;
     }
     reply_redirect("/network");

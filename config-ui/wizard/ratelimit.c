@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #define RATELIMIT_FILE PATH_STATE "/ratelimit"
-#define RATELIMIT_GLOBAL_KEEP 64 /* more than FREE plus the doublings up to MAX_WAIT */
+#define RATELIMIT_GLOBAL_KEEP 64    /* more than FREE plus the doublings up to MAX_WAIT */
 #define RATELIMIT_MAGIC 0x70626c31u /* "pbl1": a file of another layout reads as empty */
 
 struct rl_client {

@@ -29,10 +29,10 @@
 #define RATELIMIT_KEY_MAX 48 /* "xxxx:xxxx:xxxx:xxxx::/64" or a dotted quad */
 
 enum ratelimit_verdict {
-    RATELIMIT_GO,      /* recorded: check the password */
-    RATELIMIT_CLIENT,  /* this client had its RATELIMIT_FAILURES tries */
-    RATELIMIT_GLOBAL,  /* too many tries from everywhere: back off */
-    RATELIMIT_ERROR,   /* the table could not be read or written: refuse */
+    RATELIMIT_GO,     /* recorded: check the password */
+    RATELIMIT_CLIENT, /* this client had its RATELIMIT_FAILURES tries */
+    RATELIMIT_GLOBAL, /* too many tries from everywhere: back off */
+    RATELIMIT_ERROR,  /* the table could not be read or written: refuse */
 };
 
 /* Called before a password or setup code is checked: records the attempt

@@ -99,8 +99,7 @@ static int session_read(const char *path, char *buf, size_t buflen)
 
 /* Called first on every request. The cookie's id is only ever looked up by
  * its hash; an id that is not 64 hex digits is not looked up at all. */
-bool session_load(const char *cookie_header, const char *pwtag, long long now,
-                  struct session *s)
+bool session_load(const char *cookie_header, const char *pwtag, long long now, struct session *s)
 {
     char path[512], text[SESSION_FILE_MAX];
     memset(s, 0, sizeof(*s));
@@ -146,8 +145,9 @@ int session_save(struct session *s, long long now)
     if (lock < 0)
         return -1;
     /* never made again: a session removed meanwhile (logout) stays removed */
-    int rc = lstat(path, &st) == 0 ? file_write_atomic(path, text, (size_t)n, 0600, err, sizeof(err))
-                                   : -1;
+    int rc = lstat(path, &st) == 0
+                 ? file_write_atomic(path, text, (size_t)n, 0600, err, sizeof(err))
+                 : -1;
     session_unlock(lock);
     if (rc < 0 && errno != ENOENT)
         fprintf(stderr, "pullbox-wizard: session: %s\n", err);
@@ -218,8 +218,8 @@ int session_create(struct session *s, const char *pwtag, long long now)
 {
     char path[512], text[SESSION_FILE_MAX];
     memset(s, 0, sizeof(*s));
-    if (!pwtag || strlen(pwtag) != SESSION_ID_HEX ||
-        token_hex(s->id, SESSION_ID_HEX / 2) < 0 || token_hex(s->csrf, SESSION_ID_HEX / 2) < 0)
+    if (!pwtag || strlen(pwtag) != SESSION_ID_HEX || token_hex(s->id, SESSION_ID_HEX / 2) < 0 ||
+        token_hex(s->csrf, SESSION_ID_HEX / 2) < 0)
         return -1;
     token_sha256_hex(s->id, s->hash);
     snprintf(s->pwtag, sizeof(s->pwtag), "%s", pwtag);

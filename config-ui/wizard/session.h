@@ -44,8 +44,7 @@ void session_password_tag(const char *admin_hash, char out[SESSION_ID_HEX + 1]);
 /* Finds the session named by the Cookie header. true if one exists, has not
  * expired and was opened with the password whose tag is pwtag (otherwise it
  * is removed). */
-bool session_load(const char *cookie_header, const char *pwtag, long long now,
-                  struct session *s);
+bool session_load(const char *cookie_header, const char *pwtag, long long now, struct session *s);
 
 /* A new session (new id and CSRF token) for the password tagged pwtag,
  * written to disk; expired sessions are removed, and the oldest ones while

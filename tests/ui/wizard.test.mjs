@@ -248,6 +248,18 @@ async function main() {
   ok(/8893/.test(rules) && /203\.0\.113\.0\/24/.test(rules), 'the page shows the iptables rules', rules.slice(0, 300));
   await shot(page, 'firewall');
 
+  // ---- SSH: keys only is refused while admin has no key ----
+  await page.goto(`${BASE}/ssh`);
+  ok(await page.getAttribute('nav a[aria-current="page"]', 'href') === '/ssh', 'the navigation links the SSH page');
+  ok(await page.inputValue('[name="ssh.key-only"]') === 'no', 'SSH takes the password by default');
+  await page.selectOption('[name="ssh.key-only"]', 'yes');
+  await submit(page, 'Save and apply');
+  const sshErr = await page.locator('[id="ssh.key-only-error"]').textContent().catch(() => '');
+  ok(/no SSH key is installed/.test(sshErr), 'keys only without a key is refused next to the field', sshErr);
+  ok(settings()['ssh.key-only'] === 'no' && /PASSWORD_LOGIN=yes\n/.test(read('data/etc/dropbear.conf')),
+     '... and SSH still takes the password');
+  await shot(page, 'ssh');
+
   // ---- cluster ----
   await cluster(page);
 
