@@ -308,6 +308,7 @@ async function main() {
   ok(!!sid, 'the browser holds the session cookie');
   await hostile(sid);
   await sessionsEnd(page);
+  await globalBackoff();
 
   ok(consoleErrors.length === 0, 'no script or CSP errors in the browser console', consoleErrors.join('\n'));
 }
@@ -646,6 +647,26 @@ async function sessionsEnd(page) {
   ok(!!(await login('127.0.0.9', 'a new admin password 2')), 'the new password logs in');
   const sessions = stateFiles().filter((n) => /\.session$/.test(n));
   ok(sessions.length >= 1 && sessions.length <= 8, `live session files: ${sessions.length} (at most 8)`);
+}
+
+// Many addresses, one wrong password each: past 20 attempts within 5 minutes
+// from everywhere the wizard slows everyone down (last, since it then makes
+// even the admin wait up to a minute).
+async function globalBackoff() {
+  let refused = null;
+  let tried = 0;
+  for (let i = 0; i < 30 && !refused; i++) {
+    const addr = `127.0.1.${i + 1}`;
+    const first = await request({ path: '/login', localAddress: addr });
+    const r = await request({ method: 'POST', path: '/login', localAddress: addr,
+                              body: form({ csrf: csrfFrom(first.body), password: 'a guess from many addresses' }),
+                              headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: BASE, ...jarOf(first) } });
+    tried++;
+    if (r.status === 429) refused = r;
+  }
+  ok(refused && /from all addresses together/.test(refused.body) && Number(refused.headers['retry-after']) >= 1,
+     `one wrong password from each of ${tried} addresses: the last is refused by the global limit (429, Retry-After)`,
+     refused ? refused.body.slice(0, 300) : 'never refused');
 }
 
 let code = 1;
