@@ -190,7 +190,6 @@ static void save_session(void)
 
 int main(void)
 {
-
     w.now = (long long)time(NULL);
     cgi_req_from_env(&w.req);
     w.post = strcmp(w.req.method, "POST") == 0;
