@@ -32,7 +32,7 @@ void op_restore(struct apply *a, const struct request *r, struct result *res)
     struct cert_report rep;
     char err[SETTING_ERR_MAX];
     enum setting_id bad;
-    size_t slen, klen, clen, chlen, aklen, len;
+    size_t slen, klen, clen, chlen = 0, aklen, len;
     const char *s, *k, *c, *ch, *ak;
 
     for (size_t i = 0; i < r->nargs; i++) {

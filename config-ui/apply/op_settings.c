@@ -4,12 +4,48 @@
 #include "fileio.h"
 #include "root.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#define SSH_KEYS_READ_MAX (64 * 1024)
+
+/* true if the admin's authorized_keys holds at least one key line. Opened
+ * without following a link (the folder is admin's) and read only as far as
+ * the first key. */
+static bool ssh_key_installed(void)
+{
+    char path[PATH_MAX], buf[4096];
+    struct stat st;
+    bool found = false, line_start = true;
+    if (root_path(path, sizeof(path), PATH_AUTHORIZED_KEYS) != 0)
+        return false;
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return false;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return false;
+    }
+    ssize_t n;
+    size_t total = 0;
+    while (!found && total < SSH_KEYS_READ_MAX && (n = read(fd, buf, sizeof(buf))) > 0) {
+        total += (size_t)n;
+        for (ssize_t i = 0; i < n && !found; i++) {
+            char c = buf[i];
+            if (line_start && c != '\n' && c != '#' && c != ' ' && c != '\t' && c != '\r')
+                found = true;
+            line_start = c == '\n';
+        }
+    }
+    close(fd);
+    return found;
+}
 
 /* "cluster.hub-password" (a node's copy of the hub's Redis password) comes
  * with the settings but is a secret: it goes to secrets.conf, never to
@@ -72,6 +108,15 @@ void op_settings(struct apply *a, const struct request *r, struct result *res)
     }
     if (settings_check(&st, &bad, err, sizeof(err)) != 0) {
         refuse(res, (int)bad, "%s", err);
+        return;
+    }
+    /* key-only without a key would leave SSH with no way in */
+    if (strcmp(st.v[S_SSH_KEY_ONLY], "yes") == 0 && strcmp(before.v[S_SSH_KEY_ONLY], "yes") != 0 &&
+        !ssh_key_installed()) {
+        refuse(res, S_SSH_KEY_ONLY,
+               "%s: no SSH key is installed for admin: add one first (console item 10), or "
+               "nobody could log in over SSH",
+               setting_defs[S_SSH_KEY_ONLY].label);
         return;
     }
     if ((new_secret = take_hub_password(r, &st, &sec, res)) < 0)

@@ -175,6 +175,8 @@ void service_follow(struct apply *a, const bool changed[RF__COUNT], struct resul
         service_sv(res, "restart", "network");
     if (changed[RF_NTP])
         service_sv(res, "restart", "ntpd");
+    if (changed[RF_DROPBEAR])
+        service_sv(res, "restart", "dropbear");
     if (changed[RF_HOSTNAME]) {
         root_path(path, sizeof(path), PATH_SETTINGS);
         if (settings_load(&st, path, err, sizeof(err)) == 0)

@@ -1,7 +1,8 @@
-/* Menu item 10: the admin's password (login, SSH, the wizard) and the SSH
- * keys that may log in as admin. The console checks the current password
- * itself, hashes the new one (yescrypt) and sends only the hash; keys are
- * added and removed by the apply service, which owns authorized_keys. */
+/* Menu item 10: the admin's password (login, SSH, the wizard), the SSH
+ * keys that may log in as admin, and whether SSH takes the password at all
+ * (ssh.key-only). The console checks the current password itself, hashes
+ * the new one (yescrypt) and sends only the hash; keys are added and removed
+ * by the apply service, which owns authorized_keys. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "passwd.h"
 #include "root.h"
 #include "secrets.h"
+#include "settings.h"
 
 #define SSH_KEYS_MAX (64 * 1024)
 #define SSH_KEY_LINE_MAX 8192
@@ -121,18 +123,49 @@ static void remove_key(int n)
     con_send_arg("ssh-key-remove", "index", idx);
 }
 
+/* Turns SSH password logins off (keys only) or on again. Refused here
+ * while no key is listed, and again by the apply service. */
+static void switch_key_only(const struct settings *now, int nkeys)
+{
+    static struct settings st;
+    st = *now;
+    bool key_only = strcmp(st.v[S_SSH_KEY_ONLY], "yes") == 0;
+    if (!key_only && nkeys == 0) {
+        printf("There is no SSH key: add one first (2), or nobody could log in over SSH.\n"
+               "Nothing was changed.\n");
+        return;
+    }
+    if (!con_confirm(key_only ? "Let SSH take the admin password again?"
+                              : "Refuse passwords over SSH (a key only)?")) {
+        printf("Nothing was changed.\n");
+        return;
+    }
+    snprintf(st.v[S_SSH_KEY_ONLY], sizeof st.v[S_SSH_KEY_ONLY], "%s", key_only ? "no" : "yes");
+    con_send_settings(&st, NULL);
+}
+
 void action_admin(void)
 {
+    static struct settings st;
     int choice;
+    if (!con_load(&st, NULL))
+        return;
+    bool key_only = strcmp(st.v[S_SSH_KEY_ONLY], "yes") == 0;
     printf("SSH keys that may log in as admin:\n");
     int n = list_keys();
-    printf("\n  1  Change the admin password\n  2  Add an SSH key\n  3  Remove an SSH key\n\n");
-    if (!con_ask_number("Choose (1-3, q to go back): ", 3, &choice))
+    printf("SSH logins: %s\n",
+           key_only ? "a key only (passwords are refused)" : "a password or a key");
+    printf("\n  1  Change the admin password\n  2  Add an SSH key\n  3  Remove an SSH key\n"
+           "  4  %s\n\n",
+           key_only ? "Let SSH take the password again" : "SSH with a key only (refuse passwords)");
+    if (!con_ask_number("Choose (1-4, q to go back): ", 4, &choice))
         return;
     if (choice == 1)
         change_password();
     else if (choice == 2)
         add_key();
+    else if (choice == 4)
+        switch_key_only(&st, n);
     else if (n == 0)
         printf("There is no key to remove.\n");
     else

@@ -32,6 +32,7 @@ static const struct {
     [RF_HOSTNAME] = {PATH_HOSTNAME, 0644, NULL},
     /* the ACL user's password: readable by the redis user's group only */
     [RF_REDIS] = {PATH_REDIS_CONF, 0640, "redis"},
+    [RF_DROPBEAR] = {PATH_DROPBEAR_CONF, 0644, NULL},
 };
 
 const char *render_file_path(enum render_file f)
@@ -242,6 +243,13 @@ int render_file(enum render_file f, const struct settings *st, const struct secr
         if (secrets_check_redis_password(sec->redis_password, NULL, 0) != 0)
             break;
         render_redis(sec, b);
+        return 0;
+    case RF_DROPBEAR:
+        /* read by /etc/sv/dropbear/run, which matches this line, never sources it */
+        put(b,
+            "# SSH: written by pullbox-apply from ssh.key-only, read by the dropbear service.\n"
+            "PASSWORD_LOGIN=%s\n",
+            strcmp(st->v[S_SSH_KEY_ONLY], "yes") == 0 ? "no" : "yes");
         return 0;
     case RF__COUNT:
         break;

@@ -21,6 +21,7 @@ enum render_file {
     RF_NTP,      /* PATH_NTP_CONF -> sv restart ntpd */
     RF_HOSTNAME, /* PATH_HOSTNAME -> hostname(1) on the system root */
     RF_REDIS,    /* PATH_REDIS_CONF -> sv restart redis; absent unless cluster.role is hub */
+    RF_DROPBEAR, /* PATH_DROPBEAR_CONF -> sv restart dropbear (open sessions stay) */
     RF__COUNT
 };
 

@@ -23,10 +23,11 @@
 #define PATH_NETWORK_CONF "data/etc/network.conf"   /* rendered for the network service */
 #define PATH_NTP_CONF "data/etc/ntp.conf"           /* rendered for the ntpd service */
 #define PATH_HOSTNAME "data/etc/hostname"           /* rendered; applied at boot and by apply */
+#define PATH_DROPBEAR_CONF "data/etc/dropbear.conf" /* rendered: SSH password logins on or off */
 #define PATH_REDIS_CONF "data/etc/redis.conf"       /* rendered on a hub only (the redis service) */
 #define PATH_REDIS_DATA "data/redis"                /* the hub's Redis: append-only file */
 #define PATH_SPOOL "data/config-ui/spool"           /* requests to the apply service (spool.h) */
-#define PATH_STATE "data/config-ui/state"           /* wizard sessions and rate limits */
+#define PATH_STATE "run/pullbox-wizard" /* wizard sessions, limits: a capped tmpfs, not /data */
 #define PATH_SERVICES "var/service" /* runit's scan dir: sv <root>/var/service/<name> */
 #define PATH_LOGS "var/log"         /* svlogd dirs: var/log/<service>/current */
 #define PATH_SBIN "usr/sbin"        /* pullbox-firewall, pullboxd */

@@ -18,6 +18,7 @@ static const char *const mode_choices[] = {"dhcp", "static", NULL};
 static const char *const version_choices[] = {"2", "3", "4", "5", NULL};
 static const char *const algo_choices[] = {"sha1", "sha256", NULL};
 static const char *const role_choices[] = {"standalone", "hub", "node", NULL};
+static const char *const yes_no_choices[] = {"no", "yes", NULL};
 
 const struct setting_def setting_defs[S__COUNT] = {
     [S_HOSTNAME] = {"hostname", "Host name",
@@ -94,6 +95,12 @@ const struct setting_def setting_defs[S__COUNT] = {
     [S_FW_WIZARD_RATE] = {"firewall.wizard-rate",
                           "New wizard connections a minute per source (80, 443)",
                           "a number from 1 to 1000, like 120", "120", SK_INT, NULL, 1, 1000, false},
+    /* no by default: the appliance has no key until the admin adds one, and
+     * the password from the claim must log in; the apply service refuses
+     * yes while no key is installed */
+    [S_SSH_KEY_ONLY] = {"ssh.key-only", "SSH logins with a key only",
+                        "no (a password or a key) or yes (a key only: SSH refuses passwords)",
+                        "no", SK_CHOICE, yes_no_choices, 0, 0, false},
 };
 
 void settings_defaults(struct settings *s)

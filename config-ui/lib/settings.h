@@ -35,6 +35,7 @@ enum setting_id {
     S_FW_SUBSCRIBE_RATE,     /* new connections a second per source on 8893/8894; 0 = no limit */
     S_FW_SSH_RATE,           /* new connections a minute per source on 22 */
     S_FW_WIZARD_RATE,        /* new connections a minute per source on 80/443 */
+    S_SSH_KEY_ONLY,          /* "no" | "yes": dropbear refuses password logins (-s) */
     S__COUNT
 };
 

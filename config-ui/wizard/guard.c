@@ -1,6 +1,8 @@
 /* Same-origin and CSRF checks (see guard.h). */
 #include "guard.h"
 
+#include "formtoken.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -45,7 +47,10 @@ bool guard_csrf(const struct wiz *w, char *err, size_t errlen)
         snprintf(err, errlen, "the form has no security token: reload the page and send it again");
         return false;
     }
-    if (!session_csrf_ok(&w->sess, token)) {
+    /* a session's own token, or, before login, the form's stateless one */
+    bool good = w->sess.hash[0] ? session_csrf_ok(&w->sess, token)
+                                : formtoken_ok(w->req.path + 1, w->req.remote_addr, w->now, token);
+    if (!good) {
         snprintf(err, errlen,
                  "the form's security token is wrong or your session has expired: reload the "
                  "page and send it again");

@@ -13,7 +13,9 @@
  * err. */
 bool guard_same_origin(const struct cgi_req *r, char *err, size_t errlen);
 
-/* true if the form's csrf field matches the session's token. */
+/* true if the form's csrf field matches the session's token, or, for a
+ * request without a session (the login and claim forms), is a valid
+ * stateless token of that form (formtoken.h). */
 bool guard_csrf(const struct wiz *w, char *err, size_t errlen);
 
 #endif

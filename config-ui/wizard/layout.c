@@ -19,9 +19,10 @@ struct nav_item {
 static const struct nav_item layout_nav[] = {
     {"/network", "Network"},           {"/site", "Bitrix site"},
     {"/certificates", "Certificates"}, {"/keys", "Signing key"},
-    {"/firewall", "Firewall"},         {"/bitrix", "Bitrix settings"},
-    {"/selftest", "Self-test"},        {"/status", "Status"},
-    {"/backup", "Backup and restore"}, {"/cluster", "Cluster"},
+    {"/firewall", "Firewall"},         {"/ssh", "SSH access"},
+    {"/bitrix", "Bitrix settings"},    {"/selftest", "Self-test"},
+    {"/status", "Status"},             {"/backup", "Backup and restore"},
+    {"/cluster", "Cluster"},
 };
 
 void layout_begin(const struct wiz *w, const char *title)

@@ -3,10 +3,13 @@
  * decides who may see what (claim first, then login), checks every POST's
  * origin and CSRF token, and hands the request to its page. It changes
  * nothing itself: pages send requests to the root-owned apply service. */
+#include "appstate.h"
+#include "formtoken.h"
 #include "guard.h"
 #include "layout.h"
 #include "reply.h"
 #include "root.h"
+#include "secrets.h"
 #include "wizard.h"
 
 #include <stdio.h>
@@ -31,6 +34,7 @@ static const struct route routes[] = {
     {"/certificates/self-signed", page_certificates},
     {"/keys", page_keys},
     {"/firewall", page_firewall},
+    {"/ssh", page_ssh},
     {"/cluster", page_cluster},
     {"/bitrix", page_bitrix},
     {"/selftest", page_selftest},
@@ -48,12 +52,11 @@ static bool appliance_claimed(void)
     return root_path(path, sizeof(path), PATH_CLAIMED) == 0 && access(path, F_OK) == 0;
 }
 
-int wiz_session_renew(struct wiz *w, bool authed)
+int wiz_session_renew(struct wiz *w)
 {
     char cookie[256];
     session_destroy(&w->sess);
-    session_purge(w->now);
-    if (session_create(&w->sess, authed, w->now) < 0)
+    if (session_create(&w->sess, w->pwtag, w->now) < 0)
         return -1;
     session_cookie(&w->sess, cookie, sizeof(cookie));
     reply_header("Set-Cookie", cookie);
@@ -96,15 +99,10 @@ static bool read_form(struct wiz *w)
 }
 
 /* Origin and CSRF, for every POST, before any page sees it. */
-static bool post_allowed(struct wiz *w, bool have_session)
+static bool post_allowed(struct wiz *w)
 {
     char err[300], msg[400];
     bool ok = guard_same_origin(&w->req, err, sizeof(err));
-    if (ok && !have_session) {
-        snprintf(err, sizeof(err),
-                 "your session has expired: reload the page and send the form again");
-        ok = false;
-    }
     if (ok)
         ok = guard_csrf(w, err, sizeof(err));
     if (!ok) {
@@ -115,7 +113,7 @@ static bool post_allowed(struct wiz *w, bool have_session)
     return true;
 }
 
-static void dispatch(struct wiz *w, bool have_session)
+static void dispatch(struct wiz *w)
 {
     const char *path = w->req.path;
     bool claimed = appliance_claimed();
@@ -134,13 +132,17 @@ static void dispatch(struct wiz *w, bool have_session)
         return;
     }
 
-    if (w->post && !post_allowed(w, have_session))
-        return;
-    if (!have_session && wiz_session_renew(w, false) < 0) {
+    /* without a session only /claim and /login get here: their forms carry
+     * a stateless token, so showing them stores nothing */
+    if (!w->sess.hash[0] &&
+        formtoken_make(path + 1, w->req.remote_addr, w->now, w->sess.csrf) < 0) {
         layout_error_page(w, 500, "Internal error",
-                          "The wizard could not store a session: is the data partition full?");
+                          "The wizard could not read or make its form key (is its state folder "
+                          "writable?).");
         return;
     }
+    if (w->post && !post_allowed(w))
+        return;
     if (strcmp(path, "/claim") == 0) {
         page_claim(w);
         return;
@@ -164,10 +166,30 @@ static void dispatch(struct wiz *w, bool have_session)
     layout_error_page(w, 404, "Not found", "There is no such page in the wizard.");
 }
 
+/* The tag of the admin password now: a session opened with another one
+ * (before a password change) is no longer valid. */
+static void password_tag(char out[SESSION_ID_HEX + 1])
+{
+    static struct secrets sec;
+    char err[256];
+    out[0] = '\0';
+    if (appstate_load(NULL, &sec, err, sizeof(err)) == 0)
+        session_password_tag(sec.admin_password_hash, out);
+    memset(&sec, 0, sizeof(sec));
+}
+
+static struct wiz w; /* large (forms, settings): not on the stack */
+
+/* The idle clock restarts: saved before the answer goes out (reply_on_send);
+ * a logged-out session has no hash left and is not saved. */
+static void save_session(void)
+{
+    if (w.sess.hash[0])
+        session_save(&w.sess, w.now);
+}
+
 int main(void)
 {
-    static struct wiz w; /* large (forms, settings): not on the stack */
-
     w.now = (long long)time(NULL);
     cgi_req_from_env(&w.req);
     w.post = strcmp(w.req.method, "POST") == 0;
@@ -177,13 +199,11 @@ int main(void)
         layout_error_page(&w, 405, "Method not allowed", "The wizard answers GET and POST only.");
         return 0;
     }
-    bool have_session = session_load(w.req.cookie, w.now, &w.sess);
-    if (read_form(&w)) {
-        dispatch(&w, have_session);
-        /* the idle clock restarts; a logged-out session has no hash left */
-        if (w.sess.hash[0])
-            session_save(&w.sess, w.now);
-    }
+    password_tag(w.pwtag);
+    session_load(w.req.cookie, w.pwtag, w.now, &w.sess);
+    reply_on_send(save_session);
+    if (read_form(&w))
+        dispatch(&w);
     cgi_form_free(&w.form);
     return 0;
 }

@@ -4,6 +4,7 @@
  * here (main.c). */
 #include "fileio.h"
 #include "form.h"
+#include "hashslot.h"
 #include "html.h"
 #include "layout.h"
 #include "passwd.h"
@@ -84,14 +85,9 @@ void page_claim(struct wiz *w)
         claim_form(w, &e, 200);
         return;
     }
-    long wait;
-    if (!ratelimit_allowed(w->req.remote_addr, w->now, &wait)) {
-        snprintf(e.general, sizeof(e.general),
-                 "Too many wrong attempts from your address: try again in %ld s.", wait);
-        char retry[32];
-        snprintf(retry, sizeof(retry), "%ld", wait);
-        reply_header("Retry-After", retry);
-        claim_form(w, &e, 429);
+    int status;
+    if (!wiz_attempt_allowed(w, "wrong attempts", e.general, sizeof(e.general), &status)) {
+        claim_form(w, &e, status);
         return;
     }
     const char *code = cgi_form_get(&w->form, "setup-code");
@@ -109,7 +105,6 @@ void page_claim(struct wiz *w)
     normalize_code(code ? code : "", typed, sizeof(typed));
     normalize_code(want, want_n, sizeof(want_n));
     if (!token_equal(typed, want_n)) {
-        ratelimit_failed(w->req.remote_addr, w->now);
         snprintf(e.code, sizeof(e.code),
                  "This is not the setup code shown on the appliance's console.");
         claim_form(w, &e, 403);
@@ -127,9 +122,15 @@ void page_claim(struct wiz *w)
         return;
     }
     char hash[256];
-    if (passwd_hash(pw, hash, sizeof(hash)) < 0) {
-        snprintf(e.general, sizeof(e.general), "The password could not be hashed.");
-        claim_form(w, &e, 500);
+    int slot = hashslot_acquire(HASHSLOT_WAIT_MS);
+    int hashed = slot >= 0 ? passwd_hash(pw, hash, sizeof(hash)) : -1;
+    hashslot_release(slot);
+    if (hashed < 0) {
+        snprintf(e.general, sizeof(e.general), "%s",
+                 slot < 0 ? "The appliance is busy checking other passwords: send the form "
+                            "again in a few seconds."
+                          : "The password could not be hashed.");
+        claim_form(w, &e, slot < 0 ? 503 : 500);
         return;
     }
     struct request rq;
@@ -146,7 +147,8 @@ void page_claim(struct wiz *w)
         return;
     }
     ratelimit_clear(w->req.remote_addr);
-    if (wiz_session_renew(w, true) < 0) {
+    session_password_tag(hash, w->pwtag); /* the session belongs to the new password */
+    if (wiz_session_renew(w) < 0) {
         reply_redirect("/login");
         return;
     }

@@ -26,6 +26,12 @@ static size_t body_len;
 static FILE *body_file;
 static char *headers[REPLY_MAX_HEADERS];
 static size_t nheaders;
+static void (*on_send)(void);
+
+void reply_on_send(void (*fn)(void))
+{
+    on_send = fn;
+}
 
 void reply_begin(void)
 {
@@ -67,6 +73,11 @@ const char *reply_status_text(int status)
 
 static void send_head(int status, const char *type, size_t len)
 {
+    if (on_send) {
+        void (*fn)(void) = on_send;
+        on_send = NULL;
+        fn();
+    }
     printf("Status: %d %s\r\n", status, reply_status_text(status));
     for (size_t i = 0; i < sizeof(reply_security_headers) / sizeof(reply_security_headers[0]); i++)
         printf("%s: %s\r\n", reply_security_headers[i][0], reply_security_headers[i][1]);

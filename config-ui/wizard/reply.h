@@ -14,6 +14,11 @@ void reply_begin(void);
  * are copied; a value with CR or LF is dropped (header injection). */
 void reply_header(const char *name, const char *value);
 
+/* fn runs once, just before the first byte of the answer is written: the
+ * last moment to save state, since lighttpd may end the CGI (SIGTERM) as
+ * soon as it has the whole answer. */
+void reply_on_send(void (*fn)(void));
+
 /* Writes status, headers and the collected HTML body to stdout. */
 void reply_send(int status);
 

@@ -729,6 +729,38 @@ def check_redis_down(vm):
        "%s: no redis-server runs and nothing listens on 6379" % vm.name, (listen, pid))
 
 
+def check_wizard_state(vm):
+    """The wizard keeps its state on a tmpfs of its own, capped in bytes and files, and a
+    visitor who has not logged in costs no file anywhere: 100 cookie-less visits to /login
+    leave the data partition's inode count where it was (give or take the few files an SSH
+    login or a log rotation may make; before, each visit made a session file there). SSH
+    takes passwords by default (no -s)."""
+    cmds = ["grep ' /run/pullbox-wizard ' /proc/mounts",
+            "tr '\\0' ' ' </proc/$(cat /run/sv/dropbear/supervise/pid)/cmdline; echo",
+            "df -i /data | tail -1"]
+    outs, screen = admin_shell(vm, cmds)
+    if not ok(outs is not None, "%s: the admin gets the console's shell over SSH" % vm.name, screen[-1500:]):
+        return
+    mnt, dropbear, inodes0 = (o or "" for o in outs)
+    ok(re.search(r"^\S+ /run/pullbox-wizard tmpfs \S*\bnoexec\b", mnt) is not None and "nr_inodes=64" in mnt
+       and "size=16384k" in mnt and "mode=700" in mnt,
+       "%s: the wizard's state is a tmpfs of 16 MiB and 64 files, mode 0700" % vm.name, mnt)
+    ok(dropbear.startswith("dropbear -F") and " -s " not in dropbear,
+       "%s: dropbear takes passwords until the admin chooses keys only" % vm.name, dropbear)
+    codes = set()
+    for _ in range(100):
+        codes.add(http_get(vm.port[443], "/login", tls=True)[0])
+    outs, screen = admin_shell(vm, cmds[2:])
+    inodes1 = (outs or [""])[0] or ""
+    def used(line):
+        f = line.split()
+        return int(f[2]) if len(f) > 2 and f[2].isdigit() else None
+    ok(codes <= {200, 303} and used(inodes0) is not None and used(inodes1) is not None
+       and used(inodes1) - used(inodes0) < 10,
+       "%s: 100 cookie-less visits to /login use no inode of /data (%s)" % (vm.name, sorted(codes)),
+       (inodes0, inodes1))
+
+
 def set_setting(disk, key, value, workdir):
     """Sets key = value in the data partition's settings.conf, as the wizard would."""
     text = read_data_file(disk, "/etc/settings.conf")
@@ -1038,6 +1070,7 @@ def main():
                 check_site_settings(vm, w, "10.0.2.2")
                 check_wizard_key_rotation(vm, w)
                 check_redis_down(vm)
+                check_wizard_state(vm)
         ok(vm.powerdown(), "A1: ACPI power button powers off cleanly", vm.log()[-1500:])
         rlog = read_data_file(disk_a, "/log/redis/current")
         ok("this appliance is not the cluster hub" in rlog and "Ready to accept" not in rlog,

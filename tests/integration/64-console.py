@@ -623,11 +623,11 @@ def item_bitrix(con, root, work):
 def item_admin(con, root):
     keys = root.path("data/home/admin/.ssh/authorized_keys")
     hash_before = root.secrets().get("admin-password-hash")
-    menu(con, 10, r"Choose \(1-3")
+    menu(con, 10, r"Choose \(1-4")
     con.step("1", r"Current admin password")
     ok(con.step("not the password", r"Wrong password") is not None, "10: a wrong current password is refused")
     back_to_menu(con)
-    menu(con, 10, r"Choose \(1-3")
+    menu(con, 10, r"Choose \(1-4")
     con.step("1", r"Current admin password")
     con.step(PASSWORD, r"New password")
     ok(con.step("short", r"(?i)at least|characters") is not None, "10: a short new password is refused")
@@ -639,18 +639,41 @@ def item_admin(con, root):
        "10: the new password's hash is in secrets.conf")
     ok(NEW_PASSWORD not in read(root.path("data/etc/secrets.conf")), "10: only a hash, never the password")
     back_to_menu(con)
+    # SSH with a key only: refused while there is no key, here and by the apply service
+    dropbear = root.path("data/etc/dropbear.conf")
+    ok("PASSWORD_LOGIN=yes\n" in read(dropbear), "10: dropbear.conf is rendered: passwords allowed")
+    menu(con, 10, r"Choose \(1-4")
+    ok("SSH logins: a password or a key" in con.since(), "10: the SSH login mode is shown")
+    con.step("4", r"Press Enter to return")
+    ok("There is no SSH key" in con.since() and root.settings().get("ssh.key-only") == "no",
+       "10: key-only without a key is refused, nothing changed")
+    back_to_menu(con)
+    res = root.submit("settings", {"ssh.key-only": "yes"})
+    ok(not res["ok"] and res["field"] >= 0 and "no SSH key is installed" in res["message"],
+       "10: the apply service refuses key-only without a key too: %s" % res.get("message"))
     # SSH keys: a hostile line, then a real key
-    menu(con, 10, r"Choose \(1-3")
+    menu(con, 10, r"Choose \(1-4")
     con.step("2", r"> ")
     ok(con.step("rm -rf / #", r"not a public key line") is not None, "10: a line that is no key is refused")
     back_to_menu(con)
     pub = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFFu4mzUCAt4i1m4kfm7ZLqpYHxHpF0t4eM1zKcHpQ8c console@test"
-    menu(con, 10, r"Choose \(1-3")
+    menu(con, 10, r"Choose \(1-4")
     con.step("2", r"> ")
     con.step(pub, r"Press Enter to return", 60)
     ok(pub in read(keys), "10: the pasted key is in authorized_keys")
     back_to_menu(con)
-    menu(con, 10, r"Choose \(1-3")
+    for question, want, line, what in (
+            (r"Refuse passwords over SSH", "yes", "PASSWORD_LOGIN=no\n",
+             "with a key, SSH takes keys only (dropbear.conf: PASSWORD_LOGIN=no)"),
+            (r"take the admin password again", "no", "PASSWORD_LOGIN=yes\n", "and back to passwords")):
+        menu(con, 10, r"Choose \(1-4")
+        if want == "no":
+            ok("SSH logins: a key only" in con.since(), "10: the menu says SSH takes keys only")
+        con.step("4", question)
+        con.step("y", r"Press Enter to return", 60)
+        ok(root.settings().get("ssh.key-only") == want and line in read(dropbear), "10: " + what)
+        back_to_menu(con)
+    menu(con, 10, r"Choose \(1-4")
     ok("console@test" in con.since(), "10: the key is listed")
     con.step("3", r"Remove which key")
     con.step("1", r"Remove it")

@@ -20,7 +20,7 @@ As a module:
 
 Run it as root inside `unshare -n` (the appliance's ports 80, 443, 8893-8895 are then
 free, and the firewall rules land in the private namespace). The wizard CGI runs as
-www-data: the spool (1770) and state (0770) folders, settings, secrets and setup code
+www-data: the spool (1770) and the wizard's state (run/pullbox-wizard, 0770) folders, settings, secrets and setup code
 (0640) belong to group www-data.
 
 The spool format (lib/spool.h): one "key=value\\n" line per argument, the first line
@@ -179,7 +179,7 @@ class AppRoot:
             os.makedirs(self.path(rel), exist_ok=True)
         os.chmod(self.path("data/ssh"), 0o700)
         os.chmod(self.path("data/home/admin/.ssh"), 0o700)
-        for rel, mode in (("data/config-ui/spool", 0o1770), ("data/config-ui/state", 0o770)):
+        for rel, mode in (("data/config-ui/spool", 0o1770), ("run/pullbox-wizard", 0o770)):
             os.makedirs(self.path(rel), exist_ok=True)
             os.chown(self.path(rel), 0, www)
             os.chmod(self.path(rel), mode)

@@ -58,6 +58,8 @@ const WATCHED = ['data/etc/settings.conf', 'data/etc/secrets.conf', 'data/pullbo
 const snapshot = () => Object.fromEntries(WATCHED.map((r) => [r, readOr(r)]));
 const sameFiles = (a, b) => WATCHED.filter((r) => a[r] !== b[r]);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const STATE = 'run/pullbox-wizard';
+const stateFiles = () => fs.readdirSync(file(STATE)).sort();
 
 let browser;
 let info;
@@ -106,9 +108,16 @@ async function main() {
      /frame-ancestors 'none'/.test(h['content-security-policy']) && h['x-frame-options'] === 'DENY' &&
      h['x-content-type-options'] === 'nosniff' && h['referrer-policy'] === 'no-referrer' &&
      h['cache-control'] === 'no-store', 'the claim page carries the security headers once each', JSON.stringify(h));
-  const setCookie = (h['set-cookie'] || []).join(' ');
-  ok(/Secure/.test(setCookie) && /HttpOnly/.test(setCookie) && /SameSite=Strict/.test(setCookie) && /Path=\//.test(setCookie),
-     'the session cookie is Secure, HttpOnly, SameSite=Strict', setCookie);
+  ok(!h['set-cookie'], 'the claim page sets no cookie (no session before the claim)', JSON.stringify(h['set-cookie']));
+  // a visitor costs no file: the forms before login carry a stateless token
+  const stateBefore = stateFiles();
+  const visits = [];
+  for (let i = 0; i < 60; i++) visits.push(request({ path: i % 2 ? '/claim' : '/login' }));
+  const visitCodes = (await Promise.all(visits)).map((r) => r.status);
+  const stateAfter = stateFiles();
+  ok(visitCodes.every((c) => c === 200 || c === 303) && stateAfter.filter((n) => !stateBefore.includes(n)).length <= 1 &&
+     !stateAfter.some((n) => /\.session$/.test(n)),
+     '60 cookie-less visits to /claim and /login store no session (state folder: ' + stateAfter.join(' ') + ')');
 
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true,
                                     args: ['--no-sandbox', '--disable-dev-shm-usage'] });
@@ -148,6 +157,9 @@ async function main() {
   await submit(page, 'Claim the appliance');
   ok(page.url() === `${BASE}/network`, 'the claim leads to the network page', page.url());
   ok(fs.existsSync(file('data/etc/claimed')), 'the appliance is claimed');
+  const claimCookie = (await context.cookies()).find((c) => c.name === COOKIE);
+  ok(claimCookie && claimCookie.secure && claimCookie.httpOnly && claimCookie.sameSite === 'Strict' && claimCookie.path === '/',
+     'the claim opens a session: its cookie is Secure, HttpOnly, SameSite=Strict', JSON.stringify(claimCookie));
   ok(/^\$y\$/.test(secrets()['admin-password-hash'] || ''), 'the admin password is stored as a yescrypt hash');
   ok((await request({ path: '/claim' })).headers.location === '/login', 'after the claim /claim leads to the login');
 
@@ -169,6 +181,9 @@ async function main() {
   ok(rl.codes[5] === 429 && /try again in \d+ s/.test(rl.body) && Number(rl.retry) > 0,
      'the sixth attempt gets 429 "try again in N s"', rl.codes.join(' ') + '\n' + rl.body.slice(0, 400));
   ok(rl.rightCode === 429, 'while limited even the right password is refused');
+  const par = await parallelGuesses('127.0.0.8', 40);
+  ok(par.hashed === 5 && par.refused === 35,
+     `40 parallel wrong passwords from one address: ${par.hashed} checked (403), ${par.refused} refused (429)`, par.codes.join(' '));
 
   // ---- network ----
   await page.goto(`${BASE}/network`);
@@ -246,6 +261,18 @@ async function main() {
      /--hashlimit-above 12\/minute/.test(await page.textContent('#rules').catch(() => '')),
      'a new SSH rate is saved, rendered and shown in the rules');
 
+  // ---- SSH: keys only is refused while admin has no key ----
+  await page.goto(`${BASE}/ssh`);
+  ok(await page.getAttribute('nav a[aria-current="page"]', 'href') === '/ssh', 'the navigation links the SSH page');
+  ok(await page.inputValue('[name="ssh.key-only"]') === 'no', 'SSH takes the password by default');
+  await page.selectOption('[name="ssh.key-only"]', 'yes');
+  await submit(page, 'Save and apply');
+  const sshErr = await page.locator('[id="ssh.key-only-error"]').textContent().catch(() => '');
+  ok(/no SSH key is installed/.test(sshErr), 'keys only without a key is refused next to the field', sshErr);
+  ok(settings()['ssh.key-only'] === 'no' && /PASSWORD_LOGIN=yes\n/.test(read('data/etc/dropbear.conf')),
+     '... and SSH still takes the password');
+  await shot(page, 'ssh');
+
   // ---- cluster ----
   await cluster(page);
 
@@ -293,6 +320,8 @@ async function main() {
   const sid = cookies.find((c) => c.name === COOKIE)?.value;
   ok(!!sid, 'the browser holds the session cookie');
   await hostile(sid);
+  await sessionsEnd(page);
+  await globalBackoff();
 
   ok(consoleErrors.length === 0, 'no script or CSP errors in the browser console', consoleErrors.join('\n'));
 }
@@ -359,16 +388,38 @@ async function cluster(page) {
   ok(settings()['cluster.role'] === 'standalone' && !/redis/.test(read('data/pullbox/pullbox.conf')), 'standalone again');
 }
 
+// A login from node at addr: its session cookie, or null.
+// (A cookie the login page set is sent back: none is expected, but the test
+// then also runs against a wizard that keeps sessions before login.)
+const jarOf = (res) => { const c = cookieFrom(res, COOKIE); return c ? { Cookie: `${COOKIE}=${c}` } : {}; };
+
+async function login(addr, password = PASSWORD) {
+  const first = await request({ path: '/login', localAddress: addr });
+  const r = await request({ method: 'POST', path: '/login', localAddress: addr,
+                            body: form({ csrf: csrfFrom(first.body), password }),
+                            headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: BASE, ...jarOf(first) } });
+  return r.status === 303 && r.headers.location === '/network' ? cookieFrom(r, COOKIE) : null;
+}
+
+// n wrong passwords from addr all at once: how many were checked (403) and
+// how many refused before hashing (429).
+async function parallelGuesses(addr, n) {
+  const first = await request({ path: '/login', localAddress: addr });
+  const csrf = csrfFrom(first.body);
+  const codes = (await Promise.all(Array.from({ length: n }, (_, i) => request({
+    method: 'POST', path: '/login', localAddress: addr, body: form({ csrf, password: `wrong guess ${i}` }),
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: BASE, ...jarOf(first) } })))).map((r) => r.status);
+  return { codes, hashed: codes.filter((c) => c === 403).length, refused: codes.filter((c) => c === 429).length };
+}
+
 async function rateLimit(addr) {
   const first = await request({ path: '/login', localAddress: addr });
-  const sid = cookieFrom(first, COOKIE);
   const csrf = csrfFrom(first.body);
   const codes = [];
   let last;
   const post = (pw) => request({ method: 'POST', path: '/login', localAddress: addr,
                                  body: form({ csrf, password: pw }),
-                                 headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: BASE,
-                                            Cookie: `${COOKIE}=${sid}` } });
+                                 headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: BASE, ...jarOf(first) } });
   for (let i = 0; i < 6; i++) {
     last = await post(`wrong password ${i}`);
     codes.push(last.status);
@@ -563,6 +614,72 @@ async function hostile(sid) {
   const changed = sameFiles(before, snapshot());
   ok(changed.length === 0, 'after all refused requests every settings file is byte-identical', changed.join(' '));
   ok(settings()['site.version'] === '4', 'the version the refused forms carried was not applied');
+}
+
+// Sessions end: a request running across the logout does not bring the
+// session back; a password change (here through the apply service, as the
+// console sends it) ends every session, the browser's too.
+async function sessionsEnd(page) {
+  const sid = await login('127.0.0.9');
+  ok(!!sid, 'node logs in');
+  const jar = { Cookie: `${COOKIE}=${sid}` };
+  const site = await request({ path: '/site', headers: jar });
+  const csrf = csrfFrom(site.body);
+  const st = settings();
+  const fields = { 'site.public-name': st['site.public-name'], 'site.publishers': st['site.publishers'],
+                   'site.version': st['site.version'], 'site.signature-algorithm': st['site.signature-algorithm'], csrf };
+  const sv = (verb) => execFileSync('sv', ['-w', '30', verb, file('var/service/pullbox-apply')], { encoding: 'utf8', timeout: 40000 });
+  sv('down');
+  // this save waits for the apply service, which is down: a request still running
+  const slow = request({ method: 'POST', path: '/site', body: form(fields),
+                         headers: { ...jar, 'Content-Type': 'application/x-www-form-urlencoded', Origin: BASE } });
+  await sleep(1500);
+  const out = await request({ method: 'POST', path: '/logout', body: form({ csrf }),
+                              headers: { ...jar, 'Content-Type': 'application/x-www-form-urlencoded', Origin: BASE } });
+  const after = await request({ path: '/network', headers: jar });
+  ok(out.status === 303 && after.status === 303 && after.headers.location === '/login',
+     'logged out while a save is still running: the cookie leads to the login', `${out.status} ${after.status}`);
+  sv('up');
+  const slowRes = await slow;
+  const later = await request({ path: '/network', headers: jar });
+  ok(later.status === 303 && later.headers.location === '/login',
+     `once the running save has finished (${slowRes.status}) the old cookie still leads to the login`, String(later.status));
+
+  const sidA = await login('127.0.0.9');
+  ok(sidA && (await request({ path: '/network', headers: { Cookie: `${COOKIE}=${sidA}` } })).status === 200,
+     'a new login works');
+  await page.goto(`${BASE}/status`);
+  ok(page.url() === `${BASE}/status`, 'the browser is logged in too');
+  const hash = execFileSync('openssl', ['passwd', '-6', 'a new admin password 2'], { encoding: 'utf8' }).trim();
+  const res = JSON.parse(approot('submit', root, 'password', `admin-password-hash=${hash}`));
+  ok(res.ok, 'the password is changed (as console item 10 does)');
+  const gone = await request({ path: '/network', headers: { Cookie: `${COOKIE}=${sidA}` } });
+  ok(gone.status === 303 && gone.headers.location === '/login', 'the password change ended the node\'s session');
+  await page.goto(`${BASE}/status`);
+  ok(page.url() === `${BASE}/login`, '... and the browser\'s', page.url());
+  ok(!!(await login('127.0.0.9', 'a new admin password 2')), 'the new password logs in');
+  const sessions = stateFiles().filter((n) => /\.session$/.test(n));
+  ok(sessions.length >= 1 && sessions.length <= 8, `live session files: ${sessions.length} (at most 8)`);
+}
+
+// Many addresses, one wrong password each: past 20 attempts within 5 minutes
+// from everywhere the wizard slows everyone down (last, since it then makes
+// even the admin wait up to a minute).
+async function globalBackoff() {
+  let refused = null;
+  let tried = 0;
+  for (let i = 0; i < 30 && !refused; i++) {
+    const addr = `127.0.1.${i + 1}`;
+    const first = await request({ path: '/login', localAddress: addr });
+    const r = await request({ method: 'POST', path: '/login', localAddress: addr,
+                              body: form({ csrf: csrfFrom(first.body), password: 'a guess from many addresses' }),
+                              headers: { 'Content-Type': 'application/x-www-form-urlencoded', Origin: BASE, ...jarOf(first) } });
+    tried++;
+    if (r.status === 429) refused = r;
+  }
+  ok(refused && /from all addresses together/.test(refused.body) && Number(refused.headers['retry-after']) >= 1,
+     `one wrong password from each of ${tried} addresses: the last is refused by the global limit (429, Retry-After)`,
+     refused ? refused.body.slice(0, 300) : 'never refused');
 }
 
 let code = 1;

@@ -166,6 +166,20 @@ static void test_shell_files(void)
     render_file(RF_HOSTNAME, &st, &sec, 0, &b);
     ok(strcmp(b.data, "pullbox\n") == 0, "hostname file");
     render_buf_free(&b);
+
+    /* dropbear's run script matches the exact line "PASSWORD_LOGIN=no" */
+    render_file(RF_DROPBEAR, &st, &sec, 0, &b);
+    ok(strstr(b.data, "\nPASSWORD_LOGIN=yes\n") != NULL, "ssh: passwords by default");
+    render_buf_free(&b);
+    ok(settings_set(&st, S_SSH_KEY_ONLY, "yes", err, sizeof(err)) == 0, "ssh.key-only = yes");
+    render_file(RF_DROPBEAR, &st, &sec, 0, &b);
+    ok(strstr(b.data, "\nPASSWORD_LOGIN=no\n") != NULL, "ssh: key only: PASSWORD_LOGIN=no");
+    render_buf_free(&b);
+    ok(settings_set(&st, S_SSH_KEY_ONLY, "-s -p 2222", err, sizeof(err)) != 0 &&
+           strstr(err, "SSH logins with a key only") && strstr(err, "no (a password or a key)"),
+       "ssh.key-only takes yes or no only, and says so");
+    note("%s", err);
+    settings_set(&st, S_SSH_KEY_ONLY, "no", err, sizeof(err));
     unlink(path);
 }
 
@@ -197,6 +211,14 @@ static void test_render_all(void)
     ok(changed[RF_HOSTNAME] && !changed[RF_PULLBOX] && !changed[RF_FIREWALL] &&
            !changed[RF_NETWORK] && !changed[RF_NTP],
        "a host name change writes the hostname only");
+    settings_set(&st, S_SSH_KEY_ONLY, "yes", err, sizeof(err));
+    render_all(&st, &sec, 0, changed, err, sizeof(err));
+    n = 0;
+    for (int f = 0; f < RF__COUNT; f++)
+        n += changed[f];
+    ok(changed[RF_DROPBEAR] && n == 1, "ssh.key-only writes dropbear.conf only");
+    settings_set(&st, S_SSH_KEY_ONLY, "no", err, sizeof(err));
+    render_all(&st, &sec, 0, changed, err, sizeof(err));
     snprintf(path, sizeof(path), "%s/%s", root, PATH_PULLBOX_CONF);
     stat(path, &s1);
     ok((s1.st_mode & 0777) == 0640, "pullbox.conf 0640 (it holds the key)");
