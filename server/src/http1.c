@@ -51,17 +51,6 @@ static inline bool http1_is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-static int http1_hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* ---- request head ---- */
 
 /* Consumes one line end at *pp (which is < end): CRLF or bare LF. A CR not
@@ -258,7 +247,7 @@ int http1_check_escapes(const char *target, size_t len)
             continue;
         if (len - i < 3)
             return -1;
-        int hi = http1_hexval(target[i + 1]), lo = http1_hexval(target[i + 2]);
+        int hi = hex_digit_value(target[i + 1]), lo = hex_digit_value(target[i + 2]);
         if (hi < 0 || lo < 0 || (in_path && (hi | lo) == 0))
             return -1;
         i += 2;
@@ -306,7 +295,7 @@ ssize_t http1_percent_decode(const char *in, size_t len, char *out, size_t outca
         if (c == '%') {
             if (len - i < 3)
                 return -1;
-            int hi = http1_hexval(in[i + 1]), lo = http1_hexval(in[i + 2]);
+            int hi = hex_digit_value(in[i + 1]), lo = hex_digit_value(in[i + 2]);
             if (hi < 0 || lo < 0 || (hi | lo) == 0)
                 return -1;
             c = (char)(hi << 4 | lo);
@@ -402,7 +391,7 @@ ssize_t http1_decode_chunked(struct http1_chunked_decoder *d, char *buf, size_t 
         char c = buf[src];
         switch (d->state) {
         case HTTP1_CH_SIZE: {
-            int v = http1_hexval(c);
+            int v = hex_digit_value(c);
             if (v >= 0) {
                 if (d->left > ((uint64_t)1 << 53) >> 4)
                     goto bad;

@@ -18,21 +18,6 @@ static const char jwt_hs256_header[] = "{\"typ\":\"JWT\",\"alg\":\"HS256\"}";
 
 /* ---- base64url (RFC 7515 §2: no padding) ---- */
 
-static int jwt_b64_val(char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '-')
-        return 62;
-    if (c == '_')
-        return 63;
-    return -1;
-}
-
 /* Decodes len chars of s into out (room for len * 3 / 4 bytes). Strict:
  * no padding, no whitespace, and the unused low bits of the last char must
  * be zero, so that each byte string has exactly one encoding and a
@@ -46,7 +31,7 @@ static ssize_t jwt_b64url_decode(const char *s, size_t len, uint8_t *out)
     if (len % 4 == 1)
         return -1;
     for (size_t i = 0; i < len; i++) {
-        int v = jwt_b64_val(s[i]);
+        int v = base64_digit_value(s[i], true);
 
         if (v < 0)
             return -1;

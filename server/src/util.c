@@ -61,7 +61,7 @@ void hex_encode(const uint8_t *in, size_t len, char *out)
     out[2 * len] = '\0';
 }
 
-static int hex_val(char c)
+int hex_digit_value(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -72,12 +72,27 @@ static int hex_val(char c)
     return -1;
 }
 
+int base64_digit_value(char c, bool url)
+{
+    if (c >= 'A' && c <= 'Z')
+        return c - 'A';
+    if (c >= 'a' && c <= 'z')
+        return c - 'a' + 26;
+    if (c >= '0' && c <= '9')
+        return c - '0' + 52;
+    if (c == (url ? '-' : '+'))
+        return 62;
+    if (c == (url ? '_' : '/'))
+        return 63;
+    return -1;
+}
+
 bool hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen)
 {
     if (inlen != 2 * outlen)
         return false;
     for (size_t i = 0; i < outlen; i++) {
-        int hi = hex_val(in[2 * i]), lo = hex_val(in[2 * i + 1]);
+        int hi = hex_digit_value(in[2 * i]), lo = hex_digit_value(in[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return false;
         out[i] = (uint8_t)(hi << 4 | lo);

@@ -16,6 +16,11 @@ char *xstrndup(const char *s, size_t n) __attribute__((malloc, returns_nonnull))
 void hex_encode(const uint8_t *in, size_t len, char *out);
 /* Decodes 2*outlen hex chars (either case); false on a non-hex char. */
 bool hex_decode(const char *in, size_t inlen, uint8_t *out, size_t outlen);
+/* The value of one hex digit (either case), or -1. */
+int hex_digit_value(char c);
+/* The value of one base64 digit, 0..63, or -1: the standard alphabet
+ * (RFC 4648 §4, '+' '/'), or with url the URL-safe one (§5, '-' '_'). */
+int base64_digit_value(char c, bool url);
 
 /* Constant-time equality of two byte strings of the same length. */
 bool ct_equal(const void *a, const void *b, size_t len);

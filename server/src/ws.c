@@ -1,6 +1,7 @@
 #include "first.h"
 
 #include "ws.h"
+#include "util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -177,22 +178,6 @@ void ws_accept_key(const char *key, size_t key_len, char out[29])
     EVP_EncodeBlock((unsigned char *)out, md, 20);
 }
 
-/* Value of a standard base64 char, or -1. */
-static int ws_b64_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z')
-        return c - 'A';
-    if (c >= 'a' && c <= 'z')
-        return c - 'a' + 26;
-    if (c >= '0' && c <= '9')
-        return c - '0' + 52;
-    if (c == '+')
-        return 62;
-    if (c == '/')
-        return 63;
-    return -1;
-}
-
 /* Called on the Sec-WebSocket-Key header value before answering 101. 16 bytes
  * are 128 bits; 22 chars carry 132, so the last char's low 4 bits must be 0
  * for the string to be the encoding of any 16 bytes at all. */
@@ -201,7 +186,7 @@ bool ws_key_valid(const char *key, size_t len)
     if (len != 24 || key[22] != '=' || key[23] != '=')
         return false;
     for (size_t i = 0; i < 22; i++) {
-        int v = ws_b64_value((unsigned char)key[i]);
+        int v = base64_digit_value(key[i], false);
         if (v < 0)
             return false;
         if (i == 21 && (v & 0x0f))

@@ -4,6 +4,7 @@
  * at a PROT_NONE page so that any over-read faults under ASan or not. */
 #include "first.h"
 
+#include "../../../server/src/util.c"
 #include "../../../server/src/ws.c"
 
 #include "guard.h"
