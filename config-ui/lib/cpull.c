@@ -1,5 +1,5 @@
 /* The CPullOptions values for this appliance, derived from the settings and
- * the signing key (PROTOCOL.md "How the appliance maps this", 5.2). */
+ * the signing key (docs/protocol.md §1.1, §5.2). */
 #include "cpull.h"
 
 #include "secrets.h"

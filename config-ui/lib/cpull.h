@@ -1,5 +1,5 @@
 /* The CPullOptions values the Bitrix site needs for this appliance
- * (PROTOCOL.md "How the appliance maps this" and section 5.2), derived from
+ * (docs/protocol.md §1.1 and §5.2), derived from
  * the settings and the signing key, never typed twice, in the three forms an
  * admin can use: the values of the pull module's settings page, a
  * .settings.php 'pull' block, and a PHP snippet of CPullOptions::Set... calls. */

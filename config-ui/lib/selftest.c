@@ -1,4 +1,4 @@
-/* The self-test: what the Bitrix site checker does (PROTOCOL.md 7.8), done
+/* The self-test: what the Bitrix site checker does (docs/protocol.md §7.8), done
  * against the appliance's own ports with plain sockets, poll() deadlines
  * and OpenSSL for the TLS port, and every outcome said in words an admin
  * can act on. Each step opens its own connections and closes them; the
@@ -31,7 +31,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 
-/* pullboxd's default paths (PROTOCOL.md "How the appliance maps this");
+/* pullboxd's default paths (docs/protocol.md §1.1);
  * the appliance does not let the admin change them. */
 #define ST_PATH_SUB "/bitrix/sub/"
 #define ST_PATH_SUBWS "/bitrix/subws/"

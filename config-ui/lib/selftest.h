@@ -1,4 +1,4 @@
-/* The self-test: the Bitrix site checker's round trip (PROTOCOL.md 7.8)
+/* The self-test: the Bitrix site checker's round trip (docs/protocol.md §7.8)
  * against the appliance's own ports, a WebSocket delivery, and the TLS port,
  * each step reported in words an admin understands. */
 #ifndef PULLBOX_CFG_SELFTEST_H

@@ -1,4 +1,4 @@
-/* JWT verification for V5 `token` subscriptions (PROTOCOL.md §4.6): a
+/* JWT verification for V5 `token` subscriptions (docs/protocol.md §4.6): a
  * compact JWS signed by PHP's Bitrix\Main\Web\JWT with the signature key
  * (HMAC key = the key verbatim). Only HS256 and HS512 are accepted; "none",
  * RS*, ES* and everything else are refused.

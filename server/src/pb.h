@@ -1,5 +1,5 @@
 /* A hand-written proto3 codec for exactly the messages of the Bitrix24 "Push & Pull"
- * protobuf protocol (PROTOCOL.md §4.3): RequestBatch in (from PHP and from clients),
+ * protobuf protocol (docs/protocol.md §4.3): RequestBatch in (from PHP and from clients),
  * ResponseBatch out (to subscribers and to PHP).
  *
  * The decoder is picohttpparser-shaped: stateless, borrowed views into the caller's

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* V5 JSON-RPC 2.0 (PROTOCOL.md §4.6): PHP posts batches of id-less
+/* V5 JSON-RPC 2.0 (docs/protocol.md §4.6): PHP posts batches of id-less
  * `publish` and `getUsersLastSeen` requests to /bitrix/api/, signed over the
  * body; V5 clients send `ping`, `publish`, `getUsersLastSeen` and
  * `listChannels` as text frames. Users are channels named "u:<userId>". */

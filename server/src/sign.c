@@ -12,7 +12,7 @@
 #define SIGN_PUBLIC_PREFIX "public:"
 #define SIGN_PUBLIC_VALUE_LEN (sizeof(SIGN_PUBLIC_PREFIX) - 1 + CHANNEL_ID_LEN)
 
-/* Signature lengths a subscribe element may carry (PROTOCOL.md §3): from
+/* Signature lengths a subscribe element may carry (docs/protocol.md §3): from
  * sha1 up to sha512 hex, so that a ring on another algo fails the
  * signature check rather than the syntax check. */
 #define SIGN_SIG_MIN_HEX 40

@@ -1,4 +1,4 @@
-/* Channel signatures (PROTOCOL.md §3): hex(HMAC_<algo>(signature_key, value)),
+/* Channel signatures (docs/protocol.md §3): hex(HMAC_<algo>(signature_key, value)),
  * where Bitrix's Signer uses the key verbatim and bin2hex output. The
  * server only ever verifies; sign_hmac_* also serve the tests and the
  * setup tools.

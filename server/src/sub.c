@@ -17,7 +17,7 @@
 #include <string.h>
 
 /* The Expires value the Bitrix clients look for before they read
- * Last-Message-Id from a 304 (PROTOCOL.md §7.3). */
+ * Last-Message-Id from a 304 (docs/protocol.md §7.3). */
 static const char magic_expires[] = "Thu, 01 Jan 1973 11:11:01 GMT";
 
 /* ---- publishing ---- */

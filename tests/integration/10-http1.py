@@ -2,7 +2,7 @@
 """HTTP/1.x framing on both ports: keep-alive, pipelining, HTTP/1.0, query
 decoding, CORS preflight, error statuses (each followed by a check that an
 unrelated long-poll subscriber is still served), chunked bodies, timeouts and
-publishers that close right after writing (PROTOCOL.md §1.2, §2, §7.1)."""
+publishers that close right after writing (docs/protocol.md §1.2, §2, §7.1)."""
 import json
 import os
 import socket

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Long polling (PROTOCOL.md §2, §3, §4.2, §7.2, §7.3): the 304 on timeout and
+"""Long polling (docs/protocol.md §2, §3, §4.2, §7.2, §7.3): the 304 on timeout and
 its headers, text frames, several channels, catch-up by mid with its caps,
 history length, message expiry, the push-stream time/tag cursor, signatures
 (sha1, sha256, priv:pub) and the refusals (4010, JSONP, 4018)."""

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The Bitrix site checker's queue-server round trip (PROTOCOL.md §7.8,
+"""The Bitrix site checker's queue-server round trip (docs/protocol.md §7.8,
 main site_checker check_pull_stream), done the way PHP does it: raw HTTP/1.0
 sockets, a text publish that must answer JSON-decodable, and a DELETE."""
 import email.utils

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""WebSocket subscriptions (PROTOCOL.md §3, §4.2-4.4, §7.4, §7.7): the upgrade,
+"""WebSocket subscriptions (docs/protocol.md §3, §4.2-4.4, §7.4, §7.7): the upgrade,
 text and protobuf delivery, catch-up, keepalive, the close handshake, RFC 6455
 protocol errors, the per-channel connection limit and client publishing."""
 import json

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Publishing and statistics (PROTOCOL.md §1.2 E1-E4, E8, E9, §3, §4.3, §7.5-7.7):
+"""Publishing and statistics (docs/protocol.md §1.2 E1-E4, E8, E9, §3, §4.3, §7.5-7.7):
 protobuf publish from the trusted side and from clients, channel and server
 stats, the protobuf error codes, text stats, DELETE, /server-stat/, /health,
 /metrics, and which port serves what. After every refused request another

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""V5 JSON-RPC (PROTOCOL.md §4.6): PHP's signed POST /bitrix/api/ batches
+"""V5 JSON-RPC (docs/protocol.md §4.6): PHP's signed POST /bitrix/api/ batches
 (publish, getUsersLastSeen, errors) and the WebSocket side with a JWT token
 (text "ping"/"pong", incoming.message, user_params, client requests)."""
 import base64

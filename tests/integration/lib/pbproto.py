@@ -1,5 +1,5 @@
 """A small proto3 encoder/decoder for the Bitrix Push & Pull messages
-(PROTOCOL.md §4.3), standard library only.
+(docs/protocol.md §4.3), standard library only.
 
 Encoding builds the request side (RequestBatch and its parts) from plain
 arguments; decoding turns a ResponseBatch into lists and dicts:

@@ -1,6 +1,6 @@
 // What the Bitrix side (PHP module `pull`) does, re-done in Node for the tests:
 // channel ids, signatures, the pull.config.get object, a fake b24 REST object,
-// and publishing in the three formats PHP uses (PROTOCOL.md §3, §4, §5.3).
+// and publishing in the three formats PHP uses (docs/protocol.md §3, §4, §5.3).
 
 import crypto from 'node:crypto';
 import { $root } from '../node_modules/@bitrix24/b24jssdk/dist/esm/pullClient/protobuf/model.mjs';
