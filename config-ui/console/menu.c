@@ -1,4 +1,4 @@
-/* The numbered main menu: the status header, the items in the README's order
+/* The numbered main menu: the status header, the items in the README's
  * order, and the rules every item follows: "q" or an empty answer goes back,
  * Ctrl-C comes back here, end of input leaves. */
 #include <stdio.h>
