@@ -7,6 +7,7 @@
 
 #include "../../../server/src/buf.c"
 #include "../../../server/src/chan.c"
+#include "../../../server/src/jsontext.c"
 #include "../../../server/src/msg.c"
 #include "../../../server/src/pb.c"
 #include "../../../server/src/util.c"

@@ -6,6 +6,7 @@
 #include "../../../server/src/first.h"
 
 #include "../../../server/src/buf.c"
+#include "../../../server/src/jsontext.c"
 #include "../../../server/src/msg.c"
 #include "../../../server/src/outq.c"
 #include "../../../server/src/pb.c"
