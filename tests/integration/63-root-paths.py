@@ -13,7 +13,9 @@ by hand, then the real programs run:
   - pullbox-apply --fix-owners (first thing at boot) takes back the TLS folder and
     removes a link and a hard link planted in it, without touching their targets;
   - pullboxd --make-cert does not write through a link at the temporary name it
-    used to pick (<path>.tmp<pid>).
+    used to pick (<path>.tmp<pid>);
+  - the network and ntpd services parse their rendered files (the real lines of
+    their run scripts): a shell line in network.conf or ntp.conf never runs.
 """
 import base64
 import os
@@ -131,6 +133,36 @@ def make_cert(root):
     shutil.rmtree(d, ignore_errors=True)
 
 
+def run_script_part(svc, first, stop, conf, path, show):
+    """The lines of rootfs/etc/sv/<svc>/run from the one starting with first up to the one
+    starting with stop, reading conf from path, then show: what the service makes of it."""
+    lines = open(os.path.join(ROOT, "rootfs/etc/sv", svc, "run")).read().splitlines()
+    a = next(i for i, l in enumerate(lines) if l.startswith(first))
+    b = next(i for i, l in enumerate(lines) if i > a and l.startswith(stop))
+    script = "\n".join(lines[a:b]).replace("/data/etc/" + conf, path) + "\n" + show + "\n"
+    return subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=10).stdout
+
+
+def services_parse():
+    d = tempfile.mkdtemp(prefix="pullbox-63-conf-")
+    marker = os.path.join(d, "ran")
+    conf = os.path.join(d, "network.conf")
+    with open(conf, "w") as f:
+        f.write('# rendered\nMODE=static\nADDRESS=192.0.2.10/24\nGATEWAY=192.0.2.1\nDNS="192.0.2.1 192.0.2.2"\n'
+                'MODE=static; touch %s\nX=$(touch %s)\ntouch %s\n' % (marker, marker, marker))
+    out = run_script_part("network", "MODE=dhcp IFACE=", 'if [ -z "$IFACE" ]', "network.conf", conf,
+                          'echo "[$MODE][$ADDRESS][$GATEWAY][$DNS]"')
+    ok(not os.path.exists(marker), "the network service parses network.conf: a shell line in it does not run")
+    ok("[static][192.0.2.10/24][192.0.2.1][192.0.2.1 192.0.2.2]" in out, "and it reads the values (%s)" % out.strip())
+    conf = os.path.join(d, "ntp.conf")
+    with open(conf, "w") as f:
+        f.write('SERVERS="a.example b.example"\ntouch %s\nSERVERS="$(touch %s)"\n' % (marker, marker))
+    out = run_script_part("ntpd", "SERVERS=pool.ntp.org", "args=", "ntp.conf", conf, 'echo "[$SERVERS]"')
+    ok(not os.path.exists(marker) and "[a.example b.example]" in out,
+       "the ntpd service parses ntp.conf the same way (%s)" % out.strip())
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     approot.build_apply_san()
@@ -142,6 +174,7 @@ def main():
         ssh_link(root)
         fix_owners(root)
         make_cert(root)
+        services_parse()
     finally:
         root.stop()
         log = root.log_tail("pullbox-apply", 100000)
