@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #define USAGE                                                                                      \
-    "usage: pullbox-apply --serve | --once | --render | --fix-owners\n"                                           \
+    "usage: pullbox-apply --serve | --once | --render | --fix-owners\n"                            \
     "       pullbox-apply --submit [--timeout SECONDS] OP [KEY=VALUE | KEY<FILE]...\n"
 
 static volatile sig_atomic_t stop_requested;

@@ -136,8 +136,8 @@ static void test_links(void)
         note("not root: the ownership cases need root (skipped)");
         return;
     }
-    snprintf(pub, sizeof(pub), "%s/pub", dir);      /* another user's folder */
-    snprintf(priv, sizeof(priv), "%s/priv", dir);   /* root's alone */
+    snprintf(pub, sizeof(pub), "%s/pub", dir);    /* another user's folder */
+    snprintf(priv, sizeof(priv), "%s/priv", dir); /* root's alone */
     snprintf(target, sizeof(target), "%s/priv/target", dir);
     mkdir(pub, 0755);
     mkdir(priv, 0755);
