@@ -829,9 +829,7 @@ def plant_old_privileges(disk, workdir):
 def check_privileges(vm, disk):
     """Boot P: the first boot takes back what the older release gave away (by descriptor,
     never through the links); the setup code in /run/issue is for getty (root) alone."""
-    if not boot(vm):
-        return
-    w = check_claim(vm)
+    w = check_claim(vm) if boot(vm) else None
     code = setup_code(vm)
     if w:
         outs, screen = admin_shell(vm, ["stat -c '%a %U' /run/issue", "cat /etc/issue 2>&1",
