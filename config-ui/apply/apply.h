@@ -86,12 +86,22 @@ op_fn op_settings, op_network_confirm, op_rotate_key, op_claim, op_password, op_
     op_ssh_key_remove, op_cert_upload, op_cert_self_signed, op_service, op_factory_reset, op_reboot,
     op_poweroff, op_restore, op_backup;
 
+/* ---- ownership (owners.c) ---- */
+/* Makes the folders and files root reads root's, with their modes and
+ * groups (config_gid: the group of settings, secrets and the setup code),
+ * through descriptors only. 0, or -1 when something could not be fixed
+ * (logged). */
+int owners_fix(long config_gid);
+
 /* Drops the previous signing key once its grace period is over. */
 void keys_tick(struct apply *a);
 /* Validates an authorized_keys file (one key a line); 0 or -1 with err. */
 int ssh_keys_check(const char *data, size_t len, char *err, size_t errlen);
-/* Writes authorized_keys (owner admin on the appliance). */
+/* Writes authorized_keys (root:admin 0640 on the appliance). */
 int ssh_keys_write(const char *data, size_t len, struct result *res);
+/* Opens the admin's .ssh as a real folder root:admin 0750 (made, or taken
+ * back from a link or a file); the descriptor, or -1 with err. */
+int ssh_dir_open(char *err, size_t errlen);
 /* Writes the TLS files; chain may be "" (then chain.pem is removed). */
 int cert_install(const char *cert, const char *key, const char *chain, struct result *res);
 

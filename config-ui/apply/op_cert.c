@@ -8,6 +8,7 @@
 #include "root.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,16 @@ static void strip_newlines(char *s)
 
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
         s[--n] = '\0';
+}
+
+/* The TLS folder is root:pullbox 0750 and its files root:pullbox 0640:
+ * pullboxd (group pullbox) reads them, only root writes there. On a test
+ * tree the group stays as it was (-1). */
+static long tls_gid(void)
+{
+    struct group *g = root_is_system() ? getgrnam("pullbox") : NULL;
+
+    return g ? (long)g->gr_gid : -1;
 }
 
 int cert_install(const char *cert, const char *key, const char *chain, struct result *res)
@@ -39,14 +50,16 @@ int cert_install(const char *cert, const char *key, const char *chain, struct re
      * chain alone for the backup and the checks */
     snprintf(full, cap, "%s\n%s", c, chain);
     root_path(path, sizeof(path), PATH_TLS_KEY);
-    if (file_write_atomic(path, key, strlen(key), 0640, err, sizeof(err)) != 0)
+    if (file_write_atomic_owned(path, key, strlen(key), 0640, 0, tls_gid(), err, sizeof(err)) != 0)
         goto out;
     root_path(path, sizeof(path), PATH_TLS_CERT);
-    if (file_write_atomic(path, full, strlen(full), 0644, err, sizeof(err)) != 0)
+    if (file_write_atomic_owned(path, full, strlen(full), 0640, 0, tls_gid(), err, sizeof(err)) !=
+        0)
         goto out;
     root_path(path, sizeof(path), PATH_TLS_CHAIN);
     if (chain[0] != '\0') {
-        if (file_write_atomic(path, chain, strlen(chain), 0644, err, sizeof(err)) != 0)
+        if (file_write_atomic_owned(path, chain, strlen(chain), 0640, 0, tls_gid(), err,
+                                    sizeof(err)) != 0)
             goto out;
     } else if (unlink(path) != 0 && errno != ENOENT) {
         snprintf(err, sizeof(err), "cannot remove %.400s: %s", path, strerror(errno));
@@ -153,8 +166,20 @@ void op_cert_self_signed(struct apply *a, const struct request *r, struct result
         unlink(tkey);
         return;
     }
-    chmod(tkey, 0640);
-    chmod(tcert, 0644);
+    /* by descriptor, never following a link: root:pullbox 0640 */
+    root_path(path, sizeof(path), PATH_TLS_DIR);
+    int dfd = file_open_dir(path);
+    if (dfd < 0 ||
+        file_secure_at(dfd, "key.pem.new", false, 0, tls_gid(), 0640, err, sizeof(err)) != 0 ||
+        file_secure_at(dfd, "cert.pem.new", false, 0, tls_gid(), 0640, err, sizeof(err)) != 0) {
+        step(res, false, "certificate", "%s", dfd < 0 ? strerror(errno) : err);
+        if (dfd >= 0)
+            close(dfd);
+        unlink(tcert);
+        unlink(tkey);
+        return;
+    }
+    close(dfd);
     root_path(path, sizeof(path), PATH_TLS_KEY);
     rc = rename(tkey, path);
     root_path(path, sizeof(path), PATH_TLS_CERT);

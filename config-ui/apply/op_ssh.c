@@ -7,6 +7,7 @@
 #include "root.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -125,7 +126,14 @@ static long read_keys(char **data, struct result *res)
 {
     char path[PATH_MAX], err[256];
     long n;
+    int dfd = ssh_dir_open(err, sizeof(err)); /* a planted link is gone after this */
 
+    if (dfd < 0) {
+        *data = NULL;
+        refuse(res, -1, "%s", err);
+        return -1;
+    }
+    close(dfd);
     root_path(path, sizeof(path), PATH_AUTHORIZED_KEYS);
     n = file_read_all(path, AUTH_KEYS_MAX, data, err, sizeof(err));
     if (n < 0 && errno == ENOENT) {
@@ -139,21 +147,44 @@ static long read_keys(char **data, struct result *res)
     return n;
 }
 
+/* The admin's home is the admin's to write in: ".ssh" there is taken as a
+ * real folder (a link or a file in its place is removed, never followed),
+ * root:admin 0750 so the admin cannot swap authorized_keys, and every
+ * step goes through descriptors, never by a name the admin could change
+ * between two calls. Returns the folder's descriptor or -1. */
+int ssh_dir_open(char *err, size_t errlen)
+{
+    char home[PATH_MAX];
+    struct passwd *pw = root_is_system() ? getpwnam("admin") : NULL;
+    int hfd, fd;
+
+    root_path(home, sizeof(home), PATH_ADMIN_HOME);
+    hfd = file_open_dir(home);
+    if (hfd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", home, strerror(errno));
+        return -1;
+    }
+    fd = file_secure_at(hfd, ".ssh", true, 0, pw ? (long)pw->pw_gid : -1, 0750, err, errlen);
+    close(hfd);
+    return fd;
+}
+
 int ssh_keys_write(const char *data, size_t len, struct result *res)
 {
-    char path[PATH_MAX], dir[PATH_MAX], err[256];
-    struct passwd *pw = getpwnam("admin");
-    long uid = -1, gid = -1;
+    char path[PATH_MAX], err[256];
+    struct passwd *pw = root_is_system() ? getpwnam("admin") : NULL;
+    int dfd = ssh_dir_open(err, sizeof(err)), rc;
 
-    root_path(dir, sizeof(dir), "data/home/admin/.ssh");
-    if (mkdir(dir, 0700) == 0 && pw)
-        (void)!chown(dir, pw->pw_uid, pw->pw_gid);
-    if (pw && root_is_system()) {
-        uid = (long)pw->pw_uid;
-        gid = (long)pw->pw_gid;
+    if (dfd < 0) {
+        step(res, false, "authorized keys", "%s", err);
+        return -1;
     }
+    /* root's file, readable by the admin (dropbear reads it as the admin) */
     root_path(path, sizeof(path), PATH_AUTHORIZED_KEYS);
-    if (file_write_atomic_owned(path, data, len, 0600, uid, gid, err, sizeof(err)) != 0) {
+    rc = file_write_atomic_at(dfd, "authorized_keys", path, data, len, 0640, 0,
+                              pw ? (long)pw->pw_gid : -1, err, sizeof(err));
+    close(dfd);
+    if (rc != 0) {
         step(res, false, "authorized keys", "%s", err);
         return -1;
     }

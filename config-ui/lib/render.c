@@ -1,7 +1,9 @@
 /* Renders the services' files from the settings and secrets. Every value
  * written here went through settings_set() or the secrets checks, so the
- * shell-sourced files (firewall.conf, network.conf, ntp.conf) never hold a
- * quote, a '$' or a line break. */
+ * files read by shell scripts (firewall.conf, network.conf, ntp.conf)
+ * never hold a quote, a '$' or a line break; the network and ntpd
+ * services parse theirs (KEY=value lines) rather than source them. Each
+ * file is root's, with its mode and group. */
 #include "../../server/src/config_table.h"
 #include "../../server/src/redis_acl.h"
 #include "render.h"
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static const struct {
@@ -258,6 +261,15 @@ int render_file(enum render_file f, const struct settings *st, const struct secr
     return -1;
 }
 
+/* path is a plain file of root's with mode (and group gid unless -1). */
+static bool owned_as(const char *path, unsigned mode, long gid)
+{
+    struct stat st;
+
+    return lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == 0 &&
+           (st.st_mode & 07777) == (mode_t)mode && (gid < 0 || st.st_gid == (gid_t)gid);
+}
+
 void render_buf_free(struct render_buf *b)
 {
     free(b->data);
@@ -294,13 +306,17 @@ int render_all(const struct settings *st, const struct secrets *sec, long long n
             continue;
         }
         d = file_differs(path, b.data, b.len);
-        if (d != 0 && render_files[f].group && access(path, F_OK) != 0) {
+        if (render_files[f].group) {
             struct group *g = getgrnam(render_files[f].group);
             if (g)
                 gid = (long)g->gr_gid;
         }
-        if (d != 0 && file_write_atomic_owned(path, b.data, b.len, render_files[f].mode, -1, gid,
-                                              err, errlen) != 0) {
+        /* the right text is not enough: a file that is not root's with its
+         * mode and group (one another user came to own, say) is written
+         * anew; its service needs nothing (the text is the same) */
+        if ((d != 0 || !owned_as(path, render_files[f].mode, gid)) &&
+            file_write_atomic_owned(path, b.data, b.len, render_files[f].mode, 0, gid, err,
+                                    errlen) != 0) {
             render_buf_free(&b);
             return -1;
         }

@@ -14,6 +14,7 @@
 #define PATH_SETUP_CODE "data/etc/setup-code"  /* one-time claim code; gone once claimed */
 #define PATH_CLAIMED "data/etc/claimed"        /* exists once the wizard's claim is done */
 #define PATH_SHADOW "data/etc/shadow"          /* login and dropbear (admin's hash) */
+#define PATH_ADMIN_HOME "data/home/admin"  /* the admin's, not root's: see fileio.h */
 #define PATH_AUTHORIZED_KEYS "data/home/admin/.ssh/authorized_keys"
 #define PATH_PULLBOX_CONF "data/pullbox/pullbox.conf" /* rendered for pullboxd */
 #define PATH_TLS_CERT "data/pullbox/tls/cert.pem"

@@ -185,12 +185,23 @@ static bool add_ext(X509 *x, int nid, const char *value)
 static int write_pem_atomically(const char *path, mode_t mode, X509 *x, EVP_PKEY *k, char *err,
                                 size_t errlen)
 {
+    /* a name nobody can guess, made here (O_EXCL) and not through a link,
+     * its mode set on the descriptor: root runs this in folders it does
+     * not own alone */
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp%d", path, (int)getpid()) >= (int)sizeof tmp) {
-        snprintf(err, errlen, "%s: path too long", path);
+    uint8_t r[8];
+    if (RAND_bytes(r, sizeof r) != 1 ||
+        snprintf(tmp, sizeof tmp, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", path, r[0], r[1], r[2],
+                 r[3], r[4], r[5], r[6], r[7]) >= (int)sizeof tmp) {
+        snprintf(err, errlen, "%s: no temporary name", path);
         return -1;
     }
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0 && fchmod(fd, mode) != 0) {
+        close(fd);
+        unlink(tmp);
+        fd = -1;
+    }
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         snprintf(err, errlen, "%s: %s", tmp, strerror(errno));

@@ -27,6 +27,12 @@ default password and no root shell in the image.
            the maintenance menu, rotates the key there, and pullboxd follows;
            the admin logs in on the serial console; a factory reset from the
            menu wipes the data partition and the appliance starts over
+  boot P   a fresh copy holding what an older release let its admin and pullbox
+           user leave behind (the admin's .ssh a link to network.conf, the TLS
+           folder pullbox's with cert.pem a link to the shadow file): after the
+           first boot each is root's again and nothing was chowned or chmod'ed
+           through a link; /run/issue (the setup code) is root's 0600
+           (--only-privileges runs this boot alone)
   OVA      the OVA next to IMAGE.raw: member order, manifest, OVF; then its
            vmdk boots on the OVF hardware (pc, IDE, e1000)
   U-*      unattended first boots and a growing data disk (unattended.py)
@@ -939,6 +945,84 @@ def check_firewall_all_fails(workdir, image):
     log = read_data_file(disk, "/log/pullboxd/current")
     ok("waiting for the firewall" in log, "F2: pullboxd's log says it waits for the firewall", log[-800:])
     os.unlink(disk)
+# ---- privileges: what an older appliance let the admin and pullbox leave behind ----
+
+def inode(disk, path):
+    """(type, mode, uid, gid) of a path in the data partition, from debugfs; None if missing."""
+    out = debugfs(disk, "stat %s\n" % path)
+    t = re.search(r"Type: (\w+)\s+Mode:\s+(\d+)", out)
+    u = re.search(r"User:\s+(\d+)\s+Group:\s+(\d+)", out)
+    return (t.group(1), int(t.group(2), 8), int(u.group(1)), int(u.group(2))) if t and u else None
+
+
+def plant_old_privileges(disk, workdir):
+    """The data partition as an older release left it after its admin and its pullbox user
+    (uid 1000 and 100) abused it: the admin's .ssh replaced by a link to network.conf (the
+    old first boot chowned it to the admin through the link), the TLS folder pullbox's with
+    cert.pem a link to the shadow file (the old first boot chmod'ed it 0644 through the
+    link), next to a real key."""
+    key = os.path.join(workdir, "old-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", os.path.join(workdir, "old-cert.pem"), "-subj", "/CN=pullbox",
+                    "-days", "30"], check=True, capture_output=True)
+    shadow = os.path.join(workdir, "old-shadow")
+    with open(shadow, "w") as f:
+        f.write("root:*:19000:0:99999:7:::\nadmin:*:19000:0:99999:7:::\n")
+    conf = os.path.join(workdir, "old-network.conf")
+    with open(conf, "w") as f:
+        f.write("MODE=dhcp\n")
+    debugfs(disk, "\n".join([
+        "mkdir /etc", "write %s /etc/shadow" % shadow, "sif /etc/shadow mode 0100600",
+        "write %s /etc/network.conf" % conf, "sif /etc/network.conf mode 0100644",
+        "mkdir /home", "mkdir /home/admin", "sif /home/admin uid 1000", "sif /home/admin gid 1000",
+        "symlink /home/admin/.ssh /data/etc/network.conf",
+        "mkdir /pullbox", "mkdir /pullbox/tls", "sif /pullbox/tls uid 100", "sif /pullbox/tls gid 100",
+        "sif /pullbox/tls mode 040750", "write %s /pullbox/tls/key.pem" % key,
+        "sif /pullbox/tls/key.pem uid 100", "sif /pullbox/tls/key.pem gid 100",
+        "symlink /pullbox/tls/cert.pem /data/etc/shadow", ""]), write=True)
+    return inode(disk, "/home/admin/.ssh") is not None and (inode(disk, "/pullbox/tls") or ())[2:] == (100, 100)
+
+
+def check_privileges(vm, disk):
+    """Boot P: the first boot takes back what the older release gave away (by descriptor,
+    never through the links); the setup code in /run/issue is for getty (root) alone."""
+    w = check_claim(vm) if boot(vm) else None
+    code = setup_code(vm)
+    if w:
+        outs, screen = admin_shell(vm, ["stat -c '%a %U' /run/issue", "cat /etc/issue 2>&1",
+                                        "cat /proc/sys/fs/protected_hardlinks"])
+        if ok(outs is not None, "P: the admin gets the console's shell over SSH", screen[-1500:]):
+            st, issue, hard = (o or "" for o in outs)
+            ok(st.split() == ["600", "root"] and code and code not in issue,
+               "P: /run/issue (with the setup code) is root's 0600: the admin cannot read it", (st, issue[-300:]))
+            ok(hard.strip() == "1", "P: the kernel refuses hard links to files the linker does not own", hard)
+    ok(vm.powerdown(), "P: ACPI power button powers off cleanly")
+    got = {p: inode(disk, p) for p in ("/etc/shadow", "/etc/network.conf", "/home/admin/.ssh", "/pullbox/tls",
+                                       "/pullbox/tls/cert.pem", "/pullbox/tls/key.pem", "/home/admin")}
+    ok(got["/etc/shadow"] == ("regular", 0o600, 0, 0), "P: shadow is still root's 0600", got)
+    ok(got["/etc/network.conf"] and got["/etc/network.conf"][1:3] == (0o644, 0),
+       "P: network.conf is root's 0644 (the link at .ssh did not hand it to the admin)", got)
+    ok(got["/home/admin/.ssh"] == ("directory", 0o750, 0, 1000), "P: .ssh is a real folder root:admin 0750", got)
+    ok(got["/home/admin"] and got["/home/admin"][2] == 1000, "P: the admin's home stays the admin's", got)
+    ok(got["/pullbox/tls"] == ("directory", 0o750, 0, 100), "P: the TLS folder is root:pullbox 0750", got)
+    ok(got["/pullbox/tls/cert.pem"] == ("regular", 0o640, 0, 100) and
+       got["/pullbox/tls/key.pem"] == ("regular", 0o640, 0, 100),
+       "P: cert.pem (a new one, not the link) and key.pem are root:pullbox 0640", got)
+    bootlog = read_data_file(disk, "/log/boot.log")
+    ok("ERROR" not in bootlog, "P: stage 1 logged no error", bootlog[-1500:])
+
+
+def privileges_boot(workdir, image):
+    disk = os.path.join(workdir, "p.raw")
+    subprocess.run(["cp", "--sparse=always", image, disk], check=True)
+    write_data_file(disk, "/etc/settings.conf", "site.publishers = 10.0.2.2\n", workdir)
+    ok(plant_old_privileges(disk, workdir), "P: the older release's state is in the data partition (debugfs)")
+    vm = VM(disk, workdir, "P")
+    try:
+        check_privileges(vm, disk)
+    finally:
+        vm.kill()
+        os.unlink(disk)
 
 
 def check_ova(ova, workdir):
@@ -1051,6 +1135,11 @@ def main():
         if "--unattended" in sys.argv:
             unattended.check_unattended(sys.modules[__name__], workdir, image, vms)
             raise OnlyUnattended
+        if "--only-privileges" in sys.argv:  # boot P alone
+            privileges_boot(workdir, image)
+            print("1..%d" % _n)
+            return 1 if _failed else 0
+
         # ---- A1: first boot ----
         disk_a = os.path.join(workdir, "a.raw")
         subprocess.run(["cp", "--sparse=always", image, disk_a], check=True)
@@ -1135,6 +1224,7 @@ def main():
 
         check_firewall_ipv6_fails(workdir, image)
         check_firewall_all_fails(workdir, image)
+        privileges_boot(workdir, image)
 
         ova = re.sub(r"\.raw$", ".ova", image)
         if os.path.isfile(ova):

@@ -66,6 +66,29 @@ def pullboxd_binary():
     return san if os.path.exists(san) else os.path.join(OUT, "pullboxd")
 
 
+def in_private_netns(flag):
+    """Re-runs this script under `unshare -n` (root, runit and unshare needed: else TAP's
+    SKIP and exit); returns once it runs there (flag set in the environment)."""
+    if os.environ.get(flag) == "1":
+        return
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("runsvdir"):
+        print("1..0 # SKIP needs root, unshare and runit")
+        sys.exit(0)
+    os.execvp("unshare", ["unshare", "-n", "env", flag + "=1", sys.executable] + sys.argv)
+
+
+def build_apply_san():
+    """Builds the sanitizer pullbox-apply the tests run (Bail out! when it does not build)."""
+    r = subprocess.run(["make", "-s", "-C", os.path.join(REPO, "config-ui"), "O=" + OUT,
+                        "SANITIZE=-fsanitize=address,undefined -fno-omit-frame-pointer", "CFLAGS=-O1 -g",
+                        os.path.join(OUT, "config-ui-san", "pullbox-apply")],
+                       capture_output=True, text=True, timeout=600)
+    if r.returncode != 0:
+        print(r.stdout + r.stderr)
+        print("Bail out! pullbox-apply does not build")
+        sys.exit(1)
+
+
 # ---- the spool format ----
 
 def _escape(value):

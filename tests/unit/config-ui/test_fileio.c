@@ -6,6 +6,7 @@
 #include "tap.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,6 +124,97 @@ static void test_run(void)
     ok(root_run(none, NULL, NULL, 5, NULL, NULL, err, sizeof(err)) != 0, "a missing program fails");
 }
 
+/* What another user could have left in a folder it can write: root reads,
+ * writes and chowns only what is really there, never through a link. */
+static void test_links(void)
+{
+    char pub[256], priv[256], target[256], lnk[256], path[256], *data;
+    struct stat st;
+    int fd;
+
+    if (geteuid() != 0) {
+        note("not root: the ownership cases need root (skipped)");
+        return;
+    }
+    snprintf(pub, sizeof(pub), "%s/pub", dir);    /* another user's folder */
+    snprintf(priv, sizeof(priv), "%s/priv", dir); /* root's alone */
+    snprintf(target, sizeof(target), "%s/priv/target", dir);
+    mkdir(pub, 0755);
+    mkdir(priv, 0755);
+    ok(chown(pub, 65534, 65534) == 0, "a folder owned by nobody");
+    ok(file_write_atomic(target, "secret\n", 7, 0600, err, sizeof(err)) == 0, "root's file");
+
+    snprintf(lnk, sizeof(lnk), "%s/pub/f", dir);
+    ok(symlink(target, lnk) == 0, "nobody links pub/f to it");
+    ok(file_read_all(lnk, 100, &data, err, sizeof(err)) < 0 && errno == ELOOP &&
+           strstr(err, "symbolic link"),
+       "reading pub/f: the link is not followed");
+    snprintf(lnk, sizeof(lnk), "%s/pub/d", dir);
+    ok(symlink(priv, lnk) == 0, "nobody links pub/d to root's folder");
+    snprintf(path, sizeof(path), "%s/pub/d/target", dir);
+    ok(file_read_all(path, 100, &data, err, sizeof(err)) < 0 && errno == ELOOP,
+       "reading through pub/d: refused");
+    snprintf(path, sizeof(path), "%s/pub/d/new", dir);
+    ok(file_write_atomic(path, "x", 1, 0644, err, sizeof(err)) < 0 && errno == ELOOP &&
+           stat(path, &st) != 0,
+       "writing through pub/d: refused, nothing made in root's folder");
+    fd = file_open_dir(lnk);
+    ok(fd < 0 && errno == ELOOP, "file_open_dir(pub/d): ELOOP");
+
+    snprintf(lnk, sizeof(lnk), "%s/priv/alias", dir);
+    ok(symlink("target", lnk) == 0 && file_read_all(lnk, 100, &data, err, sizeof(err)) == 7,
+       "a link in root's own folder is followed");
+    free(data);
+
+    /* an owner is never inherited: a file nobody owns becomes root's */
+    snprintf(path, sizeof(path), "%s/priv/given", dir);
+    ok(file_write_atomic(path, "a\n", 2, 0644, err, sizeof(err)) == 0 &&
+           chown(path, 65534, 65534) == 0,
+       "a file given to nobody");
+    ok(file_write_atomic(path, "b\n", 2, 0644, err, sizeof(err)) == 0 && stat(path, &st) == 0 &&
+           st.st_uid == 0 && st.st_gid == 0,
+       "rewritten by root: root's again");
+    ok(chown(path, 0, 65534) == 0 &&
+           file_write_atomic(path, "c\n", 2, 0640, err, sizeof(err)) == 0 && stat(path, &st) == 0 &&
+           st.st_uid == 0 && st.st_gid == 65534,
+       "the group of a root-owned file is kept");
+
+    /* file_secure_at: what does not belong is removed, not followed */
+    int pfd = file_open_dir(pub);
+    ok(pfd >= 0 && !file_dir_private(pfd), "pub is not private");
+    snprintf(lnk, sizeof(lnk), "%s/pub/f", dir);
+    ok(file_secure_at(pfd, "f", false, 0, 0, 0640, err, sizeof(err)) == 0 && lstat(lnk, &st) != 0 &&
+           stat(target, &st) == 0 && (st.st_mode & 0777) == 0600,
+       "a link where a file belongs: removed, its target untouched");
+    snprintf(lnk, sizeof(lnk), "%s/pub/hard", dir);
+    ok(link(target, lnk) == 0, "a hard link to root's file");
+    ok(file_secure_at(pfd, "hard", false, 0, 0, 0644, err, sizeof(err)) == 0 &&
+           lstat(lnk, &st) != 0 && stat(target, &st) == 0 && (st.st_mode & 0777) == 0600,
+       "a file with another hard link: removed, never chmod'ed");
+    int rfd = file_open_dir(priv);
+    snprintf(path, sizeof(path), "%s/priv/hard", dir);
+    ok(rfd >= 0 && link(target, path) == 0 &&
+           file_secure_at(rfd, "hard", false, 0, 65534, 0644, err, sizeof(err)) == 0 &&
+           lstat(path, &st) == 0 && st.st_gid == 0 && (st.st_mode & 0777) == 0600,
+       "a file with another hard link in root's own folder: left as it is");
+    if (rfd >= 0)
+        close(rfd);
+    unlink(path);
+    fd = file_secure_at(pfd, "d", true, 0, 65534, 0750, err, sizeof(err));
+    snprintf(path, sizeof(path), "%s/pub/d", dir);
+    ok(fd >= 0 && lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+           st.st_gid == 65534 && (st.st_mode & 0777) == 0750,
+       "a link where a folder belongs: a real folder root:65534 0750 instead");
+    ok(stat(priv, &st) == 0 && st.st_gid == 0 && (st.st_mode & 0777) == 0755,
+       "the folder the link pointed at is untouched");
+    if (fd >= 0)
+        close(fd);
+    ok(file_secure_at(pfd, "missing", false, 0, 0, 0600, err, sizeof(err)) == 0,
+       "a missing file stays missing");
+    if (pfd >= 0)
+        close(pfd);
+}
+
 int main(void)
 {
     if (mkdtemp(dir) == NULL)
@@ -130,6 +222,7 @@ int main(void)
     subtest("atomic writes", test_atomic);
     subtest("the settings root", test_root);
     subtest("root_run", test_run);
+    subtest("links and owners in folders others can write", test_links);
     const char *rm[] = {"/bin/rm", "-rf", dir, NULL};
     root_run(rm, NULL, NULL, 30, NULL, NULL, err, sizeof(err));
     return done_testing();

@@ -10,11 +10,17 @@ tls=/data/pullbox/tls
 # The admin's settings and this appliance's secrets are the source of truth;
 # pullbox.conf and the other services' files are rendered from them by
 # pullbox-apply (below, and after every change the wizard or console makes).
-mkdir -p /data/config-ui/spool /data/config-ui/state /data/home/admin/.ssh
-chmod 0755 /data/config-ui /data/home # made under umask 077: www and admin pass through
+mkdir -p /data/config-ui/spool /data/config-ui/state
+chmod 0755 /data/config-ui # made under umask 077: www and admin pass through
 chown root:config /data/config-ui/spool && chmod 1770 /data/config-ui/spool
 chown www:www /data/config-ui/state && chmod 0700 /data/config-ui/state
-chown admin:admin /data/home/admin /data/home/admin/.ssh && chmod 0700 /data/home/admin/.ssh
+# Before anything here reads or chowns a file: the folders and files root
+# reads become root's again (mode, group), by descriptor and never through
+# a link: the TLS folder root:pullbox 0750, the admin's home the admin's
+# but .ssh and authorized_keys in it root:admin. A name in a folder another
+# user can write is never handed to chown or chmod by this script.
+pullbox-apply --fix-owners >>"$BOOTLOG" 2>&1 ||
+	msg_error "pullbox-apply --fix-owners could not fix everything (see /data/log/boot.log)"
 if [ ! -s /data/etc/secrets.conf ]; then
 	# an appliance from before config-ui kept its key in pullbox.conf: keep it
 	key=$(sed -n 's/^signature-key *= *//p' "$conf" 2>/dev/null)
@@ -26,11 +32,12 @@ chown root:config /data/etc/secrets.conf && chmod 0640 /data/etc/secrets.conf
 [ ! -f /data/etc/settings.conf ] || { chown root:config /data/etc/settings.conf && chmod 0640 /data/etc/settings.conf; }
 # the message journal (persistent messages across restarts and reboots)
 mkdir -p /data/pullbox/journal && chown pullbox:pullbox /data/pullbox/journal && chmod 0750 /data/pullbox/journal
+# the TLS folder is root's (fixed above): nothing but root made what is in it
 if [ ! -s "$tls/key.pem" ] || [ ! -s "$tls/cert.pem" ]; then
 	pullboxd --make-cert "$tls/cert.pem" "$tls/key.pem" "$(hostname)" >/dev/null &&
 		msg_ok "TLS certificate: new, self-signed"
 fi
-chown -R pullbox:pullbox "$tls" && chmod 0750 "$tls" && chmod 0640 "$tls/key.pem" && chmod 0644 "$tls/cert.pem"
+chown root:pullbox "$tls/cert.pem" "$tls/key.pem" && chmod 0640 "$tls/cert.pem" "$tls/key.pem"
 # lighttpd (the wizard) reads the same certificate as root before it drops to www
 if pullbox-apply --render >>"$BOOTLOG" 2>&1; then
 	msg_ok "service settings rendered from /data/etc/settings.conf"
