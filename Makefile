@@ -8,6 +8,7 @@
 #   make run-local  run pullboxd on this machine instead (no image)
 #   make test       run every test (unit under ASan/UBSan, integration, SDK, image boot in QEMU)
 #   make bench      benchmarks against nginx + Nchan and Redis (docs/benchmarks.md)
+#   make fuzz       a libFuzzer campaign per parser (FUZZ_SECONDS=60 each; docs/fuzzing.md)
 #   make clean
 
 O := $(CURDIR)/out
@@ -60,3 +61,4 @@ clean:
 # image: out/images/pullbox-<version>.{raw,qcow2,vmdk,vhdx,ova} + SHA256SUMS;  ova;  check-image
 # (QEMU boot test, TAP);  run-image (make run);  packer-check;  image-clean;  <pkg>, <pkg>-dirclean
 include mk/appliance.mk
+include mk/fuzz.mk
