@@ -1,9 +1,11 @@
 /* pullbox.conf (config_load). Input: the file. It is read through a memfd,
- * so the real fopen/fgets path runs.
+ * so the real fopen path runs.
  * Properties: a file that loads, written back as "key=value" lines from the
- * table, loads to the same values (nothing is read two ways); a refused
- * file gets a message that names the file; config_dup copies every value;
- * loading the same bytes twice gives the same verdict. */
+ * table, loads to the same values (nothing is read two ways); a file with a
+ * NUL byte never loads (the rest of its line would be silently dropped); a
+ * refused file gets a message that names the file, and blames a long line
+ * only when one is; config_dup copies every value; loading the same bytes
+ * twice gives the same verdict. */
 /* fuzz-link: server */
 #include "../../server/src/config.c"
 #include "../../server/src/buf.h"
@@ -52,10 +54,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(ra == 0 || ra == -1);
     if (ra != 0) {
         FUZZ_CHECK(err[0] != 0);
+        if (strstr(err, "longer than")) {
+            size_t line = 0, longest = 0;
+            for (size_t i = 0; i < size; i++) {
+                line = data[i] == '\n' ? 0 : line + 1;
+                longest = line > longest ? line : longest;
+            }
+            FUZZ_CHECK(longest > 4094);
+        }
         FUZZ_CHECK(strncmp(err, path, strlen(path)) == 0 || strchr(err, ':'));
         FUZZ_CHECK(config_load(path, &b, err2, sizeof err2) == -1 && strcmp(err, err2) == 0);
         return 0;
     }
+    FUZZ_CHECK(!memchr(data, 0, size));
     /* the canonical file: every key, "key=value" (no longer than the input's lines) */
     struct buf out;
     buf_init(&out);
