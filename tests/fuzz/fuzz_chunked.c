@@ -13,7 +13,7 @@
 #include "fuzz.h"
 
 struct outcome {
-    ssize_t rc;    /* -1, -2, or >= 0 (done) */
+    ssize_t rc;     /* -1, -2, or >= 0 (done) */
     size_t payload; /* bytes of payload at the front of buf */
     size_t trailing;
 };

@@ -32,7 +32,8 @@ static bool same_sub(const json_t *v, const char *sub)
     if (!v || json_is_null(v))
         return sub == NULL;
     if (json_is_string(v))
-        return sub && strlen(sub) == json_string_length(v) && strcmp(sub, json_string_value(v)) == 0;
+        return sub && strlen(sub) == json_string_length(v) &&
+               strcmp(sub, json_string_value(v)) == 0;
     snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
     return sub && strcmp(sub, num) == 0;
 }

@@ -154,7 +154,8 @@ static void check_limits(const struct pb_request_batch *b, const struct pb_limit
             check_view(m->sender_id);
             check_view(m->body);
             check_view(m->type);
-            FUZZ_CHECK(pb_utf8_valid(m->body.p, m->body.len) && pb_utf8_valid(m->type.p, m->type.len));
+            FUZZ_CHECK(pb_utf8_valid(m->body.p, m->body.len) &&
+                       pb_utf8_valid(m->type.p, m->type.len));
             for (size_t j = 0; j < m->n_receivers; j++) {
                 check_view(m->receivers[j].id);
                 check_view(m->receivers[j].signature);

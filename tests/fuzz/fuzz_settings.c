@@ -1,7 +1,7 @@
 /* config-ui's settings file (settings_parse), which the apply service reads
  * as root and trusts from no one. Input: the file.
  * Properties: a file that parses, written out again (settings_encode) parses
- * to equal settings; every stored value is already normal (settings_set of
+ * to equal settings, and holds no NUL byte; every stored value is already normal (settings_set of
  * it accepts it and stores it unchanged); list values split into at most
  * the key's entry limit; the cross-field check answers with a field to
  * blame and a message. */
@@ -28,6 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(err[0] != 0);
         return 0;
     }
+    FUZZ_CHECK(!memchr(data, 0, size)); /* a C string would drop the rest of its line */
     char *text;
     size_t len;
     FUZZ_CHECK(settings_encode(&a, &text, &len) == 0);
