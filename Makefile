@@ -10,6 +10,7 @@
 #   make test       run every test (unit under ASan/UBSan, integration, SDK, image boot in QEMU)
 #   make check      the fast part: unit and integration tests, no apt, no image (a few minutes)
 #   make bench      benchmarks against nginx + Nchan and Redis (docs/benchmarks.md)
+#   make fuzz       a libFuzzer campaign per parser (FUZZ_SECONDS=60 each; docs/fuzzing.md)
 #   make clean
 
 O := $(CURDIR)/out
@@ -67,3 +68,4 @@ clean:
 # image: out/images/pullbox-<version>.{raw,qcow2,vmdk,vhdx,ova} + SHA256SUMS;  ova;  check-image
 # (QEMU boot test, TAP);  run-image (make run);  packer-check;  image-clean;  <pkg>, <pkg>-dirclean
 include mk/appliance.mk
+include mk/fuzz.mk

@@ -282,13 +282,16 @@ static int part_headers(const char *h, size_t hlen, struct cgi_field *fl, struct
             return form_fail(f, "a part has no field name");
         if (n < 0)
             return form_fail(f, "a field name is longer than %d bytes", CGI_NAME_MAX - 1);
+        /* as C strings both would end at a NUL: "csrf\0x" would pass for "csrf" */
+        if (strlen(fl->name) != (size_t)n)
+            return form_fail(f, "a field name holds a NUL byte");
         n = header_param(v + 9, vlen - 9, "filename", fl->filename, sizeof(fl->filename));
         if (n == -2)
             return form_fail(f, "the file name of %s is longer than %d bytes", fl->name,
                              CGI_FILENAME_MAX - 1);
         if (n >= 0) {
             fl->is_file = true;
-            if (!filename_acceptable(fl->filename))
+            if (strlen(fl->filename) != (size_t)n || !filename_acceptable(fl->filename))
                 return form_fail(f,
                                  "the file name of %s is refused: a plain file name is "
                                  "accepted, without folders ('/', '\\', '..') or control "

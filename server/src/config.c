@@ -100,6 +100,8 @@ void config_dup(struct config *dst, const struct config *src)
     }
 }
 
+#define CONFIG_MAX_LINE 4094 /* bytes before the line break */
+
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t')
@@ -119,14 +121,21 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
         config_free(cfg);
         return -1;
     }
-    char line[4096];
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
     int lineno = 0;
     char why[512];
-    while (fgets(line, sizeof line, f)) {
+    while ((n = getline(&line, &cap, f)) >= 0) {
         lineno++;
-        if (!strchr(line, '\n') && !feof(f)) {
-            snprintf(err, errlen, "%s:%d: line longer than %zu bytes", path, lineno,
-                     sizeof line - 2);
+        if ((size_t)n - (line[n - 1] == '\n') > CONFIG_MAX_LINE) {
+            snprintf(err, errlen, "%s:%d: line longer than %d bytes", path, lineno,
+                     CONFIG_MAX_LINE);
+            goto fail;
+        }
+        /* a C string would end there and drop the rest of the line unseen */
+        if (memchr(line, '\0', (size_t)n)) {
+            snprintf(err, errlen, "%s:%d: a NUL byte (not a text file?)", path, lineno);
             goto fail;
         }
         char *s = trim(line);
@@ -149,9 +158,11 @@ int config_load(const char *path, struct config *cfg, char *err, size_t errlen)
             goto fail;
         }
     }
+    free(line);
     fclose(f);
     return config_validate(cfg, err, errlen) == 0 ? 0 : (config_free(cfg), -1);
 fail:
+    free(line);
     fclose(f);
     config_free(cfg);
     return -1;

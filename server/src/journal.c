@@ -311,6 +311,31 @@ static uint8_t *read_file(const char *path, size_t *len)
     return p;
 }
 
+size_t journal_scan(const uint8_t *data, size_t len,
+                    void (*fn)(void *arg, const struct journal_rec *r), void *arg,
+                    uint32_t *last_expiry, uint64_t *records)
+{
+    size_t off = 0;
+    while (off < len) {
+        struct journal_rec r;
+        if (len - off < JOURNAL_HEADER)
+            break;
+        uint32_t magic = get_u32(data + off), plen = get_u32(data + off + 4);
+        uint32_t crc = get_u32(data + off + 8);
+        if (magic != JOURNAL_MAGIC || plen > JOURNAL_MAX_RECORD ||
+            len - off - JOURNAL_HEADER < plen ||
+            journal_crc32(data + off + JOURNAL_HEADER, plen) != crc ||
+            !journal_decode(data + off + JOURNAL_HEADER, plen, &r))
+            break;
+        off += JOURNAL_HEADER + plen;
+        (*records)++;
+        if (r.type == JOURNAL_REC_MSG && r.created + r.expiry > *last_expiry)
+            *last_expiry = r.created + r.expiry;
+        fn(arg, &r);
+    }
+    return off;
+}
+
 int journal_replay(struct journal *j, void (*fn)(void *arg, const struct journal_rec *r), void *arg,
                    struct journal_replay_stats *st, char *err, size_t errlen)
 {
@@ -325,24 +350,7 @@ int journal_replay(struct journal *j, void (*fn)(void *arg, const struct journal
             return -1;
         }
         st->segments++;
-        size_t off = 0;
-        while (off < len) {
-            struct journal_rec r;
-            if (len - off < JOURNAL_HEADER)
-                break;
-            uint32_t magic = get_u32(data + off), plen = get_u32(data + off + 4);
-            uint32_t crc = get_u32(data + off + 8);
-            if (magic != JOURNAL_MAGIC || plen > JOURNAL_MAX_RECORD ||
-                len - off - JOURNAL_HEADER < plen ||
-                journal_crc32(data + off + JOURNAL_HEADER, plen) != crc ||
-                !journal_decode(data + off + JOURNAL_HEADER, plen, &r))
-                break;
-            off += JOURNAL_HEADER + plen;
-            st->records++;
-            if (r.type == JOURNAL_REC_MSG && r.created + r.expiry > j->segs[i].last_expiry)
-                j->segs[i].last_expiry = r.created + r.expiry;
-            fn(arg, &r);
-        }
+        size_t off = journal_scan(data, len, fn, arg, &j->segs[i].last_expiry, &st->records);
         if (off < len) {
             /* a torn write (power loss mid-record) or damage: what follows
              * cannot be trusted, so the segment ends at the last good record */

@@ -69,6 +69,13 @@ int journal_open(struct journal *j, const char *dir, bool sync_always, uint64_t 
  * opens a new active segment. Returns 0 or -1 with err. */
 int journal_replay(struct journal *j, void (*fn)(void *arg, const struct journal_rec *r), void *arg,
                    struct journal_replay_stats *st, char *err, size_t errlen);
+/* Calls fn for each valid record of the segment contents data[0..len), in
+ * order, up to the first damaged or torn one; raises *last_expiry to the
+ * newest created + expiry seen and adds the records to *records. Returns
+ * the length of the good prefix (len when the whole segment is good). */
+size_t journal_scan(const uint8_t *data, size_t len,
+                    void (*fn)(void *arg, const struct journal_rec *r), void *arg,
+                    uint32_t *last_expiry, uint64_t *records);
 /* Buffers a message record (written by journal_flush). */
 void journal_add_msg(struct journal *j, const struct journal_rec *r);
 /* Buffers a delete record for n channel ids. */

@@ -137,6 +137,19 @@ static void test_multipart(void)
        "a NUL in a text field is refused");
     cgi_form_free(&f);
 
+    /* a NUL inside a quoted name would cut it short: "csrf\0x" read as "csrf",
+     * "\0x" as a field with no name (found by tests/fuzz/fuzz_cgi.c) */
+    static const char namenul[] = "------XyZ\r\nContent-Disposition: form-data; "
+                                  "name=\"csrf\0x\"\r\n\r\nv\r\n------XyZ--\r\n";
+    ok(mp(namenul, sizeof(namenul) - 1, &f) == -1 && strstr(f.err, "NUL"),
+       "a NUL in a field name is refused");
+    cgi_form_free(&f);
+    static const char fnamenul[] = "------XyZ\r\nContent-Disposition: form-data; name=\"c\"; "
+                                   "filename=\"a.pem\0/../x\"\r\n\r\nv\r\n------XyZ--\r\n";
+    ok(mp(fnamenul, sizeof(fnamenul) - 1, &f) == -1 && strstr(f.err, "file name"),
+       "a NUL in a file name is refused like the other control characters");
+    cgi_form_free(&f);
+
     /* a part just above the per-file cap */
     size_t big = CGI_FILE_MAX + 1;
     char *t = malloc(big + 200);
