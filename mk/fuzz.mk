@@ -10,7 +10,6 @@
 # Prints the executions and findings per target; what the campaign learnt stays
 # in out/fuzz/corpus, crashes in out/fuzz/findings/<target> (docs/fuzzing.md
 # says what to do with them). `make test` only replays tests/fuzz's inputs.
-# FUZZ_SKIP_KNOWN=1 in the environment masks the JSON-RPC findings still open (fuzz_jsonrpc.c).
 
 FUZZ_SECONDS ?= 60
 FUZZ_RUNS ?=

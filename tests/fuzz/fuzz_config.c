@@ -31,11 +31,13 @@ static void put_file(const void *p, size_t n)
 
 static void check_same(struct config *a, struct config *b)
 {
-    for (size_t i = 0; i < ARRAY_LEN(options); i++) {
-        const struct opt *o = &options[i];
-        if (o->type == OPT_STR || o->type == OPT_PATH)
+    size_t n_opts;
+    const struct config_opt *options = config_opts(&n_opts);
+    for (size_t i = 0; i < n_opts; i++) {
+        const struct config_opt *o = &options[i];
+        if (o->type == CONFIG_OPT_STR || o->type == CONFIG_OPT_PATH)
             FUZZ_CHECK(strcmp(*(char **)field(a, o), *(char **)field(b, o)) == 0);
-        else if (o->type == OPT_INT)
+        else if (o->type == CONFIG_OPT_INT)
             FUZZ_CHECK(*(long *)field(a, o) == *(long *)field(b, o));
         else
             FUZZ_CHECK(*(int *)field(a, o) == *(int *)field(b, o));
@@ -74,13 +76,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* the canonical file: every key, "key=value" (no longer than the input's lines) */
     struct buf out;
     buf_init(&out);
-    for (size_t i = 0; i < ARRAY_LEN(options); i++) {
-        const struct opt *o = &options[i];
+    size_t n_opts;
+    const struct config_opt *options = config_opts(&n_opts);
+    for (size_t i = 0; i < n_opts; i++) {
+        const struct config_opt *o = &options[i];
         char num[32];
         const char *v = num;
-        if (o->type == OPT_STR || o->type == OPT_PATH)
+        if (o->type == CONFIG_OPT_STR || o->type == CONFIG_OPT_PATH)
             v = *(char **)field(&a, o);
-        else if (o->type == OPT_INT)
+        else if (o->type == CONFIG_OPT_INT)
             snprintf(num, sizeof num, "%ld", *(long *)field(&a, o));
         else
             v = o->names[*(int *)field(&a, o)];
