@@ -403,7 +403,7 @@ def item_cluster(con, root):
        "14: hub: the apply service made a Redis password")
     ok(re.search(r"Hub password \(for the nodes\)\s+%s" % hub_pw, con.since()) is not None,
        "14: the hub's password is shown to copy to the nodes")
-    ok("requirepass %s\n" % hub_pw in read(redis_conf), "14: redis.conf has it")
+    ok(" on >%s ~pullbox:* " % hub_pw in read(redis_conf), "14: redis.conf gives it to user pullbox")
     ok('REDIS_PEERS="10.1.2.3 2001:db8::7"' in read(root.path("data/etc/firewall.conf")),
        "14: firewall.conf opens 6379 to the peers")
     back_to_menu(con)

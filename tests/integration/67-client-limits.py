@@ -172,7 +172,8 @@ def rpc_side(srv, w):
 
     def publish(id_, size=0):
         u.send(json.dumps({"jsonrpc": "2.0", "id": id_, "method": "publish",
-                           "params": {"channelList": [ref], "body": {"n": id_, "pad": "y" * size}}}))
+                           "params": {"channelList": [ref], "body": {
+                               "module_id": "t", "command": "c", "params": {"n": id_, "pad": "y" * size}}}}))
         return u.response(id_)
 
     r = publish(1, MAX)
@@ -190,8 +191,8 @@ def rpc_side(srv, w):
     ok(not u.c.closed_by_peer, "... and the V5 client stays connected")
     w.step()
     got, _ = wst.collect_text(recv, BURST + 1, timeout=2)
-    ok([f["text"]["n"] for f in got] == list(range(2, 2 + BURST)),
-       "the receiver got the accepted ones in order (%r)" % [f["text"]["n"] for f in got])
+    ns = [f["text"]["params"]["n"] for f in got]
+    ok(ns == list(range(2, 2 + BURST)), "the receiver got the accepted ones in order (%r)" % ns)
     u.finish()
     recv.shutdown()
 
