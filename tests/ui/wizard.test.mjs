@@ -345,7 +345,7 @@ async function cluster(page) {
   ok(/^[0-9a-f]{64}$/.test(hubPw), 'hub: the apply service made a Redis password');
   ok((await page.textContent('#hub-password').catch(() => '')) === hubPw, 'the page shows the hub password to copy');
   ok(await page.locator('button.copy[data-copy="hub-password"]').isVisible(), '... with a copy button');
-  ok(new RegExp(`requirepass ${hubPw}\n`).test(readOr('data/etc/redis.conf')), 'redis.conf is rendered with it');
+  ok(readOr('data/etc/redis.conf').includes(`\nuser pullbox reset on >${hubPw} ~pullbox:* `), 'redis.conf gives it to user pullbox');
   ok(/REDIS_PEERS="192\.0\.2\.21 2001:db8::21"/.test(read('data/etc/firewall.conf')), 'firewall.conf opens 6379 to the peers');
   await shot(page, 'cluster-hub');
 
