@@ -56,11 +56,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     FUZZ_CHECK(ra == 0 || ra == -1);
     if (ra != 0) {
         FUZZ_CHECK(err[0] != 0);
-        /* "<path>:<line>: line longer than ..." (a key's own text may say "longer than") */
-        const char *tail = err + strlen(path);
-        if (*tail == ':')
+        /* "<path>:<line>: line longer than ..." (a key's own text may say "longer than", and a
+         * cross-key error, which names no file, may quote a value that does) */
+        bool names_file = strncmp(err, path, strlen(path)) == 0;
+        const char *tail = err + (names_file ? strlen(path) : 0);
+        if (names_file && *tail == ':')
             tail += 1 + strspn(tail + 1, "0123456789");
-        if (strncmp(tail, ": line longer than", 18) == 0) {
+        if (names_file && strncmp(tail, ": line longer than", 18) == 0) {
             size_t line = 0, longest = 0;
             for (size_t i = 0; i < size; i++) {
                 line = data[i] == '\n' ? 0 : line + 1;
