@@ -229,13 +229,19 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
             err,
             rpc_error(RPC_PARAMS,
                       "4018: channelList and userList exceed max-channels-per-request (%zu)", max));
+    /* the message's bytes, made once: a client's size limit is checked on them */
+    char *text = json_dumps(body, JSON_COMPACT);
+    if (!text)
+        abort(); /* an object of valid strings: only out of memory fails */
+    size_t text_len = strlen(text);
     if (x->client) {
-        char *text = json_dumps(body, JSON_COMPACT), why[128];
-        size_t len = text ? strlen(text) : SIZE_MAX; /* NULL: out of memory, refused as too big */
-        free(text);
+        char why[128];
+        size_t len = text_len;
         int lim = pub_client_admit(x->client, &len, 1, why, sizeof why);
-        if (lim)
+        if (lim) {
+            free(text);
             return fail(err, rpc_error(lim == PUB_TOO_BIG ? RPC_TOO_BIG : RPC_TOO_FAST, "%s", why));
+        }
     }
     char **ids = xcalloc(n, sizeof *ids);
     size_t k = 0;
@@ -260,11 +266,8 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
         ids[k++] = xstrdup(id);
     }
     if (!*err) {
-        char *text = json_dumps(body, JSON_COMPACT);
-        if (!text)
-            abort(); /* an object of valid strings: only out of memory fails */
         struct msg *m =
-            sub_new_message(s, text, strlen(text), exp ? (uint32_t)json_integer_value(exp) : 0);
+            sub_new_message(s, text, text_len, exp ? (uint32_t)json_integer_value(exp) : 0);
         free(text);
         if (x->client) {
             if (!(x->client->user_id && msg_set_sender_user(m, x->client->user_id)))
@@ -296,6 +299,7 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
         free(ids);
         return res;
     }
+    free(text);
     for (size_t j = 0; j < k; j++)
         free(ids[j]);
     free(ids);
