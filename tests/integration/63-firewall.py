@@ -278,7 +278,9 @@ def check_flood_v6():
         late = [r.get("late", {}) for r in res]
         total = sum(l.get("connected", 0) for l in late)
         note("IPv6 flood, 40 connects from each of two addresses of one /64: %s" % late)
-        ok(total == CONNS and all(l.get("connected", 0) > 0 for l in late),
+        # which address wins the shared budget is a race (one may take all of it), so only the
+        # sum is asserted: counted per address, the two would hold 2 * CONNS
+        ok(total == CONNS,
            "two addresses of one IPv6 /64 hold %d connections between them, not %d each (%s)"
            % (CONNS, CONNS, late))
     finally:
