@@ -36,6 +36,8 @@ default password and no root shell in the image.
   OVA      the OVA next to IMAGE.raw: member order, manifest, OVF; then its
            vmdk boots on the OVF hardware (pc, IDE, e1000)
   U-*      unattended first boots and a growing data disk (unattended.py)
+  M1, M2   a real 0.1.0 appliance's data migrated at boot (migrate010.py;
+           --only-migration runs these boots alone)
   boot F1  a fresh copy with ip6_tables kept from loading (kernel command line): IPv6
            is turned off, IPv4 keeps its rules, the admin keeps 22 and 443
   boot F2  the same with ip_tables too: nothing may listen (the admin networks are
@@ -72,6 +74,7 @@ import tempfile
 import time
 
 from appliance_client import Console, Wizard, applied
+import migrate010
 import unattended
 
 BOOT_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "300"))
@@ -1116,7 +1119,7 @@ def firewall_main(image):
 
 
 class OnlyUnattended(Exception):
-    """--unattended: the U-* boots ran, the others are skipped."""
+    """--unattended or --only-migration: those boots ran, the others are skipped."""
 
 
 def main():
@@ -1139,6 +1142,9 @@ def main():
     try:
         if "--unattended" in sys.argv:
             unattended.check_unattended(sys.modules[__name__], workdir, image, vms)
+            raise OnlyUnattended
+        if "--only-migration" in sys.argv:  # M1 and M2 alone
+            migrate010.check_migration(sys.modules[__name__], workdir, image, vms)
             raise OnlyUnattended
         if "--only-privileges" in sys.argv:  # boot P alone
             privileges_boot(workdir, image)
@@ -1230,6 +1236,7 @@ def main():
         check_firewall_ipv6_fails(workdir, image)
         check_firewall_all_fails(workdir, image)
         privileges_boot(workdir, image)
+        migrate010.check_migration(sys.modules[__name__], workdir, image, vms)
 
         ova = re.sub(r"\.raw$", ".ova", image)
         if os.path.isfile(ova):

@@ -3,6 +3,8 @@
 # release (after a rollback) is never migrated down (pullbox-migrate says
 # what it does instead). The console shows what happened.
 if out=$(pullbox-migrate 2>&1); then rc=0; else rc=$?; fi
+# its warnings stay on the console's banner (pullbox-banner) too
+printf '%s\n' "$out" | sed -n 's/^WARNING: //p' >/run/pullbox-migrate.warn
 printf '%s\n' "$out" | while IFS= read -r l; do
 	case $l in
 	'') ;;
