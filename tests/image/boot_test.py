@@ -36,7 +36,8 @@ default password and no root shell in the image.
   OVA      the OVA next to IMAGE.raw: member order, manifest, OVF; then its
            vmdk boots on the OVF hardware (pc, IDE, e1000)
   U-*      unattended first boots and a growing data disk (unattended.py)
-  M1, M2   a real 0.1.0 appliance's data migrated at boot (migrate010.py;
+  M1-M4    a real 0.1.0 appliance's data migrated at boot, booted again, with a
+           newer schema, and by 0.1.0 itself (M4, with PULLBOX_010_IMAGE) (migrate010.py;
            --only-migration runs these boots alone)
   boot F1  a fresh copy with ip6_tables kept from loading (kernel command line): IPv6
            is turned off, IPv4 keeps its rules, the admin keeps 22 and 443

@@ -14,6 +14,11 @@
       the poweroff data/etc/schema says 2 and 0.1.0's settings are kept in
       data/migrate/schema-1
   M2  the same disk again: no migration runs, the schema stays 2
+  M4  only with PULLBOX_010_IMAGE (a 0.1.0 raw image, e.g. the one
+      fixtures/make-data-0.1.0.sh builds): the migrated data, shrunk, in a copy
+      of that image: 0.1.0 boots with it and serves it (certificate, resume by
+      mid, the admin's SSH key and password): schema 2 only adds to 0.1.0's
+      data, it rewrites none of 0.1.0's settings
   M3  the same disk with its schema set to 3 (what a newer system would leave
       for this one after a rollback; no copy of schema 2 is there): it boots,
       migrates nothing down, and the console's banner says the data is newer
@@ -39,32 +44,53 @@ def schema(t, disk):
     return m.group(1) if m else None
 
 
+def admin_key(workdir):
+    """The fixture's admin SSH key as ssh takes it (git keeps no 0600)."""
+    path = os.path.join(workdir, "m-admin-key")
+    with open(os.path.join(FIXTURES, "data-0.1.0.admin-key")) as src, open(path, "w") as dst:
+        dst.write(src.read())
+    os.chmod(path, 0o600)
+    return path
+
+
 def sign256(key, cid):
     return "%s.%s" % (cid, hmac.new(key.encode(), cid.encode(), hashlib.sha256).hexdigest())
 
 
-def fixture_disk(t, workdir, image):
-    """A copy of image whose data partition holds the fixture's filesystem (the rest of
-    the partition zero); the fixture's facts."""
-    with open(os.path.join(FIXTURES, "data-0.1.0.json")) as f:
-        facts = json.load(f)
-    disk = os.path.join(workdir, "m.raw")
-    subprocess.run(["cp", "--sparse=always", image, disk], check=True)
-    off = t.data_offset(disk)
-    size = [p["size"] for p in json.loads(subprocess.run(["sfdisk", "-J", disk], capture_output=True, text=True,
-            check=True).stdout)["partitiontable"]["partitions"] if p.get("name") == "pullbox-data"][0] * 512
+def data_partition(t, disk):
+    """(offset, size) in bytes of the data partition of disk."""
+    parts = json.loads(subprocess.run(["sfdisk", "-J", disk], capture_output=True, text=True,
+                                      check=True).stdout)["partitiontable"]["partitions"]
+    return t.data_offset(disk), [p["size"] for p in parts if p.get("name") == "pullbox-data"][0] * 512
+
+
+def put_data(t, disk, stream):
+    """Writes the filesystem read from stream at the start of disk's data partition, the
+    rest of the partition zero; (bytes written, partition size)."""
+    off, size = data_partition(t, disk)
     subprocess.run(["fallocate", "--punch-hole", "-o", str(off), "-l", str(size), disk], check=True)
+    n = 0
     with open(disk, "r+b") as d:
         d.seek(off)
-        xz = subprocess.Popen(["xz", "-dc", os.path.join(FIXTURES, "data-0.1.0.ext4.xz")], stdout=subprocess.PIPE)
-        n = 0
         while True:
-            chunk = xz.stdout.read(1 << 20)
+            chunk = stream.read(1 << 20)
             if not chunk:
                 break
             d.write(chunk)
             n += len(chunk)
-        xz.wait()
+    return n, size
+
+
+def fixture_disk(t, workdir, image):
+    """A copy of image whose data partition holds the fixture's filesystem; the
+    fixture's facts."""
+    with open(os.path.join(FIXTURES, "data-0.1.0.json")) as f:
+        facts = json.load(f)
+    disk = os.path.join(workdir, "m.raw")
+    subprocess.run(["cp", "--sparse=always", image, disk], check=True)
+    xz = subprocess.Popen(["xz", "-dc", os.path.join(FIXTURES, "data-0.1.0.ext4.xz")], stdout=subprocess.PIPE)
+    n, size = put_data(t, disk, xz.stdout)
+    xz.wait()
     t.ok(xz.returncode == 0 and n == facts["filesystem-bytes"] <= size,
          "M1: the 0.1.0 data partition (%d MiB filesystem) is in the new disk's %d MiB data partition"
          % (n >> 20, size >> 20))
@@ -112,12 +138,38 @@ def check_m1(t, vm, facts, key):
     page = w.get("/site")[2] if isinstance(r, tuple) else ""
     t.ok(facts["public-name"] in page and facts["publishers"] in page,
          "M1: the Bitrix site page shows 0.1.0's public name and publishers", page[-800:])
-    key_path = os.path.join(vm.workdir, "m-admin-key")
-    with open(os.path.join(FIXTURES, "data-0.1.0.admin-key")) as src, open(key_path, "w") as dst:
-        dst.write(src.read())
-    os.chmod(key_path, 0o600)
-    menu, out = unattended.ssh_with_key(vm.port[22], key_path)
+    menu, out = unattended.ssh_with_key(vm.port[22], admin_key(vm.workdir))
     t.ok(menu, "M1: the SSH key the admin added on 0.1.0 opens the console", out)
+
+
+def check_old_system(t, workdir, disk, old_image, facts, base, vms):
+    """M4: the migrated data (shrunk) on a copy of the 0.1.0 image."""
+    off, size = data_partition(t, disk)
+    ext4 = os.path.join(workdir, "m4.ext4")
+    subprocess.run(["dd", "if=" + disk, "of=" + ext4, "bs=1M", "iflag=skip_bytes,count_bytes",
+                    "skip=%d" % off, "count=%d" % size, "status=none"], check=True)
+    r = subprocess.run(["e2fsck", "-fy", ext4], capture_output=True, text=True)
+    subprocess.run(["resize2fs", "-M", ext4], check=True, capture_output=True)
+    old = os.path.join(workdir, "m4.raw")
+    subprocess.run(["cp", "--sparse=always", old_image, old], check=True)
+    with open(ext4, "rb") as f:
+        n, size = put_data(t, old, f)
+    os.unlink(ext4)
+    t.ok(r.returncode == 0 and n <= size, "M4: the migrated data (fsck clean) is in a copy of the 0.1.0 image")
+    vm = t.VM(old, workdir, "M4")
+    vm.extra = ["-rtc", "base=" + base]
+    vms.append(vm)
+    if t.boot(vm):
+        fp = t.retry(lambda: t.cert_fingerprint(vm.port[8894]), timeout=30)
+        words = resume(t, vm, facts)
+        menu = unattended.ssh_with_key(vm.port[22], admin_key(vm.workdir))[0]
+        r = t.retry(lambda: t.Wizard(vm.port[443]).login(facts["admin-password"]), timeout=60)
+        t.ok(fp == facts["tls-sha256"] and words == facts["undelivered"] and menu
+             and isinstance(r, tuple) and r[0] in (302, 303),
+             "M4: 0.1.0 serves the migrated data: its certificate, resume by mid, the admin's key and password",
+             (fp, words, menu, r))
+    t.ok(vm.powerdown(), "M4: ACPI power button powers off cleanly")
+    os.unlink(old)
 
 
 def check_migration(t, workdir, image, vms):
@@ -151,6 +203,8 @@ def check_migration(t, workdir, image, vms):
     t.ok("Initialization complete" in bootlog and "schema" not in bootlog and "First boot" not in bootlog,
          "M2: the second boot migrates nothing and generates nothing (data/log/boot.log)", bootlog[-2000:])
     t.ok(schema(t, disk) == "2", "M2: the schema is still 2")
+    if os.environ.get("PULLBOX_010_IMAGE"):
+        check_old_system(t, workdir, disk, os.environ["PULLBOX_010_IMAGE"], facts, base, vms)
     t.ok(t.write_data_file(disk, "/etc/schema", "3\n", workdir), "M3: data/etc/schema set to 3 (debugfs)")
     vm = t.VM(disk, workdir, "M3")
     vm.extra = ["-rtc", "base=" + base]
@@ -163,4 +217,4 @@ def check_migration(t, workdir, image, vms):
     t.ok(vm.powerdown(), "M3: ACPI power button powers off cleanly")
     t.ok(schema(t, disk) == "3", "M3: nothing was migrated down: the schema is still 3")
     os.unlink(disk)
-    t.note("M1-M3: %.0f s" % (time.monotonic() - t0))
+    t.note("the migration boots (M*): %.0f s" % (time.monotonic() - t0))
