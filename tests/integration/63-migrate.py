@@ -8,7 +8,8 @@ pullbox-migrate and its steps run on it as root with a temporary root
 (PULLBOX_ROOT), with the pullbox-apply this tree builds:
 
   - 0.1.0's data (no schema file) is schema 1: the settings are kept in
-    data/migrate/schema-1/ first, then migrated to schema 2: the schema file
+    data/migrate/schema-1/ first; a step that fails leaves the schema at 1
+    and the next run resumes; then it is migrated to schema 2: the schema file
     says 2, the wizard's old sessions are gone (a link planted among them is
     removed, not followed), the TLS folder and the admin's .ssh are root's,
     the services' files are rendered in today's formats from 0.1.0's settings
@@ -114,10 +115,21 @@ def migrate_010(root, facts):
     os.symlink(victim, os.path.join(state, "planted"))
     os.chown(os.path.join(state, "planted"), 33, 33, follow_symlinks=False)
 
+    broken = os.path.join(os.path.dirname(root), "steps-broken")
+    os.makedirs(broken)
+    with open(os.path.join(broken, "to-2"), "w") as f:
+        f.write('echo "half done" >"$1/etc/half-done"\necho "step failed" >&2\nexit 1\n')
+    rc, out = run(root, broken)
+    ok(rc == 1 and "migrating the data partition to schema 2 failed: it stays at schema 1" in out
+       and "step failed" in out and not os.path.exists(os.path.join(root, "data/etc/schema"))
+       and os.path.isdir(os.path.join(root, "data/migrate/schema-1")),
+       "a step that fails: said with its output, the schema stays 1, the copy is kept (exit %d)" % rc)
+    os.unlink(os.path.join(root, "data/etc/half-done"))
+
     rc, out = run(root)
     note(out.strip().replace("\n", " | "))
-    ok(rc == 0 and "kept the settings of schema 1 in /data/migrate/schema-1" in out
-       and "data partition migrated to schema 2" in out, "0.1.0's data is migrated to schema 2 (exit %d)" % rc)
+    ok(rc == 0 and "kept the settings" not in out and "data partition migrated to schema 2" in out,
+       "the next run migrates 0.1.0's data to schema 2, with the copy made before the failed step (exit %d)" % rc)
     ok(read(root, "data/etc/schema") == "2\n" and owner_mode(root, "data/etc/schema") == (stat.S_IFREG, 0, 0o644),
        "data/etc/schema says 2, root's 0644")
     copy = "data/migrate/schema-1"
