@@ -312,6 +312,7 @@ async function main() {
   const services = await page.textContent('#services');
   ok(/pullboxd\s*running/.test(services) && /pullbox-apply\s*running/.test(services), 'the status page lists the services running', services);
   ok(await page.locator('#metrics').count() === 1, 'the status page shows pullboxd\'s figures');
+  await graphs(page);
   await shot(page, 'status');
 
   // ---- backup and restore ----
@@ -380,6 +381,36 @@ async function everySettingHasAField(page) {
   const missing = Object.keys(settings()).filter((k) => !fields.has(k));
   ok(Object.keys(settings()).length > 15 && missing.length === 0,
      `every setting is a field on a page of the navigation (${pages.length} pages)`, missing.join(' '));
+}
+
+// The Status page's graphs: empty until pullbox-sampler (the appliance's
+// runit service, run here by hand against the tree's pullboxd) has written
+// its ring file, then one SVG line chart per figure and window.
+async function graphs(page) {
+  const charts = ['connections', 'messages', 'deliveries', 'memory', 'drops'];
+  ok(await page.locator('figure.chart svg').count() === 10 &&
+     await page.locator('figure.chart text.empty').count() === 10,
+     'before any sample: ten charts (five figures, hour and day) that say there are no figures yet');
+  const dir = file('data/graphs');
+  fs.mkdirSync(dir, { recursive: true });
+  const bin = [path.join(OUT, 'config-ui-san', 'pullbox-sampler'), path.join(OUT, 'config-ui', 'pullbox-sampler')]
+    .find((p) => fs.existsSync(p));
+  const r = spawnSync(bin, ['-i', '1', '-n', '3', path.join(dir, 'pullboxd.ring')], { encoding: 'utf8', timeout: 60000 });
+  ok(r.status === 0, 'pullbox-sampler takes three samples of the tree\'s pullboxd', r.stderr);
+  fs.chmodSync(dir, 0o755);
+  fs.chmodSync(path.join(dir, 'pullboxd.ring'), 0o644); // the appliance's folder is setgid config instead
+  await page.goto(`${BASE}/status`);
+  const drawn = [];
+  for (const c of charts)
+    for (const w of ['hour', 'day'])
+      if (await page.locator(`#${c}-${w} svg :is(polyline, circle)`).count() > 0) drawn.push(`${c}-${w}`);
+  ok(drawn.length === 10, 'then each figure is drawn for the hour and the day', drawn.join(' '));
+  const mem = await page.locator('#memory-hour text.last').textContent().catch(() => '');
+  ok(/now: [\d.]+ (KiB|MiB|GiB)/.test(mem), 'memory is labelled in binary units', mem);
+  ok(/-60 min/.test(await page.locator('#connections-hour').textContent()) &&
+     /-24 h/.test(await page.locator('#connections-day').textContent()),
+     'the time axes say which window they show');
+  ok(await page.locator('#connections-hour svg').getAttribute('width') === '640', 'the charts have a fixed size');
 }
 
 async function cluster(page) {
