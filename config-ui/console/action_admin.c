@@ -94,8 +94,7 @@ static void add_key(void)
     if (!con_ask("> ", line, sizeof line))
         return;
     if (!sshkeys_looks_like_key(line)) {
-        printf("That is not a public key line: it starts with its type (ssh-ed25519, ssh-rsa,"
-               " ecdsa-sha2-nistp256, ...).\nNothing was changed.\n");
+        printf("SSH key: " SSHKEYS_NOT_A_KEY ".\nNothing was changed.\n");
         return;
     }
     con_send_arg("ssh-key-add", "key", line);

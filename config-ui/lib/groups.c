@@ -1,7 +1,7 @@
 /* The settings groups (see groups.h). */
 #include "groups.h"
 
-#define GROUP_IDS(...)                                                                            \
+#define GROUP_IDS(...)                                                                             \
     .ids = {__VA_ARGS__}, .n = sizeof((enum setting_id[]){__VA_ARGS__}) / sizeof(enum setting_id)
 
 /* In each group, the order an admin fills the fields in. */

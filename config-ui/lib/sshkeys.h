@@ -27,6 +27,10 @@ int sshkeys_list(const char *text, size_t len, struct sshkey_summary *out, int m
 
 /* True when line starts as a public key line does (its type). */
 bool sshkeys_looks_like_key(const char *line);
+/* What the front ends say of a line that does not. */
+#define SSHKEYS_NOT_A_KEY                                                                          \
+    "that is not a public key line: it starts with its type (ssh-ed25519, ssh-rsa, "               \
+    "ecdsa-sha2-nistp256, ...)"
 
 /* Why st may not turn SSH to keys only with nkeys keys installed, or NULL
  * when it may (the label of ssh.key-only is not included). */

@@ -12,7 +12,7 @@
 
 #define CHART_LEFT 64 /* room for the value labels */
 #define CHART_RIGHT 12
-#define CHART_TOP 24 /* room for the title */
+#define CHART_TOP 24    /* room for the title */
 #define CHART_BOTTOM 24 /* room for the time labels */
 
 void chart_format(double v, const char *unit, char *out, size_t outlen)
@@ -75,6 +75,8 @@ static int chart_y(double v, double top)
 /* "60 min ago" ... "now" under the time axis. */
 static void chart_time_labels(const struct chart *c)
 {
+    static const char *const anchors[] = {"start", "middle", "middle", "middle", "end"};
+
     for (int i = 0; i <= 4; i++) {
         long long ago = c->span * (4 - i) / 4;
         char label[32];
@@ -85,8 +87,8 @@ static void chart_time_labels(const struct chart *c)
         else
             snprintf(label, sizeof(label), "-%lld min", ago / 60);
         int x = chart_x(c, c->now - ago);
-        html_printf("<text x=\"%d\" y=\"%d\" text-anchor=\"%s\">%s</text>\n", x,
-                    CHART_HEIGHT - 6, i == 0 ? "start" : i == 4 ? "end" : "middle", label);
+        html_printf("<text x=\"%d\" y=\"%d\" text-anchor=\"%s\">%s</text>\n", x, CHART_HEIGHT - 6,
+                    anchors[i], label);
     }
 }
 

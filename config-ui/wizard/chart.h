@@ -15,9 +15,9 @@ struct chart {
     const char *title; /* "Connections" */
     const char *unit;  /* "/s", "B" (shown as KiB, MiB...), or "" */
     enum graph_series series;
-    long long now;     /* the window's end, unix seconds */
-    long long span;    /* its length in seconds */
-    long step;         /* seconds between points: a longer gap breaks the line */
+    long long now;  /* the window's end, unix seconds */
+    long long span; /* its length in seconds */
+    long step;      /* seconds between points: a longer gap breaks the line */
 };
 
 /* Writes the chart of pts[0..n) (oldest first, as graphring_read gives

@@ -20,15 +20,19 @@
 #include <string.h>
 
 #define SSH_KEYS_FILE_MAX (SSHKEYS_MAX * 8193) /* the apply service's bound */
+/* Seconds the list may take: every view of the page asks for it, and a
+ * stopped apply service should not hold the page for the minute a change
+ * may take. */
+#define SSH_LIST_TIMEOUT 10.0
 
 struct ssh_page {
     struct settings_form sf;
     struct sshkey_summary keys[SSHKEYS_MAX];
-    int nkeys;                      /* -1: the list could not be read */
-    char list_err[512];             /* why not */
-    char key_err[SETTING_ERR_MAX];  /* why the pasted key was refused */
+    int nkeys;                     /* -1: the list could not be read */
+    char list_err[512];            /* why not */
+    char key_err[SETTING_ERR_MAX]; /* why the pasted key was refused */
     char remove_err[SETTING_ERR_MAX];
-    bool key_result;                /* sf.res holds an add or remove answer */
+    bool key_result; /* sf.res holds an add or remove answer */
 };
 
 /* Asks the apply service for authorized_keys (handed to this request
@@ -45,14 +49,14 @@ static void ssh_keys_load(struct ssh_page *p)
     request_init(&rq, "ssh-key-list");
     int rc = spool_submit(&rq, id, sizeof(id), p->list_err, sizeof(p->list_err));
     request_free(&rq);
-    if (rc < 0 || spool_wait(id, WIZ_APPLY_TIMEOUT, &res, p->list_err, sizeof(p->list_err)) < 0)
+    if (rc < 0 || spool_wait(id, SSH_LIST_TIMEOUT, &res, p->list_err, sizeof(p->list_err)) < 0)
         return;
     if (!res.ok) {
         snprintf(p->list_err, sizeof(p->list_err), "%s", res.message);
         return;
     }
-    if (spool_take(id, "keys", SSH_KEYS_FILE_MAX, &data, &len, p->list_err,
-                   sizeof(p->list_err)) < 0)
+    if (spool_take(id, "keys", SSH_KEYS_FILE_MAX, &data, &len, p->list_err, sizeof(p->list_err)) <
+        0)
         return;
     p->nkeys = sshkeys_list((const char *)data, len, p->keys, SSHKEYS_MAX);
     if (p->nkeys > SSHKEYS_MAX)
@@ -66,8 +70,7 @@ static int ssh_send(struct ssh_page *p, const char *op, const char *key, const c
     struct request rq;
     request_init(&rq, op);
     request_add(&rq, key, value, strlen(value));
-    int rc = spool_call(&rq, WIZ_APPLY_TIMEOUT, &p->sf.res, p->sf.sys_err,
-                        sizeof(p->sf.sys_err));
+    int rc = spool_call(&rq, WIZ_APPLY_TIMEOUT, &p->sf.res, p->sf.sys_err, sizeof(p->sf.sys_err));
     request_free(&rq);
     if (rc < 0)
         return -1;
@@ -82,9 +85,7 @@ static int ssh_add(struct ssh_page *p, const struct wiz *w)
     while (key && *key == ' ')
         key++;
     if (!key || !sshkeys_looks_like_key(key)) {
-        snprintf(p->key_err, sizeof(p->key_err),
-                 "SSH key: that is not a public key line: it starts with its type (ssh-ed25519, "
-                 "ssh-rsa, ecdsa-sha2-nistp256, ...)");
+        snprintf(p->key_err, sizeof(p->key_err), "SSH key: " SSHKEYS_NOT_A_KEY);
         return 0;
     }
     int rc = ssh_send(p, "ssh-key-add", "key", key);
@@ -156,11 +157,13 @@ static void ssh_keys_show(const struct ssh_page *p, const struct wiz *w)
         html_printf("</tbody>\n</table>\n");
     }
     if (p->remove_err[0])
-        html_printf("<strong class=\"field-error\" id=\"remove-error\" role=\"alert\">%s</strong>\n",
-                    p->remove_err);
+        html_printf(
+            "<strong class=\"field-error\" id=\"remove-error\" role=\"alert\">%s</strong>\n",
+            p->remove_err);
     form_begin(w, "/ssh", false);
     html_printf("<input type=\"hidden\" name=\"do\" value=\"add\">\n");
-    form_input("text", "key", "Add a public key", p->key_err[0] ? cgi_form_get(&w->form, "key") : "",
+    form_input("text", "key", "Add a public key",
+               p->key_err[0] ? cgi_form_get(&w->form, "key") : "",
                "One line of a public key file (id_ed25519.pub): its type, the key, an optional "
                "comment.",
                p->key_err);

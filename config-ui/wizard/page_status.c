@@ -55,8 +55,13 @@ static void status_graph_window(enum graph_tier tier, const char *heading, long 
     html_printf("<div class=\"charts\" id=\"graphs-%s\">\n", d->name);
     for (size_t i = 0; i < sizeof(status_graphs) / sizeof(status_graphs[0]); i++) {
         snprintf(id, sizeof(id), "%s-%s", status_graphs[i].key, d->name);
-        struct chart c = {id,  status_graphs[i].title, status_graphs[i].unit,
-                          status_graphs[i].series, now, d->step * (long long)d->slots, d->step};
+        struct chart c = {.id = id,
+                          .title = status_graphs[i].title,
+                          .unit = status_graphs[i].unit,
+                          .series = status_graphs[i].series,
+                          .now = now,
+                          .span = d->step * (long long)d->slots,
+                          .step = d->step};
         chart_svg(&c, pts, (size_t)n);
     }
     html_printf("</div>\n");
