@@ -95,6 +95,7 @@ static const struct {
     {"password", op_password},
     {"ssh-key-add", op_ssh_key_add},
     {"ssh-key-remove", op_ssh_key_remove},
+    {"ssh-key-list", op_ssh_key_list},
     {"cert-upload", op_cert_upload},
     {"cert-self-signed", op_cert_self_signed},
     {"service", op_service},

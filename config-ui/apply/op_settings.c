@@ -3,6 +3,7 @@
 
 #include "fileio.h"
 #include "root.h"
+#include "sshkeys.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -113,10 +114,8 @@ void op_settings(struct apply *a, const struct request *r, struct result *res)
     /* key-only without a key would leave SSH with no way in */
     if (strcmp(st.v[S_SSH_KEY_ONLY], "yes") == 0 && strcmp(before.v[S_SSH_KEY_ONLY], "yes") != 0 &&
         !ssh_key_installed()) {
-        refuse(res, S_SSH_KEY_ONLY,
-               "%s: no SSH key is installed for admin: add one first (console item 10), or "
-               "nobody could log in over SSH",
-               setting_defs[S_SSH_KEY_ONLY].label);
+        refuse(res, S_SSH_KEY_ONLY, "%s: %s", setting_defs[S_SSH_KEY_ONLY].label,
+               sshkeys_key_only_refusal(0));
         return;
     }
     if ((new_secret = take_hub_password(r, &st, &sec, res)) < 0)

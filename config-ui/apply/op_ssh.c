@@ -1,10 +1,12 @@
-/* ssh-key-add, ssh-key-remove: the admin's authorized_keys for dropbear.
+/* ssh-key-add, ssh-key-remove, ssh-key-list: the admin's authorized_keys
+ * for dropbear.
  * A key line is "type base64 [comment]" with no options; the base64 must
  * decode to a key blob that names the same type. */
 #include "apply.h"
 
 #include "fileio.h"
 #include "root.h"
+#include "sshkeys.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -278,12 +280,41 @@ void op_ssh_key_remove(struct apply *a, const struct request *r, struct result *
         }
         p += l + (nl ? 1 : 0);
     }
+    /* the last key goes only while SSH takes the password too */
+    struct settings st;
+    struct secrets sec;
+    const char *why = NULL;
+    bool loaded = removed && state_load(&st, &sec, res) == 0;
+    explicit_bzero(&sec, sizeof(sec));
+    if (loaded)
+        why = sshkeys_remove_refusal(&st, (int)k);
     if (!removed)
         refuse(res, -1, "SSH key: there is no key number %ld (%ld listed)", want, k);
+    else if (!loaded)
+        ; /* state_load said why */
+    else if (why != NULL)
+        refuse(res, S_SSH_KEY_ONLY, "SSH key: %s", why);
     else if (ssh_keys_write(out, len, res) == 0) {
         step(res, true, "authorized keys", "removed key %ld", want);
         snprintf(res->message, sizeof(res->message), "The key is removed.");
     }
     free(out);
+    free(cur);
+}
+
+/* The keys for a tool that cannot read authorized_keys itself (the
+ * wizard's user): public keys, handed to the requester alone. */
+void op_ssh_key_list(struct apply *a, const struct request *r, struct result *res)
+{
+    char *cur, err[256];
+    long n;
+
+    (void)r;
+    if ((n = read_keys(&cur, res)) < 0)
+        return;
+    if (spool_attach(a->id, "keys", cur, (size_t)n, err, sizeof(err)) != 0)
+        step(res, false, "hand over the keys", "%s", err);
+    else
+        step(res, true, "authorized keys", "%d listed", sshkeys_list(cur, (size_t)n, NULL, 0));
     free(cur);
 }

@@ -13,9 +13,9 @@
 #include "root.h"
 #include "secrets.h"
 #include "settings.h"
+#include "sshkeys.h"
 
-#define SSH_KEYS_MAX (64 * 1024)
-#define SSH_KEY_LINE_MAX 8192
+#define SSH_KEYS_FILE_MAX (SSHKEYS_MAX * 8193) /* the apply service's bound */
 
 /* Asks for the current password and checks it. */
 bool con_check_password(void)
@@ -66,28 +66,21 @@ out:
     memset(again, 0, sizeof again);
 }
 
-/* Prints the keys numbered as the apply service counts them (non-empty,
- * non-comment lines). Returns how many. */
+/* Prints the keys numbered as the apply service counts them. Returns how
+ * many. */
 static int list_keys(void)
 {
+    static struct sshkey_summary keys[SSHKEYS_MAX];
     char path[4096], err[256];
     char *text = NULL;
+    long len;
     int n = 0;
-    if (root_path(path, sizeof path, PATH_AUTHORIZED_KEYS) < 0 ||
-        file_read_all(path, SSH_KEYS_MAX, &text, err, sizeof err) < 0) {
-        printf("No SSH keys.\n");
-        return 0;
-    }
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '\0' || line[0] == '#')
-            continue;
-        /* type, the start of the key and the comment: enough to tell them apart */
-        char type[64] = "", blob[SSH_KEY_LINE_MAX] = "", comment[256] = "";
-        sscanf(line, "%63s %8191s %255[^\n]", type, blob, comment);
-        printf("  %d  %s %.12s...%s %s\n", ++n, type, blob,
-               strlen(blob) > 8 ? blob + strlen(blob) - 8 : "", comment);
-    }
+    if (root_path(path, sizeof path, PATH_AUTHORIZED_KEYS) == 0 &&
+        (len = file_read_all(path, SSH_KEYS_FILE_MAX, &text, err, sizeof err)) >= 0)
+        n = sshkeys_list(text, (size_t)len, keys, SSHKEYS_MAX);
+    for (int i = 0; i < n && i < SSHKEYS_MAX; i++)
+        printf("  %d  %s %s...%s %s\n", i + 1, keys[i].type, keys[i].start, keys[i].end,
+               keys[i].comment);
     if (n == 0)
         printf("No SSH keys.\n");
     free(text);
@@ -100,19 +93,22 @@ static void add_key(void)
     printf("Paste one public key line (like: ssh-ed25519 AAAA... you@laptop):\n");
     if (!con_ask("> ", line, sizeof line))
         return;
-    if (strncmp(line, "ssh-", 4) != 0 && strncmp(line, "ecdsa-", 6) != 0 &&
-        strncmp(line, "sk-", 3) != 0) {
-        printf("That is not a public key line: it starts with its type (ssh-ed25519, ssh-rsa,"
-               " ecdsa-sha2-nistp256, ...).\nNothing was changed.\n");
+    if (!sshkeys_looks_like_key(line)) {
+        printf("SSH key: " SSHKEYS_NOT_A_KEY ".\nNothing was changed.\n");
         return;
     }
     con_send_arg("ssh-key-add", "key", line);
 }
 
-static void remove_key(int n)
+static void remove_key(const struct settings *st, int n)
 {
     char idx[16];
     int choice;
+    const char *why = sshkeys_remove_refusal(st, n);
+    if (why) {
+        printf("SSH key: %s.\nNothing was changed.\n", why);
+        return;
+    }
     if (!con_ask_number("Remove which key (q to go back)? ", n, &choice))
         return;
     snprintf(idx, sizeof idx, "%d", choice);
@@ -130,9 +126,10 @@ static void switch_key_only(const struct settings *now, int nkeys)
     static struct settings st;
     st = *now;
     bool key_only = strcmp(st.v[S_SSH_KEY_ONLY], "yes") == 0;
-    if (!key_only && nkeys == 0) {
-        printf("There is no SSH key: add one first (2), or nobody could log in over SSH.\n"
-               "Nothing was changed.\n");
+    const char *why = key_only ? NULL : sshkeys_key_only_refusal(nkeys);
+    if (why) {
+        printf("%s: %s (2 adds one).\nNothing was changed.\n", setting_defs[S_SSH_KEY_ONLY].label,
+               why);
         return;
     }
     if (!con_confirm(key_only ? "Let SSH take the admin password again?"
@@ -169,5 +166,5 @@ void action_admin(void)
     else if (n == 0)
         printf("There is no key to remove.\n");
     else
-        remove_key(n);
+        remove_key(&st, n);
 }

@@ -1,6 +1,9 @@
-/* Menu item 9: what to give the Bitrix site, derived from the settings and
- * the signing key by the wizard's code (lib/cpull.h): the values of the
- * pull module's settings page, the .settings.php block and the PHP calls. */
+/* Menu item 9: the Bitrix site group (lib/groups.h: the public name, the
+ * web servers allowed to publish, the queue server version and the
+ * signature algorithm), and what to give the Bitrix site, derived from the
+ * settings and the signing key by the wizard's code (lib/cpull.h): the
+ * values of the pull module's settings page, the .settings.php block and
+ * the PHP calls. */
 #include <stdio.h>
 #include <string.h>
 
@@ -8,6 +11,15 @@
 #include "cpull.h"
 #include "secrets.h"
 #include "settings.h"
+
+/* After the values (which follow from these settings): one of the site's
+ * settings changed, or Enter to go back. */
+static void change_site(const struct settings *old)
+{
+    printf("\nThe Bitrix site's settings on this appliance:\n");
+    con_group_print(G_SITE, old);
+    con_group_edit(G_SITE, old, "Apply these settings?");
+}
 
 void action_bitrix(void)
 {
@@ -34,4 +46,5 @@ void action_bitrix(void)
     fflush(stdout);
     cpull_write_php_calls(opts, n, stdout);
     fflush(stdout);
+    change_site(&st);
 }

@@ -17,10 +17,16 @@ static const enum setting_id fw_lists[] = {S_FW_SUBSCRIBE_NETWORKS, S_SITE_PUBLI
 static const char *const fw_ports[] = {"8893/8894 (clients)", "8895 (publishers)",
                                        "22/80/443 (admin)"};
 #define FW_NLISTS 3
-/* per source address: see the settings table for the defaults' reasons */
-static const enum setting_id fw_limits[] = {S_FW_SUBSCRIBE_CONNS, S_FW_SUBSCRIBE_RATE,
-                                            S_FW_SSH_RATE, S_FW_WIZARD_RATE};
-#define FW_NLIMITS 4
+
+/* The firewall group's settings that are not one of the lists above: the
+ * per-source limits (see the settings table for the defaults' reasons). */
+static bool fw_is_list(enum setting_id id)
+{
+    for (int i = 0; i < FW_NLISTS; i++)
+        if (fw_lists[i] == id)
+            return true;
+    return false;
+}
 
 static void print_lists(const struct settings *st)
 {
@@ -28,8 +34,10 @@ static void print_lists(const struct settings *st)
         printf("  %-20s %s: %s\n", fw_ports[i], setting_defs[fw_lists[i]].label,
                st->v[fw_lists[i]][0] ? st->v[fw_lists[i]] : "(nobody)");
     printf("  Limits per source address (IPv6: per /64; 0 = none):\n");
-    for (int i = 0; i < FW_NLIMITS; i++)
-        printf("  %-50s %s\n", setting_defs[fw_limits[i]].label, st->v[fw_limits[i]]);
+    const struct setting_group *g = &setting_groups[G_FIREWALL];
+    for (size_t i = 0; i < g->n; i++)
+        if (!fw_is_list(g->ids[i]))
+            printf("  %-50s %s\n", setting_defs[g->ids[i]].label, st->v[g->ids[i]]);
     printf("\n");
 }
 
@@ -170,23 +178,6 @@ static void change_list(const struct settings *old, bool add)
         con_send_settings(&st, NULL);
 }
 
-static void change_limit(const struct settings *old)
-{
-    static struct settings st;
-    int which;
-    st = *old;
-    for (int i = 0; i < FW_NLIMITS; i++)
-        printf("  %d  %s\n", i + 1, setting_defs[fw_limits[i]].label);
-    if (!con_ask_number("Which limit (q to go back)? ", FW_NLIMITS, &which))
-        return;
-    if (!con_ask_setting(&st, fw_limits[which - 1])) {
-        printf("Nothing was changed.\n");
-        return;
-    }
-    if (con_review(old, &st, false, "Apply?"))
-        con_send_settings(&st, NULL);
-}
-
 void action_firewall(void)
 {
     static struct settings st;
@@ -198,7 +189,7 @@ void action_firewall(void)
            "  2  Show the counters\n"
            "  3  Allow a network\n"
            "  4  Remove a network\n"
-           "  5  Change a limit\n\n");
+           "  5  Change a setting (the limits)\n\n");
     if (!con_ask_number("Choose (1-5, q to go back): ", 5, &choice))
         return;
     switch (choice) {
@@ -209,7 +200,7 @@ void action_firewall(void)
         show_counters();
         break;
     case 5:
-        change_limit(&st);
+        con_group_edit(G_FIREWALL, &st, "Apply?"); /* the lists whole too */
         break;
     default:
         change_list(&st, choice == 3);

@@ -1,6 +1,7 @@
-/* Menu item 2: address mode (DHCP or static address, gateway, DNS), host
- * name, DNS and NTP servers. The answers go into a copy of the settings;
- * one "settings" request carries them all after the admin confirms. A
+/* Menu item 2: the network group (lib/groups.h): host name, address mode
+ * (DHCP or static address, gateway, DNS), DNS and NTP servers. The answers
+ * go into a copy of the settings; one "settings" request carries them all
+ * after the admin confirms. A
  * change of the network file is then kept only if the admin confirms it
  * again over the new network, else the apply service rolls it back: an
  * admin who loses contact gets the old address back on their own. */
@@ -15,16 +16,6 @@
 /* The prompt gives up this much before the apply service's deadline, so a
  * late "y" never races the rollback. */
 #define NET_CONFIRM_MARGIN 5
-
-static void print_network(const struct settings *st)
-{
-    static const enum setting_id shown[] = {S_NET_MODE, S_NET_ADDRESS, S_NET_GATEWAY,
-                                            S_NET_DNS,  S_HOSTNAME,    S_NET_NTP};
-    for (size_t i = 0; i < sizeof shown / sizeof shown[0]; i++)
-        printf("  %-28s %s\n", setting_defs[shown[i]].label,
-               st->v[shown[i]][0] ? st->v[shown[i]] : "(empty)");
-    printf("\n");
-}
 
 /* The apply service puts a network change on trial and says so in a
  * "network trial" step ("confirm within 120 s ..."): the seconds left, or 0
@@ -41,11 +32,15 @@ static int trial_seconds(const struct result *res)
     return 0;
 }
 
-static bool ask_address(struct settings *st)
+/* The address mode brings the static address, gateway and DNS with it;
+ * "none" clears the NTP list. */
+static bool ask_network(struct settings *st, enum setting_id id)
 {
-    if (!con_ask_setting(st, S_NET_MODE))
+    if (id == S_NET_NTP)
+        printf("(\"none\" turns time synchronisation off)\n");
+    if (!con_ask_setting(st, id))
         return false;
-    if (strcmp(st->v[S_NET_MODE], "static") != 0)
+    if (id != S_NET_MODE || strcmp(st->v[S_NET_MODE], "static") != 0)
         return true;
     return con_ask_setting(st, S_NET_ADDRESS) && con_ask_setting(st, S_NET_GATEWAY) &&
            con_ask_setting(st, S_NET_DNS);
@@ -70,33 +65,11 @@ static void confirm_network(int seconds)
 void action_network(void)
 {
     static struct settings old, st;
-    int choice;
     if (!con_load(&old, NULL))
         return;
     st = old;
-    print_network(&old);
-    printf("  1  Address: DHCP or static (address, gateway, DNS)\n"
-           "  2  Host name\n"
-           "  3  DNS servers\n"
-           "  4  NTP servers\n\n");
-    if (!con_ask_number("Change which (1-4, q to go back)? ", 4, &choice))
-        return;
-    bool answered = false;
-    switch (choice) {
-    case 1:
-        answered = ask_address(&st);
-        break;
-    case 2:
-        answered = con_ask_setting(&st, S_HOSTNAME);
-        break;
-    case 3:
-        answered = con_ask_setting(&st, S_NET_DNS);
-        break;
-    case 4:
-        printf("(\"none\" turns time synchronisation off)\n");
-        answered = con_ask_setting(&st, S_NET_NTP);
-        break;
-    }
+    con_group_print(G_NETWORK, &old);
+    bool answered = con_group_change(G_NETWORK, &st, ask_network);
     if (!answered) {
         printf("Nothing was changed.\n");
         return;

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "groups.h"
 #include "settings.h"
 
 struct secrets;
@@ -73,6 +74,22 @@ long con_read_paste(const char *end_prefix, size_t max, char **out);
  * value; validates with settings_set() into s and asks again with the
  * validator's message until the answer is accepted. False to go back. */
 bool con_ask_setting(struct settings *s, enum setting_id id);
+
+/* ---- group.c ---- */
+
+/* A question for one setting that may ask more (the address mode asks the
+ * address when it is static): false to go back. */
+typedef bool con_ask_fn(struct settings *s, enum setting_id id);
+
+/* The group's settings with their values, one a line. */
+void con_group_print(enum setting_group_id g, const struct settings *st);
+/* Lists the group's settings numbered (none when it has one), asks which to
+ * change and asks it: with ask when given, else con_ask_setting. False to
+ * go back; st holds the accepted answers. */
+bool con_group_change(enum setting_group_id g, struct settings *st, con_ask_fn *ask);
+/* con_group_change on a copy of old, then the review with question and
+ * one "settings" request. */
+void con_group_edit(enum setting_group_id g, const struct settings *old, const char *question);
 
 /* ---- load.c ---- */
 

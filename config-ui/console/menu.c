@@ -20,7 +20,7 @@ static const struct menu_item menu_items[] = {
     {"Services (restart)", action_services},
     {"Logs (page through, follow)", action_logs},
     {"Backup and restore", action_backup},
-    {"Bitrix settings (CPullOptions)", action_bitrix},
+    {"Bitrix site and settings (CPullOptions)", action_bitrix},
     {"Admin password and SSH keys", action_admin},
     {"Reset to factory settings", action_factory_reset},
     {"Reboot or power off", action_power},

@@ -37,6 +37,7 @@
 #define PATH_NETWORK_ROLLBACK "data/etc/network-rollback" /* a network change on trial */
 #define PATH_APPLY_CURRENT "data/etc/.apply-current"      /* the request being applied */
 #define PATH_FACTORY_RESET "data/etc/factory-reset"       /* stage 1 wipes /data when present */
+#define PATH_GRAPHS "data/graphs/pullboxd.ring" /* pullbox-sampler's figures (graphring.h) */
 
 /* The root without a trailing slash ("" for "/"). */
 const char *root_dir(void);

@@ -182,11 +182,6 @@ static void status_services(struct appliance_status *st)
 
 /* ---- pullboxd's metrics ---- */
 
-struct status_metrics {
-    long long connections, channels, messages_total;
-    double uptime;
-};
-
 /* The value of a sample line "name{labels} value" or "name value" when
  * its name is name. */
 static bool status_sample(const char *line, const char *name, double *v)
@@ -208,8 +203,7 @@ static bool status_sample(const char *line, const char *name, double *v)
     return end != p;
 }
 
-/* GET /metrics and the figures the status shows. Returns 0 or -1. */
-static int status_metrics(int port, double timeout, struct status_metrics *m)
+int status_metrics(int port, double timeout, struct status_metrics *m)
 {
     char *body = NULL, err[256];
     size_t len;
@@ -241,6 +235,10 @@ static int status_metrics(int port, double timeout, struct status_metrics *m)
             m->messages_total = (long long)v;
         else if (status_sample(line, "pullbox_uptime_seconds", &v))
             m->uptime = v;
+        else if (status_sample(line, "pullbox_deliveries_total", &v))
+            m->deliveries_total = v;
+        else if (status_sample(line, "pullbox_drops_total", &v))
+            m->drops_total += v; /* one sample per reason */
     }
     free(body);
     return 0;

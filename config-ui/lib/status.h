@@ -40,6 +40,15 @@ void status_read(struct appliance_status *st, int publish_port, double timeout);
  * second apart, so messages_per_second is the current rate. Takes 1 s;
  * leaves st as it was if pullboxd does not answer. */
 void status_measure_rate(struct appliance_status *st, int publish_port, double timeout);
+/* pullboxd's figures from its /metrics: connections summed over the
+ * transports, drops over the reasons. */
+struct status_metrics {
+    long long connections, channels, messages_total;
+    double deliveries_total, drops_total;
+    double uptime;
+};
+/* GET /metrics on 127.0.0.1:port within timeout seconds. 0 or -1. */
+int status_metrics(int port, double timeout, struct status_metrics *m);
 /* The last n lines of a service's log into buf (NUL-terminated). Returns the
  * length, or -1 with err if the service has no log. The name is checked
  * against the services present (no path in it). */

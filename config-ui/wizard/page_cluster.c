@@ -6,6 +6,7 @@
  * checked by the library's rule, and is never shown back. */
 #include "appstate.h"
 #include "form.h"
+#include "groups.h"
 #include "html.h"
 #include "layout.h"
 #include "reply.h"
@@ -17,8 +18,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const enum setting_id cluster_fields[] = {S_CLUSTER_ROLE, S_CLUSTER_HUB, S_CLUSTER_PEERS};
-#define CLUSTER_NFIELDS (sizeof(cluster_fields) / sizeof(cluster_fields[0]))
+#define cluster_fields (setting_groups[G_CLUSTER].ids)
+#define CLUSTER_NFIELDS (setting_groups[G_CLUSTER].n)
 #define PW_FIELD OP_SETTINGS_HUB_PASSWORD
 
 struct cluster_form {

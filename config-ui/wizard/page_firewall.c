@@ -2,6 +2,7 @@
  * ports (22, 80, 443), and the per-source limits on both; 8895 is always
  * limited to the Bitrix web servers of the site page. Shows the iptables
  * rules these settings give. */
+#include "groups.h"
 #include "html.h"
 #include "layout.h"
 #include "render.h"
@@ -9,23 +10,19 @@
 #include "settings_form.h"
 #include "wizard.h"
 
-static const enum setting_id firewall_fields[] = {
-    S_FW_SUBSCRIBE_NETWORKS, S_FW_ADMIN_NETWORKS, S_FW_SUBSCRIBE_CONNS,
-    S_FW_SUBSCRIBE_RATE,     S_FW_SSH_RATE,       S_FW_WIZARD_RATE};
-
 void page_firewall(struct wiz *w)
 {
     static struct settings_form sf;
-    size_t n = sizeof(firewall_fields) / sizeof(firewall_fields[0]);
-    int submitted = settings_form_handle(&sf, w, firewall_fields, n);
-    layout_begin(w, "Firewall");
+    const struct setting_group *g = &setting_groups[G_FIREWALL];
+    int submitted = settings_form_handle(&sf, w, g->ids, g->n);
+    layout_begin(w, g->title);
     html_printf("<p>Port 8895 (publishing) is open only to the Bitrix web servers named on the "
                 "<a href=\"/site\">Bitrix site</a> page. Write <code>any</code> to open a port "
                 "group to everyone, or list addresses and networks such as "
                 "<code>192.0.2.0/24 2001:db8::/32</code>. The limits count per source "
                 "address (per /64 for IPv6): a whole office behind one NAT is one "
                 "source.</p>\n");
-    settings_form_show(&sf, w, "/firewall", firewall_fields, n, submitted);
+    settings_form_show(&sf, w, "/firewall", g->ids, g->n, submitted);
 
     struct render_buf rules = {0};
     char err[256];

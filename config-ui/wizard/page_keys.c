@@ -4,6 +4,7 @@
  * channels signed with it do not all fail at once. */
 #include "appstate.h"
 #include "form.h"
+#include "groups.h"
 #include "html.h"
 #include "layout.h"
 #include "reply.h"
@@ -16,17 +17,18 @@
 #include <string.h>
 #include <time.h>
 
-static const enum setting_id keys_fields[] = {S_KEY_GRACE_PERIOD};
+#define keys_fields (setting_groups[G_KEY].ids)
+#define KEYS_NFIELDS (setting_groups[G_KEY].n)
 
-/* POST /keys: a changed grace period is saved first (one settings
+/* POST /keys: changed settings (the grace period) are saved first (one settings
  * request), then the rotation is asked for. */
 static int keys_rotate(struct wiz *w, struct settings_form *sf, struct result *rot)
 {
-    char old[SETTING_VALUE_MAX];
-    snprintf(old, sizeof(old), "%s", sf->st.v[S_KEY_GRACE_PERIOD]);
-    if (!settings_form_validate(sf, w, keys_fields, 1))
+    static struct settings before;
+    before = sf->st;
+    if (!settings_form_validate(sf, w, keys_fields, KEYS_NFIELDS))
         return 0;
-    if (strcmp(old, sf->st.v[S_KEY_GRACE_PERIOD]) != 0) {
+    if (!settings_equal(&before, &sf->st)) {
         if (settings_form_send(sf) < 0)
             return -1;
         if (!sf->res.ok)
@@ -49,7 +51,7 @@ void page_keys(struct wiz *w)
 
     struct secrets sec;
     char err[256];
-    layout_begin(w, "Signing key");
+    layout_begin(w, setting_groups[G_KEY].title);
     html_printf("<p>The Bitrix site signs channel names with this key and the queue server "
                 "checks them. It is the <em>signature key</em> of the pull module's settings; "
                 "the <a href=\"/bitrix\">Bitrix settings</a> page shows it in place.</p>\n");
@@ -73,7 +75,7 @@ void page_keys(struct wiz *w)
     html_printf("<h2>Rotate the key</h2>\n<p>After a rotation, enter the new key in the pull "
                 "module's settings. Until the grace period ends the old key keeps working.</p>\n");
     form_begin(w, "/keys", false);
-    settings_form_fields(&sf, keys_fields, 1);
+    settings_form_fields(&sf, keys_fields, KEYS_NFIELDS);
     form_end("Rotate the signing key");
     layout_end();
     reply_send(submitted == 0 ? 400 : 200);

@@ -3,6 +3,7 @@
  * service: the admin confirms it from the new address within its time
  * (/network/confirm), or the previous settings come back on their own. */
 #include "form.h"
+#include "groups.h"
 #include "html.h"
 #include "layout.h"
 #include "reply.h"
@@ -13,9 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static const enum setting_id network_fields[] = {S_HOSTNAME, S_NET_MODE, S_NET_ADDRESS,
-                                                 S_NET_GATEWAY, S_NET_DNS, S_NET_NTP};
-#define NETWORK_NFIELDS (sizeof(network_fields) / sizeof(network_fields[0]))
+#define network_fields (setting_groups[G_NETWORK].ids)
+#define NETWORK_NFIELDS (setting_groups[G_NETWORK].n)
 
 /* The apply service's step "network trial" says "confirm within N s". */
 static long trial_seconds(const struct result *res)
@@ -47,7 +47,7 @@ static void confirm_box(const struct wiz *w)
 static void network_page(struct wiz *w, const struct settings_form *sf, int submitted,
                          const struct result *confirm)
 {
-    layout_begin(w, "Network");
+    layout_begin(w, setting_groups[G_NETWORK].title);
     html_printf("<p>How the appliance is named and reached on your network. With DHCP the "
                 "address, gateway and DNS servers come from your DHCP server and the fields "
                 "below them are ignored.</p>\n");

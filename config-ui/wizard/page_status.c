@@ -1,8 +1,12 @@
-/* /status: services, pullboxd's figures, disk, uptime and the last lines
- * of pullboxd's log (lib/status.c). */
+/* /status: services, pullboxd's figures, disk, uptime, graphs of the last
+ * hour and day (pullbox-sampler's ring file, drawn here as SVG) and the last
+ * lines of pullboxd's log (lib/status.c). */
+#include "chart.h"
+#include "graphring.h"
 #include "html.h"
 #include "layout.h"
 #include "reply.h"
+#include "root.h"
 #include "status.h"
 #include "wizard.h"
 
@@ -18,6 +22,49 @@ static void duration(double s)
         html_printf("%lld h %lld min", t / 3600, t % 3600 / 60);
     else
         html_printf("%lld min %lld s", t / 60, t % 60);
+}
+
+static const struct {
+    enum graph_series series;
+    const char *key, *title, *unit;
+} status_graphs[] = {
+    {GRAPH_CONNECTIONS, "connections", "Connections", ""},
+    {GRAPH_MESSAGES_RATE, "messages", "Messages per second", "/s"},
+    {GRAPH_DELIVERIES_RATE, "deliveries", "Deliveries per second", "/s"},
+    {GRAPH_MEMORY, "memory", "Memory of the queue server", "B"},
+    {GRAPH_DROPS_RATE, "drops", "Dropped subscribers per minute", "/min"},
+};
+
+/* Each figure over one window (the hour's or the day's ring). */
+static void status_graph_window(enum graph_tier tier, const char *heading, long long now)
+{
+    static struct graph_point pts[512];
+    char path[512], err[512], id[64];
+    const struct graph_tier_def *d = &graph_tiers[tier];
+    long n = -1;
+
+    html_printf("<h2>%s</h2>\n", heading);
+    if (root_path(path, sizeof(path), PATH_GRAPHS) == 0)
+        n = graphring_read(path, tier, now, pts, sizeof(pts) / sizeof(pts[0]), err, sizeof(err));
+    else
+        snprintf(err, sizeof(err), "the settings folder path is too long");
+    if (n < 0) {
+        layout_notice("warn", err);
+        n = 0;
+    }
+    html_printf("<div class=\"charts\" id=\"graphs-%s\">\n", d->name);
+    for (size_t i = 0; i < sizeof(status_graphs) / sizeof(status_graphs[0]); i++) {
+        snprintf(id, sizeof(id), "%s-%s", status_graphs[i].key, d->name);
+        struct chart c = {.id = id,
+                          .title = status_graphs[i].title,
+                          .unit = status_graphs[i].unit,
+                          .series = status_graphs[i].series,
+                          .now = now,
+                          .span = d->step * (long long)d->slots,
+                          .step = d->step};
+        chart_svg(&c, pts, (size_t)n);
+    }
+    html_printf("</div>\n");
 }
 
 void page_status(struct wiz *w)
@@ -54,6 +101,9 @@ void page_status(struct wiz *w)
                     (long long)(st.messages_per_second + 0.5));
     else
         layout_notice("error", "pullboxd did not answer on its publish port: is it running?");
+
+    status_graph_window(GRAPH_HOUR, "The last hour", w->now);
+    status_graph_window(GRAPH_DAY, "The last day", w->now);
 
     html_printf("<h2>Last lines of the queue server's log</h2>\n");
     long n = status_log_tail("pullboxd", STATUS_LOG_LINES, log, sizeof(log), err, sizeof(err));

@@ -142,8 +142,8 @@ class Console:
 
     def number(self, label):
         """The number a list on screen gives label ("  3  pullboxd")."""
-        m = re.search(r"(\d+)\s+%s" % re.escape(label), self.since())
-        return m.group(1) if m else "1"
+        m = re.findall(r"^[ \t]*(\d+)[ \t]+%s" % re.escape(label), self.since(), re.M)
+        return m[-1] if m else "1"
 
     def step(self, text, pattern, timeout=60):
         self.type(text)
@@ -258,7 +258,7 @@ def static_address(con, address):
     """Menu 2, item 1: a static address in 192.0.2.0/24, applied, up to the
     question that confirms it."""
     menu(con, 2, r"Change which")
-    con.step("1", r"new: ")
+    con.step(con.number("Address mode"), r"new: ")
     con.step("static", r"new: ")
     con.step(address, r"new: ")
     con.step("192.0.2.1", r"new: ")
@@ -271,7 +271,9 @@ def item_network(con, root):
     before = read(settings_conf)
     # bad host names: metacharacters, over-long, then a good one
     menu(con, 2, r"Change which")
-    con.step("2", r"new: ")
+    ok(re.search(r"Host name\s+pullbox\n\s+Address mode\s+dhcp", con.since()) is not None,
+       "2: the network group's settings are listed with their values")
+    con.step(con.number("Host name"), r"new: ")
     ok(con.step("box;reboot$(id)", r"(?s)Host name: [^\n]*not allowed.*new: ") is not None,
        "2: a host name with shell metacharacters is refused with the validator's message")
     ok(con.step("a" * 300, r"(?i)host name.*(long|253)") is not None,
@@ -290,7 +292,7 @@ def item_network(con, root):
     # a static address: an invalid IP first
     before2 = read(settings_conf)
     menu(con, 2, r"Change which")
-    con.step("1", r"new: ")
+    con.step(con.number("Address mode"), r"new: ")
     con.step("static", r"new: ")
     ok(con.step("10.0.0.300/24", r"not an IPv4|IPv4") is not None, "2: an invalid address is refused")
     con.step("192.0.2.10/24", r"new: ")
@@ -323,7 +325,7 @@ def item_network(con, root):
     # Ctrl-C in the middle of a change: nothing is written
     before = read(settings_conf)
     menu(con, 2, r"Change which")
-    con.step("2", r"new: ")
+    con.step(con.number("Host name"), r"new: ")
     con.type("half-typed", enter=False)
     time.sleep(0.5)
     con.key("C-c")
@@ -332,7 +334,7 @@ def item_network(con, root):
     ok(read(settings_conf) == before, "2: and settings.conf is unchanged")
     # NTP servers: a list, validated as a whole
     menu(con, 2, r"Change which")
-    con.step("4", r"new: ")
+    con.step(con.number("NTP servers"), r"new: ")
     ok(con.step("ntp1.example.com `reboot`", r"NTP servers: ") is not None,
        "2: an NTP list with shell metacharacters is refused")
     con.step("ntp1.example.com 192.0.2.123", r"Apply these settings")
@@ -344,7 +346,7 @@ def item_network(con, root):
     before = read(settings_conf)
     # q goes back too
     menu(con, 2, r"Change which")
-    con.step("4", r"new: ")
+    con.step(con.number("NTP servers"), r"new: ")
     ok(con.step("q", r"Nothing was changed") is not None, "2: q goes back without a change")
     back_to_menu(con)
     ok(read(settings_conf) == before, "2: settings.conf still unchanged")
@@ -352,12 +354,24 @@ def item_network(con, root):
 
 def item_key(con, root):
     old = root.secrets().get("signature-key")
-    menu(con, 3, r"Rotate the key now")
+    menu(con, 3, r"Choose \(1-2")
     ok(old and old in con.since(), "3: the current signing key is shown")
+    ok(re.search(r"Old key grace period\s+86400", con.since()) is not None,
+       "3: the key group's grace period is shown with its value")
+    con.step("2", r"new: ")
+    ok(con.step("604801", r"Old key grace period: .*out of range") is not None,
+       "3: a grace period beyond 7 days is refused by the validator")
+    con.step("3600", r"Apply\? \[y/N\]")
+    con.step("y", r"Press Enter to return", 60)
+    ok(root.settings().get("key.grace-period") == "3600", "3: the grace period is in settings.conf")
+    back_to_menu(con)
+    menu(con, 3, r"Choose \(1-2")
+    con.step("1", r"Rotate the key now")
     con.step("n", r"The key is unchanged")
     ok(root.secrets().get("signature-key") == old, "3: answering n keeps the key")
     back_to_menu(con)
-    menu(con, 3, r"Rotate the key now")
+    menu(con, 3, r"Choose \(1-2")
+    con.step("1", r"Rotate the key now")
     con.step("y", r"Previous key:\s+\S+", 60)
     sec = root.secrets()
     ok(sec.get("signature-key") not in (None, "", old), "3: rotate-key put a new key in secrets.conf")
@@ -492,7 +506,7 @@ def item_firewall(con, root):
     menu(con, 5, r"Choose \(1-5")
     ok(re.search(r"New SSH connections a minute per source \(22\)\s+10\b", con.since()) is not None,
        "5: the per-source limits are shown with their values")
-    con.step("5", r"Which limit")
+    con.step("5", r"Change which")
     con.step(con.number("New SSH connections a minute"), r"new: ")
     ok(con.step("5/minute", r"not a whole number|not allowed") is not None,
        "5: a limit that is not a whole number is refused")
@@ -600,13 +614,13 @@ def item_backup(con, root, work):
 
 def item_bitrix(con, root, work):
     key = root.secrets().get("signature-key", "-")
-    menu(con, 9, r"Press Enter to return", 60)
+    menu(con, 9, r"Change which \(1-4", 60)
     screen = con.since()
     ok("'pull'" in screen and "CPullOptions::" in screen,
        "9: the .settings.php block and the PHP calls are shown")
     ok(key in screen, "9: with the current signing key")
     m = re.search(r"---- bitrix/\.settings\.php ----\n([\s\S]*?)\n---- or, in PHP[^\n]*\n"
-                  r"([\s\S]*?)\n\s*\nPress Enter", screen)
+                  r"([\s\S]*?)\n\s*\nThe Bitrix site's settings", screen)
     if shutil.which("php") and m:
         for name, code in (("settings.php", "<?php return array(\n%s\n);\n" % m.group(1)),
                            ("calls.php", "<?php\n%s\n" % m.group(2))):
@@ -617,6 +631,33 @@ def item_bitrix(con, root, work):
             ok(r.returncode == 0, "9: the %s shown passes php -l %s" % (name, r.stdout.strip()[:200]))
     else:
         ok(m is not None, "9: the two PHP forms are on screen (no php to lint them)")
+    ok(re.search(r"Public name\s+\S+\n\s+Bitrix web servers\s+.*\n\s+Queue server version\s+4\n"
+                 r"\s+Signature algorithm\s+sha1", screen) is not None,
+       "9: the site group's settings are listed with their values")
+    con.step("", r"Press Enter to return")
+    back_to_menu(con)
+    # the site settings the console could not change before: public name,
+    # version, signature algorithm, through the one validator
+    for label, bad, good, key, why in (
+            ("Public name", "push.example.com;reboot", "push.example.com", "site.public-name",
+             r"Public name: .*not allowed"),
+            ("Queue server version", "6", "5", "site.version", r"Queue server version: .*not one of"),
+            ("Signature algorithm", "md5", "sha256", "site.signature-algorithm",
+             r"Signature algorithm: .*not one of")):
+        menu(con, 9, r"Change which \(1-4", 60)
+        con.step(con.number(label), r"new: ")
+        ok(con.step(bad, why) is not None, "9: %s %r is refused with the validator's message" % (label, bad))
+        con.step(good, r"Apply these settings\? \[y/N\]")
+        con.step("y", r"Press Enter to return", 60)
+        ok(root.settings().get(key) == good, "9: %s %s is in settings.conf" % (label, good))
+        back_to_menu(con)
+    conf = read(root.path("data/pullbox/pullbox.conf"))
+    ok(re.search(r"^signature-algorithm\s*=\s*sha256", conf, re.M) is not None,
+       "9: pullbox.conf is rendered with the new signature algorithm")
+    menu(con, 9, r"Change which \(1-4", 60)
+    ok("push.example.com:8893" in con.since() and "'signature_algo' => 'sha256'" in con.since(),
+       "9: the values for the Bitrix site follow the new settings")
+    con.step("", r"Press Enter to return")
     back_to_menu(con)
 
 
@@ -645,7 +686,7 @@ def item_admin(con, root):
     menu(con, 10, r"Choose \(1-4")
     ok("SSH logins: a password or a key" in con.since(), "10: the SSH login mode is shown")
     con.step("4", r"Press Enter to return")
-    ok("There is no SSH key" in con.since() and root.settings().get("ssh.key-only") == "no",
+    ok("no SSH key is installed" in con.since() and root.settings().get("ssh.key-only") == "no",
        "10: key-only without a key is refused, nothing changed")
     back_to_menu(con)
     res = root.submit("settings", {"ssh.key-only": "yes"})
@@ -673,6 +714,16 @@ def item_admin(con, root):
         con.step("y", r"Press Enter to return", 60)
         ok(root.settings().get("ssh.key-only") == want and line in read(dropbear), "10: " + what)
         back_to_menu(con)
+        if want == "yes":
+            # the last key stays while SSH takes keys only: here and in the apply service
+            menu(con, 10, r"Choose \(1-4")
+            con.step("3", r"Press Enter to return")
+            ok("last SSH key" in con.since() and pub in read(keys),
+               "10: removing the last key while SSH takes keys only is refused")
+            back_to_menu(con)
+            res = root.submit("ssh-key-remove", {"index": "1"})
+            ok(not res["ok"] and "last SSH key" in res["message"] and pub in read(keys),
+               "10: the apply service refuses it too: %s" % res.get("message"))
     menu(con, 10, r"Choose \(1-4")
     ok("console@test" in con.since(), "10: the key is listed")
     con.step("3", r"Remove which key")

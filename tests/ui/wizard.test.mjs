@@ -272,6 +272,8 @@ async function main() {
   ok(settings()['ssh.key-only'] === 'no' && /PASSWORD_LOGIN=yes\n/.test(read('data/etc/dropbear.conf')),
      '... and SSH still takes the password');
   await shot(page, 'ssh');
+  await sshKeys(page);
+  await everySettingHasAField(page);
 
   // ---- cluster ----
   await cluster(page);
@@ -310,6 +312,7 @@ async function main() {
   const services = await page.textContent('#services');
   ok(/pullboxd\s*running/.test(services) && /pullbox-apply\s*running/.test(services), 'the status page lists the services running', services);
   ok(await page.locator('#metrics').count() === 1, 'the status page shows pullboxd\'s figures');
+  await graphs(page);
   await shot(page, 'status');
 
   // ---- backup and restore ----
@@ -328,6 +331,88 @@ async function main() {
 
 // The cluster page: hub (its password shown to copy), a node with a bad hub
 // address (the error names the field, nothing applied), a node, standalone.
+// The SSH keys on the wizard's SSH page, with the console's rules: a line
+// that is no key is refused before the apply service sees it, a bad key by
+// the apply service, and the last key stays while SSH takes keys only.
+async function sshKeys(page) {
+  const KEYS = 'data/home/admin/.ssh/authorized_keys';
+  const pub = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFFu4mzUCAt4i1m4kfm7ZLqpYHxHpF0t4eM1zKcHpQ8c wizard@test';
+  await page.goto(`${BASE}/ssh`);
+  ok(await page.locator('#ssh-keys-none').count() === 1, 'the SSH page says no key may log in yet');
+  const keyErr = async () => page.locator('[id="key-error"]').textContent().catch(() => '');
+  await page.fill('[name="key"]', 'rm -rf / #');
+  await submit(page, 'Add the key');
+  ok(/not a public key line/.test(await keyErr()) && readOr(KEYS) === '', 'a line that is no key is refused next to the field');
+  await page.fill('[name="key"]', 'ssh-ed25519 AAAA<b>x</b> me');
+  await submit(page, 'Add the key');
+  const bad = await keyErr();
+  ok(/base64|not a/.test(bad) && readOr(KEYS) === '', 'a key the apply service cannot decode is refused with its words', bad);
+  ok(await page.locator('[id="key-error"] b').count() === 0, '... and the pasted markup is shown escaped');
+  await page.fill('[name="key"]', pub);
+  await submit(page, 'Add the key');
+  ok(readOr(KEYS).includes(pub), 'a pasted key lands in authorized_keys');
+  ok(/wizard@test/.test(await page.locator('#ssh-keys').textContent().catch(() => '')), 'and is listed with its comment');
+  await page.selectOption('[name="ssh.key-only"]', 'yes');
+  await submit(page, 'Save and apply');
+  ok(settings()['ssh.key-only'] === 'yes' && /PASSWORD_LOGIN=no\n/.test(read('data/etc/dropbear.conf')),
+     'with a key, SSH takes keys only');
+  await shot(page, 'ssh-keys');
+  await submit(page, 'Remove');
+  const remErr = await page.locator('#remove-error').textContent().catch(() => '');
+  ok(/last SSH key/.test(remErr) && readOr(KEYS).includes(pub), 'the last key stays while SSH takes keys only', remErr);
+  await page.selectOption('[name="ssh.key-only"]', 'no');
+  await submit(page, 'Save and apply');
+  await submit(page, 'Remove');
+  ok(!readOr(KEYS).includes(pub) && await page.locator('#ssh-keys-none').count() === 1,
+     'with passwords back on, the key is removed');
+}
+
+// Every setting the apply service keeps is a field on some page the
+// navigation links: a setting no page shows fails here.
+async function everySettingHasAField(page) {
+  await page.goto(`${BASE}/network`);
+  const pages = await page.locator('nav a').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
+  const fields = new Set();
+  for (const p of pages) {
+    await page.goto(`${BASE}${p}`);
+    for (const n of await page.locator('form [name]').evaluateAll((els) => els.map((e) => e.getAttribute('name'))))
+      fields.add(n);
+  }
+  const missing = Object.keys(settings()).filter((k) => !fields.has(k));
+  ok(Object.keys(settings()).length > 15 && missing.length === 0,
+     `every setting is a field on a page of the navigation (${pages.length} pages)`, missing.join(' '));
+}
+
+// The Status page's graphs: empty until pullbox-sampler (the appliance's
+// runit service, run here by hand against the tree's pullboxd) has written
+// its ring file, then one SVG line chart per figure and window.
+async function graphs(page) {
+  const charts = ['connections', 'messages', 'deliveries', 'memory', 'drops'];
+  ok(await page.locator('figure.chart svg').count() === 10 &&
+     await page.locator('figure.chart text.empty').count() === 10,
+     'before any sample: ten charts (five figures, hour and day) that say there are no figures yet');
+  const dir = file('data/graphs');
+  fs.mkdirSync(dir, { recursive: true });
+  const bin = [path.join(OUT, 'config-ui-san', 'pullbox-sampler'), path.join(OUT, 'config-ui', 'pullbox-sampler')]
+    .find((p) => fs.existsSync(p));
+  const r = spawnSync(bin, ['-i', '1', '-n', '3', path.join(dir, 'pullboxd.ring')], { encoding: 'utf8', timeout: 60000 });
+  ok(r.status === 0, 'pullbox-sampler takes three samples of the tree\'s pullboxd', r.stderr);
+  fs.chmodSync(dir, 0o755);
+  fs.chmodSync(path.join(dir, 'pullboxd.ring'), 0o644); // the appliance's folder is setgid config instead
+  await page.goto(`${BASE}/status`);
+  const drawn = [];
+  for (const c of charts)
+    for (const w of ['hour', 'day'])
+      if (await page.locator(`#${c}-${w} svg :is(polyline, circle)`).count() > 0) drawn.push(`${c}-${w}`);
+  ok(drawn.length === 10, 'then each figure is drawn for the hour and the day', drawn.join(' '));
+  const mem = await page.locator('#memory-hour text.last').textContent().catch(() => '');
+  ok(/now: [\d.]+ (KiB|MiB|GiB)/.test(mem), 'memory is labelled in binary units', mem);
+  ok(/-60 min/.test(await page.locator('#connections-hour').textContent()) &&
+     /-24 h/.test(await page.locator('#connections-day').textContent()),
+     'the time axes say which window they show');
+  ok(await page.locator('#connections-hour svg').getAttribute('width') === '640', 'the charts have a fixed size');
+}
+
 async function cluster(page) {
   await page.goto(`${BASE}/cluster`);
   ok(await page.getAttribute('nav a[aria-current="page"]', 'href') === '/cluster', 'the navigation links the cluster page');
