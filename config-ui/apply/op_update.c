@@ -100,8 +100,9 @@ static int open_bundle(const char *source, const char *name, struct result *res)
         return -1;
     }
     if (!update_name_valid(name)) {
-        refuse(res, -1, "Update: the file name must be a plain name ending in .pbu "
-                        "(letters, digits, . _ -; at most %d characters)",
+        refuse(res, -1,
+               "Update: the file name must be a plain name ending in .pbu "
+               "(letters, digits, . _ -; at most %d characters)",
                UPDATE_NAME_MAX);
         return -1;
     }
@@ -187,8 +188,9 @@ void op_update_install(struct apply *a, const struct request *r, struct result *
         return;
     root_path(tool, sizeof(tool), PATH_UPDATE_TOOL);
     if (access(tool, X_OK) != 0) {
-        refuse(res, -1, "The bundle is good, but this system has no slot installer "
-                        "(pullbox-update): nothing was installed.");
+        refuse(res, -1,
+               "The bundle is good, but this system has no slot installer "
+               "(pullbox-update): nothing was installed.");
         return;
     }
     /* the installer opens the file itself (O_NOFOLLOW) and checks its own copy */

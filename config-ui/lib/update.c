@@ -1,6 +1,8 @@
 /* Update sources, names and status (see update.h). */
 #include "update.h"
 
+#include "spool.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -82,4 +84,12 @@ const char *update_state_words(const char *state)
     if (strcmp(state, "rolled-back") == 0)
         return "rolled back: the new system failed its trial boot, the previous one runs";
     return "unknown";
+}
+
+const char *update_result_step(const struct result *res, const char *what)
+{
+    for (size_t i = 0; i < res->nsteps; i++)
+        if (strcmp(res->steps[i].what, what) == 0)
+            return res->steps[i].detail;
+    return "";
 }

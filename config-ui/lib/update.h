@@ -58,6 +58,11 @@ struct update_status {
  * number of known keys found. */
 int update_status_parse(const char *text, size_t len, struct update_status *st);
 
+struct result;
+/* The detail of the result's step called what ("" when there is none): an
+ * update-status value, or the kind of an update-install refusal. */
+const char *update_result_step(const struct result *res, const char *what);
+
 /* The state in words for an admin: "committed" -> "in use (kept)". */
 const char *update_state_words(const char *state);
 

@@ -33,14 +33,6 @@ static void upload_path(char *out, size_t size, const char *name)
     snprintf(out, size, "%s%s%s", dir, name ? "/" : "", name ? name : "");
 }
 
-static const char *step_detail(const struct result *res, const char *what)
-{
-    for (size_t i = 0; i < res->nsteps; i++)
-        if (strcmp(res->steps[i].what, what) == 0)
-            return res->steps[i].detail;
-    return "";
-}
-
 static void show_status(void)
 {
     struct request rq;
@@ -56,17 +48,18 @@ static void show_status(void)
         layout_notice("warn", rc != 0 ? err : res.message);
         return;
     }
-    const char *other = step_detail(&res, "other-version");
+    const char *other = update_result_step(&res, "other-version");
     html_printf("<dl class=\"facts\" id=\"update-status\">\n"
                 "<dt>Running version</dt><dd id=\"running-version\">%s</dd>\n"
                 "<dt>Slot</dt><dd id=\"slot\">%s</dd>\n"
                 "<dt>Other slot</dt><dd id=\"other-slot\">%s: %s</dd>\n"
                 "<dt>State</dt><dd id=\"state\">%s (%s)</dd>\n"
                 "<dt>Last update</dt><dd id=\"update-message\">%s</dd>\n</dl>\n",
-                step_detail(&res, "version"), step_detail(&res, "slot"),
-                step_detail(&res, "other-slot"), other[0] ? other : "empty",
-                step_detail(&res, "state"), update_state_words(step_detail(&res, "state")),
-                step_detail(&res, "message"));
+                update_result_step(&res, "version"), update_result_step(&res, "slot"),
+                update_result_step(&res, "other-slot"), other[0] ? other : "empty",
+                update_result_step(&res, "state"),
+                update_state_words(update_result_step(&res, "state")),
+                update_result_step(&res, "message"));
 }
 
 /* The stored upload's size and time, or false when there is none. */
@@ -88,9 +81,8 @@ static void install_form(const struct wiz *w, bool downgrade)
     }
 }
 
-static void show_page(const struct wiz *w, int status, const char *notice_kind,
-                      const char *notice, const struct result *res, bool confirm_downgrade,
-                      bool offer_reboot)
+static void show_page(const struct wiz *w, int status, const char *notice_kind, const char *notice,
+                      const struct result *res, bool confirm_downgrade, bool offer_reboot)
 {
     struct stat st;
     layout_begin(w, "Update");
@@ -176,7 +168,7 @@ static void do_install(struct wiz *w)
         show_page(w, 503, "error", err, NULL, false, false);
         return;
     }
-    const char *kind = step_detail(&res, UPDATE_STEP_REFUSED);
+    const char *kind = update_result_step(&res, UPDATE_STEP_REFUSED);
     bool downgrade = !res.ok && strcmp(kind, "downgrade") == 0;
     /* installed, or refused for good: the upload has done its part */
     if (!downgrade)

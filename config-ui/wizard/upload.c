@@ -1,6 +1,7 @@
 /* Streamed multipart upload to a file (see upload.h). */
 #include "upload.h"
 
+#include "fileio.h"
 #include "session.h"
 
 #include <errno.h>
@@ -115,8 +116,8 @@ static int open_partial(int dfd, char *msg, size_t msglen)
 {
     struct stat st;
     for (int attempt = 0; attempt < 2; attempt++) {
-        int fd = openat(dfd, UPLOAD_PARTIAL, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                        0600);
+        int fd =
+            openat(dfd, UPLOAD_PARTIAL, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd >= 0)
             return fd;
         if (errno != EEXIST)
@@ -130,25 +131,10 @@ static int open_partial(int dfd, char *msg, size_t msglen)
     return -refuse(msg, msglen, 500, "The upload folder cannot be written: %s.", strerror(errno));
 }
 
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static struct reader rd; /* 256 KiB: not on the stack */
 
 /* Reads the token part and the file part's headers. 0 or a status. */
-static int read_heads(const struct wiz *w, const char *delim, size_t dlen, char *msg,
-                      size_t msglen)
+static int read_heads(const struct wiz *w, const char *delim, size_t dlen, char *msg, size_t msglen)
 {
     /* the body opens with the delimiter (no CRLF before the first one) */
     if (find(&rd, delim + 2, dlen - 2, dlen) != 0)
@@ -161,8 +147,8 @@ static int read_heads(const struct wiz *w, const char *delim, size_t dlen, char 
         long end = find(&rd, "\r\n\r\n", 4, HEADERS_MAX);
         if (end < 0)
             return refuse(msg, msglen, 400, "A part's header lines are missing or too long.");
-        bool good = part_named((const char *)rd.buf, (size_t)end, part == 0 ? "csrf" : "bundle",
-                               part == 1);
+        bool good =
+            part_named((const char *)rd.buf, (size_t)end, part == 0 ? "csrf" : "bundle", part == 1);
         consume(&rd, (size_t)end + 4);
         if (!good)
             return refuse(msg, msglen, part == 0 ? 403 : 400, "%s",
@@ -196,10 +182,9 @@ static int copy_file(int fd, const char *delim, size_t dlen, unsigned long long 
         size_t keep = p ? 0 : dlen - 1, out = p ? (size_t)(p - rd.buf) : 0;
         if (!p && rd.len > keep)
             out = rd.len - keep;
-        if (out > 0 && write_all(fd, rd.buf, out) != 0)
+        if (out > 0 && file_write_all(fd, rd.buf, out) != 0)
             return refuse(msg, msglen, errno == ENOSPC ? 507 : 500,
-                          "The upload could not be stored: %s. Nothing was kept.",
-                          strerror(errno));
+                          "The upload could not be stored: %s. Nothing was kept.", strerror(errno));
         *size += out;
         consume(&rd, out);
         if (p) {
