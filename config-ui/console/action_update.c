@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "console.h"
@@ -175,11 +176,25 @@ static void from_url(void)
             close(dfd);
         return;
     }
-    unsigned long long got = 0;
+    unsigned long long got = 0, max = UPDATE_BUNDLE_MAX, avail = 0;
+    char too_large[160];
+    struct statvfs vfs;
+    if (fstatvfs(fd, &vfs) == 0)
+        avail = (unsigned long long)vfs.f_bavail * vfs.f_frsize;
+    snprintf(too_large, sizeof too_large,
+             "the download is larger than %llu MiB, the largest bundle", max >> 20);
+    if (avail < max + UPDATE_DATA_RESERVE) {
+        /* the data disk keeps room for pullboxd's journal and the logs */
+        max = avail > UPDATE_DATA_RESERVE ? avail - UPDATE_DATA_RESERVE : 0;
+        snprintf(too_large, sizeof too_large,
+                 "not enough space: the data disk has %llu MiB free and keeps %llu MiB for the "
+                 "queue server",
+                 avail >> 20, UPDATE_DATA_RESERVE >> 20);
+    }
     printf("Downloading (at most %llu MiB; the signature is checked before anything is "
            "installed)...\n",
-           UPDATE_BUNDLE_MAX >> 20);
-    int rc = con_fetch(url, fd, UPDATE_BUNDLE_MAX, FETCH_SECONDS, &got, err, sizeof err);
+           max >> 20);
+    int rc = con_fetch(url, fd, max, too_large, FETCH_SECONDS, &got, err, sizeof err);
     if (rc == 0 && fsync(fd) != 0) {
         snprintf(err, sizeof err, "cannot write the file: %s", strerror(errno));
         rc = -1;

@@ -117,9 +117,10 @@ bool con_send_within(struct request *r, double timeout, struct result *res);
  * characters, at most CON_URL_MAX bytes. */
 bool con_url_valid(const char *url);
 /* Downloads url with BusyBox wget (as the console's user) into out_fd: at
- * most max bytes, within seconds in all. 0 (*got bytes), or -1 with err. */
-int con_fetch(const char *url, int out_fd, unsigned long long max, double seconds,
-              unsigned long long *got, char *err, size_t errlen);
+ * most max bytes (past them: err = too_large), within seconds in all. 0
+ * (*got bytes), or -1 with err. */
+int con_fetch(const char *url, int out_fd, unsigned long long max, const char *too_large,
+              double seconds, unsigned long long *got, char *err, size_t errlen);
 
 /* ---- run.c ---- */
 

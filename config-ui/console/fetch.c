@@ -39,8 +39,8 @@ bool con_url_valid(const char *url)
     return n > (url[4] == 's' ? 8u : 7u);
 }
 
-int con_fetch(const char *url, int out_fd, unsigned long long max, double seconds,
-              unsigned long long *got, char *err, size_t errlen)
+int con_fetch(const char *url, int out_fd, unsigned long long max, const char *too_large,
+              double seconds, unsigned long long *got, char *err, size_t errlen)
 {
     char wget[4096];
     int p[2];
@@ -92,8 +92,7 @@ int con_fetch(const char *url, int out_fd, unsigned long long max, double second
         if (r <= 0)
             break;
         if (*got + (unsigned long long)r > max) {
-            snprintf(err, errlen, "the download is larger than %llu MiB, the largest bundle",
-                     max >> 20);
+            snprintf(err, errlen, "%s", too_large);
             rc = -1;
             break;
         }

@@ -38,6 +38,9 @@
 /* The largest bundle accepted from the wizard or a URL: a system slot is
  * 256 MiB, and kernel and initramfs come with it. */
 #define UPDATE_BUNDLE_MAX (384ULL * 1024 * 1024)
+/* What an upload or a download leaves free on /data, for pullboxd's
+ * journal and the logs: a bundle that would eat into it is refused. */
+#define UPDATE_DATA_RESERVE (32ULL * 1024 * 1024)
 #define UPDATE_NAME_MAX 96
 #define UPDATE_STEP_REFUSED "refused"
 

@@ -135,8 +135,9 @@ static void do_upload(struct wiz *w)
     char dir[600], msg[400];
     unsigned long long size = 0;
     upload_path(dir, sizeof(dir), NULL);
-    int status = upload_stream(w, stdin, dir, UPDATE_UPLOAD_NAME,
-                               UPDATE_BUNDLE_MAX + UPLOAD_OVERHEAD, &size, msg, sizeof(msg));
+    int status =
+        upload_stream(w, stdin, dir, UPDATE_UPLOAD_NAME, UPDATE_BUNDLE_MAX + UPLOAD_OVERHEAD,
+                      UPDATE_DATA_RESERVE, &size, msg, sizeof(msg));
     if (status != 0) {
         show_page(w, status, "error", msg, NULL, false, false);
         return;

@@ -215,7 +215,8 @@ static int copy_file(int fd, const char *delim, size_t dlen, unsigned long long 
 }
 
 int upload_stream(const struct wiz *w, FILE *in, const char *dir, const char *name,
-                  unsigned long long max, unsigned long long *size, char *msg, size_t msglen)
+                  unsigned long long max, unsigned long long reserve, unsigned long long *size,
+                  char *msg, size_t msglen)
 {
     char boundary[BOUNDARY_MAX + 1], delim[BOUNDARY_MAX + 8];
     struct statvfs vfs;
@@ -233,14 +234,14 @@ int upload_stream(const struct wiz *w, FILE *in, const char *dir, const char *na
     if (dfd < 0)
         return refuse(msg, msglen, 500, "The upload folder %s is missing: %s.", dir,
                       strerror(errno));
-    if (fstatvfs(dfd, &vfs) == 0 &&
-        (unsigned long long)vfs.f_bavail * vfs.f_frsize < (unsigned long long)r->content_length) {
+    if (fstatvfs(dfd, &vfs) == 0 && (unsigned long long)vfs.f_bavail * vfs.f_frsize <
+                                        (unsigned long long)r->content_length + reserve) {
         close(dfd);
         return refuse(msg, msglen, 507,
                       "Not enough space: the upload is %llu bytes, the data disk has %llu bytes "
-                      "free. Nothing was stored.",
+                      "free and keeps %llu MiB for the queue server. Nothing was stored.",
                       (unsigned long long)r->content_length,
-                      (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+                      (unsigned long long)vfs.f_bavail * vfs.f_frsize, reserve >> 20);
     }
     size_t dlen = (size_t)snprintf(delim, sizeof(delim), "\r\n--%s", boundary);
     rd.in = in;
