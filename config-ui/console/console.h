@@ -122,6 +122,13 @@ bool con_url_valid(const char *url);
 int con_fetch(const char *url, int out_fd, unsigned long long max, const char *too_large,
               double seconds, unsigned long long *got, char *err, size_t errlen);
 
+/* ---- scp.c ---- */
+
+/* pullbox-console -c COMMAND (an SSH client's command): runs the server
+ * side of scp into ~/updates or from the home folder, nothing else. Returns
+ * only on a refusal or an error: the exit code. */
+int con_scp_command(const char *cmd);
+
 /* ---- run.c ---- */
 
 /* Runs path with argv and envp (execve: no shell, no PATH search), its

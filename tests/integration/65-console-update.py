@@ -4,7 +4,8 @@ temporary appliance root with real runit, the real apply service and the real
 pullbox-update-verify, with real bundles from appliance/scripts/mkbundle.sh
 (small parts, a throw-away key, as 09-bundle.py makes them).
 
-Every source: ~/updates (as scp puts a bundle there), an http URL (BusyBox
+Every source: ~/updates (where `scp -O` puts a bundle: pullbox-console -c
+runs the server side of scp, and nothing else), an http URL (BusyBox
 wget from the image build when there is one, else the host's wget, run as
 the console's user; a local HTTP server in the private network namespace),
 and /data/updates. Every refusal of a bad bundle is named on the screen and
@@ -140,6 +141,52 @@ def serve(directory):
     srv.daemon_threads = True
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     return srv
+
+
+# ---- scp: pullbox-console -c, as dropbear runs an SSH client's command ----
+def scp_sink(root, command, name, data):
+    """Runs pullbox-console -c command and speaks the scp protocol's sending
+    side to it (what `scp -O file admin@appliance:updates/` does). Returns
+    (exit code, stderr)."""
+    p = subprocess.Popen([c64.CONSOLE, "-c", command], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, env=dict(os.environ, PULLBOX_ROOT=root.dir))
+    try:
+        if p.stdout.read(1) == b"\0":
+            p.stdin.write(b"C0644 %d %s\n" % (len(data), name.encode()))
+            p.stdin.flush()
+            if p.stdout.read(1) == b"\0":
+                p.stdin.write(data + b"\0")
+                p.stdin.flush()
+                p.stdout.read(1)
+        p.stdin.close()
+    except BrokenPipeError:
+        pass
+    err = p.stderr.read().decode(errors="replace")
+    return p.wait(timeout=30), err
+
+
+def check_scp(root, b):
+    """The image's scp is dropbear's; here the host's OpenSSH scp plays the
+    server side (the same protocol)."""
+    scp = shutil.which("scp")
+    if not scp:
+        ok(False, "scp is installed (the server side of the scp protocol)")
+        return
+    os.symlink(scp, root.path("usr/sbin/scp"))
+    home = root.path("data/home/admin/updates")
+    code, err = scp_sink(root, "scp -t updates/", "pullbox-0.4.0.pbu", b["good"])
+    ok(code == 0 and read(os.path.join(home, "pullbox-0.4.0.pbu"), binary=True) == b["good"],
+       "scp -O into updates/ (pullbox-console -c \"scp -t updates/\") stores the bundle in ~/updates: %r" % err)
+    refused = []
+    for cmd in ("sh", "scp -t /etc", "scp -t ../.ssh", "scp -r -t updates/", "scp -t updates/x.sh",
+                "scp -t updates/; reboot", "scp -f ../../etc/secrets.conf", "scp -f -t updates/",
+                "scp -t 'updates/'", "/bin/sh -c id"):
+        code, err = scp_sink(root, cmd, "x.pbu", b"x")
+        if code == 0 or "only scp -O into ~/updates" not in err:
+            refused.append("%s -> %d %s" % (cmd, code, err))
+    ok(not refused and not os.path.exists(os.path.join(home, "x.pbu")),
+       "any other command over SSH is refused (a shell, another folder, -r, a shell character, -f outside the home)"
+       + ("; not refused: %s" % refused if refused else ""))
 
 
 # ---- the walk ----
@@ -285,6 +332,7 @@ def main():
            "the appliance is claimed")
         con = Console(root.dir, "update", work)
         c64.SCREEN.append(con)
+        check_scp(root, b)
         walk(con, root, work, b)
         con.type("q")
         ok(con.wait(r"CONSOLE-EXIT", 30) is not None and read(con.status).strip() == "CONSOLE-EXIT=0",
