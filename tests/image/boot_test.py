@@ -42,6 +42,10 @@ default password and no root shell in the image.
            narrowed), every port stays closed, the console says why
   --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
   --unattended runs only the U-* boots
+  --update runs only UP-W and UP-C (update_boot.py: an update from the wizard and from the
+           console over scp; needs the A/B slots' pullbox-update in the image and
+           pullbox-<version>.pbu from `make update` next to IMAGE.raw; not in the default run
+           until both are merged)
   --firewall runs only F1 and F2
 
 What the test writes into the data partition before a boot is what the setup
@@ -73,6 +77,7 @@ import time
 
 from appliance_client import Console, Wizard, applied
 import unattended
+import update_boot
 
 BOOT_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "300"))
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
@@ -1116,7 +1121,7 @@ def firewall_main(image):
 
 
 class OnlyUnattended(Exception):
-    """--unattended: the U-* boots ran, the others are skipped."""
+    """--unattended (or --update): those boots ran, the others are skipped."""
 
 
 def main():
@@ -1139,6 +1144,9 @@ def main():
     try:
         if "--unattended" in sys.argv:
             unattended.check_unattended(sys.modules[__name__], workdir, image, vms)
+            raise OnlyUnattended
+        if "--update" in sys.argv:
+            update_boot.check_update(sys.modules[__name__], workdir, image, vms)
             raise OnlyUnattended
         if "--only-privileges" in sys.argv:  # boot P alone
             privileges_boot(workdir, image)
