@@ -134,7 +134,7 @@ static void from_folder(const char *source)
     if (strcmp(source, "home") == 0) {
         if (!home_updates(dir, sizeof dir))
             return;
-        printf("Copy a bundle here with: scp pullbox-<version>.pbu admin@<appliance>:updates/\n");
+        printf("Copy a bundle here with: scp -O pullbox-<version>.pbu admin@<appliance>:updates/\n");
     }
     if (pick(rel, name, sizeof name) && install(source, name))
         after_install();
