@@ -84,7 +84,7 @@ void network_tick(struct apply *a);
 typedef void op_fn(struct apply *a, const struct request *r, struct result *res);
 op_fn op_settings, op_network_confirm, op_rotate_key, op_claim, op_password, op_ssh_key_add,
     op_ssh_key_remove, op_cert_upload, op_cert_self_signed, op_service, op_factory_reset, op_reboot,
-    op_poweroff, op_restore, op_backup, op_ssh_key_list;
+    op_poweroff, op_restore, op_backup, op_ssh_key_list, op_update_status, op_update_install;
 
 /* ---- ownership (owners.c) ---- */
 /* Makes the folders and files root reads root's, with their modes and

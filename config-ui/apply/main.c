@@ -104,6 +104,8 @@ static const struct {
     {"poweroff", op_poweroff},
     {"restore", op_restore},
     {"backup", op_backup},
+    {"update-status", op_update_status},
+    {"update-install", op_update_install},
 };
 
 static long spool_group(void)

@@ -124,6 +124,28 @@ bool con_send_settings(const struct settings *st, struct result *res);
 bool con_send_settings_secret(const struct settings *st, const char *key, const char *value,
                               struct result *res);
 
+/* As con_send, waiting up to timeout seconds (an update install). */
+bool con_send_within(struct request *r, double timeout, struct result *res);
+
+/* ---- fetch.c ---- */
+
+#define CON_URL_MAX 512
+/* True for an http:// or https:// URL without spaces or control
+ * characters, at most CON_URL_MAX bytes. */
+bool con_url_valid(const char *url);
+/* Downloads url with BusyBox wget (as the console's user) into out_fd: at
+ * most max bytes (past them: err = too_large), within seconds in all. 0
+ * (*got bytes), or -1 with err. */
+int con_fetch(const char *url, int out_fd, unsigned long long max, const char *too_large,
+              double seconds, unsigned long long *got, char *err, size_t errlen);
+
+/* ---- scp.c ---- */
+
+/* pullbox-console -c COMMAND (an SSH client's command): runs the server
+ * side of scp into ~/updates or from the home folder, nothing else. Returns
+ * only on a refusal or an error: the exit code. */
+int con_scp_command(const char *cmd);
+
 /* ---- run.c ---- */
 
 /* Runs path with argv and envp (execve: no shell, no PATH search), its
@@ -163,5 +185,6 @@ void action_factory_reset(void);
 void action_power(void);
 void action_shell(void);
 void action_cluster(void);
+void action_update(void);
 
 #endif

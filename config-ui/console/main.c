@@ -3,6 +3,8 @@
  *
  *   pullbox-console            the menu (or, before the claim, the setup screen)
  *   pullbox-console --status   print the status header once and exit
+ *   pullbox-console -c CMD     an SSH client's command: scp into ~/updates or
+ *                              from the home folder only (scp.c)
  *
  * Exit codes: 0 logged out or end of input, 100 usage. Files are found under
  * $PULLBOX_ROOT (lib/root.h) so the tests run it against a temporary root. */
@@ -13,7 +15,7 @@
 
 #include "console.h"
 
-#define USAGE "pullbox-console [ --status ]"
+#define USAGE "pullbox-console [ --status | -c \"scp -t updates/\" ]"
 
 /* Before the claim nobody has authenticated (the screen may run without a
  * login), so it shows only what the wizard needs and never the menu; once
@@ -48,6 +50,8 @@ int main(int argc, char **argv)
         con_print_header();
         return 0;
     }
+    if (argc == 3 && strcmp(argv[1], "-c") == 0)
+        return con_is_claimed() ? con_scp_command(argv[2]) : 100;
     if (argc != 1) {
         fprintf(stderr, "usage: %s\n", USAGE);
         return 100;

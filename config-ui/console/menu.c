@@ -27,6 +27,7 @@ static const struct menu_item menu_items[] = {
     {"Shell", action_shell},
     /* last, so the numbers admins and scripts know keep their items */
     {"Cluster (scale-out)", action_cluster},
+    {"Update (install a signed bundle)", action_update},
 };
 
 #define MENU_N ((int)(sizeof menu_items / sizeof menu_items[0]))

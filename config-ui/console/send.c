@@ -20,12 +20,17 @@ static void print_result(const struct result *res)
 
 bool con_send(struct request *r, struct result *out)
 {
+    return con_send_within(r, CON_SPOOL_TIMEOUT, out);
+}
+
+bool con_send_within(struct request *r, double timeout, struct result *out)
+{
     static struct result res; /* about 6 KiB: kept off the stack */
     char err[512];
     memset(&res, 0, sizeof res);
     printf("Applying (%s)...\n", r->op);
     fflush(stdout);
-    int rc = spool_call(r, CON_SPOOL_TIMEOUT, &res, err, sizeof err);
+    int rc = spool_call(r, timeout, &res, err, sizeof err);
     request_free(r);
     if (rc < 0) {
         printf("Not done: %s\n", err);

@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static int write_all(int fd, const void *data, size_t len)
+int file_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
 
@@ -167,7 +167,7 @@ int file_write_atomic_at(int dirfd, const char *name, const char *shown, const v
     if ((uid >= 0 || gid >= 0) && geteuid() == 0 &&
         fchown(fd, (uid_t)(uid >= 0 ? uid : -1), (gid_t)(gid >= 0 ? gid : -1)) != 0)
         goto fail;
-    if (fchmod(fd, (mode_t)mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0)
+    if (fchmod(fd, (mode_t)mode) != 0 || file_write_all(fd, data, len) != 0 || fsync(fd) != 0)
         goto fail;
     if (close(fd) != 0) {
         fd = -1;

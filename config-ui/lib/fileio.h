@@ -70,6 +70,9 @@ int file_kv_parse(const char *data, size_t len, size_t line_max, file_kv_fn *fn,
 typedef int file_parse_fn(void *ctx, const char *data, size_t len, char *err, size_t errlen);
 int file_load(const char *path, size_t max, file_parse_fn *fn, void *ctx, char *err, size_t errlen);
 
+/* Writes all len bytes to fd (retried on EINTR). 0, or -1 with errno. */
+int file_write_all(int fd, const void *data, size_t len);
+
 /* 1 if path differs from data (or is missing), 0 if identical, -1 on error. */
 int file_differs(const char *path, const void *data, size_t len);
 

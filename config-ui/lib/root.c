@@ -129,8 +129,11 @@ static double now_mono(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int root_run(const char *const argv[], const char *const envp[], const char *input, double timeout,
-             char **out, size_t *outlen, char *err, size_t errlen)
+/* root_run and root_run_fd: in_fd >= 0 becomes the child's stdin, else
+ * input (may be NULL) is written to it through a pipe. */
+static int run_child(const char *const argv[], const char *const envp[], int in_fd,
+                     const char *input, double timeout, char **out, size_t *outlen, char *err,
+                     size_t errlen)
 {
     int pin[2] = {-1, -1}, pout[2] = {-1, -1};
     posix_spawn_file_actions_t fa;
@@ -151,7 +154,7 @@ int root_run(const char *const argv[], const char *const envp[], const char *inp
         goto fail_pipes;
     }
     posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, pin[0], 0);
+    posix_spawn_file_actions_adddup2(&fa, in_fd >= 0 ? in_fd : pin[0], 0);
     posix_spawn_file_actions_adddup2(&fa, pout[1], 1);
     posix_spawn_file_actions_adddup2(&fa, pout[1], 2);
     rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv,
@@ -165,7 +168,7 @@ int root_run(const char *const argv[], const char *const envp[], const char *inp
         goto fail_pipes;
     }
     fcntl(pin[1], F_SETFL, O_NONBLOCK);
-    if (inlen == 0) {
+    if (inlen == 0 || in_fd >= 0) {
         close(pin[1]);
         pin[1] = -1;
     }
@@ -251,4 +254,16 @@ fail_pipes:
             close(pout[i]);
     }
     return -1;
+}
+
+int root_run(const char *const argv[], const char *const envp[], const char *input, double timeout,
+             char **out, size_t *outlen, char *err, size_t errlen)
+{
+    return run_child(argv, envp, -1, input, timeout, out, outlen, err, errlen);
+}
+
+int root_run_fd(const char *const argv[], const char *const envp[], int in_fd, double timeout,
+                char **out, size_t *outlen, char *err, size_t errlen)
+{
+    return run_child(argv, envp, in_fd, NULL, timeout, out, outlen, err, errlen);
 }

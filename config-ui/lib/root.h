@@ -74,4 +74,9 @@ bool root_may_touch_network(void);
 int root_run(const char *const argv[], const char *const envp[], const char *input, double timeout,
              char **out, size_t *outlen, char *err, size_t errlen);
 
+/* The same with the open file in_fd as the program's stdin (a file root
+ * opened itself, so the program never walks a path another user owns). */
+int root_run_fd(const char *const argv[], const char *const envp[], int in_fd, double timeout,
+                char **out, size_t *outlen, char *err, size_t errlen);
+
 #endif

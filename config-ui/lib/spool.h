@@ -31,6 +31,7 @@
  *            action (restart)
  *   factory-reset: confirm ("yes")
  *   reboot, poweroff: (none)
+ *   update-status, update-install: an update bundle (update.h)
  */
 #ifndef PULLBOX_CFG_SPOOL_H
 #define PULLBOX_CFG_SPOOL_H

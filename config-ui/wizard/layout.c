@@ -22,7 +22,7 @@ static const struct nav_item layout_nav[] = {
     {"/firewall", "Firewall"},         {"/ssh", "SSH access"},
     {"/bitrix", "Bitrix settings"},    {"/selftest", "Self-test"},
     {"/status", "Status"},             {"/backup", "Backup and restore"},
-    {"/cluster", "Cluster"},
+    {"/cluster", "Cluster"},           {"/update", "Update"},
 };
 
 void layout_begin(const struct wiz *w, const char *title)

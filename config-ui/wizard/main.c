@@ -43,6 +43,10 @@ static const struct route routes[] = {
     {"/backup/download", page_backup},
     {"/backup/open", page_backup},
     {"/backup/restore", page_backup},
+    {"/update", page_update},
+    {"/update/upload", page_update},
+    {"/update/install", page_update},
+    {"/update/reboot", page_update},
     {"/logout", page_logout},
 };
 
@@ -98,12 +102,13 @@ static bool read_form(struct wiz *w)
     return true;
 }
 
-/* Origin and CSRF, for every POST, before any page sees it. */
+/* Origin and CSRF, for every POST, before any page sees it (a streamed
+ * upload's token is in its body: its page checks it before storing). */
 static bool post_allowed(struct wiz *w)
 {
     char err[300], msg[400];
     bool ok = guard_same_origin(&w->req, err, sizeof(err));
-    if (ok)
+    if (ok && !page_update_streams(w))
         ok = guard_csrf(w, err, sizeof(err));
     if (!ok) {
         snprintf(msg, sizeof(msg), "Refused: %s. Nothing was changed.", err);
@@ -202,7 +207,7 @@ int main(void)
     password_tag(w.pwtag);
     session_load(w.req.cookie, w.pwtag, w.now, &w.sess);
     reply_on_send(save_session);
-    if (read_form(&w))
+    if (page_update_streams(&w) || read_form(&w))
         dispatch(&w);
     cgi_form_free(&w.form);
     return 0;

@@ -38,6 +38,10 @@ bool wiz_attempt_allowed(struct wiz *w, const char *what, char *msg, size_t msgl
  * POST. */
 page_fn page_claim, page_login, page_logout, page_network, page_network_confirm, page_site,
     page_certificates, page_keys, page_firewall, page_bitrix, page_selftest, page_status,
-    page_backup, page_cluster, page_ssh;
+    page_backup, page_cluster, page_ssh, page_update;
+
+/* True for the update page's upload, whose body main.c leaves unread:
+ * the page streams it (upload.h) and checks its CSRF token itself. */
+bool page_update_streams(const struct wiz *w);
 
 #endif

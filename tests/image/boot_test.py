@@ -45,6 +45,10 @@ default password and no root shell in the image.
            narrowed), every port stays closed, the console says why
   --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
   --unattended runs only the U-* boots
+  --update runs only UP-W and UP-C (update_boot.py: an update from the wizard and from the
+           console over scp; needs the A/B slots' pullbox-update in the image and
+           pullbox-<version>.pbu from `make update` next to IMAGE.raw; not in the default run
+           until both are merged)
   --firewall runs only F1 and F2
 
 What the test writes into the data partition before a boot is what the setup
@@ -77,6 +81,7 @@ import time
 from appliance_client import Console, Wizard, applied
 import migrate010
 import unattended
+import update_boot
 
 BOOT_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "300"))
 QEMU = os.environ.get("QEMU", "qemu-system-x86_64")
@@ -1120,7 +1125,7 @@ def firewall_main(image):
 
 
 class OnlyUnattended(Exception):
-    """--unattended or --only-migration: those boots ran, the others are skipped."""
+    """--unattended, --only-migration or --update: those boots ran, the others are skipped."""
 
 
 def main():
@@ -1146,6 +1151,9 @@ def main():
             raise OnlyUnattended
         if "--only-migration" in sys.argv:  # M1 and M2 alone
             migrate010.check_migration(sys.modules[__name__], workdir, image, vms)
+            raise OnlyUnattended
+        if "--update" in sys.argv:
+            update_boot.check_update(sys.modules[__name__], workdir, image, vms)
             raise OnlyUnattended
         if "--only-privileges" in sys.argv:  # boot P alone
             privileges_boot(workdir, image)

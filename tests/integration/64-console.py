@@ -199,10 +199,10 @@ def menu(con, item, expect, timeout=60):
 def back_to_menu(con, timeout=60):
     """Answers "Press Enter to return to the menu" (or anything) until the menu shows."""
     con.type("")
-    if con.wait(r"Choose 1-14: ", timeout):
+    if con.wait(r"Choose 1-15: ", timeout):
         return True
     con.type("q")
-    return bool(con.wait(r"Choose 1-14: ", timeout))
+    return bool(con.wait(r"Choose 1-15: ", timeout))
 
 
 # ---- the walk ----
@@ -215,10 +215,10 @@ def unclaimed(root, work):
         screen = con.since()
         ok("https://" in screen and "Press Enter to refresh" in screen,
            "and the wizard URL and how to refresh")
-        ok("Choose 1-14" not in screen and "Log out" not in screen,
+        ok("Choose 1-" not in screen and "Log out" not in screen,
            "and no menu while the appliance is unclaimed")
         con.step("3", r"Setup code:", 30)
-        ok("Choose 1-14" not in con.since(), "typing a menu number there only refreshes")
+        ok("Choose 1-" not in con.since(), "typing a menu number there only refreshes")
         res = root.submit("claim", {"admin-password-hash": crypt_hash(PASSWORD)})
         ok(res["ok"], "the appliance is claimed through the apply service: %s" % res["message"])
         ok(con.step("", r"log in as admin", 30) is not None,
@@ -230,7 +230,7 @@ def unclaimed(root, work):
 
 
 def main_menu(con, root):
-    ok(con.wait(r"Choose 1-14: ", 60) is not None, "the claimed console shows the menu")
+    ok(con.wait(r"Choose 1-15: ", 60) is not None, "the claimed console shows the menu")
     screen = con.since()
     ok(re.search(r"Pullbox \d+\.\d+\.\d+", screen) is not None, "the header names the version")
     ok(re.search(r"pullboxd up", screen) is not None and "pullbox-apply up" in screen,
@@ -238,8 +238,9 @@ def main_menu(con, root):
     ok(re.search(r"Connections \d+ \| channels \d+ \| messages/s [\d.]+", screen) is not None,
        "the header shows connections and messages per second from pullboxd")
     items = re.findall(r"^\s+(\d+)\s+\S", screen, re.M)
-    ok(items[-14:] == [str(i) for i in range(1, 15)], "the menu lists items 1 to 14")
+    ok(items[-15:] == [str(i) for i in range(1, 16)], "the menu lists items 1 to 15")
     ok(re.search(r"^\s+14\s+Cluster \(scale-out\)$", screen, re.M) is not None, "item 14 is the cluster")
+    ok(re.search(r"^\s+15\s+Update \(install a signed bundle\)$", screen, re.M) is not None, "item 15 is the update")
     ok(con.step("99", r"No item \"99\"") is not None, "an unknown item is refused")
     ok(con.step("1; reboot", r"No item \"1; reboot\"") is not None,
        "shell metacharacters at the menu are refused")
@@ -329,7 +330,7 @@ def item_network(con, root):
     con.type("half-typed", enter=False)
     time.sleep(0.5)
     con.key("C-c")
-    ok(con.wait(r"Choose 1-14: ", 30) is not None, "2: Ctrl-C in the middle of a change returns to the menu")
+    ok(con.wait(r"Choose 1-15: ", 30) is not None, "2: Ctrl-C in the middle of a change returns to the menu")
     time.sleep(1)
     ok(read(settings_conf) == before, "2: and settings.conf is unchanged")
     # NTP servers: a list, validated as a whole
@@ -554,7 +555,7 @@ def item_logs(con, root):
         f.write("@4000000000000000 %s\n" % marker)
     ok(con.wait(marker, 30) is not None, "7: follow shows lines as they are appended")
     con.key("C-c")
-    ok(con.wait(r"Choose 1-14: ", 30) is not None, "7: Ctrl-C stops following and returns to the menu")
+    ok(con.wait(r"Choose 1-15: ", 30) is not None, "7: Ctrl-C stops following and returns to the menu")
 
 
 def item_backup(con, root, work):
@@ -806,7 +807,7 @@ def hangup(root, work):
     before = read(settings_conf)
     con = Console(root.dir, "hangup", work)
     try:
-        con.wait(r"Choose 1-14: ", 60)
+        con.wait(r"Choose 1-15: ", 60)
         menu(con, 2, r"Change which")
         con.step("2", r"new: ")
         con.type("dropped-midway", enter=False)
@@ -876,4 +877,5 @@ def main():
     done()
 
 
-main()
+if __name__ == "__main__":  # 65-console-update.py imports the driver above
+    main()

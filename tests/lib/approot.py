@@ -33,6 +33,7 @@ per step) and removes <id>.req; the caller removes <id>.res.
 import grp
 import json
 import os
+import pwd
 import re
 import secrets
 import shlex
@@ -206,6 +207,16 @@ class AppRoot:
             os.makedirs(self.path(rel), exist_ok=True)
             os.chown(self.path(rel), 0, www)
             os.chmod(self.path(rel), mode)
+        # update bundles (20-firstboot.sh): the wizard's uploads are its own
+        up = self.path("data/config-ui/upload")
+        os.makedirs(up, exist_ok=True)
+        os.chown(up, pwd.getpwnam(WWW).pw_uid, www)
+        os.chmod(up, 0o700)
+        os.makedirs(self.path("data/updates"), mode=0o770, exist_ok=True)
+        _write(self.path("etc/pullbox-version"), open(os.path.join(REPO, "VERSION")).read())
+        verify = self.path("usr/sbin/pullbox-update-verify")
+        if not os.path.lexists(verify):
+            os.symlink(config_ui_binary("pullbox-update-verify"), verify)
         for svc in self.services:
             os.makedirs(self.path("var/log/" + svc), exist_ok=True)
         # programs of the appliance

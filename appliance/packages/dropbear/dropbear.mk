@@ -1,6 +1,7 @@
 ################################################################################
 #
-# dropbear: SSH on 22 (multi-binary: dropbear, dropbearkey)
+# dropbear: SSH on 22 (multi-binary: dropbear, dropbearkey, and scp, the
+# server side of `scp -O` that pullbox-console -c runs for update bundles and backups)
 #
 ################################################################################
 # localoptions.h: host keys on the data partition, no X11/agent forwarding,
@@ -10,7 +11,7 @@ DROPBEAR_VERSION = 2022.83-1+deb12u3
 DROPBEAR_POOL = main/d/dropbear
 DROPBEAR_DEPENDENCIES = zlib libxcrypt
 DROPBEAR_EXTRA_DEPS = $(DROPBEAR_PKGDIR)/localoptions.h
-DROPBEAR_PROGRAMS = dropbear dropbearkey
+DROPBEAR_PROGRAMS = dropbear dropbearkey scp
 DROPBEAR_CONFIGURE_CMDS = cp $(DROPBEAR_PKGDIR)/localoptions.h localoptions.h && \
 	$(TARGET_CONFIGURE_ENV) ./configure $(TARGET_CONFIGURE_ARGS) --disable-pam \
 	--disable-lastlog --disable-utmp --disable-utmpx --disable-wtmp --disable-wtmpx \

@@ -14,6 +14,12 @@ mkdir -p /data/config-ui/spool /data/config-ui/state
 chmod 0755 /data/config-ui # made under umask 077: www and admin pass through
 chown root:config /data/config-ui/spool && chmod 1770 /data/config-ui/spool
 chown www:www /data/config-ui/state && chmod 0700 /data/config-ui/state
+# update bundles: the wizard's uploads (www's own folder; root opens a bundle
+# there by a fixed name, never through a link), and a folder the admin or
+# whoever mounts the data disk may drop bundles into
+mkdir -p /data/config-ui/upload /data/updates
+chown www:www /data/config-ui/upload && chmod 0700 /data/config-ui/upload
+chown root:admin /data/updates && chmod 0770 /data/updates
 # Before anything here reads or chowns a file: the folders and files root
 # reads become root's again (mode, group), by descriptor and never through
 # a link: the TLS folder root:pullbox 0750, the admin's home the admin's
