@@ -1,6 +1,11 @@
 #include "first.h"
 
+#include "pub.h"
+#include "conn.h"
+#include "http_respond.h"
+#include "publish.h"
 #include "server.h"
+#include "transport.h"
 #include "http1.h"
 #include "log.h"
 #include "msg.h"
@@ -196,7 +201,7 @@ static void publish_pb_message(struct server *s, const struct pb_incoming_messag
                                uint8_t sender_type, const uint8_t *sender_id, size_t sender_len,
                                bool untrusted)
 {
-    struct msg *m = sub_new_message(s, im->body.p, im->body.len, im->expiry);
+    struct msg *m = publish_new_message(s, im->body.p, im->body.len, im->expiry);
     msg_set_sender(m, sender_type, sender_id, sender_len);
     if (untrusted)
         pub_client_expiry(s, m);
@@ -206,7 +211,7 @@ static void publish_pb_message(struct server *s, const struct pb_incoming_messag
         hex_encode(im->receivers[i].id.p, 16, ids[i]);
     }
     msg_set_channel(m, im->n_receivers ? ids[0] : NULL);
-    sub_publish(s, m, ids, im->n_receivers);
+    publish(s, m, ids, im->n_receivers);
     free_ids(ids, im->n_receivers);
     msg_unref(m);
 }
@@ -620,9 +625,9 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
         }
     }
     struct pub_ack *a = pub_ack_begin(s);
-    struct msg *m = sub_new_message(s, body, len, expiry);
+    struct msg *m = publish_new_message(s, body, len, expiry);
     msg_set_channel(m, ids[0]);
-    sub_publish(s, m, ids, n);
+    publish(s, m, ids, n);
     msg_unref(m);
     free_ids(ids, n);
     /* empty body: the site checker json-decodes "{"infos": [" + body + "]}" */

@@ -1,7 +1,12 @@
 #include "first.h"
 
 #include "server.h"
+#include "http.h"
+#include "http_request.h"
 #include "lastseen.h"
+#include "pub.h"
+#include "publish.h"
+#include "sub.h"
 #include "log.h"
 #include "net.h"
 #include "store.h"
@@ -25,22 +30,6 @@ bool server_can_publish(const struct server *s)
     if (s->hub)
         return worker_store_writable((struct server *)s);
     return s->store->writable(s);
-}
-
-void server_next_mid(struct server *s, char out[27])
-{
-    /* 10-digit start time + 16-digit counter (Push server 1.0/2.0 layout):
-     * ids sort by string, and a restart a second later sorts after */
-    snprintf(out, 27, "%010u%016llu", s->start_time, (unsigned long long)++s->mid_counter);
-}
-
-uint16_t server_next_tag(struct server *s, uint32_t created)
-{
-    if (created != s->tag_second) {
-        s->tag_second = created;
-        s->tag = 0;
-    }
-    return ++s->tag;
 }
 
 void server_keyring_load(struct sign_keyring *kr, const struct config *cfg)
@@ -151,6 +140,7 @@ static int open_listeners(struct server *s, const char *list, enum conn_role rol
         l->fd = fd;
         l->role = role;
         l->tls = tls;
+        l->proto = &http_request_ops;
         l->srv = s;
         char shown[300];
         snprintf(shown, sizeof shown, "%s", a);
@@ -205,7 +195,7 @@ static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
         worker_before_sleep(s);
     else
         s->store->before_sleep(s);
-    conn_flush_all(s);
+    conn_flush_all(s, sub_flush);
     reap(s);
     if (s->hub)
         worker_post_stats(s);
@@ -256,20 +246,13 @@ void server_shutdown(struct server *s)
     list_for_each_safe(pos, tmp, &s->conns)
     {
         struct conn *c = container_of(pos, struct conn, node);
-        switch (c->state) {
-        case CONN_WS:
+        if (c->state == CONN_SUB) {
             /* 1001: the client reconnects (with its mid) to the next server */
-            wsconn_close(c, 1001, "server shutdown");
-            break;
-        case CONN_LONGPOLL:
-            c->flags &= (uint16_t)~CONN_F_KEEPALIVE;
-            sub_longpoll_timeout(c);
-            break;
-        default:
-            if (c->out.bytes || (c->flags & CONN_F_PENDING))
-                conn_close_after_write(c);
-            else
-                conn_close(c, "shutdown");
+            c->tp->end(c, 1001, "server shutdown");
+        } else if (c->out.bytes || (c->flags & CONN_F_PENDING)) {
+            conn_close_after_write(c);
+        } else {
+            conn_close(c, "shutdown");
         }
     }
     ev_timer_init(&s->shutdown_timer, on_shutdown_timer, (double)s->cfg.shutdown_timeout, 0);
@@ -374,8 +357,20 @@ static void start_watchers(struct server *s)
     ev_signal_start(s->loop, &s->sighup);
 }
 
+/* What the store calls back into (store.h): the layers above it. */
+static const struct store_hooks hooks = {
+    .fanout = publish_fanout,
+    .catchup_finish = sub_catchup_finish,
+    .resume_all = sub_resume_all,
+    .ack_hold = pub_ack_hold,
+    .ack_done = pub_ack_done,
+};
+
+/* Lists, and what this server hands down to the layers below. */
 static void init_lists(struct server *s)
 {
+    s->on_request = http_dispatch;
+    s->store_hooks = &hooks;
     list_init(&s->conns);
     list_init(&s->pending);
     list_init(&s->closing);
