@@ -14,7 +14,7 @@ void gauges_changed(struct server *s)
         return;
     struct worker_gauges *g = &s->hub->live[s->worker];
     /* release: a reader that sees a subscriber counted finds it registered */
-    for (unsigned i = 0; i < n_transports; i++)
+    for (unsigned i = 0; i < TRANSPORT_MAX; i++)
         atomic_store_explicit(&g->subs[i], s->m.n_subs[i], memory_order_release);
     atomic_store_explicit(&g->conns, s->m.n_conns, memory_order_release);
 }

@@ -2,6 +2,7 @@
 #include "first.h"
 
 #include "http.h"
+#include "client.h"
 #include "conn.h"
 #include "http1.h"
 #include "http_respond.h"
@@ -68,7 +69,7 @@ static void dispatch_subscribe_side(struct conn *c, const struct http1_request *
         /* subscriptions are streams: HEAD has nothing to describe */
         if (!method_is(req, "GET"))
             return method_not_allowed(c, "GET, OPTIONS");
-        return sub_handle(c, req, tp);
+        return sub_handle(c, req, tp, client_message);
     }
     if (path_is(req, cfg->path_publish_web) || path_is(req, cfg->path_publish_web_alt)) {
         if (method_is(req, "OPTIONS"))

@@ -103,14 +103,6 @@ static char *channel_param(const struct http1_request *req)
 
 /* ---- limits of untrusted publishes ---- */
 
-static atomic_uint_least64_t refused_big, refused_fast;
-
-uint64_t pub_client_refused(int limit)
-{
-    return atomic_load_explicit(limit == PUB_TOO_BIG ? &refused_big : &refused_fast,
-                                memory_order_relaxed);
-}
-
 /* Takes n messages from c's bucket, which refills at client-publish-rate up
  * to client-publish-burst; false (nothing taken) when it holds fewer. */
 static bool take_tokens(struct conn *c, size_t n)
@@ -135,13 +127,13 @@ int pub_client_admit(struct conn *c, const size_t *sizes, size_t n, char *why, s
     const struct config *cfg = &c->srv->cfg;
     for (size_t i = 0; i < n; i++)
         if (sizes[i] > (size_t)cfg->client_max_message_size) {
-            atomic_fetch_add_explicit(&refused_big, 1, memory_order_relaxed);
+            stats_client_refused(true);
             snprintf(why, whylen, "client-max-message-size: a message of %zu bytes, the limit is %ld",
                      sizes[i], cfg->client_max_message_size);
             return PUB_TOO_BIG;
         }
     if (!take_tokens(c, n)) {
-        atomic_fetch_add_explicit(&refused_fast, 1, memory_order_relaxed);
+        stats_client_refused(false);
         snprintf(why, whylen,
                  "client-publish-rate: over %ld messages a second (burst %ld) on this connection",
                  cfg->client_publish_rate, cfg->client_publish_burst);
@@ -312,7 +304,7 @@ static int run_batch(struct server *s, const uint8_t *data, size_t len, struct c
         return 4022;
     }
     int code = check_receivers(s, &b, untrusted);
-    if (!code && !server_can_publish(s))
+    if (!code && !publish_writable(s))
         code = 503;
     if (!code && client)
         code = admit_batch(client, &b, why, whylen);
@@ -588,7 +580,7 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
         }
         expiry = (uint32_t)v;
     }
-    if (!server_can_publish(s)) {
+    if (!publish_writable(s)) {
         const char *msg = refusal(s);
         return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", msg, strlen(msg));
     }

@@ -32,9 +32,6 @@ int pub_client_admit(struct conn *c, const size_t *sizes, size_t n, char *why, s
 /* A message a client publishes is kept client-message-ttl at most: caps
  * m's expiry (before it is published). */
 void pub_client_expiry(const struct server *s, struct msg *m);
-/* Untrusted publishes refused, by limit (PUB_TOO_BIG, PUB_TOO_FAST): for
- * /metrics, summed over every worker. */
-uint64_t pub_client_refused(int limit);
 void pub_handle_client(struct conn *c, const struct http1_request *req, const uint8_t *body,
                        size_t len);
 /* For stores that confirm later: one more message of the request being

@@ -29,6 +29,13 @@ struct msg *publish_new_message(struct server *s, const void *body, size_t len, 
     return msg_new(mid, ++s->seq, now, mid_next_tag(s, now), eff, body, len);
 }
 
+bool publish_writable(const struct server *s)
+{
+    if (s->hub)
+        return worker_store_writable((struct server *)s);
+    return s->store->writable(s);
+}
+
 void publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
     s->m.messages_in++;

@@ -8,6 +8,8 @@
 struct msg;
 struct server;
 
+/* False while the store refuses messages; the caller answers 503. */
+bool publish_writable(const struct server *s);
 struct msg *publish_new_message(struct server *s, const void *body, size_t len, uint32_t expiry);
 /* Publishes m to every channel id in ids: the store keeps it, each channel
  * stores it in its history and every subscriber gets it queued once. */

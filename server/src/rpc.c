@@ -205,7 +205,7 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
         return fail(err, rpc_error(RPC_PARAMS, "body: must be an object"));
     if (x->client && !json_is_string(json_object_get(body, "module_id")))
         return fail(err, rpc_error(RPC_PARAMS, "body: module_id must be a string"));
-    if (!server_can_publish(s)) {
+    if (!publish_writable(s)) {
         x->refused = true;
         return fail(err, rpc_error(-32000, "%s", refusal_text(s)));
     }

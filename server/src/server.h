@@ -131,9 +131,16 @@ int server_init_worker(struct server *s, struct server *home, unsigned id, char 
 /* Applies a config that home already checked: ctx (a reference the callee
  * takes, or NULL) replaces the TLS context. Each worker, on its thread. */
 void server_apply_config(struct server *s, struct config *cfg, struct ssl_ctx_st *ctx);
+/* Creates workers 1..n-1 and starts their threads. Main thread, after
+ * server_init of home and before privileges are dropped (their listening
+ * sockets join home's ports). Returns 0 or -1 with err. */
+int server_start_workers(struct server *home, char *err, size_t errlen);
+/* After home's loop has ended: waits for the other workers (each stops
+ * once its connections are closed or its shutdown timeout passes), then
+ * frees them and the hub. */
+void server_stop_workers(struct server *home);
+
 void server_keyring_load(struct sign_keyring *kr, const struct config *cfg);
 void server_keyring_free(struct sign_keyring *kr);
-/* False while the store refuses messages; the caller answers 503. */
-bool server_can_publish(const struct server *s);
 
 #endif

@@ -2,7 +2,6 @@
 
 #include "cluster.h"
 #include "http_respond.h"
-#include "pub.h"
 #include "server.h"
 #include "stats.h"
 #include "store.h"
@@ -10,6 +9,7 @@
 #include "worker.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +69,14 @@ static void transport_counts(struct buf *out, const struct metrics *m)
 {
     for (unsigned i = 0; i < n_transports; i++)
         buf_printf(out, "\"%s\":%u,", transports[i]->stat_key, m->n_subs[transports[i]->id]);
+}
+
+/* Untrusted publishes refused, by limit: summed over every worker. */
+static atomic_uint_least64_t refused_big, refused_fast;
+
+void stats_client_refused(bool too_big)
+{
+    atomic_fetch_add_explicit(too_big ? &refused_big : &refused_fast, 1, memory_order_relaxed);
 }
 
 void stats_node_json(struct server *s, struct buf *out)
@@ -188,9 +196,9 @@ void stats_metrics(struct conn *c)
            NULL, (double)m->client_publishes);
     metric(&b, "pullbox_client_publishes_refused_total", "counter",
            "Client publishes refused by a limit.", "{limit=\"client-max-message-size\"}",
-           (double)pub_client_refused(PUB_TOO_BIG));
+           (double)atomic_load_explicit(&refused_big, memory_order_relaxed));
     metric(&b, "pullbox_client_publishes_refused_total", "counter", NULL,
-           "{limit=\"client-publish-rate\"}", (double)pub_client_refused(PUB_TOO_FAST));
+           "{limit=\"client-publish-rate\"}", (double)atomic_load_explicit(&refused_fast, memory_order_relaxed));
     /* every worker's histories hold the same messages: the first's speak for all */
     metric(&b, "pullbox_history_bytes", "gauge",
            "Bytes of the messages kept as history (a message in n channels counts n times).",

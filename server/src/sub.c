@@ -5,7 +5,6 @@
 #include "first.h"
 
 #include "sub.h"
-#include "client.h"
 #include "conn.h"
 #include "gauges.h"
 #include "http1.h"
@@ -413,7 +412,8 @@ static bool query_flag(const struct http1_request *req, const char *name)
            strcmp(v, "true") == 0;
 }
 
-void sub_handle(struct conn *c, const struct http1_request *req, const struct transport_ops *tp)
+void sub_handle(struct conn *c, const struct http1_request *req, const struct transport_ops *tp,
+                sub_message_fn *on_message)
 {
     struct server *s = c->srv;
     const struct config *cfg = &s->cfg;
@@ -469,7 +469,7 @@ void sub_handle(struct conn *c, const struct http1_request *req, const struct tr
     }
     c->state = CONN_SUB;
     c->tp = tp;
-    c->on_message = client_message;
+    c->on_message = on_message;
 
     /* subscribe: the same channel listed twice is one subscription, and the
      * 4029 limit is enforced before this connection joins any channel, so

@@ -12,8 +12,14 @@ struct msg;
 struct server;
 struct transport_ops;
 
-/* A subscribe request on transport tp (transport_for picked it). */
-void sub_handle(struct conn *c, const struct http1_request *req, const struct transport_ops *tp);
+/* What the client of a subscription sends (a transport with input hands
+ * up each complete message). */
+typedef void sub_message_fn(struct conn *c, bool binary, uint8_t *p, size_t n);
+
+/* A subscribe request on transport tp (transport_for picked it); the
+ * client's own messages go to on_message. */
+void sub_handle(struct conn *c, const struct http1_request *req, const struct transport_ops *tp,
+                sub_message_fn *on_message);
 /* Queues m for c unless it has it already from this fan-out. */
 void sub_deliver(struct conn *c, struct msg *m);
 /* Builds the wire data for the deliveries queued on c and hands it to c's

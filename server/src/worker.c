@@ -7,9 +7,7 @@
 #include "store.h"
 #include "util.h"
 
-#include <openssl/ssl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -35,6 +33,13 @@ unsigned worker_count(const struct config *cfg)
         n = 1;
     }
     return (unsigned)n;
+}
+
+static void on_inbox(struct ev_loop *loop, ev_async *w, int revents);
+
+void worker_inbox_init(struct server *s)
+{
+    xq_init(&s->inbox, s->loop, on_inbox, s);
 }
 
 static void on_inbox(struct ev_loop *loop, ev_async *w, int revents)
@@ -68,65 +73,7 @@ void worker_hub_new(struct server *home, unsigned n)
     home->worker = 0;
     home->chans.presence = h->presence;
     home->chans.worker = 0;
-    xq_init(&home->inbox, home->loop, on_inbox, home);
-}
-
-static void *worker_main(void *arg)
-{
-    struct server *s = arg;
-    ev_run(s->loop, 0);
-    return NULL;
-}
-
-int worker_start(struct server *home, char *err, size_t errlen)
-{
-    struct hub *h = home->hub;
-    if (!h)
-        return 0;
-    for (unsigned i = 1; i < h->n; i++) {
-        struct server *s = xcalloc(1, sizeof *s);
-        h->w[i] = s;
-        /* a worker that cannot start ends the process at once (main
-         * returns), so what was set up is left to the exit */
-        if (server_init_worker(s, home, i, err, errlen) != 0)
-            return -1;
-        xq_init(&s->inbox, s->loop, on_inbox, s);
-    }
-    /* signals go to home's loop: the other threads never take them */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    for (unsigned i = 1; i < h->n; i++) {
-        int rc = pthread_create(&h->w[i]->thread, NULL, worker_main, h->w[i]);
-        if (rc != 0) {
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
-            snprintf(err, errlen, "workers: cannot start thread %u: %s", i, strerror(rc));
-            return -1;
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    log_info("%u workers", h->n);
-    return 0;
-}
-
-void worker_stop(struct server *home)
-{
-    struct hub *h = home->hub;
-    if (!h)
-        return;
-    for (unsigned i = 1; i < h->n; i++)
-        if (h->w[i])
-            pthread_join(h->w[i]->thread, NULL);
-    /* every thread has ended: what they owned is freed from here */
-    for (unsigned i = 1; i < h->n; i++) {
-        struct server *s = h->w[i];
-        if (!s)
-            continue;
-        server_deinit(s);
-        ev_loop_destroy(s->loop);
-        free(s);
-        h->w[i] = NULL;
-    }
+    worker_inbox_init(home);
 }
 
 void worker_hub_free(struct server *home)
@@ -290,59 +237,7 @@ void worker_store_unlock(struct server *s)
         pthread_mutex_unlock(&s->hub->pub_mu);
 }
 
-/* ---- control: shutdown, reload, eviction ---- */
-
-static void run_shutdown(struct server *s, struct xq_item *it)
-{
-    if (s)
-        server_shutdown(s);
-    free(it);
-}
-
-void worker_shutdown_all(struct server *home)
-{
-    struct hub *h = home->hub;
-    if (!h)
-        return;
-    for (unsigned i = 1; i < h->n; i++) {
-        struct xq_item *it = xmalloc(sizeof *it);
-        it->run = run_shutdown;
-        xq_push(&h->w[i]->inbox, it, true);
-    }
-}
-
-struct reload_item {
-    struct xq_item q;
-    struct config cfg;
-    SSL_CTX *ctx;
-};
-
-static void run_reload(struct server *s, struct xq_item *it)
-{
-    struct reload_item *r = container_of(it, struct reload_item, q);
-    if (s) {
-        server_apply_config(s, &r->cfg, r->ctx);
-    } else {
-        config_free(&r->cfg);
-        SSL_CTX_free(r->ctx);
-    }
-    free(r);
-}
-
-void worker_reload_all(struct server *home, const struct config *cfg, SSL_CTX *ctx)
-{
-    struct hub *h = home->hub;
-    if (!h)
-        return;
-    for (unsigned i = 1; i < h->n; i++) {
-        struct reload_item *r = xcalloc(1, sizeof *r);
-        r->q.run = run_reload;
-        config_dup(&r->cfg, cfg);
-        if (ctx && SSL_CTX_up_ref(ctx) == 1)
-            r->ctx = ctx;
-        xq_push(&h->w[i]->inbox, &r->q, true);
-    }
-}
+/* ---- eviction ---- */
 
 struct evict_item {
     struct xq_item q;

@@ -58,15 +58,8 @@ unsigned worker_count(const struct config *cfg);
 /* Makes the hub for n workers with home as the first (before home opens
  * its listeners and store). */
 void worker_hub_new(struct server *home, unsigned n);
-/* Creates workers 1..n-1 and starts their threads. Main thread, after
- * server_init of home and before privileges are dropped (their listening
- * sockets join home's ports). Returns 0 or -1 with err. */
-int worker_start(struct server *home, char *err, size_t errlen);
-/* After home's loop has ended: waits for the other workers (each stops
- * once its connections are closed or its shutdown timeout passes), then
- * frees them and the hub. */
-void worker_stop(struct server *home);
-
+/* Sets up s's inbox on its loop (every worker, home too). */
+void worker_inbox_init(struct server *s);
 /* Frees the hub: home's server_deinit, once every worker has stopped. */
 void worker_hub_free(struct server *home);
 
@@ -86,10 +79,6 @@ void worker_delete(struct server *s, char *const *ids, size_t n);
 bool worker_store_writable(struct server *s);
 void worker_store_lock(struct server *s);
 void worker_store_unlock(struct server *s);
-/* Home: every other worker shuts down too. */
-void worker_shutdown_all(struct server *home);
-/* Home: every other worker applies a copy of cfg and a reference to ctx. */
-void worker_reload_all(struct server *home, const struct config *cfg, struct ssl_ctx_st *ctx);
 /* Before the loop sleeps: runs the inbox and lets the store write what
  * this worker published (before any answer goes out). */
 void worker_before_sleep(struct server *s);
