@@ -29,6 +29,10 @@
  * each request or frame is handled, so one answer may go past it. */
 #define CONN_OUT_PAUSE (16 * 1024)
 
+/* Connections of the backlog written per loop turn: a few hundred writes,
+ * about a millisecond, between two polls. */
+#define CONN_BACKLOG_SLICE 256
+
 static const char conn_err_peer[] = "peer closed";
 static const char conn_err_io[] = "socket error";
 static const char conn_err_timeout[] = "timeout";
@@ -122,10 +126,24 @@ void conn_accept(struct listener *l, int fd, const struct addr_key *peer)
 
 void conn_schedule_flush(struct conn *c)
 {
+    if (c->flags & CONN_F_BACKLOG) {
+        /* output other than a big fan-out's (an answer, a ping, a small
+         * channel's message) goes this turn, and what waited with it */
+        list_del(&c->flush_node);
+        c->flags &= (uint16_t)~(CONN_F_PENDING | CONN_F_BACKLOG);
+    }
     if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
         return;
     c->flags |= CONN_F_PENDING;
     list_add_tail(&c->srv->pending, &c->flush_node);
+}
+
+void conn_schedule_backlog(struct conn *c)
+{
+    if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
+        return;
+    c->flags |= CONN_F_PENDING | CONN_F_BACKLOG;
+    list_add_tail(&c->srv->backlog, &c->flush_node);
 }
 
 bool conn_output_full(const struct conn *c)
@@ -271,7 +289,7 @@ void conn_close(struct conn *c, const char *reason)
         list_del(&c->stall_node);
     if (c->flags & CONN_F_PENDING) {
         list_del(&c->flush_node);
-        c->flags &= (uint16_t)~CONN_F_PENDING;
+        c->flags &= (uint16_t)~(CONN_F_PENDING | CONN_F_BACKLOG);
     }
     list_del(&c->node);
     list_add_tail(&s->closing, &c->node);
@@ -526,43 +544,79 @@ static void conn_write(struct conn *c)
     }
 }
 
+/* Writes one connection taken off the pending list or the backlog. */
+static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct conn *c))
+{
+    /* slow means: what earlier turns queued is still unread, and more
+     * is coming. Judged on what the last write left, before this turn's
+     * data is added, so one big burst (a catch-up of large messages) is
+     * written, not taken for a reader that stalled. Every connection, in
+     * every state: pings and answers count as much as deliveries */
+    if (c->out_mark > (size_t)s->cfg.max_output_buffer) {
+        s->m.drops_slow++;
+        conn_close(c, "output queue over max-output-buffer");
+        return;
+    }
+    if (c->n_pend)
+        prepare(c);
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    if (!(c->flags & CONN_F_WRITING))
+        conn_write(c);
+    /* input that waited (a long poll answered, output that drained) is
+     * handled now: a read event fed while the loop is about to sleep
+     * would wait for its next wake-up. Only what is buffered: bounded */
+    if (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && c->in.len &&
+        !conn_output_full(c)) {
+        handle_input(c);
+        account_input(c);
+    }
+    if (!(c->flags & CONN_F_CLOSING))
+        c->out_mark = c->out.bytes;
+    update_reading(c);
+}
+
 /* Runs before the loop sleeps: turns queued deliveries into wire data
- * (with prepare, the subscription layer's) and writes every connection that
- * has output, one writev each. */
+ * (with prepare, the subscription layer's) and writes every connection
+ * that has output, one writev each. Everything on the pending list is
+ * written; of the backlog (the rest of a big fan-out) CONN_BACKLOG_SLICE
+ * connections, and while some remain the loop does not block, so that it
+ * polls between slices: the requests that came meanwhile (a publish, a
+ * /health) are served and answered before the fan-out has ended. */
 void conn_flush_all(struct server *s, void (*prepare)(struct conn *c))
 {
-    while (!list_empty(&s->pending)) {
-        struct conn *c = list_first(&s->pending, struct conn, flush_node);
+    unsigned slice = CONN_BACKLOG_SLICE;
+    for (;;) {
+        struct conn *c;
+        if (!list_empty(&s->pending))
+            c = list_first(&s->pending, struct conn, flush_node);
+        else if (slice && !list_empty(&s->backlog))
+            c = (slice--, list_first(&s->backlog, struct conn, flush_node));
+        else
+            break;
         list_del(&c->flush_node);
-        c->flags &= (uint16_t)~CONN_F_PENDING;
-        /* slow means: what earlier turns queued is still unread, and more
-         * is coming. Judged on what the last write left, before this turn's
-         * data is added, so one big burst (a catch-up of large messages) is
-         * written, not taken for a reader that stalled. Every connection, in
-         * every state: pings and answers count as much as deliveries */
-        if (c->out_mark > (size_t)s->cfg.max_output_buffer) {
-            s->m.drops_slow++;
-            conn_close(c, "output queue over max-output-buffer");
-            continue;
-        }
-        if (c->n_pend)
-            prepare(c);
-        if (c->flags & CONN_F_CLOSING)
-            continue;
-        if (!(c->flags & CONN_F_WRITING))
-            conn_write(c);
-        /* input that waited (a long poll answered, output that drained) is
-         * handled now: a read event fed while the loop is about to sleep
-         * would wait for its next wake-up. Only what is buffered: bounded */
-        if (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && c->in.len &&
-            !conn_output_full(c)) {
-            handle_input(c);
-            account_input(c);
-        }
-        if (!(c->flags & CONN_F_CLOSING))
-            c->out_mark = c->out.bytes;
-        update_reading(c);
+        c->flags &= (uint16_t)~(CONN_F_PENDING | CONN_F_BACKLOG);
+        flush_one(s, c, prepare);
     }
+    if (list_empty(&s->backlog))
+        ev_idle_stop(s->loop, &s->backlog_idle);
+    else
+        ev_idle_start(s->loop, &s->backlog_idle);
+}
+
+/* Active while the backlog holds connections: its being there keeps the
+ * loop from blocking; the before-sleep hook does the work. */
+static void on_backlog(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+}
+
+void conn_backlog_init(struct server *s)
+{
+    list_init(&s->backlog);
+    ev_idle_init(&s->backlog_idle, on_backlog);
 }
 
 static void on_write(struct ev_loop *loop, ev_io *w, int revents)

@@ -52,6 +52,7 @@ enum tlist {
 #define CONN_F_HEAD (1u << 10)        /* the current request is HEAD: no body */
 #define CONN_F_CATCHUP (1u << 11)     /* subscribed, the store still fetches its catch-up */
 #define CONN_F_READ_PAUSED (1u << 12) /* not read until its output drains (backpressure) */
+#define CONN_F_BACKLOG (1u << 13)     /* (with PENDING) on the backlog: a big fan-out's rest */
 
 struct listener;
 struct pub_ack;
@@ -71,7 +72,7 @@ struct conn {
     uint16_t n_links;
     struct list_node node;       /* server.conns */
     struct list_node timer_node; /* server.timers[tlist] */
-    struct list_node flush_node; /* server.pending */
+    struct list_node flush_node; /* server.pending or server.backlog */
     struct list_node stall_node; /* server.stalled, while the socket takes nothing */
     double deadline;
     double stall_deadline; /* send-timeout: closed unless the peer reads by then */
@@ -134,6 +135,12 @@ void conn_send(struct conn *c, const void *p, size_t n);
  * no copies), and queues whatever the socket did not take. */
 void conn_send_pieces(struct conn *c, const struct conn_piece *v, size_t n);
 void conn_schedule_flush(struct conn *c);
+/* Schedules a flush on the backlog, which is written a slice per loop
+ * turn after everything else (the rest of a big fan-out); anything that
+ * schedules c the usual way meanwhile takes it off the backlog. */
+void conn_schedule_backlog(struct conn *c);
+/* Sets up s's backlog (before the loop runs). */
+void conn_backlog_init(struct server *s);
 /* True while c has more output queued than it may have before its input is
  * read on: request and frame loops stop there, and reading resumes once the
  * peer has taken the output (backpressure). */

@@ -15,6 +15,10 @@
 
 #include <string.h>
 
+/* Subscribers of one publish written in the turn it came; the rest go on
+ * the backlog. */
+#define PUBLISH_WRITE_NOW 256
+
 struct msg *publish_new_message(struct server *s, const void *body, size_t len, uint32_t expiry)
 {
     uint32_t now = (uint32_t)ev_now(s->loop);
@@ -51,6 +55,7 @@ void publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 void publish_fanout(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
     double now = ev_now(s->loop);
+    size_t queued = 0;
     if (s->hub)
         mid_note_issued(s, m->mid);
     for (size_t i = 0; i < n; i++) {
@@ -66,7 +71,10 @@ void publish_fanout(struct server *s, struct msg *m, char *const *ids, size_t n)
         list_for_each_safe(pos, tmp, &ch->subs)
         {
             struct sub_link *l = container_of(pos, struct sub_link, chan_node);
-            sub_deliver(l->c, m);
+            /* queued for everyone now (so each subscriber's messages stay in
+             * order), written now for the first ones, the rest a slice per
+             * loop turn (conn_flush_all) */
+            sub_deliver(l->c, m, queued++ >= PUBLISH_WRITE_NOW);
         }
         chan_release_if_unused(&s->chans, ch, now);
     }

@@ -480,6 +480,7 @@ static void init_lists(struct server *s)
     s->store_hooks = &hooks;
     list_init(&s->conns);
     list_init(&s->pending);
+    conn_backlog_init(s);
     list_init(&s->closing);
     for (int i = 0; i < TL_COUNT; i++)
         list_init(&s->timers[i]);
@@ -601,6 +602,7 @@ void server_deinit(struct server *s)
     s->listeners = NULL;
     s->n_listeners = 0;
     ev_prepare_stop(s->loop, &s->before_sleep);
+    ev_idle_stop(s->loop, &s->backlog_idle);
     ev_timer_stop(s->loop, &s->tick);
     ev_timer_stop(s->loop, &s->shutdown_timer);
     ev_signal_stop(s->loop, &s->sigterm);

@@ -76,6 +76,8 @@ struct server {
     struct chan_registry chans;
     struct list_node conns;
     struct list_node pending;
+    struct list_node backlog; /* conns with a big fan-out's deliveries: a slice per turn */
+    ev_idle backlog_idle;     /* active while the backlog holds any */
     struct list_node closing;
     struct list_node timers[TL_COUNT];
     struct list_node stalled; /* conns whose writes block, oldest stall first */

@@ -36,7 +36,7 @@ static void queue_msg(struct conn *c, struct msg *m)
     c->pend_bytes += m->body_len;
 }
 
-void sub_deliver(struct conn *c, struct msg *m)
+void sub_deliver(struct conn *c, struct msg *m, bool later)
 {
     if (c->last_seq == m->seq || (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)))
         return;
@@ -48,7 +48,11 @@ void sub_deliver(struct conn *c, struct msg *m)
     c->last_seq = m->seq;
     queue_msg(c, m);
     /* while the store fetches the catch-up, live messages wait behind it */
-    if (!(c->flags & CONN_F_CATCHUP))
+    if (c->flags & CONN_F_CATCHUP)
+        return;
+    if (later)
+        conn_schedule_backlog(c);
+    else
         conn_schedule_flush(c);
 }
 
@@ -233,7 +237,7 @@ static void catch_up(struct conn *c, const char *mid, struct catchup *cu)
     }
     /* the store may have found mid unknown, and cleared c->lp_mid */
     for (size_t i = collect_local(c, *mid ? c->lp_mid : mid, cu); i < cu->n; i++)
-        sub_deliver(c, cu->v[i]);
+        sub_deliver(c, cu->v[i], false);
 }
 
 void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok)

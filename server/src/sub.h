@@ -20,8 +20,9 @@ typedef void sub_message_fn(struct conn *c, bool binary, uint8_t *p, size_t n);
  * client's own messages go to on_message. */
 void sub_handle(struct conn *c, const struct http1_request *req, const struct transport_ops *tp,
                 sub_message_fn *on_message);
-/* Queues m for c unless it has it already from this fan-out. */
-void sub_deliver(struct conn *c, struct msg *m);
+/* Queues m for c unless it has it already from this fan-out; written this
+ * turn, or with later (the rest of a big fan-out) from the backlog. */
+void sub_deliver(struct conn *c, struct msg *m, bool later);
 /* Builds the wire data for the deliveries queued on c and hands it to c's
  * transport (conn_flush_all's prepare step). */
 void sub_flush(struct conn *c);
