@@ -30,7 +30,8 @@ struct transport_ops {
     /* what /server-stat/ ("websockets") and /metrics ({transport="websocket"})
      * call its subscribers */
     const char *stat_key, *metric_label;
-    /* index in transports[] and in the gauges */
+    /* its index in transports[] (tests/integration/06-layering.py checks),
+     * which is also its place in the gauges */
     unsigned id;
     /* the config key of its path (a prefix; every transport's path takes
      * every transport's requests, as Push server 2.0's do) */

@@ -4,7 +4,8 @@ module reaches, through the functions and tables it names, a module that
 names it back. Read from the built objects (nm), so a call added anywhere
 is seen whatever header it came through. Also: the connection layer and the
 transports name no module of the request, subscription or publish layers,
-and every transport in transports[] is a file of its own."""
+and every transport in transports[] is a file of its own, whose id is its
+place in the table."""
 import collections
 import glob
 import os
@@ -61,7 +62,11 @@ for low in ["conn", "http_request", "http_respond", "gauges"] + transports:
 table = open(os.path.join(ROOT, "server/src/transport.c")).read()
 entries = re.findall(r"&(transport_\w+),", table)
 ok(len(entries) >= 3, "transports[] lists the transports (%s)" % ", ".join(entries))
-for e in entries:
+for i, e in enumerate(entries):
     ok(e in transports and defined.get(e) == e,
        "%s is defined in a file of its own (%s.c)" % (e, e))
+    src = open(os.path.join(ROOT, "server/src/%s.c" % e)).read()
+    m = re.search(r"\.id = (\d+),", src)
+    ok(m is not None and int(m.group(1)) == i,
+       "%s's id is its place in transports[] (%d): its gauges are its own" % (e, i))
 done()
