@@ -63,6 +63,17 @@ static void deliver(struct conn *c, struct conn_piece *v, size_t n, size_t len,
         conn_close_after_write(c);
 }
 
+/* Deliveries already queued for c (the rest of a big fan-out waits on
+ * the backlog for its slice) are its answer, written this turn: a 304
+ * naming the newest stored mid would make the client skip them. */
+static bool answer_queued(struct conn *c)
+{
+    if (!c->n_pend || (c->flags & CONN_F_CATCHUP))
+        return false;
+    conn_schedule_flush(c);
+    return true;
+}
+
 /* Nothing came in time (or the subscription must end): the 304 of Push
  * server 2.0, with the mid the next poll starts after. */
 static void timeout(struct conn *c)
@@ -114,7 +125,15 @@ static void end(struct conn *c, uint16_t code, const char *reason)
     }
     if (code == 1001)
         c->flags &= (uint16_t)~CONN_F_KEEPALIVE;
-    timeout(c);
+    if (!answer_queued(c))
+        timeout(c);
+}
+
+/* The poll's timer: its 304, unless deliveries wait for their slice. */
+static void expire(struct conn *c)
+{
+    if (!answer_queued(c))
+        timeout(c);
 }
 
 static const char *path(const struct config *cfg)
@@ -132,6 +151,6 @@ const struct transport_ops transport_longpoll = {
     .forced_fmt = -1,
     .start = start,
     .deliver = deliver,
-    .ping = timeout,
+    .ping = expire,
     .end = end,
 };
