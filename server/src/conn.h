@@ -1,8 +1,9 @@
 /* A connection: its socket (plain or TLS), input buffer, output queue,
- * timeouts and deferred close, and the framing of HTTP requests on it. What
- * a request means is the server's request handler's business (http.c), and
- * what a subscription sends is its transport's (transport.h): this layer
- * calls neither directly, only through s->on_request and c->tp. */
+ * write scheduling (the pending list, and the backlog a big fan-out is
+ * written from a slice per loop turn), timeouts and deferred close. What
+ * its bytes mean is the protocol's business (c->tp: HTTP requests first,
+ * then maybe a subscriber transport), and this layer calls it only through
+ * that table. */
 #ifndef PULLBOX_CONN_H
 #define PULLBOX_CONN_H
 
