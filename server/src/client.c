@@ -58,4 +58,3 @@ void client_message(struct conn *c, bool binary, uint8_t *p, size_t n)
         c->tp->send(c, true, out.data, out.len);
     buf_deinit(&out);
 }
-

@@ -130,7 +130,7 @@ void conn_schedule_flush(struct conn *c)
         /* output other than a big fan-out's (an answer, a ping, a small
          * channel's message) goes this turn, and what waited with it */
         list_del(&c->flush_node);
-        c->flags &= (uint16_t)~(CONN_F_PENDING | CONN_F_BACKLOG);
+        c->flags &= (uint16_t) ~(CONN_F_PENDING | CONN_F_BACKLOG);
     }
     if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
         return;
@@ -289,7 +289,7 @@ void conn_close(struct conn *c, const char *reason)
         list_del(&c->stall_node);
     if (c->flags & CONN_F_PENDING) {
         list_del(&c->flush_node);
-        c->flags &= (uint16_t)~(CONN_F_PENDING | CONN_F_BACKLOG);
+        c->flags &= (uint16_t) ~(CONN_F_PENDING | CONN_F_BACKLOG);
     }
     list_del(&c->node);
     list_add_tail(&s->closing, &c->node);
@@ -566,8 +566,7 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
     /* input that waited (a long poll answered, output that drained) is
      * handled now: a read event fed while the loop is about to sleep
      * would wait for its next wake-up. Only what is buffered: bounded */
-    if (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && c->in.len &&
-        !conn_output_full(c)) {
+    if (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && c->in.len && !conn_output_full(c)) {
         handle_input(c);
         account_input(c);
     }
@@ -595,7 +594,7 @@ void conn_flush_all(struct server *s, void (*prepare)(struct conn *c))
         else
             break;
         list_del(&c->flush_node);
-        c->flags &= (uint16_t)~(CONN_F_PENDING | CONN_F_BACKLOG);
+        c->flags &= (uint16_t) ~(CONN_F_PENDING | CONN_F_BACKLOG);
         flush_one(s, c, prepare);
     }
     if (list_empty(&s->backlog))

@@ -231,7 +231,6 @@ static void process_input(struct conn *c)
         buf_deinit(&c->in); /* idle connections keep no input buffer */
 }
 
-
 static void end(struct conn *c, uint16_t status, const char *text)
 {
     reject(c, status, text);

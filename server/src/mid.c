@@ -41,9 +41,8 @@ void mid_note_issued(const struct server *s, const char *mid)
         return; /* a mid of an earlier run (the journal's) */
     uint64_t n = strtoull(mid + 10, NULL, 10);
     uint64_t cur = atomic_load_explicit(&issued_counter, memory_order_relaxed);
-    while (cur < n && !atomic_compare_exchange_weak_explicit(&issued_counter, &cur, n,
-                                                             memory_order_relaxed,
-                                                             memory_order_relaxed))
+    while (cur < n && !atomic_compare_exchange_weak_explicit(
+                          &issued_counter, &cur, n, memory_order_relaxed, memory_order_relaxed))
         ;
 }
 
@@ -62,8 +61,8 @@ bool mid_issued(const struct server *s, const char *mid)
 {
     if (s->store->fans_out)
         return true;
-    uint64_t counter = s->hub ? atomic_load_explicit(&issued_counter, memory_order_relaxed)
-                              : s->mid_counter;
+    uint64_t counter =
+        s->hub ? atomic_load_explicit(&issued_counter, memory_order_relaxed) : s->mid_counter;
     char top[27];
     snprintf(top, sizeof top, "%010u%016llu", s->start_time, (unsigned long long)counter);
     return strcmp(mid, top) <= 0;

@@ -198,7 +198,8 @@ void stats_metrics(struct conn *c)
            "Client publishes refused by a limit.", "{limit=\"client-max-message-size\"}",
            (double)atomic_load_explicit(&refused_big, memory_order_relaxed));
     metric(&b, "pullbox_client_publishes_refused_total", "counter", NULL,
-           "{limit=\"client-publish-rate\"}", (double)atomic_load_explicit(&refused_fast, memory_order_relaxed));
+           "{limit=\"client-publish-rate\"}",
+           (double)atomic_load_explicit(&refused_fast, memory_order_relaxed));
     /* every worker's histories hold the same messages: the first's speak for all */
     metric(&b, "pullbox_history_bytes", "gauge",
            "Bytes of the messages kept as history (a message in n channels counts n times).",

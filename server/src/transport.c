@@ -27,8 +27,7 @@ static bool on_path(const struct http1_request *req, const char *prefix)
 
 /* Any transport's path takes the request; the first transport that claims
  * it serves it, and the one that claims nothing takes the rest. */
-const struct transport_ops *transport_for(const struct config *cfg,
-                                          const struct http1_request *req)
+const struct transport_ops *transport_for(const struct config *cfg, const struct http1_request *req)
 {
     bool own[TRANSPORT_MAX], any = false;
     for (unsigned i = 0; i < n_transports; i++)

@@ -39,17 +39,15 @@ static void deliver(struct conn *c, struct conn_piece *v, size_t n, size_t len,
     struct server *s = c->srv;
     char date[30], head[512];
     msg_http_date(newest->created, date);
-    bool keep =
-        (c->flags & CONN_F_KEEPALIVE) && !(c->flags & CONN_F_PEER_EOF) && !s->shutting_down;
+    bool keep = (c->flags & CONN_F_KEEPALIVE) && !(c->flags & CONN_F_PEER_EOF) && !s->shutting_down;
     /* push-stream cursor headers too, for V1/V2 clients that send them back */
-    int hl = snprintf(head, sizeof head,
-                      "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-                      "Access-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\n"
-                      "Last-Modified: %s\r\nEtag: %u\r\nContent-Length: %zu\r\n%s\r\n",
-                      c->fmt == FMT_PB ? "application/octet-stream" : "text/plain", date,
-                      newest->tag, len,
-                      keep ? (c->http_minor ? "" : "Connection: keep-alive\r\n")
-                           : "Connection: close\r\n");
+    int hl = snprintf(
+        head, sizeof head,
+        "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+        "Access-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\n"
+        "Last-Modified: %s\r\nEtag: %u\r\nContent-Length: %zu\r\n%s\r\n",
+        c->fmt == FMT_PB ? "application/octet-stream" : "text/plain", date, newest->tag, len,
+        keep ? (c->http_minor ? "" : "Connection: keep-alive\r\n") : "Connection: close\r\n");
     v[0] = (struct conn_piece){.p = head, .len = (size_t)hl};
     conn_uncount(c); /* whoever has the answer must not see it still counted */
     conn_send_pieces(c, v, n);
