@@ -463,6 +463,11 @@ def main():
     if os.path.exists(hpath):
         out.append(open(hpath).read().rstrip("\n"))
         out.append("")
+    # publish and /health answers during big fan-outs (bench/publatency, by hand): kept too
+    ppath = os.path.join(os.path.dirname(os.path.abspath(__file__)), "publatency.md")
+    if os.path.exists(ppath):
+        out.append(open(ppath).read().rstrip("\n"))
+        out.append("")
     made = plot(POINTS, table, a.plots)
     if made:
         out.append("## Plots")

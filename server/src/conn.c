@@ -1,12 +1,14 @@
 #include "first.h"
 
-#include "server.h"
+#include "conn.h"
+#include "gauges.h"
 #include "log.h"
 #include "msg.h"
+#include "server.h"
 #include "tls.h"
+#include "transport.h"
 #include "util.h"
 #include "worker.h"
-#include "ws.h"
 
 #include <errno.h>
 #include <openssl/err.h>
@@ -27,6 +29,10 @@
  * each request or frame is handled, so one answer may go past it. */
 #define CONN_OUT_PAUSE (16 * 1024)
 
+/* Connections of the backlog written per loop turn: a few hundred writes,
+ * about a millisecond, between two polls. */
+#define CONN_BACKLOG_SLICE 256
+
 static const char conn_err_peer[] = "peer closed";
 static const char conn_err_io[] = "socket error";
 static const char conn_err_timeout[] = "timeout";
@@ -34,7 +40,6 @@ static const char conn_err_send_timeout[] = "peer takes no output (send-timeout)
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
-static void reject(struct conn *c, int status, const char *text);
 static void handle_input(struct conn *c);
 
 static double tl_interval(const struct server *s, enum tlist tl)
@@ -84,6 +89,7 @@ void conn_accept(struct listener *l, int fd, const struct addr_key *peer)
     c->srv = s;
     c->role = (uint8_t)l->role;
     c->state = CONN_HTTP;
+    c->tp = l->proto;
     c->tlist = TL_NONE;
     c->since = ev_now(s->loop);
     buf_init(&c->in);
@@ -110,7 +116,7 @@ void conn_accept(struct listener *l, int fd, const struct addr_key *peer)
     }
     s->m.connections_total++;
     s->m.n_conns++;
-    worker_gauges_changed(s);
+    gauges_changed(s);
     if (c->role == ROLE_SUBSCRIBE) {
         s->m.n_client_conns++;
         if (s->hub)
@@ -120,10 +126,24 @@ void conn_accept(struct listener *l, int fd, const struct addr_key *peer)
 
 void conn_schedule_flush(struct conn *c)
 {
+    if (c->flags & CONN_F_BACKLOG) {
+        /* output other than a big fan-out's (an answer, a ping, a small
+         * channel's message) goes this turn, and what waited with it */
+        list_del(&c->flush_node);
+        c->flags &= (uint16_t) ~(CONN_F_PENDING | CONN_F_BACKLOG);
+    }
     if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
         return;
     c->flags |= CONN_F_PENDING;
     list_add_tail(&c->srv->pending, &c->flush_node);
+}
+
+void conn_schedule_backlog(struct conn *c)
+{
+    if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
+        return;
+    c->flags |= CONN_F_PENDING | CONN_F_BACKLOG;
+    list_add_tail(&c->srv->backlog, &c->flush_node);
 }
 
 bool conn_output_full(const struct conn *c)
@@ -145,7 +165,8 @@ bool conn_input_budget_full(const struct conn *c, size_t more)
 static void account_input(struct conn *c)
 {
     size_t now = c->in.cap > CONN_READ_CHUNK ? c->in.cap : 0;
-    now += wsconn_buffered(c);
+    if (c->tp && c->tp->held)
+        now += c->tp->held(c);
     c->srv->in_large = c->srv->in_large - c->in_charged + now;
     c->in_charged = now;
 }
@@ -158,11 +179,11 @@ static bool input_refused(struct conn *c)
         !conn_input_budget_full(c, c->in.cap))
         return false;
     c->srv->m.drops_limit++;
-    if (c->state == CONN_WS) {
+    if (c->state == CONN_SUB) {
         c->in.len = 0;
-        wsconn_close(c, WS_CLOSE_TRY_AGAIN, "server busy: max-input-memory, retry later");
+        c->tp->end(c, 1013, "server busy: max-input-memory, retry later"); /* try again later */
     } else {
-        reject(c, 503, "Server busy: requests held exceed max-input-memory, retry later");
+        c->tp->end(c, 503, "Server busy: requests held exceed max-input-memory, retry later");
     }
     return true;
 }
@@ -247,15 +268,10 @@ void conn_uncount(struct conn *c)
     if (!(c->flags & CONN_F_COUNTED))
         return;
     c->flags &= (uint16_t)~CONN_F_COUNTED;
-    if (s->hub)
-        worker_count_format(s, c->fmt, -1);
-    if (c->state == CONN_LONGPOLL)
-        s->m.n_longpoll--;
-    else if (c->state == CONN_WS)
-        s->m.n_ws--;
-    else if (c->state == CONN_SSE)
-        s->m.n_sse--;
-    worker_gauges_changed(s);
+    gauges_count_format(s, c->fmt, -1);
+    if (c->state == CONN_SUB)
+        s->m.n_subs[c->tp->id]--;
+    gauges_changed(s);
 }
 
 void conn_close(struct conn *c, const char *reason)
@@ -273,7 +289,7 @@ void conn_close(struct conn *c, const char *reason)
         list_del(&c->stall_node);
     if (c->flags & CONN_F_PENDING) {
         list_del(&c->flush_node);
-        c->flags &= (uint16_t)~CONN_F_PENDING;
+        c->flags &= (uint16_t) ~(CONN_F_PENDING | CONN_F_BACKLOG);
     }
     list_del(&c->node);
     list_add_tail(&s->closing, &c->node);
@@ -300,13 +316,14 @@ static void conn_free(struct conn *c)
     if (c->ssl)
         SSL_free(c->ssl);
     close(c->fd);
-    wsconn_free(c);
+    if (c->tp && c->tp->free)
+        c->tp->free(c);
     outq_clear(&c->out);
     buf_deinit(&c->in);
     free(c->user_id);
     s->in_large -= c->in_charged;
     s->m.n_conns--;
-    worker_gauges_changed(s);
+    gauges_changed(s);
     if (c->peer_counted)
         addr_table_release(s->home->addrs, &c->peer);
     if (c->role == ROLE_SUBSCRIBE) {
@@ -361,11 +378,9 @@ static void want_write(struct conn *c, bool on)
 static bool input_full(const struct conn *c)
 {
     const struct config *cfg = &c->srv->cfg;
-    size_t limit = (size_t)cfg->max_header_size + (size_t)cfg->max_body_size + 4096;
-    if (c->state == CONN_WS)
-        limit = (size_t)cfg->max_ws_frame_size + 64;
-    else if (c->state != CONN_HTTP)
-        limit = (size_t)cfg->max_header_size;
+    size_t limit = (size_t)cfg->max_header_size;
+    if (c->state != CONN_PUBWAIT && c->tp && c->tp->input_cap)
+        limit = c->tp->input_cap(c);
     return c->in.len >= limit;
 }
 
@@ -529,42 +544,78 @@ static void conn_write(struct conn *c)
     }
 }
 
-/* Runs before the loop sleeps: turns queued deliveries into wire data and
- * writes every connection that has output, one writev each. */
-void conn_flush_all(struct server *s)
+/* Writes one connection taken off the pending list or the backlog. */
+static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct conn *c))
 {
-    while (!list_empty(&s->pending)) {
-        struct conn *c = list_first(&s->pending, struct conn, flush_node);
-        list_del(&c->flush_node);
-        c->flags &= (uint16_t)~CONN_F_PENDING;
-        /* slow means: what earlier turns queued is still unread, and more
-         * is coming. Judged on what the last write left, before this turn's
-         * data is added, so one big burst (a catch-up of large messages) is
-         * written, not taken for a reader that stalled. Every connection, in
-         * every state: pings and answers count as much as deliveries */
-        if (c->out_mark > (size_t)s->cfg.max_output_buffer) {
-            s->m.drops_slow++;
-            conn_close(c, "output queue over max-output-buffer");
-            continue;
-        }
-        if (c->n_pend)
-            sub_flush(c);
-        if (c->flags & CONN_F_CLOSING)
-            continue;
-        if (!(c->flags & CONN_F_WRITING))
-            conn_write(c);
-        /* input that waited (a long poll answered, output that drained) is
-         * handled now: a read event fed while the loop is about to sleep
-         * would wait for its next wake-up. Only what is buffered: bounded */
-        if (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && c->in.len &&
-            !conn_output_full(c)) {
-            handle_input(c);
-            account_input(c);
-        }
-        if (!(c->flags & CONN_F_CLOSING))
-            c->out_mark = c->out.bytes;
-        update_reading(c);
+    /* slow means: what earlier turns queued is still unread, and more
+     * is coming. Judged on what the last write left, before this turn's
+     * data is added, so one big burst (a catch-up of large messages) is
+     * written, not taken for a reader that stalled. Every connection, in
+     * every state: pings and answers count as much as deliveries */
+    if (c->out_mark > (size_t)s->cfg.max_output_buffer) {
+        s->m.drops_slow++;
+        conn_close(c, "output queue over max-output-buffer");
+        return;
     }
+    if (c->n_pend)
+        prepare(c);
+    if (c->flags & CONN_F_CLOSING)
+        return;
+    if (!(c->flags & CONN_F_WRITING))
+        conn_write(c);
+    /* input that waited (a long poll answered, output that drained) is
+     * handled now: a read event fed while the loop is about to sleep
+     * would wait for its next wake-up. Only what is buffered: bounded */
+    if (!(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)) && c->in.len && !conn_output_full(c)) {
+        handle_input(c);
+        account_input(c);
+    }
+    if (!(c->flags & CONN_F_CLOSING))
+        c->out_mark = c->out.bytes;
+    update_reading(c);
+}
+
+/* Runs before the loop sleeps: turns queued deliveries into wire data
+ * (with prepare, the subscription layer's) and writes every connection
+ * that has output, one writev each. Everything on the pending list is
+ * written; of the backlog (the rest of a big fan-out) CONN_BACKLOG_SLICE
+ * connections, and while some remain the loop does not block, so that it
+ * polls between slices: the requests that came meanwhile (a publish, a
+ * /health) are served and answered before the fan-out has ended. */
+void conn_flush_all(struct server *s, void (*prepare)(struct conn *c))
+{
+    unsigned slice = CONN_BACKLOG_SLICE;
+    for (;;) {
+        struct conn *c;
+        if (!list_empty(&s->pending))
+            c = list_first(&s->pending, struct conn, flush_node);
+        else if (slice && !list_empty(&s->backlog))
+            c = (slice--, list_first(&s->backlog, struct conn, flush_node));
+        else
+            break;
+        list_del(&c->flush_node);
+        c->flags &= (uint16_t) ~(CONN_F_PENDING | CONN_F_BACKLOG);
+        flush_one(s, c, prepare);
+    }
+    if (list_empty(&s->backlog))
+        ev_idle_stop(s->loop, &s->backlog_idle);
+    else
+        ev_idle_start(s->loop, &s->backlog_idle);
+}
+
+/* Active while the backlog holds connections: its being there keeps the
+ * loop from blocking; the before-sleep hook does the work. */
+static void on_backlog(struct ev_loop *loop, ev_idle *w, int revents)
+{
+    (void)loop;
+    (void)w;
+    (void)revents;
+}
+
+void conn_backlog_init(struct server *s)
+{
+    list_init(&s->backlog);
+    ev_idle_init(&s->backlog_idle, on_backlog);
 }
 
 static void on_write(struct ev_loop *loop, ev_io *w, int revents)
@@ -575,241 +626,20 @@ static void on_write(struct ev_loop *loop, ev_io *w, int revents)
     conn_write(c);
 }
 
-/* ---- HTTP request framing ---- */
-
-static void reject(struct conn *c, int status, const char *text)
-{
-    c->srv->m.http_errors++;
-    c->in.len = 0;
-    c->in_body = false;
-    c->flags &= (uint16_t)~CONN_F_KEEPALIVE;
-    http_respond(c, status, "text/plain", NULL, text, strlen(text));
-    conn_close_after_write(c);
-}
-
-/* A head past max-header-size: 414 when the request line alone is, as
- * nginx tells a long URI from too many or too long header fields. */
-static void reject_too_large(struct conn *c)
-{
-    size_t max = (size_t)c->srv->cfg.max_header_size;
-    const uint8_t *eol = memchr(c->in.data, '\n', c->in.len < max ? c->in.len : max);
-    if (!eol)
-        reject(c, 414, "Request line too long (max-header-size)");
-    else
-        reject(c, 431, "Request header fields too large (max-header-size)");
-}
-
-static bool header_duplicated(const struct http1_request *req, const char *name)
-{
-    int n = 0;
-    for (size_t i = 0; i < req->num_headers; i++)
-        if (str_ieq(req->headers[i].name, req->headers[i].name_len, name))
-            n++;
-    return n > 1;
-}
-
-/* A Host value nginx would route: a name, an IPv4 address or a bracketed
- * IPv6 one, and a port; no path, no backslash, no "..". */
-static bool host_valid(const char *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        char ch = v[i];
-        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-                  (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == ':' || ch == '[' ||
-                  ch == ']' || ch == '_';
-        if (!ok || (ch == '.' && i + 1 < n && v[i + 1] == '.'))
-            return false;
-    }
-    return true;
-}
-
-/* What nginx refuses before it routes a request is refused here too, each
- * with its own status and text. Returns false after answering. */
-static bool request_acceptable(struct conn *c, const struct http1_request *req)
-{
-    const struct http1_header *host = http1_find_header(req, "Host");
-    if (req->minor_version == 1 && !host) {
-        reject(c, 400, "HTTP/1.1 request without a Host header");
-        return false;
-    }
-    if (host && (header_duplicated(req, "Host") || !host_valid(host->value, host->value_len))) {
-        reject(c, 400, "Duplicate or malformed Host header");
-        return false;
-    }
-    if (http1_check_escapes(req->target, req->target_len) != 0) {
-        reject(c, 400, "Malformed percent-encoding in the request target");
-        return false;
-    }
-    /* HTTP/1.0 has no chunked coding: such a request is framed differently
-     * by whoever forwarded it (RFC 9112 6.1) */
-    if (req->minor_version == 0 && http1_find_header(req, "Transfer-Encoding")) {
-        reject(c, 400, "Transfer-Encoding in an HTTP/1.0 request");
-        return false;
-    }
-    return true;
-}
-
-/* Decides how the body of a just-parsed request is framed. Returns false
- * after answering an error. */
-static bool start_body(struct conn *c, const struct http1_request *req, int head_len)
-{
-    const struct config *cfg = &c->srv->cfg;
-    c->head_len = (uint32_t)head_len;
-    c->body_have = 0;
-    c->body_need = 0;
-    c->body_chunked = false;
-    const struct http1_header *te = http1_find_header(req, "Transfer-Encoding");
-    const struct http1_header *cl = http1_find_header(req, "Content-Length");
-    if (te) {
-        if (cl || header_duplicated(req, "Transfer-Encoding") ||
-            !str_ieq(te->value, te->value_len, "chunked")) {
-            reject(c, te && !cl && !str_ieq(te->value, te->value_len, "chunked") ? 501 : 400,
-                   "Unsupported or ambiguous Transfer-Encoding");
-            return false;
-        }
-        c->body_chunked = true;
-        http1_chunked_init(&c->chunked);
-        return true;
-    }
-    if (cl) {
-        uint64_t n;
-        if (header_duplicated(req, "Content-Length") ||
-            http1_parse_content_length(cl->value, cl->value_len, &n) != 0) {
-            reject(c, 400, "Bad Content-Length");
-            return false;
-        }
-        if (n > (uint64_t)cfg->max_body_size) {
-            char msg[96];
-            snprintf(msg, sizeof msg, "Request body exceeds max-body-size (%ld bytes)",
-                     cfg->max_body_size);
-            reject(c, 413, msg);
-            return false;
-        }
-        c->body_need = n;
-    }
-    return true;
-}
-
-/* Returns true when the body is complete (body_have bytes after the head). */
-static bool body_complete(struct conn *c)
-{
-    const struct config *cfg = &c->srv->cfg;
-    size_t avail = c->in.len - c->head_len;
-    if (!c->body_chunked) {
-        c->body_have = (uint32_t)(avail < c->body_need ? avail : c->body_need);
-        return avail >= c->body_need;
-    }
-    char *p = (char *)c->in.data + c->head_len + c->body_have;
-    size_t len = avail - c->body_have;
-    ssize_t r = http1_decode_chunked(&c->chunked, p, &len);
-    if (r == -1) {
-        reject(c, 400, "Malformed chunked body");
-        return false;
-    }
-    c->body_have += (uint32_t)len;
-    if (c->body_have > (uint64_t)cfg->max_body_size) {
-        char msg[96];
-        snprintf(msg, sizeof msg, "Request body exceeds max-body-size (%ld bytes)",
-                 cfg->max_body_size);
-        reject(c, 413, msg);
-        return false;
-    }
-    if (r == -2) {
-        c->in.len = c->head_len + c->body_have;
-        return false;
-    }
-    c->in.len = c->head_len + c->body_have + (size_t)r;
-    return true;
-}
-
-/* Parses and serves the requests waiting in c->in, in order (pipelining),
- * until one is incomplete or turns the connection into a subscription. */
-void conn_process_input(struct conn *c)
-{
-    const struct config *cfg = &c->srv->cfg;
-    while (c->state == CONN_HTTP && c->in.len && !conn_output_full(c) &&
-           !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))) {
-        struct http1_request req;
-        int hl = http1_parse_request((const char *)c->in.data, c->in.len, &req);
-        if (hl == HTTP1_ERR_INCOMPLETE) {
-            if (c->in.len > (size_t)cfg->max_header_size) {
-                reject_too_large(c);
-                return;
-            }
-            if (!(c->flags & CONN_F_REQ_STARTED)) {
-                c->flags |= CONN_F_REQ_STARTED;
-                conn_set_timer(c, TL_HEADER);
-            }
-            return;
-        }
-        if (hl > 0 && (size_t)hl > (size_t)cfg->max_header_size) {
-            reject_too_large(c);
-            return;
-        }
-        if (hl == HTTP1_ERR_TOO_MANY_HEADERS) {
-            reject(c, 431, "Too many header fields");
-            return;
-        }
-        if (hl == HTTP1_ERR_VERSION) {
-            reject(c, 505, "HTTP version not supported");
-            return;
-        }
-        if (hl < 0) {
-            reject(c, 400, "Malformed HTTP request");
-            return;
-        }
-        if (!c->in_body) {
-            if (!request_acceptable(c, &req) || !start_body(c, &req, hl))
-                return;
-            c->in_body = true;
-        }
-        if (!body_complete(c)) {
-            if (!(c->flags & (CONN_F_REQ_STARTED | CONN_F_CLOSE_AFTER))) {
-                c->flags |= CONN_F_REQ_STARTED;
-                conn_set_timer(c, TL_HEADER);
-            }
-            return;
-        }
-        /* the body may have been decoded in place: parse the head again so
-         * the borrowed views point into the current buffer */
-        http1_parse_request((const char *)c->in.data, c->head_len, &req);
-        c->in_body = false;
-        c->flags &= (uint16_t)~CONN_F_REQ_STARTED;
-        size_t used = c->head_len + c->body_have;
-        c->srv->m.http_requests++;
-        http_dispatch(c, &req, c->in.data + c->head_len, c->body_have);
-        if (c->flags & CONN_F_CLOSING)
-            return;
-        buf_consume(&c->in, used);
-        if (c->state == CONN_HTTP && !(c->flags & CONN_F_CLOSE_AFTER))
-            conn_set_timer(c, c->in.len ? TL_HEADER : TL_IDLE);
-    }
-    if (c->state == CONN_WS && c->in.len && !(c->flags & CONN_F_CLOSING)) {
-        /* frames that came in the same read as the upgrade request */
-        wsconn_read(c);
-        return;
-    }
-    if (c->in.len == 0)
-        buf_deinit(&c->in); /* idle connections keep no input buffer */
-}
-
-/* Handles what is buffered, as the state asks. */
+/* Handles what is buffered, as the protocol on the connection asks: HTTP
+ * requests (a publisher that writes its request and closes, PHP with
+ * dont_wait_answer, still gets it processed), WebSocket frames. Long polls
+ * and event streams handle input once they end; until then input_full
+ * stops reading past a request head's worth. */
 static void handle_input(struct conn *c)
 {
-    switch (c->state) {
-    case CONN_HTTP:
-        /* a publisher that writes its request and closes (PHP with
-         * dont_wait_answer) still gets its request processed */
-        conn_process_input(c);
-        break;
-    case CONN_WS:
-        wsconn_read(c);
-        break;
-    default:
-        /* long polls and event streams handle input once they end; until
-         * then input_full stops reading past a request head's worth */
-        break;
-    }
+    if (c->tp && c->tp->input)
+        c->tp->input(c);
+}
+
+void conn_process_input(struct conn *c)
+{
+    handle_input(c);
 }
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents)
@@ -885,20 +715,12 @@ static void expire(struct conn *c, enum tlist tl)
         break;
     case TL_HEADER:
         s->m.drops_timeout++;
-        reject(c, 408, "Request timeout (header-timeout)");
+        c->tp->end(c, 408, "Request timeout (header-timeout)");
         break;
     case TL_LONGPOLL:
-        sub_longpoll_timeout(c);
-        break;
     case TL_PING:
     case TL_RPC_PING:
-        if (c->state == CONN_WS && (c->flags & CONN_F_PING_OUT)) {
-            s->m.drops_ping++;
-            conn_close(c, "no pong");
-            break;
-        }
-        wsconn_ping(c);
-        conn_set_timer(c, tl);
+        c->tp->ping(c);
         break;
     case TL_CLOSING:
         conn_close(c, "close timeout");

@@ -163,7 +163,7 @@ int main(int argc, char **argv)
     }
     srv.config_path = xstrdup(path);
     /* before privileges go: the workers' sockets join ports bound as root */
-    if (worker_start(&srv, err, sizeof err) != 0) {
+    if (server_start_workers(&srv, err, sizeof err) != 0) {
         log_err("%s", err);
         return 1;
     }
@@ -184,7 +184,7 @@ int main(int argc, char **argv)
     sigaddset(&stop, SIGINT);
     sigaddset(&stop, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    worker_stop(&srv);
+    server_stop_workers(&srv);
     log_info("stopped");
     server_deinit(&srv);
     free(srv.config_path);

@@ -1,6 +1,11 @@
 #include "first.h"
 
+#include "pub.h"
+#include "conn.h"
+#include "http_respond.h"
+#include "publish.h"
 #include "server.h"
+#include "transport.h"
 #include "http1.h"
 #include "log.h"
 #include "msg.h"
@@ -98,14 +103,6 @@ static char *channel_param(const struct http1_request *req)
 
 /* ---- limits of untrusted publishes ---- */
 
-static atomic_uint_least64_t refused_big, refused_fast;
-
-uint64_t pub_client_refused(int limit)
-{
-    return atomic_load_explicit(limit == PUB_TOO_BIG ? &refused_big : &refused_fast,
-                                memory_order_relaxed);
-}
-
 /* Takes n messages from c's bucket, which refills at client-publish-rate up
  * to client-publish-burst; false (nothing taken) when it holds fewer. */
 static bool take_tokens(struct conn *c, size_t n)
@@ -130,13 +127,13 @@ int pub_client_admit(struct conn *c, const size_t *sizes, size_t n, char *why, s
     const struct config *cfg = &c->srv->cfg;
     for (size_t i = 0; i < n; i++)
         if (sizes[i] > (size_t)cfg->client_max_message_size) {
-            atomic_fetch_add_explicit(&refused_big, 1, memory_order_relaxed);
+            stats_client_refused(true);
             snprintf(why, whylen, "client-max-message-size: a message of %zu bytes, the limit is %ld",
                      sizes[i], cfg->client_max_message_size);
             return PUB_TOO_BIG;
         }
     if (!take_tokens(c, n)) {
-        atomic_fetch_add_explicit(&refused_fast, 1, memory_order_relaxed);
+        stats_client_refused(false);
         snprintf(why, whylen,
                  "client-publish-rate: over %ld messages a second (burst %ld) on this connection",
                  cfg->client_publish_rate, cfg->client_publish_burst);
@@ -196,7 +193,7 @@ static void publish_pb_message(struct server *s, const struct pb_incoming_messag
                                uint8_t sender_type, const uint8_t *sender_id, size_t sender_len,
                                bool untrusted)
 {
-    struct msg *m = sub_new_message(s, im->body.p, im->body.len, im->expiry);
+    struct msg *m = publish_new_message(s, im->body.p, im->body.len, im->expiry);
     msg_set_sender(m, sender_type, sender_id, sender_len);
     if (untrusted)
         pub_client_expiry(s, m);
@@ -206,7 +203,7 @@ static void publish_pb_message(struct server *s, const struct pb_incoming_messag
         hex_encode(im->receivers[i].id.p, 16, ids[i]);
     }
     msg_set_channel(m, im->n_receivers ? ids[0] : NULL);
-    sub_publish(s, m, ids, im->n_receivers);
+    publish(s, m, ids, im->n_receivers);
     free_ids(ids, im->n_receivers);
     msg_unref(m);
 }
@@ -307,7 +304,7 @@ static int run_batch(struct server *s, const uint8_t *data, size_t len, struct c
         return 4022;
     }
     int code = check_receivers(s, &b, untrusted);
-    if (!code && !server_can_publish(s))
+    if (!code && !publish_writable(s))
         code = 503;
     if (!code && client)
         code = admit_batch(client, &b, why, whylen);
@@ -583,7 +580,7 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
         }
         expiry = (uint32_t)v;
     }
-    if (!server_can_publish(s)) {
+    if (!publish_writable(s)) {
         const char *msg = refusal(s);
         return http_respond(c, 503, "text/plain", "Retry-After: 5\r\n", msg, strlen(msg));
     }
@@ -620,9 +617,9 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
         }
     }
     struct pub_ack *a = pub_ack_begin(s);
-    struct msg *m = sub_new_message(s, body, len, expiry);
+    struct msg *m = publish_new_message(s, body, len, expiry);
     msg_set_channel(m, ids[0]);
-    sub_publish(s, m, ids, n);
+    publish(s, m, ids, n);
     msg_unref(m);
     free_ids(ids, n);
     /* empty body: the site checker json-decodes "{"infos": [" + body + "]}" */

@@ -1,6 +1,12 @@
 #include "first.h"
 
+#include "rpc.h"
+#include "conn.h"
+#include "http_respond.h"
+#include "publish.h"
 #include "server.h"
+#include "transport.h"
+#include "pub.h"
 #include "http1.h"
 #include "lastseen.h"
 #include "log.h"
@@ -199,7 +205,7 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
         return fail(err, rpc_error(RPC_PARAMS, "body: must be an object"));
     if (x->client && !json_is_string(json_object_get(body, "module_id")))
         return fail(err, rpc_error(RPC_PARAMS, "body: module_id must be a string"));
-    if (!server_can_publish(s)) {
+    if (!publish_writable(s)) {
         x->refused = true;
         return fail(err, rpc_error(-32000, "%s", refusal_text(s)));
     }
@@ -267,7 +273,7 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
     }
     if (!*err) {
         struct msg *m =
-            sub_new_message(s, text, text_len, exp ? (uint32_t)json_integer_value(exp) : 0);
+            publish_new_message(s, text, text_len, exp ? (uint32_t)json_integer_value(exp) : 0);
         free(text);
         if (x->client) {
             if (!(x->client->user_id && msg_set_sender_user(m, x->client->user_id)))
@@ -280,7 +286,7 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
         if (dict)
             m->dictionary = json_dumps(dict, JSON_COMPACT);
         msg_set_channel(m, ids[0]);
-        sub_publish(s, m, ids, k);
+        publish(s, m, ids, k);
         if (x->client)
             s->m.client_publishes++;
         json_t *res;
@@ -574,12 +580,12 @@ void rpc_handle_client_text(struct conn *c, const uint8_t *p, size_t n)
     if (n >= 5 && memcmp(p, "mack:", 5) == 0)
         return; /* delivery acks: history already holds the message for catch-up */
     if (n == 4 && memcmp(p, "ping", 4) == 0) {
-        wsconn_send_frame(c, WS_OP_TEXT, "pong", 4);
+        c->tp->send(c, false, "pong", 4);
         return;
     }
     struct rpc_ctx x = {.s = c->srv, .client = c};
     bool parse_error;
     char *text = run_text(&x, p, n, &parse_error);
-    wsconn_send_frame(c, WS_OP_TEXT, text, strlen(text));
+    c->tp->send(c, false, text, strlen(text));
     free(text);
 }

@@ -1,7 +1,12 @@
 #include "first.h"
 
 #include "server.h"
+#include "http.h"
+#include "http_request.h"
 #include "lastseen.h"
+#include "pub.h"
+#include "publish.h"
+#include "sub.h"
 #include "log.h"
 #include "net.h"
 #include "store.h"
@@ -10,6 +15,8 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,29 +26,6 @@
 #define SERVER_TICK 0.25         /* seconds between timeout checks */
 #define SERVER_SWEEP_BUCKETS 256 /* channel buckets looked at per tick */
 #define SERVER_ACCEPTS_PER_EVENT 128
-
-bool server_can_publish(const struct server *s)
-{
-    if (s->hub)
-        return worker_store_writable((struct server *)s);
-    return s->store->writable(s);
-}
-
-void server_next_mid(struct server *s, char out[27])
-{
-    /* 10-digit start time + 16-digit counter (Push server 1.0/2.0 layout):
-     * ids sort by string, and a restart a second later sorts after */
-    snprintf(out, 27, "%010u%016llu", s->start_time, (unsigned long long)++s->mid_counter);
-}
-
-uint16_t server_next_tag(struct server *s, uint32_t created)
-{
-    if (created != s->tag_second) {
-        s->tag_second = created;
-        s->tag = 0;
-    }
-    return ++s->tag;
-}
 
 void server_keyring_load(struct sign_keyring *kr, const struct config *cfg)
 {
@@ -151,6 +135,7 @@ static int open_listeners(struct server *s, const char *list, enum conn_role rol
         l->fd = fd;
         l->role = role;
         l->tls = tls;
+        l->proto = &http_request_ops;
         l->srv = s;
         char shown[300];
         snprintf(shown, sizeof shown, "%s", a);
@@ -205,7 +190,7 @@ static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
         worker_before_sleep(s);
     else
         s->store->before_sleep(s);
-    conn_flush_all(s);
+    conn_flush_all(s, sub_flush);
     reap(s);
     if (s->hub)
         worker_post_stats(s);
@@ -228,6 +213,118 @@ static void on_tick(struct ev_loop *loop, ev_timer *w, int revents)
     }
 }
 
+/* ---- the other workers: started, stopped, told to shut down or reload ---- */
+
+static void run_shutdown(struct server *s, struct xq_item *it)
+{
+    if (s)
+        server_shutdown(s);
+    free(it);
+}
+
+static void shutdown_workers(struct server *home)
+{
+    struct hub *h = home->hub;
+    if (!h)
+        return;
+    for (unsigned i = 1; i < h->n; i++) {
+        struct xq_item *it = xmalloc(sizeof *it);
+        it->run = run_shutdown;
+        xq_push(&h->w[i]->inbox, it, true);
+    }
+}
+
+struct reload_item {
+    struct xq_item q;
+    struct config cfg;
+    SSL_CTX *ctx;
+};
+
+static void run_reload(struct server *s, struct xq_item *it)
+{
+    struct reload_item *r = container_of(it, struct reload_item, q);
+    if (s) {
+        server_apply_config(s, &r->cfg, r->ctx);
+    } else {
+        config_free(&r->cfg);
+        SSL_CTX_free(r->ctx);
+    }
+    free(r);
+}
+
+static void reload_workers(struct server *home, const struct config *cfg, SSL_CTX *ctx)
+{
+    struct hub *h = home->hub;
+    if (!h)
+        return;
+    for (unsigned i = 1; i < h->n; i++) {
+        struct reload_item *r = xcalloc(1, sizeof *r);
+        r->q.run = run_reload;
+        config_dup(&r->cfg, cfg);
+        if (ctx && SSL_CTX_up_ref(ctx) == 1)
+            r->ctx = ctx;
+        xq_push(&h->w[i]->inbox, &r->q, true);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct server *s = arg;
+    ev_run(s->loop, 0);
+    return NULL;
+}
+
+int server_start_workers(struct server *home, char *err, size_t errlen)
+{
+    struct hub *h = home->hub;
+    if (!h)
+        return 0;
+    for (unsigned i = 1; i < h->n; i++) {
+        struct server *s = xcalloc(1, sizeof *s);
+        h->w[i] = s;
+        /* a worker that cannot start ends the process at once (main
+         * returns), so what was set up is left to the exit */
+        if (server_init_worker(s, home, i, err, errlen) != 0)
+            return -1;
+        worker_inbox_init(s);
+    }
+    /* signals go to home's loop: the other threads never take them */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    for (unsigned i = 1; i < h->n; i++) {
+        int rc = pthread_create(&h->w[i]->thread, NULL, worker_main, h->w[i]);
+        if (rc != 0) {
+            pthread_sigmask(SIG_SETMASK, &old, NULL);
+            snprintf(err, errlen, "workers: cannot start thread %u: %s", i, strerror(rc));
+            return -1;
+        }
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    log_info("%u workers", h->n);
+    return 0;
+}
+
+void server_stop_workers(struct server *home)
+{
+    struct hub *h = home->hub;
+    if (!h)
+        return;
+    for (unsigned i = 1; i < h->n; i++)
+        if (h->w[i])
+            pthread_join(h->w[i]->thread, NULL);
+    /* every thread has ended: what they owned is freed from here */
+    for (unsigned i = 1; i < h->n; i++) {
+        struct server *s = h->w[i];
+        if (!s)
+            continue;
+        server_deinit(s);
+        ev_loop_destroy(s->loop);
+        free(s);
+        h->w[i] = NULL;
+    }
+}
+
 static void on_shutdown_timer(struct ev_loop *loop, ev_timer *w, int revents)
 {
     (void)w;
@@ -242,7 +339,7 @@ void server_shutdown(struct server *s)
         return;
     s->shutting_down = true;
     if (s->hub && s == s->home)
-        worker_shutdown_all(s);
+        shutdown_workers(s);
     if (s->hub)
         log_info("worker %u shutting down: closing %u connections", s->worker, s->m.n_conns);
     else
@@ -256,20 +353,13 @@ void server_shutdown(struct server *s)
     list_for_each_safe(pos, tmp, &s->conns)
     {
         struct conn *c = container_of(pos, struct conn, node);
-        switch (c->state) {
-        case CONN_WS:
+        if (c->state == CONN_SUB) {
             /* 1001: the client reconnects (with its mid) to the next server */
-            wsconn_close(c, 1001, "server shutdown");
-            break;
-        case CONN_LONGPOLL:
-            c->flags &= (uint16_t)~CONN_F_KEEPALIVE;
-            sub_longpoll_timeout(c);
-            break;
-        default:
-            if (c->out.bytes || (c->flags & CONN_F_PENDING))
-                conn_close_after_write(c);
-            else
-                conn_close(c, "shutdown");
+            c->tp->end(c, 1001, "server shutdown");
+        } else if (c->out.bytes || (c->flags & CONN_F_PENDING)) {
+            conn_close_after_write(c);
+        } else {
+            conn_close(c, "shutdown");
         }
     }
     ev_timer_init(&s->shutdown_timer, on_shutdown_timer, (double)s->cfg.shutdown_timeout, 0);
@@ -315,7 +405,7 @@ void server_reload(struct server *s, struct config *cfg)
         log_info("TLS certificate reloaded from %s", cfg->tls_certificate);
     }
     /* every worker gets its own copy and a reference to the new context */
-    worker_reload_all(s, cfg, ctx);
+    reload_workers(s, cfg, ctx);
     server_apply_config(s, cfg, ctx);
     log_info("configuration reloaded (%zu signature key%s)", s->keys.n_keys,
              s->keys.n_keys > 1 ? "s" : "");
@@ -374,10 +464,23 @@ static void start_watchers(struct server *s)
     ev_signal_start(s->loop, &s->sighup);
 }
 
+/* What the store calls back into (store.h): the layers above it. */
+static const struct store_hooks hooks = {
+    .fanout = publish_fanout,
+    .catchup_finish = sub_catchup_finish,
+    .resume_all = sub_resume_all,
+    .ack_hold = pub_ack_hold,
+    .ack_done = pub_ack_done,
+};
+
+/* Lists, and what this server hands down to the layers below. */
 static void init_lists(struct server *s)
 {
+    s->on_request = http_dispatch;
+    s->store_hooks = &hooks;
     list_init(&s->conns);
     list_init(&s->pending);
+    conn_backlog_init(s);
     list_init(&s->closing);
     for (int i = 0; i < TL_COUNT; i++)
         list_init(&s->timers[i]);
@@ -499,6 +602,7 @@ void server_deinit(struct server *s)
     s->listeners = NULL;
     s->n_listeners = 0;
     ev_prepare_stop(s->loop, &s->before_sleep);
+    ev_idle_stop(s->loop, &s->backlog_idle);
     ev_timer_stop(s->loop, &s->tick);
     ev_timer_stop(s->loop, &s->shutdown_timer);
     ev_signal_stop(s->loop, &s->sigterm);

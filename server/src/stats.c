@@ -1,12 +1,15 @@
 #include "first.h"
 
 #include "cluster.h"
+#include "http_respond.h"
 #include "server.h"
 #include "stats.h"
 #include "store.h"
+#include "transport.h"
 #include "worker.h"
 
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +64,21 @@ void stats_json(struct server *s, struct buf *out)
     buf_append_byte(out, ']');
 }
 
+/* "websockets":N,"pollings":N,... : the subscribers of each transport. */
+static void transport_counts(struct buf *out, const struct metrics *m)
+{
+    for (unsigned i = 0; i < n_transports; i++)
+        buf_printf(out, "\"%s\":%u,", transports[i]->stat_key, m->n_subs[transports[i]->id]);
+}
+
+/* Untrusted publishes refused, by limit: summed over every worker. */
+static atomic_uint_least64_t refused_big, refused_fast;
+
+void stats_client_refused(bool too_big)
+{
+    atomic_fetch_add_explicit(too_big ? &refused_big : &refused_fast, 1, memory_order_relaxed);
+}
+
 void stats_node_json(struct server *s, struct buf *out)
 {
     double now = ev_now(s->loop);
@@ -71,21 +89,19 @@ void stats_node_json(struct server *s, struct buf *out)
     node_json(s, out);
     buf_printf(out,
                "\"pid\":%d,\"date\":%.0f,\"processUniqueId\":\"%s\",\"version\":\"%s\","
-               "\"uptime\":%.0f,\"clusterMode\":%s,\"channels\":%zu,\"websockets\":%u,"
-               "\"pollings\":%u,\"eventsources\":%u,\"connections\":%u,"
-               "\"messagesIn\":%llu,\"messagesOut\":%llu,",
+               "\"uptime\":%.0f,\"clusterMode\":%s,\"channels\":%zu,",
                (int)getpid(), now * 1000, s->unique_id, PULLBOX_VERSION, now - s->started,
-               s->store->fans_out ? "true" : "false", chans, sum.n_ws, sum.n_longpoll, sum.n_sse,
-               sum.n_conns, (unsigned long long)sum.messages_in,
-               (unsigned long long)sum.messages_out);
+               s->store->fans_out ? "true" : "false", chans);
+    transport_counts(out, &sum);
+    buf_printf(out, "\"connections\":%u,\"messagesIn\":%llu,\"messagesOut\":%llu,", sum.n_conns,
+               (unsigned long long)sum.messages_in, (unsigned long long)sum.messages_out);
     /* each worker's share: how the kernel spread the subscribers */
     buf_append_str(out, "\"workers\":[");
-    for (unsigned i = 0; i < n; i++)
-        buf_printf(out,
-                   "%s{\"connections\":%u,\"websockets\":%u,\"pollings\":%u,"
-                   "\"eventsources\":%u,\"messagesOut\":%llu}",
-                   i ? "," : "", per[i].n_conns, per[i].n_ws, per[i].n_longpoll, per[i].n_sse,
-                   (unsigned long long)per[i].messages_out);
+    for (unsigned i = 0; i < n; i++) {
+        buf_printf(out, "%s{\"connections\":%u,", i ? "," : "", per[i].n_conns);
+        transport_counts(out, &per[i]);
+        buf_printf(out, "\"messagesOut\":%llu}", (unsigned long long)per[i].messages_out);
+    }
     free(per);
     buf_printf(out,
                "],\"limits\":{\"maxPayload\":%ld,\"maxConnPerChannel\":%ld,"
@@ -161,10 +177,13 @@ void stats_metrics(struct conn *c)
     const struct metrics *m = &sum;
     struct buf b;
     buf_init(&b);
-    metric(&b, "pullbox_connections", "gauge", "Open subscriber connections by transport.",
-           "{transport=\"websocket\"}", m->n_ws);
-    metric(&b, "pullbox_connections", "gauge", NULL, "{transport=\"longpoll\"}", m->n_longpoll);
-    metric(&b, "pullbox_connections", "gauge", NULL, "{transport=\"eventsource\"}", m->n_sse);
+    for (unsigned i = 0; i < n_transports; i++) {
+        char label[64];
+        snprintf(label, sizeof label, "{transport=\"%s\"}", transports[i]->metric_label);
+        metric(&b, "pullbox_connections", "gauge",
+               i ? NULL : "Open subscriber connections by transport.", label,
+               m->n_subs[transports[i]->id]);
+    }
     metric(&b, "pullbox_connections_open", "gauge", "Open TCP connections of every kind.", NULL,
            m->n_conns);
     metric(&b, "pullbox_connections_total", "counter", "Connections accepted.", NULL,
@@ -177,9 +196,10 @@ void stats_metrics(struct conn *c)
            NULL, (double)m->client_publishes);
     metric(&b, "pullbox_client_publishes_refused_total", "counter",
            "Client publishes refused by a limit.", "{limit=\"client-max-message-size\"}",
-           (double)pub_client_refused(PUB_TOO_BIG));
+           (double)atomic_load_explicit(&refused_big, memory_order_relaxed));
     metric(&b, "pullbox_client_publishes_refused_total", "counter", NULL,
-           "{limit=\"client-publish-rate\"}", (double)pub_client_refused(PUB_TOO_FAST));
+           "{limit=\"client-publish-rate\"}",
+           (double)atomic_load_explicit(&refused_fast, memory_order_relaxed));
     /* every worker's histories hold the same messages: the first's speak for all */
     metric(&b, "pullbox_history_bytes", "gauge",
            "Bytes of the messages kept as history (a message in n channels counts n times).",

@@ -5,6 +5,7 @@
 #include "first.h"
 
 struct buf;
+struct conn;
 struct server;
 
 /* Appends the /server-stat/ JSON array: this node's object first, then
@@ -12,5 +13,13 @@ struct server;
 void stats_json(struct server *s, struct buf *out);
 /* Appends this node's /server-stat/ object alone. */
 void stats_node_json(struct server *s, struct buf *out);
+
+/* A client publish was refused by client-max-message-size (too_big) or
+ * client-publish-rate: counted for /metrics. Any worker. */
+void stats_client_refused(bool too_big);
+/* Answers on the publish port. */
+void stats_server_stat(struct conn *c);
+void stats_health(struct conn *c);
+void stats_metrics(struct conn *c);
 
 #endif

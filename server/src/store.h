@@ -12,6 +12,23 @@ struct server;
 struct msg;
 struct conn;
 struct cluster_node_info;
+struct pub_ack;
+
+/* The store's way back up: what a store that fans out, fetches or confirms
+ * later calls when it has something (server.c hands these down in
+ * s->store_hooks), so that no store calls the layers above by name. */
+struct store_hooks {
+    /* deliver m to the local subscribers of ids[0..n) */
+    void (*fanout)(struct server *s, struct msg *m, char *const *ids, size_t n);
+    /* the catch-up fetched for c (see sub_catchup_finish) */
+    void (*catchup_finish)(struct conn *c, struct msg **fetched, size_t n, bool ok);
+    /* every subscriber here resumes by mid (a gap in the fan-out) */
+    void (*resume_all)(struct server *s, uint16_t code, const char *reason);
+    /* one more message of the request being served awaits confirmation
+     * (see pub_ack_hold), and its confirmation came (pub_ack_done) */
+    struct pub_ack *(*ack_hold)(struct server *s);
+    void (*ack_done)(struct server *s, struct pub_ack *a, bool ok);
+};
 
 /* What /server-stat/ and /metrics show of a store that has more to say. */
 struct store_stats {
@@ -45,13 +62,13 @@ struct store_ops {
     void (*close)(struct server *s);
     /* The store delivers what is published itself, once it has it (Redis:
      * every node, the publishing one too, delivers from the cluster feed),
-     * so sub_publish leaves the local fan-out to it. */
+     * so publish() leaves the local fan-out to it (hooks->fanout). */
     bool fans_out;
     /* The 503 body while writable() is false. */
     const char *refusal;
     /* Optional. Catch-up by mid beyond what the local histories hold:
      * returns true when the store fetches it; the connection then waits
-     * (CONN_F_CATCHUP) until the store calls sub_catchup_finish. */
+     * (CONN_F_CATCHUP) until the store calls hooks->catchup_finish. */
     bool (*fetch)(struct server *s, struct conn *c, const char *mid);
     /* Optional. c stops waiting for a fetch (it closes, or its poll ended). */
     void (*forget)(struct server *s, struct conn *c);

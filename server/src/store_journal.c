@@ -3,6 +3,7 @@
 #include "store.h"
 #include "journal.h"
 #include "log.h"
+#include "mid.h"
 #include "msg.h"
 #include "server.h"
 #include "util.h"
@@ -102,7 +103,7 @@ static int journal_store_open(struct server *s, char *err, size_t errlen)
         if (p >= s->start_time) {
             s->start_time = p;
             s->mid_counter = strtoull(x.max_mid + 10, NULL, 10);
-            sub_mids_continue(s->mid_counter);
+            mid_continue(s->mid_counter);
         }
     }
     log_info("journal %s: %llu records in %llu segments, %llu messages restored, "

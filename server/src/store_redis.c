@@ -3,6 +3,7 @@
 #include "store.h"
 #include "cluster.h"
 #include "log.h"
+#include "mid.h"
 #include "msg.h"
 #include "redis_conn.h"
 #include "server.h"
@@ -303,7 +304,7 @@ static struct msg *decode_record(struct server *s, const uint8_t *p, size_t len,
         !take_blob(&r, &dict, &dict_len) || r.p != r.end)
         return NULL;
     uint32_t t = (uint32_t)strtoul(created, NULL, 10);
-    uint16_t tag = ids ? server_next_tag(s, t) : 1; /* catch-up: the cursor is the mid */
+    uint16_t tag = ids ? mid_next_tag(s, t) : 1; /* catch-up: the cursor is the mid */
     struct msg *m = msg_new(mid, ++s->seq, t, tag, expiry, body, body_len);
     msg_set_sender(m, *st, sid, *sid_len);
     if (up_len)
@@ -454,7 +455,7 @@ static void feed_gap(struct server *s, const char *why)
 {
     s->redis->gaps++;
     log_warn("redis: %s; subscribers here resume by mid", why);
-    sub_resume_all(s, 1012, "cluster feed interrupted: resume");
+    s->store_hooks->resume_all(s, 1012, "cluster feed interrupted: resume");
 }
 
 /* A Sentinel failover made our Redis a replica (READONLY on a write): both
@@ -577,7 +578,7 @@ static void on_feed_record(struct server *s, const uint8_t *p, size_t len)
     }
     if (gap)
         feed_gap(s, "the feed skipped messages");
-    sub_fanout(s, m, ids, n);
+    s->store_hooks->fanout(s, m, ids, n);
     msg_unref(m);
     free(ids);
 }
@@ -769,7 +770,7 @@ static void batch_settle(struct server *s, struct rs_batch *b, const redisReply 
         if (done)
             memcpy(it->m->mid, e->str, MSG_MID_LEN);
         if (it->ack)
-            pub_ack_done(s, it->ack, done);
+            s->store_hooks->ack_done(s, it->ack, done);
         msg_unref(it->m);
     }
     s->redis->inflight -= (unsigned)b->n;
@@ -826,12 +827,12 @@ static void batch_flush(struct server *s)
 static void redis_store_publish(struct server *s, const struct msg *m, char *const *ids, size_t n)
 {
     struct redis_store *rs = s->redis;
-    struct pub_ack *ack = pub_ack_hold(s);
+    struct pub_ack *ack = s->store_hooks->ack_hold(s);
     if (rs->cmd.state != REDIS_READY || rs->inflight >= (unsigned)s->cfg.redis_max_inflight) {
         publish_failed(s, rs->cmd.state != REDIS_READY ? "Redis is not connected"
                                                         : "redis-max-inflight reached");
         if (ack)
-            pub_ack_done(s, ack, false);
+            s->store_hooks->ack_done(s, ack, false);
         return;
     }
     struct rs_batch *b = rs->batch;
@@ -906,7 +907,7 @@ static void on_fetched(struct redis_conn *rc, void *reply, void *arg)
     if (!r || r->type != REDIS_REPLY_ARRAY) {
         if (r && r->type == REDIS_REPLY_ERROR)
             log_warn("redis: catch-up read failed: %s", r->str);
-        sub_catchup_finish(c, NULL, 0, false);
+        s->store_hooks->catchup_finish(c, NULL, 0, false);
         return;
     }
     s->redis->fetches++;
@@ -928,7 +929,7 @@ static void on_fetched(struct redis_conn *rc, void *reply, void *arg)
             (v[n] = decode_record(s, (const uint8_t *)e->str, e->len, NULL, NULL)))
             n++;
     }
-    sub_catchup_finish(c, v, n, true);
+    s->store_hooks->catchup_finish(c, v, n, true);
     for (size_t i = 0; i < n; i++)
         msg_unref(v[i]);
     free(v);

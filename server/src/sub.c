@@ -1,102 +1,30 @@
+/* Subscriptions: a subscribe request is checked (signed channel ids or a
+ * JWT), joined to its channels and given its catch-up; deliveries are
+ * queued per subscriber and turned into one answer, frame or event block per
+ * loop turn, which its transport sends (transport.h). */
 #include "first.h"
 
-#include "server.h"
+#include "sub.h"
+#include "conn.h"
+#include "gauges.h"
 #include "http1.h"
+#include "http_respond.h"
 #include "jwt.h"
 #include "log.h"
+#include "mid.h"
 #include "msg.h"
 #include "pb.h"
+#include "server.h"
 #include "store.h"
+#include "transport.h"
 #include "util.h"
 #include "worker.h"
-#include "ws.h"
 
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* The Expires value the Bitrix clients look for before they read
- * Last-Message-Id from a 304 (docs/protocol.md §7.3). */
-static const char magic_expires[] = "Thu, 01 Jan 1973 11:11:01 GMT";
-
-/* ---- publishing ---- */
-
-/* With workers: the counter of the newest mid this run has issued (mids are
- * the start time and a counter). It is raised after a publish is given its
- * mid and before any worker delivers it, so it covers every mid a client can
- * hold, and subscribers check resume mids against it without taking the
- * publish lock (which the journal holds while it syncs). */
-static atomic_uint_least64_t issued_counter;
-
-static void note_issued(const struct server *s, const char *mid)
-{
-    char prefix[11];
-    snprintf(prefix, sizeof prefix, "%010u", s->start_time);
-    if (memcmp(mid, prefix, 10) != 0)
-        return; /* a mid of an earlier run (the journal's) */
-    uint64_t n = strtoull(mid + 10, NULL, 10);
-    uint64_t cur = atomic_load_explicit(&issued_counter, memory_order_relaxed);
-    while (cur < n && !atomic_compare_exchange_weak_explicit(&issued_counter, &cur, n,
-                                                             memory_order_relaxed,
-                                                             memory_order_relaxed))
-        ;
-}
-
-void sub_mids_continue(uint64_t counter)
-{
-    atomic_store_explicit(&issued_counter, counter, memory_order_relaxed);
-}
-
-struct msg *sub_new_message(struct server *s, const void *body, size_t len, uint32_t expiry)
-{
-    uint32_t now = (uint32_t)ev_now(s->loop);
-    uint32_t ttl = (uint32_t)s->cfg.message_ttl;
-    /* no expiry given: keep it for the message TTL, so a long-poll client
-     * that reconnects with its mid still finds it */
-    uint32_t eff = (expiry == 0 || expiry > ttl) ? ttl : expiry;
-    if (s->hub) /* mid, seq and tag are given in publish order by worker_publish */
-        return msg_new("00000000000000000000000000", 0, now, 0, eff, body, len);
-    char mid[27];
-    server_next_mid(s, mid);
-    return msg_new(mid, ++s->seq, now, server_next_tag(s, now), eff, body, len);
-}
-
-void sub_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
-{
-    s->m.messages_in++;
-    if (s->hub) {
-        worker_publish(s, m, ids, n);
-        return note_issued(s, m->mid); /* before the answer that may name it */
-    }
-    s->store->publish(s, m, ids, n);
-    if (!s->store->fans_out)
-        sub_fanout(s, m, ids, n);
-}
-
-void sub_fanout(struct server *s, struct msg *m, char *const *ids, size_t n)
-{
-    double now = ev_now(s->loop);
-    if (s->hub)
-        note_issued(s, m->mid);
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(ids[i]);
-        bool room = s->chans.n_chans < (size_t)s->cfg.max_channels;
-        struct chan *ch = chan_get(&s->chans, ids[i], len, room);
-        if (!ch) {
-            s->m.drops_limit++;
-            continue;
-        }
-        chan_store(&s->chans, ch, m);
-        struct list_node *pos, *tmp;
-        list_for_each_safe(pos, tmp, &ch->subs)
-        {
-            struct sub_link *l = container_of(pos, struct sub_link, chan_node);
-            sub_deliver(l->c, m);
-        }
-        chan_release_if_unused(&s->chans, ch, now);
-    }
-}
+/* ---- queueing deliveries ---- */
 
 static void queue_msg(struct conn *c, struct msg *m)
 {
@@ -108,7 +36,7 @@ static void queue_msg(struct conn *c, struct msg *m)
     c->pend_bytes += m->body_len;
 }
 
-void sub_deliver(struct conn *c, struct msg *m)
+void sub_deliver(struct conn *c, struct msg *m, bool later)
 {
     if (c->last_seq == m->seq || (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)))
         return;
@@ -120,7 +48,11 @@ void sub_deliver(struct conn *c, struct msg *m)
     c->last_seq = m->seq;
     queue_msg(c, m);
     /* while the store fetches the catch-up, live messages wait behind it */
-    if (!(c->flags & CONN_F_CATCHUP))
+    if (c->flags & CONN_F_CATCHUP)
+        return;
+    if (later)
+        conn_schedule_backlog(c);
+    else
         conn_schedule_flush(c);
 }
 
@@ -191,7 +123,7 @@ static enum msg_enc fmt_encoding(uint8_t fmt)
 }
 
 /* Turns the queued deliveries into one response, frame or event block and
- * hands it to conn_send_pieces, which writes it at once when it can: the
+ * hands it to the transport, which writes it at once when it can: the
  * encodings are sent from the messages themselves, never copied. */
 void sub_flush(struct conn *c)
 {
@@ -199,7 +131,10 @@ void sub_flush(struct conn *c)
     if (c->flags & CONN_F_CATCHUP)
         return; /* flushed for other output (a WebSocket handshake): deliveries wait */
     enum msg_enc e = fmt_encoding(c->fmt);
-    uint32_t np = c->n_pend;
+    /* the queue is let go first: a transport that answers once (a long
+     * poll) ends the subscription while it sends */
+    struct msg **pend = c->pend;
+    uint32_t np = c->n_pend, cap = c->cap_pend;
     char *custom_stack[64];
     size_t custom_len_stack[64];
     struct conn_piece piece_stack[2 * 64 + 8];
@@ -207,104 +142,36 @@ void sub_flush(struct conn *c)
     char **custom = small ? custom_stack : xmalloc(np * sizeof *custom);
     size_t *custom_len = small ? custom_len_stack : xmalloc(np * sizeof *custom_len);
     struct conn_piece *v = small ? piece_stack : xmalloc((2 * (size_t)np + 8) * sizeof *v);
-    size_t n = 0;
+    size_t n = 1; /* v[0]: the transport's head */
     size_t body = payload_len(c, e, custom, custom_len);
     uint8_t prefix[PB_OUTGOING_PREFIX_MAX];
     size_t plen = e == MSG_ENC_PB ? pb_outgoing_batch_prefix(prefix, body) : 0;
-    char head[512];
-    uint8_t wsh[WS_MAX_SERVER_HEADER];
-    bool lp = c->state == CONN_LONGPOLL, keep = false;
     s->m.messages_out += np;
-
-    if (lp) {
-        struct msg *newest = c->pend[np - 1];
-        char date[30];
-        msg_http_date(newest->created, date);
-        keep = (c->flags & CONN_F_KEEPALIVE) && !(c->flags & CONN_F_PEER_EOF) && !s->shutting_down;
-        /* push-stream cursor headers too, for V1/V2 clients that send them back */
-        int hl = snprintf(head, sizeof head,
-                          "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
-                          "Access-Control-Allow-Origin: *\r\nCache-Control: no-cache\r\n"
-                          "Last-Modified: %s\r\nEtag: %u\r\nContent-Length: %zu\r\n%s\r\n",
-                          e == MSG_ENC_PB ? "application/octet-stream" : "text/plain", date,
-                          newest->tag, body + plen,
-                          keep ? (c->http_minor ? "" : "Connection: keep-alive\r\n")
-                               : "Connection: close\r\n");
-        add(v, &n, head, (size_t)hl, NULL);
-    } else if (c->state == CONN_WS) {
-        size_t hl =
-            ws_frame_header(wsh, e == MSG_ENC_PB ? WS_OP_BINARY : WS_OP_TEXT, true, body + plen);
-        add(v, &n, wsh, hl, NULL);
-    }
-    if (c->state == CONN_LONGPOLL || c->state == CONN_WS || c->state == CONN_SSE) {
-        if (lp)
-            conn_uncount(c); /* whoever has the answer must not see it still counted */
-        add(v, &n, prefix, plen, NULL);
-        add_payload(c, e, custom, custom_len, v, &n);
-        conn_send_pieces(c, v, n);
+    add(v, &n, prefix, plen, NULL);
+    add_payload(c, e, custom, custom_len, v, &n);
+    c->pend = NULL;
+    c->n_pend = c->cap_pend = 0;
+    c->pend_bytes = 0;
+    if (c->state == CONN_SUB) {
+        v[0] = (struct conn_piece){0};
+        c->tp->deliver(c, v, n, body + plen, pend[np - 1]);
     }
     for (uint32_t i = 0; i < np; i++) {
         free(custom[i]);
-        msg_unref(c->pend[i]);
+        msg_unref(pend[i]);
     }
-    c->n_pend = 0;
-    c->pend_bytes = 0;
     if (!small) {
         free(custom);
         free(custom_len);
         free(v);
     }
-    if (c->cap_pend > 16) {
-        free(c->pend);
-        c->pend = NULL;
-        c->cap_pend = 0;
-    }
-    if (lp && !(c->flags & CONN_F_CLOSING)) {
-        /* a long poll delivers once; the client polls again with its mid */
-        conn_unsubscribe_all(c);
-        c->state = CONN_HTTP;
-        if (keep)
-            conn_set_timer(c, TL_IDLE);
-        else
-            conn_close_after_write(c);
-    }
-}
-
-static void stop_waiting(struct conn *c)
-{
-    struct server *s = c->srv;
-    if ((c->flags & CONN_F_CATCHUP) && s->store->forget)
-        s->store->forget(s, c);
-    c->flags &= (uint16_t)~CONN_F_CATCHUP;
-}
-
-void sub_longpoll_timeout(struct conn *c)
-{
-    struct server *s = c->srv;
-    char mid[27] = "";
-    stop_waiting(c);
-    if (c->lp_mid[0]) {
-        memcpy(mid, c->lp_mid, sizeof mid);
+    /* a small queue is kept for the next turn */
+    if (cap <= 16 && !c->pend && c->state == CONN_SUB && !(c->flags & CONN_F_CLOSING)) {
+        c->pend = pend;
+        c->cap_pend = cap;
     } else {
-        /* the newest stored message, so the next poll starts after it */
-        double now = ev_now(s->loop);
-        for (uint16_t i = 0; i < c->n_links; i++) {
-            struct msg *m = c->links[i].ch ? chan_newest(c->links[i].ch, now) : NULL;
-            if (m && strcmp(m->mid, mid) > 0)
-                memcpy(mid, m->mid, sizeof mid);
-        }
+        free(pend);
     }
-    s->m.longpoll_timeouts++;
-    conn_unsubscribe_all(c);
-    c->state = CONN_HTTP;
-    char hdr[256];
-    snprintf(hdr, sizeof hdr,
-             "Access-Control-Expose-Headers: Last-Message-Id\r\nLast-Message-Id: %s\r\n"
-             "Expires: %s\r\n",
-             mid, magic_expires);
-    http_respond(c, 304, "text/plain", hdr, NULL, 0);
-    if (!(c->flags & CONN_F_CLOSE_AFTER))
-        conn_set_timer(c, TL_IDLE);
 }
 
 /* ---- subscribing ---- */
@@ -370,7 +237,7 @@ static void catch_up(struct conn *c, const char *mid, struct catchup *cu)
     }
     /* the store may have found mid unknown, and cleared c->lp_mid */
     for (size_t i = collect_local(c, *mid ? c->lp_mid : mid, cu); i < cu->n; i++)
-        sub_deliver(c, cu->v[i]);
+        sub_deliver(c, cu->v[i], false);
 }
 
 void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok)
@@ -420,12 +287,8 @@ void sub_resume_all(struct server *s, uint16_t code, const char *reason)
     list_for_each_safe(pos, tmp, &s->conns)
     {
         struct conn *c = container_of(pos, struct conn, node);
-        if (c->state == CONN_WS && c->n_links)
-            wsconn_close(c, code, reason);
-        else if (c->state == CONN_LONGPOLL)
-            sub_longpoll_timeout(c);
-        else if (c->state == CONN_SSE)
-            conn_close(c, reason);
+        if (c->state == CONN_SUB)
+            c->tp->end(c, code, reason);
     }
 }
 
@@ -437,24 +300,6 @@ static bool valid_mid(const char *s)
         if (*p < '0' || *p > '9')
             return false;
     return true;
-}
-
-/* Whether this server has issued mid (or one above it). Mids are the start
- * time and a counter, and the journal store continues above the newest
- * replayed one, so every mid given out so far sorts at or below the next
- * one's predecessor. A client holding a higher mid got it from somewhere
- * else (a forged message body, another cluster): resuming after it would
- * hide every real message, so it is treated as unknown. The Redis store
- * issues mids cluster-wide and checks them itself (its fetch). */
-static bool mid_issued(struct server *s, const char *mid)
-{
-    if (s->store->fans_out)
-        return true;
-    uint64_t counter = s->hub ? atomic_load_explicit(&issued_counter, memory_order_relaxed)
-                              : s->mid_counter;
-    char top[27];
-    snprintf(top, sizeof top, "%010u%016llu", s->start_time, (unsigned long long)counter);
-    return strcmp(mid, top) <= 0;
 }
 
 /* Catch-up after a resume mid, or, for one this server never issued, as a
@@ -500,16 +345,7 @@ bool sub_evict_oldest(struct server *s, const char *id)
     struct sub_link *l = list_first(&ch->subs, struct sub_link, chan_node);
     struct conn *old = l->c;
     s->m.drops_limit++;
-    if (old->state == CONN_WS)
-        wsconn_close(old, 4029, "4029: Too many connections.");
-    else if (old->state == CONN_LONGPOLL) {
-        conn_unsubscribe_all(old);
-        old->state = CONN_HTTP;
-        old->flags &= (uint16_t)~CONN_F_KEEPALIVE;
-        http_respond_code(old, 4029, NULL);
-        conn_close_after_write(old);
-    } else
-        conn_close(old, "too many connections");
+    old->tp->end(old, 4029, "4029: Too many connections.");
     return true;
 }
 
@@ -518,7 +354,8 @@ bool sub_evict_oldest(struct server *s, const char *id)
 static void enforce_channel_limit(struct server *s, const char *id)
 {
     if (s->hub)
-        return worker_enforce_limit(s, id, (unsigned)s->cfg.max_connections_per_channel);
+        return worker_enforce_limit(s, id, (unsigned)s->cfg.max_connections_per_channel,
+                                    sub_evict_oldest);
     struct chan *ch = chan_get(&s->chans, id, strlen(id), false);
     while (ch && ch->n_subs >= (unsigned)s->cfg.max_connections_per_channel) {
         sub_evict_oldest(s, id);
@@ -540,19 +377,18 @@ static size_t dedupe_refs(struct channel_ref *refs, size_t n)
     return u;
 }
 
-static void fail_subscribe(struct conn *c, bool websocket, const struct http1_request *req,
-                           int code)
+static void fail_subscribe(struct conn *c, const struct transport_ops *tp,
+                           const struct http1_request *req, int code)
 {
     if (code == 4010)
         c->srv->m.signature_failures++;
-    if (websocket && c->state != CONN_WS) {
+    if (tp->open && c->state != CONN_SUB) {
         /* Push server 2.0 completes the upgrade and then closes with the code:
          * the client reacts to 4010 by reloading its config */
-        wsconn_upgrade(c, req);
-        if (c->state == CONN_WS) {
+        if (tp->open(c, req)) {
             char reason[96];
             snprintf(reason, sizeof reason, "%d: %s", code, http_code_text(code));
-            wsconn_close(c, (uint16_t)code, reason);
+            tp->end(c, (uint16_t)code, reason);
         }
         return;
     }
@@ -580,7 +416,8 @@ static bool query_flag(const struct http1_request *req, const char *name)
            strcmp(v, "true") == 0;
 }
 
-void sub_handle(struct conn *c, const struct http1_request *req, bool websocket, bool eventsource)
+void sub_handle(struct conn *c, const struct http1_request *req, const struct transport_ops *tp,
+                sub_message_fn *on_message)
 {
     struct server *s = c->srv;
     const struct config *cfg = &s->cfg;
@@ -621,19 +458,22 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
     if (code) {
         free(refs);
         jwt_claims_free(&claims);
-        return fail_subscribe(c, websocket, req, code);
+        return fail_subscribe(c, tp, req, code);
     }
 
     /* an event stream frames every message as an event, whatever it asked */
-    c->fmt = eventsource ? FMT_SSE : jsonrpc ? FMT_JSONRPC : binary ? FMT_PB : FMT_TEXT;
-    if (websocket) {
-        wsconn_upgrade(c, req);
-        if (c->state != CONN_WS) {
-            free(refs);
-            jwt_claims_free(&claims);
-            return;
-        }
+    c->fmt = tp->forced_fmt >= 0 ? (uint8_t)tp->forced_fmt
+             : jsonrpc           ? FMT_JSONRPC
+             : binary            ? FMT_PB
+                                 : FMT_TEXT;
+    if (tp->open && !tp->open(c, req)) {
+        free(refs);
+        jwt_claims_free(&claims);
+        return;
     }
+    c->state = CONN_SUB;
+    c->tp = tp;
+    c->on_message = on_message;
 
     /* subscribe: the same channel listed twice is one subscription, and the
      * 4029 limit is enforced before this connection joins any channel, so
@@ -715,26 +555,8 @@ void sub_handle(struct conn *c, const struct http1_request *req, bool websocket,
 
     c->since = ev_now(s->loop);
     c->flags |= CONN_F_COUNTED;
-    if (s->hub)
-        worker_count_format(s, c->fmt, 1);
-    if (websocket) {
-        s->m.n_ws++;
-        conn_set_timer(c, c->fmt == FMT_JSONRPC ? TL_RPC_PING : TL_PING);
-        if (c->fmt == FMT_JSONRPC)
-            wsconn_ping(c); /* the client starts its stuck-timer on the first ping */
-    } else if (eventsource) {
-        c->state = CONN_SSE;
-        s->m.n_sse++;
-        static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                                   "Cache-Control: no-cache\r\nAccess-Control-Allow-Origin: *\r\n"
-                                   "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n"
-                                   "retry: 2000\n\n";
-        conn_send(c, head, sizeof head - 1);
-        conn_set_timer(c, TL_PING);
-    } else {
-        c->state = CONN_LONGPOLL;
-        s->m.n_longpoll++;
-        conn_set_timer(c, TL_LONGPOLL);
-    }
-    worker_gauges_changed(s);
+    gauges_count_format(s, c->fmt, 1);
+    s->m.n_subs[tp->id]++;
+    tp->start(c);
+    gauges_changed(s);
 }

@@ -2,13 +2,12 @@
 
 #include "worker.h"
 #include "log.h"
+#include "mid.h"
 #include "presence.h"
 #include "store.h"
 #include "util.h"
 
-#include <openssl/ssl.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +33,13 @@ unsigned worker_count(const struct config *cfg)
         n = 1;
     }
     return (unsigned)n;
+}
+
+static void on_inbox(struct ev_loop *loop, ev_async *w, int revents);
+
+void worker_inbox_init(struct server *s)
+{
+    xq_init(&s->inbox, s->loop, on_inbox, s);
 }
 
 static void on_inbox(struct ev_loop *loop, ev_async *w, int revents)
@@ -67,65 +73,7 @@ void worker_hub_new(struct server *home, unsigned n)
     home->worker = 0;
     home->chans.presence = h->presence;
     home->chans.worker = 0;
-    xq_init(&home->inbox, home->loop, on_inbox, home);
-}
-
-static void *worker_main(void *arg)
-{
-    struct server *s = arg;
-    ev_run(s->loop, 0);
-    return NULL;
-}
-
-int worker_start(struct server *home, char *err, size_t errlen)
-{
-    struct hub *h = home->hub;
-    if (!h)
-        return 0;
-    for (unsigned i = 1; i < h->n; i++) {
-        struct server *s = xcalloc(1, sizeof *s);
-        h->w[i] = s;
-        /* a worker that cannot start ends the process at once (main
-         * returns), so what was set up is left to the exit */
-        if (server_init_worker(s, home, i, err, errlen) != 0)
-            return -1;
-        xq_init(&s->inbox, s->loop, on_inbox, s);
-    }
-    /* signals go to home's loop: the other threads never take them */
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    for (unsigned i = 1; i < h->n; i++) {
-        int rc = pthread_create(&h->w[i]->thread, NULL, worker_main, h->w[i]);
-        if (rc != 0) {
-            pthread_sigmask(SIG_SETMASK, &old, NULL);
-            snprintf(err, errlen, "workers: cannot start thread %u: %s", i, strerror(rc));
-            return -1;
-        }
-    }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    log_info("%u workers", h->n);
-    return 0;
-}
-
-void worker_stop(struct server *home)
-{
-    struct hub *h = home->hub;
-    if (!h)
-        return;
-    for (unsigned i = 1; i < h->n; i++)
-        if (h->w[i])
-            pthread_join(h->w[i]->thread, NULL);
-    /* every thread has ended: what they owned is freed from here */
-    for (unsigned i = 1; i < h->n; i++) {
-        struct server *s = h->w[i];
-        if (!s)
-            continue;
-        server_deinit(s);
-        ev_loop_destroy(s->loop);
-        free(s);
-        h->w[i] = NULL;
-    }
+    worker_inbox_init(home);
 }
 
 void worker_hub_free(struct server *home)
@@ -156,6 +104,7 @@ struct bcast_item {
 struct bcast {
     atomic_uint refs; /* one per worker that has not run its item yet */
     struct msg *m;    /* NULL: a DELETE */
+    worker_fanout_fn *fanout;
     size_t n;
     char **ids; /* one allocation: pointers, then the strings */
     struct bcast_item items[];
@@ -174,7 +123,7 @@ static void run_bcast(struct server *s, struct xq_item *it)
 {
     struct bcast *b = container_of(it, struct bcast_item, q)->b;
     if (s && b->m) {
-        sub_fanout(s, b->m, b->ids, b->n);
+        b->fanout(s, b->m, b->ids, b->n);
     } else if (s) {
         double now = ev_now(s->loop);
         for (size_t i = 0; i < b->n; i++) {
@@ -206,12 +155,14 @@ static char **copy_ids(char *const *ids, size_t n)
 
 /* Appends to every inbox. Called with pub_mu held: that is what keeps the
  * order the same everywhere. */
-static void broadcast(struct server *s, struct msg *m, char *const *ids, size_t n)
+static void broadcast(struct server *s, struct msg *m, char *const *ids, size_t n,
+                      worker_fanout_fn *fanout)
 {
     struct hub *h = s->hub;
     struct bcast *b = xmalloc(sizeof *b + h->n * sizeof b->items[0]);
     atomic_init(&b->refs, h->n);
     b->m = m ? msg_ref(m) : NULL;
+    b->fanout = fanout;
     b->n = n;
     b->ids = copy_ids(ids, n);
     for (unsigned i = 0; i < h->n; i++) {
@@ -226,7 +177,8 @@ static void broadcast(struct server *s, struct msg *m, char *const *ids, size_t 
     s->wake = h->n >= 64 ? ~0ull : (1ull << h->n) - 1;
 }
 
-void worker_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
+void worker_publish(struct server *s, struct msg *m, char *const *ids, size_t n,
+                    worker_fanout_fn *fanout)
 {
     struct hub *h = s->hub;
     struct server *home = s->home;
@@ -237,13 +189,13 @@ void worker_publish(struct server *s, struct msg *m, char *const *ids, size_t n)
     pthread_mutex_lock(&h->pub_mu);
     /* the workers' clocks differ by a little: creation times never go back */
     uint32_t created = m->created < home->tag_second ? home->tag_second : m->created;
-    server_next_mid(home, m->mid);
+    mid_next(home, m->mid);
     m->seq = ++home->seq;
     m->created = created;
-    m->tag = server_next_tag(home, created);
+    m->tag = mid_next_tag(home, created);
     home->store->publish(home, m, ids, n);
     msg_freeze(m, formats);
-    broadcast(s, m, ids, n);
+    broadcast(s, m, ids, n, fanout);
     pthread_mutex_unlock(&h->pub_mu);
     s->store_dirty = true;
 }
@@ -253,7 +205,7 @@ void worker_delete(struct server *s, char *const *ids, size_t n)
     struct hub *h = s->hub;
     pthread_mutex_lock(&h->pub_mu);
     s->home->store->delete_channels(s->home, ids, n);
-    broadcast(s, NULL, ids, n);
+    broadcast(s, NULL, ids, n, NULL);
     pthread_mutex_unlock(&h->pub_mu);
     s->store_dirty = true;
 }
@@ -285,62 +237,11 @@ void worker_store_unlock(struct server *s)
         pthread_mutex_unlock(&s->hub->pub_mu);
 }
 
-/* ---- control: shutdown, reload, eviction ---- */
-
-static void run_shutdown(struct server *s, struct xq_item *it)
-{
-    if (s)
-        server_shutdown(s);
-    free(it);
-}
-
-void worker_shutdown_all(struct server *home)
-{
-    struct hub *h = home->hub;
-    if (!h)
-        return;
-    for (unsigned i = 1; i < h->n; i++) {
-        struct xq_item *it = xmalloc(sizeof *it);
-        it->run = run_shutdown;
-        xq_push(&h->w[i]->inbox, it, true);
-    }
-}
-
-struct reload_item {
-    struct xq_item q;
-    struct config cfg;
-    SSL_CTX *ctx;
-};
-
-static void run_reload(struct server *s, struct xq_item *it)
-{
-    struct reload_item *r = container_of(it, struct reload_item, q);
-    if (s) {
-        server_apply_config(s, &r->cfg, r->ctx);
-    } else {
-        config_free(&r->cfg);
-        SSL_CTX_free(r->ctx);
-    }
-    free(r);
-}
-
-void worker_reload_all(struct server *home, const struct config *cfg, SSL_CTX *ctx)
-{
-    struct hub *h = home->hub;
-    if (!h)
-        return;
-    for (unsigned i = 1; i < h->n; i++) {
-        struct reload_item *r = xcalloc(1, sizeof *r);
-        r->q.run = run_reload;
-        config_dup(&r->cfg, cfg);
-        if (ctx && SSL_CTX_up_ref(ctx) == 1)
-            r->ctx = ctx;
-        xq_push(&h->w[i]->inbox, &r->q, true);
-    }
-}
+/* ---- eviction ---- */
 
 struct evict_item {
     struct xq_item q;
+    worker_evict_fn *evict;
     unsigned count;
     char id[];
 };
@@ -349,12 +250,13 @@ static void run_evict(struct server *s, struct xq_item *it)
 {
     struct evict_item *e = container_of(it, struct evict_item, q);
     for (unsigned i = 0; s && i < e->count; i++)
-        if (!sub_evict_oldest(s, e->id))
+        if (!e->evict(s, e->id))
             break;
     free(e);
 }
 
-void worker_enforce_limit(struct server *s, const char *id, unsigned limit)
+void worker_enforce_limit(struct server *s, const char *id, unsigned limit,
+                          worker_evict_fn *evict_oldest)
 {
     struct hub *h = s->hub;
     size_t len = strlen(id);
@@ -380,11 +282,12 @@ void worker_enforce_limit(struct server *s, const char *id, unsigned limit)
                 continue;
             if (w == s->worker) {
                 for (unsigned k = 0; k < evict[w]; k++)
-                    sub_evict_oldest(s, id);
+                    evict_oldest(s, id);
                 continue;
             }
             struct evict_item *e = xmalloc(sizeof *e + len + 1);
             e->q.run = run_evict;
+            e->evict = evict_oldest;
             e->count = evict[w];
             memcpy(e->id, id, len + 1);
             xq_push(&h->w[w]->inbox, &e->q, true);
@@ -427,24 +330,6 @@ void worker_tick(struct server *s, double now)
 {
     if (s->hub && s == s->home)
         presence_sweep(s->hub->presence, now, (double)s->cfg.online_grace);
-}
-
-void worker_gauges_changed(struct server *s)
-{
-    if (!s->hub)
-        return;
-    struct worker_gauges *g = &s->hub->live[s->worker];
-    /* release: a reader that sees a subscriber counted finds it registered */
-    atomic_store_explicit(&g->longpoll, s->m.n_longpoll, memory_order_release);
-    atomic_store_explicit(&g->ws, s->m.n_ws, memory_order_release);
-    atomic_store_explicit(&g->sse, s->m.n_sse, memory_order_release);
-    atomic_store_explicit(&g->conns, s->m.n_conns, memory_order_release);
-}
-
-void worker_count_format(struct server *s, unsigned fmt, int delta)
-{
-    if (fmt < MSG_ENC_COUNT)
-        atomic_fetch_add_explicit(&s->hub->fmt_users[fmt], delta, memory_order_relaxed);
 }
 
 /* This node's own view of a channel. */
@@ -501,9 +386,8 @@ static void metrics_add(struct metrics *d, const struct metrics *a)
     ADD(longpoll_timeouts);
     ADD(tls_handshakes);
     ADD(tls_failures);
-    ADD(n_longpoll);
-    ADD(n_ws);
-    ADD(n_sse);
+    for (unsigned i = 0; i < TRANSPORT_MAX; i++)
+        ADD(n_subs[i]);
     ADD(n_conns);
     ADD(n_client_conns);
 #undef ADD
@@ -520,9 +404,9 @@ unsigned worker_stats(struct server *s, struct metrics *sum, struct metrics **pe
         pthread_mutex_lock(&h->stats_mu);
         memcpy(v, h->snap, n * sizeof *v);
         for (unsigned i = 0; i < n; i++) {
-            v[i].n_longpoll = atomic_load_explicit(&h->live[i].longpoll, memory_order_acquire);
-            v[i].n_ws = atomic_load_explicit(&h->live[i].ws, memory_order_acquire);
-            v[i].n_sse = atomic_load_explicit(&h->live[i].sse, memory_order_acquire);
+            for (unsigned t = 0; t < TRANSPORT_MAX; t++)
+                v[i].n_subs[t] =
+                    atomic_load_explicit(&h->live[i].subs[t], memory_order_acquire);
             v[i].n_conns = atomic_load_explicit(&h->live[i].conns, memory_order_acquire);
         }
         for (unsigned i = 0; i < n; i++)

@@ -21,6 +21,7 @@
 
 #include "msg.h"
 #include "server.h"
+#include "transport.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -32,8 +33,8 @@ struct presence;
  * a client that has just had its answer must not still be counted. One
  * cache line each, so the stores do not bounce between CPUs. */
 struct worker_gauges {
-    _Alignas(64) atomic_uint longpoll;
-    atomic_uint ws, sse, conns;
+    _Alignas(64) atomic_uint subs[TRANSPORT_MAX]; /* by transport_ops.id */
+    atomic_uint conns;
 };
 
 struct hub {
@@ -57,31 +58,27 @@ unsigned worker_count(const struct config *cfg);
 /* Makes the hub for n workers with home as the first (before home opens
  * its listeners and store). */
 void worker_hub_new(struct server *home, unsigned n);
-/* Creates workers 1..n-1 and starts their threads. Main thread, after
- * server_init of home and before privileges are dropped (their listening
- * sockets join home's ports). Returns 0 or -1 with err. */
-int worker_start(struct server *home, char *err, size_t errlen);
-/* After home's loop has ended: waits for the other workers (each stops
- * once its connections are closed or its shutdown timeout passes), then
- * frees them and the hub. */
-void worker_stop(struct server *home);
-
+/* Sets up s's inbox on its loop (every worker, home too). */
+void worker_inbox_init(struct server *s);
 /* Frees the hub: home's server_deinit, once every worker has stopped. */
 void worker_hub_free(struct server *home);
 
+/* How a worker delivers a message to its own subscribers of ids[0..n). */
+typedef void worker_fanout_fn(struct server *s, struct msg *m, char *const *ids, size_t n);
+/* Closes the oldest subscriber of channel id on worker s; false if none. */
+typedef bool worker_evict_fn(struct server *s, const char *id);
+
 /* Publishes m (its mid, seq and tag are given here) to ids[0..n): the
- * store keeps it and every worker delivers it. Borrows m and ids. */
-void worker_publish(struct server *s, struct msg *m, char *const *ids, size_t n);
+ * store keeps it and every worker delivers it with fanout. Borrows m and
+ * ids. */
+void worker_publish(struct server *s, struct msg *m, char *const *ids, size_t n,
+                    worker_fanout_fn *fanout);
 /* DELETE: the store and every worker drop the channels' histories. */
 void worker_delete(struct server *s, char *const *ids, size_t n);
 /* The store's writable(), asked under the publish mutex. */
 bool worker_store_writable(struct server *s);
 void worker_store_lock(struct server *s);
 void worker_store_unlock(struct server *s);
-/* Home: every other worker shuts down too. */
-void worker_shutdown_all(struct server *home);
-/* Home: every other worker applies a copy of cfg and a reference to ctx. */
-void worker_reload_all(struct server *home, const struct config *cfg, struct ssl_ctx_st *ctx);
 /* Before the loop sleeps: runs the inbox and lets the store write what
  * this worker published (before any answer goes out). */
 void worker_before_sleep(struct server *s);
@@ -90,17 +87,14 @@ void worker_before_sleep(struct server *s);
 void worker_post_stats(struct server *s);
 /* Home, four times a second: forgets channels long left. */
 void worker_tick(struct server *s, double now);
-/* A subscriber of format fmt (enum conn_fmt) came (+1) or went (-1). */
-void worker_count_format(struct server *s, unsigned fmt, int delta);
-/* Stores this worker's connection gauges (s->m.n_*) where the others read them. */
-void worker_gauges_changed(struct server *s);
 /* Channel id across every worker: false when unknown; else its
  * subscribers and when the last one left (0: never). */
 bool worker_chan_info(struct server *s, const char *id, size_t len, unsigned *subs,
                       double *last_seen);
 /* Makes room on channel id for one more subscriber under limit, closing
- * the oldest ones, on whichever worker they are. */
-void worker_enforce_limit(struct server *s, const char *id, unsigned limit);
+ * the oldest ones (with evict), on whichever worker they are. */
+void worker_enforce_limit(struct server *s, const char *id, unsigned limit,
+                          worker_evict_fn *evict);
 /* The figures of every worker (this one's live, the others' as of their
  * last loop turn): per[0..n) when not NULL (caller frees), the sum in sum,
  * and the channels held. Returns the number of workers. */

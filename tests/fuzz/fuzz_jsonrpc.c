@@ -51,6 +51,7 @@ static void srv_start(void)
     ev_signal_stop(srv.loop, &srv.sigterm);
     ev_signal_stop(srv.loop, &srv.sighup);
     client.srv = &srv;
+    client.tp = &transport_websocket; /* a V5 client: answers go out as text frames */
     srv_up = true;
 }
 

@@ -1,8 +1,15 @@
+/* The WebSocket transport: the upgrade, frames both ways (RFC 6455), pings,
+ * and deliveries as one text or binary frame per flush. A complete message
+ * from the client goes up through c->on_message. */
 #include "first.h"
 
-#include "server.h"
+#include "conn.h"
 #include "http1.h"
+#include "http_respond.h"
 #include "log.h"
+#include "msg.h"
+#include "server.h"
+#include "transport.h"
 #include "util.h"
 #include "ws.h"
 
@@ -19,18 +26,21 @@ struct ws_state {
     bool close_sent;
 };
 
-size_t wsconn_buffered(const struct conn *c)
+/* Bytes held for a message in fragments. */
+static size_t held(const struct conn *c)
 {
-    return c->ws ? c->ws->frag.cap : 0;
+    const struct ws_state *ws = c->tp_state;
+    return ws ? ws->frag.cap : 0;
 }
 
-void wsconn_free(struct conn *c)
+static void ws_free(struct conn *c)
 {
-    if (!c->ws)
+    struct ws_state *ws = c->tp_state;
+    if (!ws)
         return;
-    buf_deinit(&c->ws->frag);
-    free(c->ws);
-    c->ws = NULL;
+    buf_deinit(&ws->frag);
+    free(ws);
+    c->tp_state = NULL;
 }
 
 static void refuse(struct conn *c, int status, const char *extra, const char *text)
@@ -41,8 +51,8 @@ static void refuse(struct conn *c, int status, const char *extra, const char *te
 }
 
 /* Answers the upgrade request: 101 and the connection becomes a WebSocket
- * (c->state = CONN_WS), or an HTTP error and it stays HTTP. */
-void wsconn_upgrade(struct conn *c, const struct http1_request *req)
+ * (true), or an HTTP error and it stays HTTP (false). */
+static bool upgrade(struct conn *c, const struct http1_request *req)
 {
     const struct http1_header *conn_h = http1_find_header(req, "Connection");
     const struct http1_header *ver = http1_find_header(req, "Sec-WebSocket-Version");
@@ -50,11 +60,12 @@ void wsconn_upgrade(struct conn *c, const struct http1_request *req)
     if (req->minor_version != 1 || !conn_h ||
         !http1_has_token(conn_h->value, conn_h->value_len, "upgrade") ||
         !(req->method_len == 3 && memcmp(req->method, "GET", 3) == 0))
-        return refuse(c, 400, NULL, "Bad WebSocket upgrade request");
+        return refuse(c, 400, NULL, "Bad WebSocket upgrade request"), false;
     if (!ver || !str_ieq(ver->value, ver->value_len, "13"))
-        return refuse(c, 426, "Sec-WebSocket-Version: 13\r\n", "WebSocket version 13 required");
+        return refuse(c, 426, "Sec-WebSocket-Version: 13\r\n", "WebSocket version 13 required"),
+               false;
     if (!key || !ws_key_valid(key->value, key->value_len))
-        return refuse(c, 400, NULL, "Bad Sec-WebSocket-Key");
+        return refuse(c, 400, NULL, "Bad Sec-WebSocket-Key"), false;
     char accept[29];
     ws_accept_key(key->value, key->value_len, accept);
     char head[256];
@@ -63,12 +74,15 @@ void wsconn_upgrade(struct conn *c, const struct http1_request *req)
                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                      accept);
     conn_send(c, head, (size_t)n);
-    c->state = CONN_WS;
-    c->ws = xcalloc(1, sizeof *c->ws);
-    buf_init(&c->ws->frag);
+    struct ws_state *ws = xcalloc(1, sizeof *ws);
+    buf_init(&ws->frag);
+    c->state = CONN_SUB;
+    c->tp = &transport_websocket;
+    c->tp_state = ws;
+    return true;
 }
 
-void wsconn_send_frame(struct conn *c, uint8_t opcode, const void *p, size_t n)
+static void send_frame(struct conn *c, uint8_t opcode, const void *p, size_t n)
 {
     uint8_t hdr[WS_MAX_SERVER_HEADER];
     size_t hl = ws_frame_header(hdr, opcode, true, n);
@@ -78,83 +92,83 @@ void wsconn_send_frame(struct conn *c, uint8_t opcode, const void *p, size_t n)
 }
 
 /* Sends a close frame and closes once it is written. */
-void wsconn_close(struct conn *c, uint16_t code, const char *reason)
+static void ws_close(struct conn *c, uint16_t code, const char *reason)
 {
+    struct ws_state *ws = c->tp_state;
     if (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))
         return;
-    if (c->ws && !c->ws->close_sent) {
+    if (ws && !ws->close_sent) {
         uint8_t payload[WS_MAX_CONTROL_PAYLOAD];
         size_t n = ws_close_payload(payload, code, reason);
-        c->ws->close_sent = true;
-        wsconn_send_frame(c, WS_OP_CLOSE, payload, n);
+        ws->close_sent = true;
+        send_frame(c, WS_OP_CLOSE, payload, n);
     }
     conn_close_after_write(c);
 }
 
-void wsconn_ping(struct conn *c)
+static void send_ping(struct conn *c)
 {
-    if (c->state == CONN_SSE) {
-        /* a comment line keeps proxies from timing the stream out */
-        conn_send(c, ":\n\n", 3);
-        return;
-    }
-    if (c->state != CONN_WS)
-        return;
     c->flags |= CONN_F_PING_OUT;
     if (c->fmt == FMT_JSONRPC)
-        wsconn_send_frame(c, WS_OP_TEXT, "ping", 4); /* V5 pings in text (§4.6) */
+        send_frame(c, WS_OP_TEXT, "ping", 4); /* V5 pings in text */
     else
-        wsconn_send_frame(c, WS_OP_PING, NULL, 0);
+        send_frame(c, WS_OP_PING, NULL, 0);
+}
+
+/* The ping timer: a peer that has not answered the last ping is gone. */
+static void ping(struct conn *c)
+{
+    if (c->flags & CONN_F_PING_OUT) {
+        c->srv->m.drops_ping++;
+        conn_close(c, "no pong");
+        return;
+    }
+    send_ping(c);
+    conn_set_timer(c, c->fmt == FMT_JSONRPC ? TL_RPC_PING : TL_PING);
+}
+
+static void start(struct conn *c)
+{
+    conn_set_timer(c, c->fmt == FMT_JSONRPC ? TL_RPC_PING : TL_PING);
+    if (c->fmt == FMT_JSONRPC)
+        send_ping(c); /* the client starts its stuck-timer on the first ping */
+}
+
+/* The deliveries as one frame: its header built on the stack. */
+static void deliver(struct conn *c, struct conn_piece *v, size_t n, size_t len,
+                    const struct msg *newest)
+{
+    (void)newest;
+    uint8_t wsh[WS_MAX_SERVER_HEADER];
+    size_t hl = ws_frame_header(wsh, c->fmt == FMT_PB ? WS_OP_BINARY : WS_OP_TEXT, true, len);
+    v[0] = (struct conn_piece){.p = wsh, .len = hl};
+    conn_send_pieces(c, v, n);
+}
+
+static void ws_send(struct conn *c, bool binary, const void *p, size_t n)
+{
+    send_frame(c, binary ? WS_OP_BINARY : WS_OP_TEXT, p, n);
 }
 
 static void protocol_error(struct conn *c, uint16_t code, const char *reason)
 {
     c->srv->m.drops_proto++;
     log_debug("websocket %d: %s", c->fd, reason);
-    wsconn_close(c, code, reason);
+    ws_close(c, code, reason);
 }
 
-/* A complete message from the client. */
+/* A complete message from the client: handed up. */
 static void on_message(struct conn *c, uint8_t opcode, uint8_t *p, size_t n)
 {
-    if (opcode == WS_OP_TEXT) {
-        if (c->fmt == FMT_JSONRPC)
-            rpc_handle_client_text(c, p, n);
-        /* text from V3/V4 clients carries nothing the server acts on */
-        return;
-    }
-    /* binary: a protobuf RequestBatch from the client (§4.3, untrusted) */
-    struct buf out;
-    buf_init(&out);
-    char why[128];
-    int code = pub_client_batch(c, c->pub_id, c->has_pub_id, p, n, &out, why, sizeof why);
-    if (code == PUB_TOO_BIG || code == PUB_TOO_FAST) {
-        /* V4 clients get no answer to a publish: the close names the limit */
-        buf_deinit(&out);
-        return protocol_error(c, code == PUB_TOO_BIG ? WS_CLOSE_TOO_BIG : WS_CLOSE_POLICY, why);
-    }
-    if (code == 503) {
-        /* the store is failing: the client is not at fault, keep it */
-        buf_deinit(&out);
-        log_debug("websocket %d: client publish refused: journal unavailable", c->fd);
-        return;
-    }
-    if (code) {
-        char reason[96];
-        snprintf(reason, sizeof reason, "%d: %s", code, http_code_text(code));
-        buf_deinit(&out);
-        return protocol_error(c, (uint16_t)code, reason);
-    }
-    if (out.len)
-        wsconn_send_frame(c, WS_OP_BINARY, out.data, out.len);
-    buf_deinit(&out);
+    if (c->on_message)
+        c->on_message(c, opcode == WS_OP_BINARY, p, n);
 }
 
 static void on_control(struct conn *c, uint8_t opcode, uint8_t *p, size_t n)
 {
     switch (opcode) {
     case WS_OP_PING:
-        wsconn_send_frame(c, WS_OP_PONG, p, n);
+        send_frame(c, WS_OP_PONG, p, n);
         break;
     case WS_OP_PONG:
         c->flags &= (uint16_t)~CONN_F_PING_OUT;
@@ -166,9 +180,10 @@ static void on_control(struct conn *c, uint8_t opcode, uint8_t *p, size_t n)
         /* echo the code, as RFC 6455 §5.5.1 asks */
         uint8_t payload[WS_MAX_CONTROL_PAYLOAD];
         size_t pl = code == WS_CLOSE_NO_STATUS ? 0 : ws_close_payload(payload, code, NULL);
-        if (!c->ws->close_sent) {
-            c->ws->close_sent = true;
-            wsconn_send_frame(c, WS_OP_CLOSE, payload, pl);
+        struct ws_state *ws = c->tp_state;
+        if (!ws->close_sent) {
+            ws->close_sent = true;
+            send_frame(c, WS_OP_CLOSE, payload, pl);
         }
         conn_close_after_write(c);
         break;
@@ -178,7 +193,7 @@ static void on_control(struct conn *c, uint8_t opcode, uint8_t *p, size_t n)
 
 /* Parses the frames in c->in. Payloads are unmasked in place; a frame is
  * handled only once it is complete (bounded by max-ws-frame-size). */
-void wsconn_read(struct conn *c)
+static void input(struct conn *c)
 {
     const struct config *cfg = &c->srv->cfg;
     uint64_t max = (uint64_t)cfg->max_ws_frame_size;
@@ -211,7 +226,7 @@ void wsconn_read(struct conn *c)
             on_control(c, f.opcode, p, n);
             continue;
         }
-        struct ws_state *ws = c->ws;
+        struct ws_state *ws = c->tp_state;
         if (f.opcode == WS_OP_CONT ? !ws->frag_opcode : ws->frag_opcode) {
             protocol_error(c, WS_CLOSE_PROTOCOL, "bad fragment sequence");
             break;
@@ -259,3 +274,41 @@ void wsconn_read(struct conn *c)
     if (c->in.len == 0)
         buf_deinit(&c->in);
 }
+
+static size_t input_cap(const struct conn *c)
+{
+    return (size_t)c->srv->cfg.max_ws_frame_size + 64;
+}
+
+static const char *path(const struct config *cfg)
+{
+    return cfg->path_subscribe_ws;
+}
+
+/* Any subscribe path upgrades when asked to. */
+static bool claims(const struct http1_request *req, bool own_path)
+{
+    (void)own_path;
+    const struct http1_header *up = http1_find_header(req, "Upgrade");
+    return up && http1_has_token(up->value, up->value_len, "websocket");
+}
+
+const struct transport_ops transport_websocket = {
+    .name = "websocket",
+    .stat_key = "websockets",
+    .metric_label = "websocket",
+    .id = 0,
+    .path = path,
+    .claims = claims,
+    .forced_fmt = -1,
+    .open = upgrade,
+    .start = start,
+    .deliver = deliver,
+    .ping = ping,
+    .end = ws_close,
+    .input = input,
+    .send = ws_send,
+    .input_cap = input_cap,
+    .held = held,
+    .free = ws_free,
+};

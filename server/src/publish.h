@@ -1,0 +1,22 @@
+/* Publishing (publish.c): a message made, handed to the store and fanned
+ * out to the local subscribers of its channels. */
+#ifndef PULLBOX_PUBLISH_H
+#define PULLBOX_PUBLISH_H
+
+#include "first.h"
+
+struct msg;
+struct server;
+
+/* False while the store refuses messages; the caller answers 503. */
+bool publish_writable(const struct server *s);
+struct msg *publish_new_message(struct server *s, const void *body, size_t len, uint32_t expiry);
+/* Publishes m to every channel id in ids: the store keeps it, each channel
+ * stores it in its history and every subscriber gets it queued once. */
+void publish(struct server *s, struct msg *m, char *const *ids, size_t n);
+/* The local part of a publish: each channel stores m in its history and
+ * every subscriber here gets it queued once (stores that fan out call it,
+ * through their hooks, and so does every worker for its own subscribers). */
+void publish_fanout(struct server *s, struct msg *m, char *const *ids, size_t n);
+
+#endif
