@@ -15,7 +15,7 @@ HIREDIS_VERSION = 1.2.0-6
 HIREDIS_POOL = main/h/hiredis
 HIREDIS_DEPENDENCIES = openssl
 HIREDIS_BUILD_CMDS = $(MAKE) -j$(PKG_JOBS) CC="$(TARGET_CC)" AR=ar OPTIMIZATION= DEBUG_FLAGS= \
-	CFLAGS="$(TARGET_CFLAGS)" USE_SSL=1 OPENSSL_PREFIX=$(STAGING_DIR)/usr static
+	CFLAGS="$(TARGET_CFLAGS)" CPPFLAGS="-isystem $(STAGING_DIR)/usr/include" USE_SSL=1 static
 HIREDIS_INSTALL_STAGING_CMDS = \
 	install -d $(STAGING_DIR)/usr/include/hiredis/adapters $(STAGING_DIR)/usr/lib && \
 	install -m 0644 hiredis.h hiredis_ssl.h async.h read.h sds.h alloc.h sockcompat.h \
