@@ -7,12 +7,14 @@ through it; a wrong CA, a wrong pin or a wrong name is refused with a log
 line saying why, retried, and publishes answer 503. The password never
 leaves the node in clear: an impostor with a certificate of another CA on
 the node's Redis address decrypts nothing, and a plain-text listener there
-gets only TLS handshakes, on every retry. Skips only when redis-server is
-not installed."""
+gets only TLS handshakes, on every retry. A TLS-only Sentinel is asked over
+TLS too, and refused on a wrong CA. Skips only when redis-server is not
+installed."""
 import os
 import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import threading
@@ -86,6 +88,34 @@ with Server(node("good", redis.node_tls())) as good:
             ok(not connected(n) and publish_text(n, new_id(), "x")[0] == 503,
                "%s: the node stays disconnected and publishes answer 503" % name)
     ok(publish_text(good, cid, "still")[0] == 200, "the node with the right CA kept publishing meanwhile")
+
+
+# ---- Sentinel over TLS: the node asks a TLS-only Sentinel, then dials the primary it names ----
+sentinel_dir = tempfile.mkdtemp(prefix="pullbox-sentinel-")
+s_chain, s_key = redis.ca.issue("sentinel")
+s_port = free_port()
+with open(os.path.join(sentinel_dir, "sentinel.conf"), "w") as f:
+    f.write("port 0\ntls-port %d\nbind 127.0.0.1\ndir %s\ntls-cert-file %s\ntls-key-file %s\n"
+            "tls-ca-cert-file %s\ntls-auth-clients no\ntls-replication yes\n"
+            "sentinel monitor pbmaster 127.0.0.1 %d 1\nsentinel auth-pass pbmaster %s\n"
+            % (s_port, sentinel_dir, s_chain, s_key, redis.ca.pem, redis.port, PW))
+sentinel = subprocess.Popen([shutil.which("redis-server"), os.path.join(sentinel_dir, "sentinel.conf"),
+                             "--sentinel"], stdout=open(os.path.join(sentinel_dir, "log"), "ab"),
+                            stderr=subprocess.STDOUT)
+try:
+    via = {"redis": "sentinel:127.0.0.1:%d" % s_port, "redis-sentinel-master": "pbmaster"}
+    with Server(dict(node("via-sentinel", redis.node_tls(pin=True)), **via)) as n:
+        ok(wait_for(lambda: connected(n) and server_stat(n)["redis"].get("subscribed"), 10),
+           "a node asks a TLS-only Sentinel for the primary, then logs in to it over TLS")
+        ok(publish_text(n, new_id(), "x")[0] == 200, "and publishes through it")
+    with Server(dict(node("sentinel-wrong-ca", {"redis-tls": "on", "redis-tls-ca": other.pem}), **via)) as n:
+        why = "Sentinel 127.0.0.1:%d: TLS: Redis's certificate" % s_port
+        ok(wait_for(lambda: count_log(n, why) >= 2, 10),
+           "a Sentinel whose certificate is not from the CA is refused, logged and retried (%r)"
+           % n.log().strip().splitlines()[-1][:160])
+finally:
+    sentinel.kill()
+    sentinel.wait()
 
 
 # ---- no clear text, whatever listens on the node's Redis address ----
