@@ -707,9 +707,9 @@ static int redis_store_open(struct server *s, char *err, size_t errlen)
     log_info("redis store: node %s, Redis %s%s, key prefix \"%s\", timeout %ld ms, "
              "at most %ld publishes in flight",
              s->node_name, s->cfg.redis,
-             !rs->tls                            ? " (plain TCP)"
+             !rs->tls                          ? " (plain TCP)"
              : s->cfg.redis_tls_fingerprint[0] ? " (TLS, pinned CA)"
-                                                 : " (TLS)",
+                                               : " (TLS)",
              s->cfg.redis_prefix, s->cfg.redis_timeout, s->cfg.redis_max_inflight);
     /* a Redis that is down now is retried in the background: this node
      * serves its subscribers meanwhile */
