@@ -795,7 +795,7 @@ def check_redis_hub(vm):
         "for c in 'CONFIG GET dir' 'FLUSHALL' 'REPLICAOF 192.0.2.1 6379' 'ACL LIST' 'KEYS *'; do "
         "%s --user pullbox -a \"$pw\" --no-auth-warning $c 2>&1 | head -1; done" % (tls, tls, tls),
         "pw=$(sed -n 's/^redis-password = //p' /data/etc/secrets.conf); "
-        "redis-cli --user pullbox -a \"$pw\" --no-auth-warning ping 2>&1 | head -1; "
+        "echo \"plain: $(redis-cli --user pullbox -a \"$pw\" --no-auth-warning ping 2>&1 | head -1)\"; "
         "ls -ln /data/etc/redis-tls | awk 'NF > 3 { print $1, $3, $4, $NF }'; "
         "cat /data/etc/redis-tls/redis.key 2>&1 | head -1",
         "ps | grep '[r]edis-server'",
@@ -821,7 +821,7 @@ def check_redis_hub(vm):
        "%s: the default user is off, and pullbox's user may not run CONFIG, FLUSHALL, REPLICAOF, ACL "
        "or KEYS" % vm.name, answers)
     pl = plain.strip().splitlines()
-    ok(len(pl) >= 6 and "PONG" not in pl[0] and "NOAUTH" not in pl[0],
+    ok(len(pl) >= 6 and pl[0].startswith("plain: ") and "PONG" not in pl[0] and "NOAUTH" not in pl[0],
        "%s: no plain-text Redis: redis-cli without --tls gets no answer on 6379" % vm.name, pl[:1])
     ok("-rw-r----- 0 103 redis.key" in plain and "-rw------- 0 0 ca.key" in plain and
        "-rw-r--r-- 0 0 ca.pem" in plain and "-rw-r--r-- 0 0 redis.pem" in plain,
