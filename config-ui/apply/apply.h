@@ -70,6 +70,10 @@ int state_commit(struct apply *a, const struct settings *st, const struct secret
  * when sec got a new one, 0 when nothing was needed, -1 without random
  * bytes. */
 int state_cluster_secrets(const struct settings *st, struct secrets *sec);
+/* On a hub, makes its CA and its Redis certificate when they are missing
+ * (hubca.h; kept when the role changes, so the nodes' pin stays good).
+ * Returns 1 when made, 0 when nothing was needed, -1 with err. */
+int hub_tls_ensure(const struct settings *st, char *err, size_t errlen);
 /* Writes the admin hash into the shadow file. */
 int state_write_shadow(const char *hash, long long now, struct result *res);
 

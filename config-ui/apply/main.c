@@ -358,6 +358,8 @@ static int render_only(void)
     }
     if (made > 0 && secrets_save_owned(&sec, path, 0640, a.gid, err, sizeof(err)) != 0)
         goto fail;
+    if (hub_tls_ensure(&st, err, sizeof(err)) < 0)
+        goto fail;
     if (render_all(&st, &sec, a.now, changed, err, sizeof(err)) != 0)
         goto fail;
     for (int f = 0; f < RF__COUNT; f++)

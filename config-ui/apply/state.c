@@ -80,6 +80,14 @@ int state_commit(struct apply *a, const struct settings *st, const struct secret
         step(res, true, "cluster", "a new Redis password for this hub (give it to the nodes)");
         write_secrets = true;
     }
+    made = hub_tls_ensure(st, err, sizeof(err));
+    if (made < 0) {
+        step(res, false, "cluster", "the hub's Redis certificate: %s", err);
+        return -1;
+    }
+    if (made > 0)
+        step(res, true, "cluster", "a CA and a Redis certificate for this hub (give its "
+                                   "fingerprint to the nodes)");
     if (write_secrets) {
         root_path(path, sizeof(path), PATH_SECRETS);
         if (secrets_save_owned(sec, path, 0640, a->gid, err, sizeof(err)) != 0) {

@@ -1,13 +1,16 @@
 /* Menu item 14: scale-out. One appliance alone (standalone), this
  * appliance as the hub (it runs the Redis every appliance of the cluster
- * shares; the apply service makes its password), or a node that uses the
- * hub. The hub's Redis password is shown here, as the signing key is in
- * menu 3, so the admin can copy it to each node; a node's copy of it is
- * asked with the echo off and goes to the apply service as a secret. */
+ * shares, over TLS; the apply service makes its password and CA), or a
+ * node that uses the hub. The hub's Redis password and CA fingerprint are
+ * shown here, as the signing key is in menu 3, so the admin can copy them
+ * to each node; a node's copy of the password is asked with the echo off
+ * and goes to the apply service as a secret, the fingerprint (public) as a
+ * setting. */
 #include <stdio.h>
 #include <string.h>
 
 #include "console.h"
+#include "hubca.h"
 #include "secrets.h"
 #include "settings.h"
 #include "spool.h"
@@ -17,15 +20,21 @@ static void print_cluster(const struct settings *st, const struct secrets *sec)
     const char *role = st->v[S_CLUSTER_ROLE];
 
     if (strcmp(role, "hub") == 0) {
-        printf("This appliance is the cluster's hub: it runs Redis on port 6379.\n");
+        char fp[HUBCA_FINGERPRINT_LEN], err[160];
+        printf("This appliance is the cluster's hub: it runs Redis on port 6379 (TLS).\n");
         printf("  %-28s %s\n", setting_defs[S_CLUSTER_PEERS].label,
                st->v[S_CLUSTER_PEERS][0] ? st->v[S_CLUSTER_PEERS] : "(none: 6379 closed)");
         printf("  %-28s %s\n", "Hub password (for the nodes)",
                sec->redis_password[0] ? sec->redis_password : "(made when applied)");
+        printf("  %-28s %s\n", "Hub CA fingerprint",
+               hubca_fingerprint(PATH_HUBCA_CERT, fp, err, sizeof err) == 0 ? fp
+                                                                         : "(made when applied)");
     } else if (strcmp(role, "node") == 0) {
         printf("This appliance is a node: it uses the hub's Redis.\n");
         printf("  %-28s %s\n", setting_defs[S_CLUSTER_HUB].label, st->v[S_CLUSTER_HUB]);
         printf("  %-28s %s\n", "Hub password", sec->hub_password[0] ? "(set)" : "(not set)");
+        printf("  %-28s %s\n", setting_defs[S_CLUSTER_HUB_CA].label,
+               st->v[S_CLUSTER_HUB_CA][0] ? st->v[S_CLUSTER_HUB_CA] : "(not set)");
     } else {
         printf("This appliance works alone (standalone): no cluster.\n");
     }
@@ -82,7 +91,8 @@ void action_cluster(void)
     case 3:
         answered = settings_set(&st, S_CLUSTER_ROLE, "node", err, sizeof err) == 0 &&
                    con_ask_setting(&st, S_CLUSTER_HUB) &&
-                   ask_hub_password(&sec, password, sizeof password);
+                   ask_hub_password(&sec, password, sizeof password) &&
+                   con_ask_setting(&st, S_CLUSTER_HUB_CA);
         break;
     }
     if (!answered) {

@@ -17,7 +17,8 @@ const struct setting_group setting_groups[G__COUNT] = {
                     GROUP_IDS(S_FW_SUBSCRIBE_NETWORKS, S_FW_ADMIN_NETWORKS, S_FW_SUBSCRIBE_CONNS,
                               S_FW_SUBSCRIBE_RATE, S_FW_SSH_RATE, S_FW_WIZARD_RATE)},
     [G_SSH] = {"ssh", "SSH access", GROUP_IDS(S_SSH_KEY_ONLY)},
-    [G_CLUSTER] = {"cluster", "Cluster", GROUP_IDS(S_CLUSTER_ROLE, S_CLUSTER_HUB, S_CLUSTER_PEERS)},
+    [G_CLUSTER] = {"cluster", "Cluster", GROUP_IDS(S_CLUSTER_ROLE, S_CLUSTER_HUB, S_CLUSTER_HUB_CA,
+                                               S_CLUSTER_PEERS)},
     /* none today */
     [G_INTERNAL] = {"internal", "Set by the apply service", .n = 0},
 };

@@ -9,6 +9,7 @@
 #include "render.h"
 
 #include "fileio.h"
+#include "hubca.h"
 #include "root.h"
 #include "secrets.h"
 #include "settings.h"
@@ -93,7 +94,10 @@ static void put_node_name(struct render_buf *b, const char *hostname)
 }
 
 /* With Redis, history lives in Redis: pullboxd refuses a journal beside
- * it. */
+ * it. Every pullboxd of a cluster reaches the hub's Redis over TLS, the
+ * hub's own too (there is no plain port to fall back to), and checks the
+ * certificate's name: the hub's against the CA file, a node against the
+ * CA fingerprint it was given with the password. */
 static void render_store(const struct settings *st, const struct secrets *sec, struct render_buf *b)
 {
     if (is_role(st, "standalone")) {
@@ -101,12 +105,17 @@ static void render_store(const struct settings *st, const struct secrets *sec, s
         put(b, "journal-max-size = 256\n");
         return;
     }
-    if (is_role(st, "hub"))
+    if (is_role(st, "hub")) {
         put(b, "redis = 127.0.0.1:%d\nredis-user = %s\nredis-password = %s\n", RENDER_REDIS_PORT,
             REDIS_ACL_USER, sec->redis_password);
-    else
+        put(b, "redis-tls = on\n");
+        put_path(b, "redis-tls-ca", PATH_HUBCA_CERT);
+    } else {
         put(b, "redis = %s\nredis-user = %s\nredis-password = %s\n", st->v[S_CLUSTER_HUB],
             REDIS_ACL_USER, sec->hub_password);
+        put(b, "redis-tls = on\nredis-tls-fingerprint = %s\n", st->v[S_CLUSTER_HUB_CA]);
+    }
+    put(b, "redis-tls-name = %s\n", HUBCA_REDIS_NAME);
     put_node_name(b, st->v[S_HOSTNAME]);
 }
 
@@ -158,8 +167,9 @@ static void render_firewall(const struct settings *st, struct render_buf *b)
         st->v[S_FW_SUBSCRIBE_RATE], st->v[S_FW_SSH_RATE], st->v[S_FW_WIZARD_RATE]);
 }
 
-/* The hub's Redis: reachable by the nodes (the firewall narrows 6379 to
- * cluster.peers), the default user off and pullboxd's user limited to the
+/* The hub's Redis: reachable by the nodes over TLS only (tls-port 6379,
+ * no plain port; the firewall narrows 6379 to cluster.peers), with the
+ * hub's own certificate (hubca.h), the default user off and pullboxd's user limited to the
  * commands pullboxd uses and its own keys and channels (redis_acl.h), an
  * append-only file so the history survives a restart of the hub, and no
  * command that could wipe or reconfigure it from the network. */
@@ -168,7 +178,9 @@ static void render_redis(const struct secrets *sec, struct render_buf *b)
     put(b,
         "# redis.conf: written by pullbox-apply because this appliance is the cluster's\n"
         "# hub; changes here are overwritten. Read by the redis service.\n"
-        "port %d\n"
+        "# TLS only: the password and the messages never cross the network in clear\n"
+        "port 0\n"
+        "tls-port %d\n"
         "# every IPv4 and IPv6 address (the IPv6 one only if the kernel has IPv6);\n"
         "# pullbox-firewall lets only cluster.peers reach the port\n"
         "bind 0.0.0.0 -::\n"
@@ -177,6 +189,12 @@ static void render_redis(const struct secrets *sec, struct render_buf *b)
         "user default off\n"
         "user %s reset on >%s ~pullbox:* &pullbox:* %s\n",
         RENDER_REDIS_PORT, REDIS_ACL_USER, sec->redis_password, REDIS_ACL_COMMANDS);
+    put_path_word(b, "tls-cert-file", PATH_HUBCA_REDIS_CERT);
+    put_path_word(b, "tls-key-file", PATH_HUBCA_REDIS_KEY);
+    put_path_word(b, "tls-ca-cert-file", PATH_HUBCA_CERT);
+    put(b, "# the nodes prove themselves with the password, not a certificate\n"
+           "tls-auth-clients no\n"
+           "tls-protocols \"TLSv1.2 TLSv1.3\"\n");
     put_path_word(b, "dir", PATH_REDIS_DATA);
     put(b,
         "# the history survives a restart of the hub: append-only file, fsync each second\n"

@@ -101,6 +101,12 @@ const struct setting_def setting_defs[S__COUNT] = {
     [S_SSH_KEY_ONLY] = {"ssh.key-only", "SSH logins with a key only",
                         "no (a password or a key) or yes (a key only: SSH refuses passwords)",
                         "no", SK_CHOICE, yes_no_choices, 0, 0, false},
+    /* what the hub's Cluster page shows beside its password: the node's
+     * pullboxd trusts the hub's Redis only with a certificate from that CA */
+    [S_CLUSTER_HUB_CA] = {"cluster.hub-ca", "Hub CA fingerprint",
+                          "the SHA-256 the hub's Cluster page shows: 64 hex digits, with or "
+                          "without colons, like 5D:0E:...:9A",
+                          "", SK_SHA256, NULL, 0, 0, true},
 };
 
 void settings_defaults(struct settings *s)
@@ -282,6 +288,12 @@ static const char *check_one(const struct setting_def *d, const char *v)
     }
     case SK_HOST_PORT:
         return check_host_port(v);
+    case SK_SHA256: {
+        size_t hex = 0;
+        for (const char *p = v; *p; p++)
+            hex += *p != ':';
+        return hex == 64 ? NULL : "is not 64 hex digits";
+    }
     }
     return "is not accepted";
 }
@@ -306,6 +318,8 @@ static const char *allowed_chars(enum setting_kind k)
         return "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:[]";
     case SK_CHOICE:
         return "abcdefghijklmnopqrstuvwxyz0123456789";
+    case SK_SHA256:
+        return "abcdefABCDEF0123456789:";
     default:
         return "abcdefABCDEF0123456789.:/ny";
     }
@@ -514,6 +528,9 @@ static int check_cluster(const struct settings *s, enum setting_id *bad, char *e
         return fail(bad, S_CLUSTER_HUB, err, errlen,
                     "names this appliance itself; give the hub appliance's address (or make "
                     "this appliance the hub)");
+    if (s->v[S_CLUSTER_HUB_CA][0] == '\0')
+        return fail(bad, S_CLUSTER_HUB_CA, err, errlen,
+                    "a node needs the hub's CA fingerprint (the hub's Cluster page shows it)");
     return 0;
 }
 

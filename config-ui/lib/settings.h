@@ -36,6 +36,7 @@ enum setting_id {
     S_FW_SSH_RATE,           /* new connections a minute per source on 22 */
     S_FW_WIZARD_RATE,        /* new connections a minute per source on 80/443 */
     S_SSH_KEY_ONLY,          /* "no" | "yes": dropbear refuses password logins (-s) */
+    S_CLUSTER_HUB_CA,        /* node: SHA-256 of the hub's CA certificate, pinned (hubca.h) */
     S__COUNT
 };
 
@@ -51,6 +52,7 @@ enum setting_kind {
     SK_HOST_LIST,    /* host names or addresses */
     SK_INT,          /* decimal integer in [min, max] */
     SK_HOST_PORT,    /* host name, IPv4, or [IPv6], with an optional :port 1-65535 */
+    SK_SHA256,       /* 64 hex digits, colons between the bytes allowed */
 };
 
 struct setting_def {

@@ -1,13 +1,15 @@
 /* /cluster: scale-out. One appliance alone, this appliance as the hub (it
- * runs the Redis every appliance of the cluster shares; the apply service
- * makes its password, shown here to copy to the nodes, as /keys shows the
- * signing key), or a node that uses the hub at an address. A node's copy of
+ * runs the Redis every appliance of the cluster shares, over TLS; the apply
+ * service makes its password and its CA, both shown here to copy to the
+ * nodes, as /keys shows the signing key), or a node that uses the hub at an
+ * address and pins the hub's CA by its fingerprint. A node's copy of
  * the hub's password is a secret: it goes with the settings request, is
  * checked by the library's rule, and is never shown back. */
 #include "appstate.h"
 #include "form.h"
 #include "groups.h"
 #include "html.h"
+#include "hubca.h"
 #include "layout.h"
 #include "reply.h"
 #include "secrets.h"
@@ -39,8 +41,9 @@ static const struct {
      "6379). The other appliances connect to it, so a message published to any of them reaches "
      "every user. List their addresses below: only they may connect."},
     {"node", "Use the hub at another address",
-     "This appliance joins a hub: give the hub's address and the password the hub's Cluster "
-     "page shows."},
+     "This appliance joins a hub: give the hub's address, and the password and CA fingerprint "
+     "the hub's Cluster page shows (the fingerprint proves it is your hub: the connection is "
+     "encrypted and refused if another machine answers)."},
 };
 
 /* POST /cluster: the three settings through the one validator, the
@@ -93,12 +96,13 @@ static void role_choices(const struct cluster_form *cf)
 
 static void cluster_form_show(const struct cluster_form *cf, const struct wiz *w)
 {
-    static const enum setting_id hub_field[] = {S_CLUSTER_HUB}, peers_field[] = {S_CLUSTER_PEERS};
+    static const enum setting_id hub_field[] = {S_CLUSTER_HUB, S_CLUSTER_HUB_CA},
+                                 peers_field[] = {S_CLUSTER_PEERS};
 
     form_begin(w, "/cluster", false);
     role_choices(cf);
     html_printf("<h2>For a node</h2>\n");
-    settings_form_fields(&cf->sf, hub_field, 1);
+    settings_form_fields(&cf->sf, hub_field, 2);
     form_input("password", PW_FIELD, "Hub password", NULL,
                cf->have_hub_password
                    ? "Copied from the hub's Cluster page. Leave it empty to keep the one given "
@@ -140,6 +144,11 @@ void page_cluster(struct wiz *w)
                     "the hub. Give this password to each node (its Cluster page, <em>Hub "
                     "password</em>):</p>\n");
         form_secret_value("hub-password", "Hub password", sec.redis_password);
+        char fp[HUBCA_FINGERPRINT_LEN];
+        if (hubca_fingerprint(PATH_HUBCA_CERT, fp, err, sizeof(err)) == 0)
+            html_printf("<p>and this CA fingerprint (its <em>Hub CA fingerprint</em>; it is not "
+                        "a secret):</p>\n<p><code id=\"hub-ca\">%s</code></p>\n",
+                        fp);
         html_printf("</section>\n");
     }
     memset(&sec, 0, sizeof(sec));

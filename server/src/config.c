@@ -196,6 +196,9 @@ int config_validate(const struct config *cfg, char *err, size_t errlen)
         snprintf(err, errlen, "redis-user: needs redis-password (an ACL user logs in with both)");
         return -1;
     }
+    if (redis_tls_check(cfg->redis[0] && cfg->redis_tls, cfg->redis_tls_ca,
+                        cfg->redis_tls_fingerprint, cfg->redis, err, errlen) != 0)
+        return -1;
     if (cfg->redis[0]) {
         struct redis_addr a;
         if (redis_addr_parse(cfg->redis, &a, err, errlen) != 0)

@@ -90,6 +90,10 @@ struct config {
     long redis_timeout;          /* ms */
     long redis_max_inflight;     /* publishes waiting for Redis; 503 beyond */
     long redis_client_memory;    /* MiB of client messages kept in Redis */
+    int redis_tls;               /* 0 off, 1 on: TLS to Redis and the Sentinels */
+    char *redis_tls_ca;          /* PEM file of the CA Redis's certificate must chain to */
+    char *redis_tls_fingerprint; /* SHA-256 of the CA certificate Redis presents, pinned */
+    char *redis_tls_name;        /* the name or IP its certificate must carry; empty: the host */
     char *node_name;             /* empty: the host name */
 
     char *user;

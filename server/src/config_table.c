@@ -12,6 +12,7 @@
 
 static const char *const algo_names[] = {"sha1", "sha256", NULL};
 static const char *const tls_version_names[] = {"1.2", "1.3", NULL};
+static const char *const off_on_names[] = {"off", "on", NULL};
 static const char *const log_level_names[] = {"error", "warn", "info", "debug", NULL};
 
 #define F(field) offsetof(struct config, field)
@@ -217,6 +218,26 @@ static const struct config_opt options[] = {
         "beyond it the oldest go first. Redis keeps a message for its whole expiry, so\n"
         "without it clients could fill Redis (the hub's maxmemory is 256 MiB) and every\n"
         "publish would fail; 64 leaves the site's messages the rest. 0: none kept."),
+    ENUM("redis-tls", redis_tls, off_on_names, "off",
+         "on: TLS to Redis and to the Sentinels, their certificate checked against\n"
+         "redis-tls-ca or redis-tls-fingerprint and the name or address pullboxd dials; one\n"
+         "that does not verify is logged and retried, and nothing (AUTH included) is sent in\n"
+         "clear. off, as a plain Redis (Debian's) listens: for a Redis on this machine or a\n"
+         "trusted network only, as the password then crosses it readable.",
+         RESTART),
+    STR("redis-tls-ca", redis_tls_ca, "",
+        "PEM file of the CA (or self-signed certificate) Redis's certificate must chain to.",
+        RESTART),
+    STR("redis-tls-fingerprint", redis_tls_fingerprint, "",
+        "SHA-256 of the CA certificate Redis presents in its chain (64 hex digits, colons\n"
+        "allowed), pinned instead of redis-tls-ca: a short value to copy, as an appliance\n"
+        "hub's Cluster page shows it; Redis's certificate must still chain to it and carry\n"
+        "the name.",
+        RESTART),
+    STR("redis-tls-name", redis_tls_name, "",
+        "Name or IP address Redis's certificate must carry (empty: the host in redis, or the\n"
+        "address the Sentinels give).",
+        RESTART),
     STR("node-name", node_name, "", "This node's name in stats and logs (empty: the host name).",
         RESTART),
     STR("user", user, "", "Drop root privileges to this user after binding (empty: stay).",

@@ -129,6 +129,12 @@ static int ask_sentinels(struct redis_conn *rc, struct redis_hostport *out)
             continue;
         }
         redisSetTimeout(c, tv);
+        if (rc->tls && redis_tls_start(rc->tls, c, sn->host, rc->tls_error) != 0) {
+            snprintf(rc->last_error, sizeof rc->last_error, "Sentinel %s:%d: %s", sn->host,
+                     sn->port, rc->tls_error);
+            redisFree(c);
+            continue;
+        }
         redisReply *r = redisCommand(c, "SENTINEL get-master-addr-by-name %s", rc->sentinel_master);
         int ok = -1;
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
@@ -217,7 +223,10 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     rc->ac = NULL;
     rc->state = REDIS_DOWN;
     snprintf(rc->last_error, sizeof rc->last_error, "%s",
-             status == REDIS_OK ? "closed" : ac->errstr[0] ? ac->errstr : "connection error");
+             rc->tls_error[0]     ? rc->tls_error
+             : status == REDIS_OK ? "closed"
+             : ac->errstr[0]      ? ac->errstr
+                                  : "connection error");
     went_down(rc, was_ready);
 }
 
@@ -328,7 +337,9 @@ static void on_connect(const redisAsyncContext *cac, int status)
         /* hiredis frees the context after this callback */
         rc->ac = NULL;
         snprintf(rc->last_error, sizeof rc->last_error, "%s",
-                 cac->errstr[0] ? cac->errstr : "connect failed");
+                 rc->tls_error[0] ? rc->tls_error
+                 : cac->errstr[0] ? cac->errstr
+                                  : "connect failed");
         went_down(rc, false);
         return;
     }
@@ -379,10 +390,11 @@ static void connect_now(struct redis_conn *rc)
 {
     const struct redis_addr *a = rc->addr;
     redisAsyncContext *ac;
+    struct redis_hostport hp = a->tcp;
+    rc->tls_error[0] = '\0';
     if (a->kind == REDIS_ADDR_UNIX) {
         ac = redisAsyncConnectUnix(a->path);
     } else {
-        struct redis_hostport hp = a->tcp;
         if (a->kind == REDIS_ADDR_SENTINEL && ask_sentinels(rc, &hp) != 0) {
             went_down(rc, false);
             return;
@@ -393,6 +405,14 @@ static void connect_now(struct redis_conn *rc)
         snprintf(rc->last_error, sizeof rc->last_error, "%s", ac ? ac->errstr : "out of memory");
         if (ac)
             redisAsyncFree(ac);
+        went_down(rc, false);
+        return;
+    }
+    /* TLS before anything is queued: hiredis then writes every byte (AUTH
+     * first) through it, once the handshake verified the certificate */
+    if (rc->tls && redis_tls_start(rc->tls, &ac->c, hp.host, rc->tls_error) != 0) {
+        snprintf(rc->last_error, sizeof rc->last_error, "%s", rc->tls_error);
+        redisAsyncFree(ac);
         went_down(rc, false);
         return;
     }

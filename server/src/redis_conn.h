@@ -12,6 +12,8 @@
 
 #include "first.h"
 
+#include "redis_tls.h"
+
 #include <ev.h>
 
 #define REDIS_MAX_SENTINELS 8
@@ -49,6 +51,7 @@ struct redis_conn {
     const char *password;
     const char *sentinel_master;
     double timeout; /* seconds: connect, and a reply once a command is out */
+    struct redis_tls *tls; /* NULL: plain TCP; else every connection is TLS (borrowed) */
     struct redisAsyncContext *ac;
     enum redis_conn_state state;
     ev_timer timer;    /* connect deadline, stall check, then backoff */
@@ -57,7 +60,8 @@ struct redis_conn {
     double progress;   /* last reply, or when pending went from 0 to 1 */
     bool failing;      /* the last attempt failed: log recoveries once */
     uint64_t connects; /* successful connections (the first is not a reconnect) */
-    char last_error[160];
+    char last_error[256];
+    char tls_error[REDIS_TLS_ERR_LEN]; /* why the last certificate was refused */
     redis_conn_fn *on_ready;
     redis_conn_fn *on_lost; /* was ready, is down now (pending replies came as NULL) */
     struct redis_sub_ctx *sub; /* the subscribe callback's context (hiredis keeps a pointer) */

@@ -170,6 +170,7 @@ static const char init_lua[] = "local start = redis.call('GET', KEYS[2])\n"
 
 struct redis_store {
     struct redis_addr addr;
+    struct redis_tls *tls; /* NULL: plain TCP (redis-tls off) */
     struct redis_conn cmd, sub;
     char publish_sha[41], fetch_sha[41];
     char *k_counter, *k_start, *feed;
@@ -679,6 +680,7 @@ static void conn_setup(struct server *s, struct redis_conn *rc, const char *name
     rc->password = s->cfg.redis_password;
     rc->sentinel_master = s->cfg.redis_sentinel_master;
     rc->timeout = (double)s->cfg.redis_timeout / 1000.0;
+    rc->tls = s->redis->tls;
     rc->on_ready = ready;
     rc->on_lost = lost;
     rc->data = s;
@@ -688,6 +690,10 @@ static int redis_store_open(struct server *s, char *err, size_t errlen)
 {
     struct redis_store *rs = s->redis = xcalloc(1, sizeof *rs);
     if (redis_addr_parse(s->cfg.redis, &rs->addr, err, errlen) != 0)
+        return -1;
+    if (s->cfg.redis_tls &&
+        !(rs->tls = redis_tls_new(s->cfg.redis_tls_ca, s->cfg.redis_tls_fingerprint,
+                                  s->cfg.redis_tls_name, err, errlen)))
         return -1;
     rs->k_counter = key(s, "mid");
     rs->k_start = key(s, "start");
@@ -699,10 +705,13 @@ static int redis_store_open(struct server *s, char *err, size_t errlen)
     s->chans.track_presence = true;
     conn_setup(s, &rs->cmd, "command", on_cmd_ready, NULL);
     conn_setup(s, &rs->sub, "subscribe", on_sub_ready, on_sub_lost);
-    log_info("redis store: node %s, Redis %s, key prefix \"%s\", timeout %ld ms, "
+    log_info("redis store: node %s, Redis %s%s, key prefix \"%s\", timeout %ld ms, "
              "at most %ld publishes in flight",
-             s->node_name, s->cfg.redis, s->cfg.redis_prefix, s->cfg.redis_timeout,
-             s->cfg.redis_max_inflight);
+             s->node_name, s->cfg.redis,
+             !rs->tls                          ? " (plain TCP)"
+             : s->cfg.redis_tls_fingerprint[0] ? " (TLS, pinned CA)"
+                                               : " (TLS)",
+             s->cfg.redis_prefix, s->cfg.redis_timeout, s->cfg.redis_max_inflight);
     /* a Redis that is down now is retried in the background: this node
      * serves its subscribers meanwhile */
     redis_conn_start(&rs->cmd);
@@ -1128,6 +1137,7 @@ static void redis_store_close(struct server *s)
     /* pending replies come back as NULL here: waiting publishes are let go */
     redis_conn_stop(&rs->cmd);
     redis_conn_stop(&rs->sub);
+    redis_tls_free(rs->tls);
     free(rs->k_counter);
     free(rs->k_start);
     free(rs->feed);

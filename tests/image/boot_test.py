@@ -18,9 +18,11 @@ default password and no root shell in the image.
            6379; clean ACPI poweroff
   boot A2  the same disk again on the OVF hardware (pc, PIIX IDE, e1000), now
            the cluster hub (cluster.role = hub in settings.conf): same keys;
-           publish on 8895 reaches ws:// on 8893 and wss:// on 8894; the hub's
-           redis-server runs as user redis and wants its password (PONG with
-           it); pullboxd killed in the guest is restarted
+           publish on 8895 reaches ws:// on 8893 and wss:// on 8894 (through
+           the hub's Redis, over TLS); the hub's redis-server runs as user
+           redis, speaks TLS only and wants its password (PONG with it, no
+           answer to plain text), its key unreadable to the admin; pullboxd
+           killed in the guest is restarted
   boot B   a fresh copy (q35, AHCI, e1000e, UEFI): different keys; the
            firewall refuses a publisher that is not on the allowed list until
            the wizard allows it; the admin logs in over SSH (root cannot), gets
@@ -787,17 +789,24 @@ def set_setting(disk, key, value, workdir):
 
 def check_redis_hub(vm):
     """The cluster hub (cluster.role = hub): pullbox-apply rendered /data/etc/redis.conf at
-    boot with a random password (in secrets.conf, which the admin's group may read), and the
-    redis service runs redis-server from it as user redis, in /data/redis (0700)."""
+    boot with a random password (in secrets.conf, which the admin's group may read) and made
+    the hub's CA and Redis certificate, and the redis service runs redis-server from it as user
+    redis, in /data/redis (0700), with TLS only on 6379; the hub's own pullboxd uses it over
+    TLS."""
+    tls = "redis-cli --tls --cacert /data/etc/redis-tls/ca.pem --sni pullbox-hub"
     outs, screen = admin_shell(vm, [
         "i=0; while [ $i -lt 30 ] && ! netstat -ltn | grep -q ':6379 '; do sleep 1; i=$((i+1)); done; "
         "netstat -ltn | grep ':6379 '",
-        "redis-cli ping 2>&1",
+        tls + " ping 2>&1",
         "pw=$(sed -n 's/^redis-password = //p' /data/etc/secrets.conf); "
-        "redis-cli --user pullbox -a \"$pw\" --no-auth-warning ping 2>&1; "
-        "redis-cli -a \"$pw\" --no-auth-warning ping 2>&1; "
+        "%s --user pullbox -a \"$pw\" --no-auth-warning ping 2>&1; "
+        "%s -a \"$pw\" --no-auth-warning ping 2>&1; "
         "for c in 'CONFIG GET dir' 'FLUSHALL' 'REPLICAOF 192.0.2.1 6379' 'ACL LIST' 'KEYS *'; do "
-        "redis-cli --user pullbox -a \"$pw\" --no-auth-warning $c 2>&1 | head -1; done",
+        "%s --user pullbox -a \"$pw\" --no-auth-warning $c 2>&1 | head -1; done" % (tls, tls, tls),
+        "pw=$(sed -n 's/^redis-password = //p' /data/etc/secrets.conf); "
+        "echo \"plain: $(redis-cli --user pullbox -a \"$pw\" --no-auth-warning ping 2>&1 | head -1)\"; "
+        "ls -ln /data/etc/redis-tls | awk 'NF > 3 { print $1, $3, $4, $NF }'; "
+        "cat /data/etc/redis-tls/redis.key 2>&1 | head -1",
         "ps | grep '[r]edis-server'",
         "stat -c '%U:%G %a' /data/redis",
         "cat /run/sv/redis/supervise/stat",
@@ -805,7 +814,7 @@ def check_redis_hub(vm):
         "grep 'open files' /proc/$(pidof redis-server)/limits; tail -n 40 /var/log/redis/current"])
     if not ok(outs is not None, "%s: the admin gets the console's shell over SSH" % vm.name, screen[-1500:]):
         return
-    listen, noauth, pong, ps, datadir, stat, oom, limits = (o or "" for o in outs)
+    listen, noauth, pong, plain, ps, datadir, stat, oom, limits = (o or "" for o in outs)
     ok(":6379 " in listen and stat.strip() == "run",
        "%s: on the hub the redis service runs and listens on 6379" % vm.name, (listen, stat))
     answers = pong.strip().splitlines()
@@ -820,6 +829,15 @@ def check_redis_hub(vm):
        all("NOPERM" in a for a in refused[2:]),
        "%s: the default user is off, and pullbox's user may not run CONFIG, FLUSHALL, REPLICAOF, ACL "
        "or KEYS" % vm.name, answers)
+    pl = plain.strip().splitlines()
+    ok(len(pl) >= 6 and pl[0].startswith("plain: ") and "PONG" not in pl[0] and "NOAUTH" not in pl[0],
+       "%s: no plain-text Redis: redis-cli without --tls gets no answer on 6379" % vm.name, pl[:1])
+    ok("-rw-r----- 0 103 redis.key" in plain and "-rw------- 0 0 ca.key" in plain and
+       "-rw-r--r-- 0 0 ca.pem" in plain and "-rw-r--r-- 0 0 redis.pem" in plain,
+       "%s: /data/etc/redis-tls: the Redis key root:redis 0640, the CA's key root 0600, the "
+       "certificates 0644" % vm.name, pl[1:5])
+    ok("Permission denied" in plain and "PRIVATE KEY" not in plain,
+       "%s: the admin cannot read the hub's Redis key" % vm.name, pl[5:6])
     ok(re.search(r"^\s*\d+\s+redis\s+.*redis-server", ps, re.M) is not None,
        "%s: redis-server runs as user redis" % vm.name, ps)
     ok(datadir.strip() == "redis:redis 700" and oom.strip() == "200",
@@ -1212,6 +1230,11 @@ def main():
            rlog[-1500:])
         k, log = killed_not_stopped(disk_a)
         ok(k, "A2: pullboxd's log on the data partition shows the kill and the restart", log)
+        # (a connection refused while redis-server starts is fine; a certificate refused is not)
+        ok("Redis 127.0.0.1:6379 (TLS)" in log and "redis: subscribe connection ready" in log and
+           "Redis's certificate" not in log and "presents no certificate" not in log,
+           "A2: the hub's pullboxd logged in to its Redis over TLS (its log on the data partition)",
+           log[-1500:])
         ok(signature_key(disk_a) == key1 and key1 is not None, "A2: the signature key survived the reboot")
 
         # ---- B: a fresh copy of the same image; 8895 allowed for someone else only ----

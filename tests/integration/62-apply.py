@@ -436,13 +436,24 @@ def cluster(root, submit, accepted, key):
        "settings.conf has the role, not the password")
     rc = root.read("data/etc/redis.conf") if os.path.exists(root.path("data/etc/redis.conf")) else ""
     ok("\nuser default off\nuser pullbox reset on >%s ~pullbox:* &pullbox:* -@all " % pw in rc and
-       "requirepass" not in rc and "\nport 6379\n" in rc and "\nappendonly yes\n" in rc and
+       "requirepass" not in rc and "\nport 0\ntls-port 6379\n" in rc and "\nappendonly yes\n" in rc and
        "\nmaxmemory-policy noeviction\n" in rc and "\ndir %s/data/redis\n" % root.dir in rc,
        "redis.conf written with the ACL user and its password, port, append-only file and data dir")
     ok(os.stat(root.path("data/etc/redis.conf")).st_mode & 0o777 == 0o640, "redis.conf 0640")
+    tls = root.path("data/etc/redis-tls")
+    ok("\ntls-cert-file %s/redis.pem\ntls-key-file %s/redis.key\ntls-ca-cert-file %s/ca.pem\n" % (tls, tls, tls)
+       in rc and "\ntls-auth-clients no\n" in rc, "redis.conf: TLS only, with the hub's certificate")
+    modes = {f: os.stat(os.path.join(tls, f)).st_mode & 0o777 for f in sorted(os.listdir(tls))}
+    ok(modes == {"ca.key": 0o600, "ca.pem": 0o644, "redis.key": 0o640, "redis.pem": 0o644},
+       "the hub's CA and Redis certificate made: the keys 0600 (CA) and 0640 (Redis's), %r" % modes)
+    fp = subprocess.run(["openssl", "x509", "-in", os.path.join(tls, "ca.pem"), "-noout", "-fingerprint",
+                         "-sha256"], capture_output=True, text=True).stdout.strip().split("=")[-1]
+    ok(re.fullmatch(r"([0-9A-F]{2}:){31}[0-9A-F]{2}", fp) is not None, "the CA's fingerprint: %s" % fp)
     conf = root.read("data/pullbox/pullbox.conf")
-    ok("\nredis = 127.0.0.1:6379\nredis-user = pullbox\nredis-password = %s\nnode-name = box-1\n" % pw in conf and
-       "journal-path" not in conf, "pullbox.conf: its own Redis with the password, node-name, no journal")
+    ok("\nredis = 127.0.0.1:6379\nredis-user = pullbox\nredis-password = %s\nredis-tls = on\n"
+       "redis-tls-ca = %s/ca.pem\nredis-tls-name = pullbox-hub\nnode-name = box-1\n" % (pw, tls) in conf and
+       "journal-path" not in conf,
+       "pullbox.conf: its own Redis over TLS (against the hub's CA) with the password, node-name, no journal")
     steps = [s["what"] for s in res["steps"] if s["ok"]]
     ok("restart redis" in steps and "restart pullboxd" in steps and
        steps.index("restart redis") < steps.index("restart pullboxd"),
@@ -455,7 +466,7 @@ def cluster(root, submit, accepted, key):
                 return http(8895, "GET", "/server-stat/", timeout=3)[2]
             except OSError:
                 return b""
-        ok(wait_for(lambda: b'"store":"redis"' in store(), 20), "pullboxd runs on the hub's Redis")
+        ok(wait_for(lambda: b'"store":"redis"' in store(), 20), "pullboxd runs on the hub's Redis (TLS)")
         ok(wait_for(lambda: accepted(key()), 20), "and serves a channel through it")
     else:
         note("no redis-server on this host: the hub's pullboxd is not checked against a real Redis")
@@ -476,10 +487,14 @@ def cluster(root, submit, accepted, key):
 
     # ---- node ----
     before = root.read("data/etc/settings.conf"), root.read("data/etc/secrets.conf")
-    res = submit("settings", {"cluster.role": "node", "cluster.hub": "192.0.2.20"})
+    res = submit("settings", {"cluster.role": "node", "cluster.hub": "192.0.2.20", "cluster.hub-ca": fp})
     ok(not res["ok"] and res["message"].startswith("Hub password: a node needs"),
        "a node without the hub's password: refused (%s)" % res["message"][:80])
     res = submit("settings", {"cluster.role": "node", "cluster.hub": "192.0.2.20",
+                              "cluster.hub-password": "hub-" + secrets.token_hex(16)})
+    ok(not res["ok"] and "Hub CA fingerprint: a node needs" in res["message"],
+       "a node without the hub's CA fingerprint: refused (%s)" % res["message"][:80])
+    res = submit("settings", {"cluster.role": "node", "cluster.hub": "192.0.2.20", "cluster.hub-ca": fp,
                               "cluster.hub-password": "short"})
     ok(not res["ok"] and res["message"].startswith("Hub password: a Redis password is 16"),
        "a hub password that is too short: refused (%s)" % res["message"][:80])
@@ -487,11 +502,12 @@ def cluster(root, submit, accepted, key):
        "and nothing was saved")
     hub_pw = "hub-" + secrets.token_hex(16)
     res = submit("settings", {"cluster.role": "node", "cluster.hub": "192.0.2.20:6380",
-                              "cluster.hub-password": hub_pw})
-    ok(res["ok"], "cluster.role node with the hub's password: accepted (%s)" % res["message"])
+                              "cluster.hub-password": hub_pw, "cluster.hub-ca": fp})
+    ok(res["ok"], "cluster.role node with the hub's password and CA fingerprint: accepted (%s)" % res["message"])
     conf = root.read("data/pullbox/pullbox.conf")
-    ok("\nredis = 192.0.2.20:6380\nredis-user = pullbox\nredis-password = %s\nnode-name = box-1\n" % hub_pw in conf,
-       "pullbox.conf: the hub's address and password")
+    ok("\nredis = 192.0.2.20:6380\nredis-user = pullbox\nredis-password = %s\nredis-tls = on\n"
+       "redis-tls-fingerprint = %s\nredis-tls-name = pullbox-hub\nnode-name = box-1\n" % (hub_pw, fp) in conf,
+       "pullbox.conf: the hub's address and password, TLS with the hub's CA pinned")
     ok(root.secrets().get("cluster-hub-password") == hub_pw and root.secrets()["redis-password"] == pw and
        hub_pw not in root.read("data/etc/settings.conf"),
        "the hub's password is a secret; the own hub password is kept")

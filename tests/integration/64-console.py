@@ -397,15 +397,21 @@ def item_cluster(con, root):
     ok(con.step("short", r"Hub password: a Redis password is 16") is not None,
        "14: a short hub password is refused")
     pw = "hub-" + secrets.token_hex(16)
-    con.step(pw, r"Apply these settings\? \[y/N\]")
+    con.step(pw, r"Hub CA fingerprint .*\n.*\n\s+new: ")
     ok(pw not in con.since(), "14: the hub password is not echoed")
+    ok(con.step("5D:0E", r"Hub CA fingerprint: 5D:0E is not 64 hex digits") is not None,
+       "14: a cut fingerprint is refused with the field named")
+    fp = ":".join(["5D"] * 32)
+    con.step(fp, r"Apply these settings\? \[y/N\]")
     con.step("y", r"Press Enter to return", 60)
     st, sec = root.settings(), root.secrets()
     ok(st.get("cluster.role") == "node" and st.get("cluster.hub") == "192.0.2.20:6380",
        "14: settings.conf: node of the hub 192.0.2.20:6380")
     ok(sec.get("cluster-hub-password") == pw and pw not in read(root.path("data/etc/settings.conf")),
        "14: the hub password is in secrets.conf only")
-    ok("redis = 192.0.2.20:6380\n" in read(root.path("data/pullbox/pullbox.conf")), "14: pullbox.conf uses the hub")
+    ok("redis = 192.0.2.20:6380\n" in read(root.path("data/pullbox/pullbox.conf")) and
+       "redis-tls-fingerprint = %s\n" % fp in read(root.path("data/pullbox/pullbox.conf")),
+       "14: pullbox.conf uses the hub over TLS, its CA pinned")
     back_to_menu(con)
     menu(con, 14, r"Choose \(1-3")
     ok("This appliance is a node" in con.since() and "(set)" in con.since(), "14: the node's state is shown")
@@ -418,6 +424,8 @@ def item_cluster(con, root):
        "14: hub: the apply service made a Redis password")
     ok(re.search(r"Hub password \(for the nodes\)\s+%s" % hub_pw, con.since()) is not None,
        "14: the hub's password is shown to copy to the nodes")
+    ok(re.search(r"Hub CA fingerprint\s+([0-9A-F]{2}:){31}[0-9A-F]{2}", con.since()) is not None,
+       "14: and the hub's CA fingerprint")
     ok(" on >%s ~pullbox:* " % hub_pw in read(redis_conf), "14: redis.conf gives it to user pullbox")
     ok('REDIS_PEERS="10.1.2.3 2001:db8::7"' in read(root.path("data/etc/firewall.conf")),
        "14: firewall.conf opens 6379 to the peers")

@@ -18,7 +18,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from pbtest import (Redis, Server, build_request, connect, done, http, metrics, new_id, note, ok,
-                    publish_text, read_response, server_stat, text_frames, wait_for, wait_log)
+                    publish_text, read_response, refused_at_start, server_stat, text_frames,
+                    wait_for, wait_log)
 from wsclient import WSClient
 import pbproto as pb  # noqa: E402
 
@@ -366,11 +367,5 @@ for conf, text in (({"redis": "unix:relative"}, "unix: needs an absolute socket 
                    ({"redis": "127.0.0.1:1", "journal-path": "/tmp/x"}, "set one"),
                    ({"redis": "host:99999"}, "is not host:port"),
                    ({"node-name": "a b"}, "node-name")):
-    s = Server(conf, start=False)
-    try:
-        s.start()
-        s.stop()
-        ok(False, "refused: %s" % conf)
-    except RuntimeError as e:
-        ok(text in str(e), "config %s is refused: %s" % (conf, text))
+    refused_at_start(conf, text)
 done()

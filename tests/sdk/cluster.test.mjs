@@ -1,5 +1,7 @@
 // Several nodes as one server (issue 8, Redis): three pullboxd nodes share one
-// redis-server. The unmodified SDK client on node B receives, in order and once
+// redis-server, over TLS as on the appliance (Redis with tls-port only, a CA and
+// certificate made here with the openssl CLI; nodes A and C verify against the CA
+// file, node B pins the CA's SHA-256). The unmodified SDK client on node B receives, in order and once
 // each, what the Bitrix publish formats send to node A; then node B is killed
 // (SIGKILL) while the client is held in a proxy, messages are published on A,
 // and the proxy is repointed to node C: the client's reconnect carries its mid
@@ -7,7 +9,8 @@
 // redis-server (scripts/setup-deps installs it).
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,15 +28,34 @@ if (spawnSync('redis-server', ['--version']).status !== 0) {
 const t = new Tap('cluster');
 const redisPort = await freePort();
 const redisDir = mkdtempSync(path.join(os.tmpdir(), 'pullbox-sdk-redis-'));
-const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '',
-  '--appendonly', 'no', '--dir', redisDir], { stdio: 'ignore' });
+const ossl = (...args) => {
+  const r = spawnSync('openssl', args, { cwd: redisDir });
+  if (r.status !== 0) fail(`openssl ${args[0]}: ${r.stderr}`);
+};
+const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+ossl('req', '-x509', ...ec, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '1', '-subj', '/CN=cluster-ca',
+  '-addext', 'basicConstraints=critical,CA:TRUE');
+ossl('req', ...ec, '-keyout', 'redis.key', '-out', 'redis.csr', '-subj', '/CN=hub');
+writeFileSync(path.join(redisDir, 'ext'), 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
+ossl('x509', '-req', '-in', 'redis.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial',
+  '-out', 'redis.crt', '-days', '1', '-extfile', 'ext');
+const caFile = path.join(redisDir, 'ca.pem');
+writeFileSync(path.join(redisDir, 'chain.pem'), readFileSync(path.join(redisDir, 'redis.crt'), 'utf8') + readFileSync(caFile, 'utf8'));
+const caPin = new X509Certificate(readFileSync(caFile)).fingerprint256;
+const redis = spawn('redis-server', ['--port', '0', '--tls-port', String(redisPort), '--bind', '127.0.0.1',
+  '--tls-cert-file', 'chain.pem', '--tls-key-file', 'redis.key', '--tls-ca-cert-file', 'ca.pem',
+  '--tls-auth-clients', 'no', '--save', '', '--appendonly', 'no', '--dir', redisDir], { stdio: 'ignore', cwd: redisDir });
 onCleanup(() => { try { redis.kill('SIGKILL'); } catch { /* gone */ } rmSync(redisDir, { recursive: true, force: true }); });
 await waitFor(() => new Promise((res) => {
   const s = net.connect(redisPort, '127.0.0.1', () => { s.destroy(); res(true); });
   s.on('error', () => res(false));
 }), { timeout: 5000, what: 'redis-server to listen' });
 
-const node = (name) => startServer({ longpollTimeout: 2, extra: { redis: `127.0.0.1:${redisPort}`, 'node-name': name } });
+const redisConf = (name) => ({
+  redis: `127.0.0.1:${redisPort}`, 'node-name': name, 'redis-tls': 'on',
+  ...(name === 'node-b' ? { 'redis-tls-fingerprint': caPin } : { 'redis-tls-ca': caFile }),
+});
+const node = (name) => startServer({ longpollTimeout: 2, extra: redisConf(name) });
 const a = await node('node-a');
 let b = await node('node-b');
 const c = await node('node-c');
@@ -43,7 +65,7 @@ const ready = async (srv) => {
   return st.redis && st.redis.connected && st.redis.subscribed;
 };
 for (const srv of [a, b, c]) await waitFor(() => ready(srv), { timeout: 5000, what: 'the node to join Redis' });
-t.ok(true, 'three nodes share one redis-server');
+t.ok(true, 'three nodes share one redis-server over TLS');
 
 const seqOf = (cl) => cl.received.filter((m) => m.command === 'r').map((m) => m.params.i);
 
@@ -83,7 +105,7 @@ for (const [version, transport, fmt] of [[4, 'ws', 'protobuf'], [3, 'lp', 'text'
       if (dup.length) fail(`server sent message ids twice: ${dup.join(',')}`);
       const mids = cl.rawMids;
       if (mids.some((m, k) => k && m <= mids[k - 1])) fail(`mids do not increase across nodes: ${mids.join(',')}`);
-      b = await startServer({ longpollTimeout: 2, ports, extra: { redis: `127.0.0.1:${redisPort}`, 'node-name': 'node-b' } });
+      b = await startServer({ longpollTimeout: 2, ports, extra: redisConf('node-b') });
       await waitFor(() => ready(b), { timeout: 5000, what: 'node B to rejoin' });
     } finally { cl.destroy(); await proxy.close(); }
   }, { timeout: 60000 });

@@ -431,6 +431,8 @@ async function cluster(page) {
   ok((await page.textContent('#hub-password').catch(() => '')) === hubPw, 'the page shows the hub password to copy');
   ok(await page.locator('button.copy[data-copy="hub-password"]').isVisible(), '... with a copy button');
   ok(readOr('data/etc/redis.conf').includes(`\nuser pullbox reset on >${hubPw} ~pullbox:* `), 'redis.conf gives it to user pullbox');
+  const hubCa = (await page.textContent('#hub-ca').catch(() => '')) || '';
+  ok(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/.test(hubCa), 'the page shows the hub\'s CA fingerprint to copy', hubCa);
   ok(/REDIS_PEERS="192\.0\.2\.21 2001:db8::21"/.test(read('data/etc/firewall.conf')), 'firewall.conf opens 6379 to the peers');
   await shot(page, 'cluster-hub');
 
@@ -459,6 +461,7 @@ async function cluster(page) {
   ok(/^Hub password: a Redis password is 16/.test(pwErr), 'a short hub password is refused next to its field', pwErr);
   await page.fill('[name="cluster.hub"]', '192.0.2.20:6380');
   await page.fill('[name="cluster.hub-password"]', 'node-password-0123456789');
+  await page.fill('[name="cluster.hub-ca"]', hubCa);
   await submit(page, 'Save and apply');
   st = settings();
   ok(st['cluster.role'] === 'node' && st['cluster.hub'] === '192.0.2.20:6380', 'node: the settings are saved', JSON.stringify(st));
@@ -467,6 +470,8 @@ async function cluster(page) {
   ok(!/node-password/.test(await page.content()), 'the page never shows the hub password back');
   ok(/redis = 192\.0\.2\.20:6380\n/.test(read('data/pullbox/pullbox.conf')) && !fs.existsSync(file('data/etc/redis.conf')),
      'pullbox.conf uses the hub; redis.conf is gone');
+  ok(read('data/pullbox/pullbox.conf').includes(`\nredis-tls = on\nredis-tls-fingerprint = ${hubCa}\n`),
+     'pullbox.conf: TLS to the hub, its CA pinned by the fingerprint from the hub\'s page');
 
   await page.check('#role-standalone');
   await submit(page, 'Save and apply');

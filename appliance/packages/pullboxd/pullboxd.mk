@@ -6,7 +6,7 @@
 
 PULLBOXD_SUBDIR = server
 PULLBOXD_DEPENDENCIES = libev hiredis openssl jansson zlib
-PULLBOXD_PKG_LIBS = -lev -lhiredis -ljansson -lssl -lcrypto -lm
+PULLBOXD_PKG_LIBS = -lev -lhiredis_ssl -lhiredis -ljansson -lssl -lcrypto -lm
 PULLBOXD_INSTALL = pullboxd:/usr/sbin/pullboxd
 
 $(eval $(call local-package,pullboxd))

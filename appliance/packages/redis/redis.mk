@@ -13,10 +13,14 @@
 # Patch 0004's "#if USE_SYSTEM_JEMALLOC == yes" lines are true when both
 # sides are undefined, but each sits inside a USE_JEMALLOC block or only
 # renames a jemalloc symbol nothing uses with libc malloc.
-# BUILD_TLS=no (nodes reach the hub's 6379 over the cluster network, which
-# pullbox-firewall narrows to cluster.peers; pullboxd's hiredis 0.14 has no
-# TLS either), USE_SYSTEMD=no (else src/Makefile asks pkg-config), DEBUG=
-# (stripped anyway). Warnings are upstream's: -Wall -W (= -Wextra)
+# BUILD_TLS=yes against the sysroot's OpenSSL (its headers in CFLAGS, which
+# the command line also hands to deps/hiredis; OPENSSL_PREFIX for -L;
+# pkg-config finds libssl and libcrypto there through TARGET_MAKE_ENV): the hub serves
+# the nodes on a tls-port only, as the firewall's narrowing to cluster.peers
+# keeps strangers out but not an eavesdropper on the cluster network, and
+# the AUTH password crosses it (the bundled deps/hiredis is built with
+# USE_SSL=1 for redis-cli --tls). USE_SYSTEMD=no (else src/Makefile asks
+# pkg-config), DEBUG= (stripped anyway). Warnings are upstream's: -Wall -W (= -Wextra)
 # -pedantic, -Wall for Lua; gcc 12 gives 3, all on upstream code (evict.c
 # -Waddress, zipmap.c -Warray-bounds, Lua's ldump.c -Wmaybe-uninitialized).
 # Reproducible: mkreleasehdr.sh asks git for a sha and a dirty count, and
@@ -26,15 +30,19 @@
 # Measured on this 2-core host (extract + build, download cached): 59 s
 # user + 18 s sys CPU, 94-118 s wall while other builds and QEMU tests
 # shared the machine (load 3-6). Stripped static binaries: redis-server
-# 1 718 312 B, redis-cli 288 496 B (-Os; src/Makefile's -rdynamic does no
-# harm in a static link). "redis-server --version": v=7.0.15
-# sha=00000000:0 malloc=libc bits=64, the same build id on every rebuild.
+# 4 545 704 B, redis-cli 3 104 944 B with TLS (1 718 312 B and 288 496 B
+# without: each carries its own static libssl and libcrypto; -Os;
+# src/Makefile's -rdynamic does no harm in a static link). "redis-server
+# --version": v=7.0.15 sha=00000000:0 malloc=libc bits=64. This build runs
+# tests/integration/97-redis-acl.py and 98-redis-tls.py green when put
+# first in PATH (TLS with the openssl CLI's certificates).
 
 REDIS_VERSION = 7.0.15-1~deb12u10
 REDIS_POOL = main/r/redis
+REDIS_DEPENDENCIES = openssl
 REDIS_MAKE_OPTS = -C src CC="$(TARGET_CC)" AR=ar OPTIMIZATION= DEBUG= \
-	CFLAGS="$(TARGET_CFLAGS)" LDFLAGS="$(TARGET_LDFLAGS)" \
-	MALLOC=libc BUILD_TLS=no USE_SYSTEMD=no PREFIX=/usr V=1
+	CFLAGS="$(TARGET_CFLAGS) -isystem $(STAGING_DIR)/usr/include" LDFLAGS="$(TARGET_LDFLAGS)" \
+	MALLOC=libc BUILD_TLS=yes OPENSSL_PREFIX=$(STAGING_DIR)/usr USE_SYSTEMD=no PREFIX=/usr V=1
 REDIS_BUILD_CMDS = GIT_DIR=/nonexistent $(MAKE) -j$(PKG_JOBS) $(REDIS_MAKE_OPTS) \
 	redis-server redis-cli
 REDIS_INSTALL_TARGET_CMDS = for p in redis-server redis-cli; do \

@@ -475,11 +475,64 @@ def vm_rss_kib(pid):
 
 
 # ---- Redis (helpers added for 95-redis) ----
+def refused_at_start(conf, text):
+    """ok() that pullboxd with conf exits at start with text in its error."""
+    s = Server(conf, start=False)
+    try:
+        s.start()
+        s.stop()
+        ok(False, "refused: %s" % conf)
+    except RuntimeError as e:
+        ok(text in str(e), "config %s is refused: %s" % (conf, text))
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True, timeout=30)
+
+
+class TestCA:
+    """A certificate authority made with the openssl CLI in directory (ECDSA
+    P-256, a day long), as the cluster hub makes one: ca.pem and issue()d
+    server certificates; fingerprint is the CA's SHA-256 as
+    redis-tls-fingerprint takes it."""
+
+    def __init__(self, directory, name="pullbox-test-ca"):
+        self.dir = directory
+        self.name = name
+        self.pem = os.path.join(directory, name + ".pem")
+        self.key = os.path.join(directory, name + ".key")
+        openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", self.key, "-out", self.pem, "-days", "1", "-subj", "/CN=" + name,
+                "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign", cwd=directory)
+        self.fingerprint = cert_fingerprint(self.pem)
+
+    def issue(self, stem, sans="IP:127.0.0.1"):
+        """A server certificate for sans; returns (chain_path, key_path): the
+        chain is the certificate followed by the CA's, as a hub serves it."""
+        crt, key, csr = (os.path.join(self.dir, stem + x) for x in (".crt", ".key", ".csr"))
+        ext = os.path.join(self.dir, stem + ".ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+                    % sans)
+        openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                "-keyout", key, "-out", csr, "-subj", "/CN=" + stem, cwd=self.dir)
+        openssl("x509", "-req", "-in", csr, "-CA", self.pem, "-CAkey", self.key,
+                "-CAcreateserial", "-out", crt, "-days", "1", "-extfile", ext, cwd=self.dir)
+        chain = os.path.join(self.dir, stem + "-chain.pem")
+        with open(chain, "w") as out:
+            out.write(open(crt).read() + open(self.pem).read())
+        return chain, key
+
+
 class Redis:
     """A throw-away redis-server on 127.0.0.1 (no persistence). stop() and
-    start() again reuse the port, so nodes can reconnect to it."""
+    start() again reuse the port, so nodes can reconnect to it. tls=True:
+    it listens with tls-port only (port 0), with a certificate for
+    127.0.0.1 from its own TestCA (self.ca); node_tls() gives the keys a
+    node needs to reach it."""
 
-    def __init__(self, password=None, args=None):
+    def __init__(self, password=None, args=None, tls=False):
         import shutil
         self.exe = shutil.which("redis-server")
         self.port = free_port()
@@ -487,10 +540,31 @@ class Redis:
         self.args = list(args or [])  # more config directives, as redis-server's --name value ...
         self.dir = tempfile.mkdtemp(prefix="pullbox-redis-")
         self.proc = None
+        self.ca = None
+        if tls:
+            self.ca = TestCA(self.dir)
+            chain, key = self.ca.issue("redis")
+            self.args = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file", chain,
+                         "--tls-key-file", key, "--tls-ca-cert-file", self.ca.pem,
+                         "--tls-auth-clients", "no"] + self.args
         import atexit
         atexit.register(self.kill)  # a test that dies half-way leaves no redis-server behind
         if self.exe:
             self.start()
+
+    def node_tls(self, pin=False):
+        """A node's redis-tls keys for this Redis: its CA file, or the CA's pinned SHA-256."""
+        if not self.ca:
+            return {}
+        return {"redis-tls": "on", **({"redis-tls-fingerprint": self.ca.fingerprint} if pin
+                                      else {"redis-tls-ca": self.ca.pem})}
+
+    def connect(self, timeout=3):
+        """A socket to this Redis (TLS, verified, when it is a TLS Redis)."""
+        c = socket.create_connection(("127.0.0.1", self.port), timeout)
+        if self.ca:
+            c = tls_client_context(self.ca.pem, alpn=None).wrap_socket(c, server_hostname="127.0.0.1")
+        return c
 
     def start(self):
         args = [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
@@ -503,7 +577,7 @@ class Redis:
         deadline = time.time() + 10
         while time.time() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), 0.5) as c:
+                with self.connect(0.5) as c:
                     c.sendall(b"PING\r\n")
                     if c.recv(64):
                         return self

@@ -3,6 +3,9 @@
  * shell files source to the same values, that render_all writes only what
  * changed, and the firewall rules through pullbox-firewall print. */
 #include "../../../server/src/redis_acl.h"
+/* the apply service's maker of the hub's CA and Redis certificate */
+#include "../../../config-ui/apply/hub_tls.c"
+#include "hubca.h"
 #include "fileio.h"
 #include "render.h"
 #include "root.h"
@@ -245,6 +248,41 @@ static void check_config(const char *text, const char *what)
     unlink(conf);
 }
 
+#define FP_EXAMPLE                                                                                 \
+    "5D:0E:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:9A"
+
+/* The hub's CA and Redis certificate: made once, the key root:redis 0640
+ * (the test tree keeps the group), the CA's key 0600; the certificate
+ * chains to the CA for the name every pullboxd checks (openssl verify) and
+ * the fingerprint shown is the CA's SHA-256 (openssl x509). */
+static void hub_tls_checks(const struct settings *cs)
+{
+    char fp[HUBCA_FINGERPRINT_LEN], path[400], script[1600], *out = NULL;
+    struct stat sb;
+
+    ok(hub_tls_ensure(cs, err, sizeof(err)) == 1, "hub: its CA and Redis certificate are made");
+    ok(hub_tls_ensure(cs, err, sizeof(err)) == 0, "and kept on the next apply");
+    snprintf(path, sizeof(path), "%s/" PATH_HUBCA_KEY, root);
+    ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0600 && sb.st_uid == 0, "ca.key: root, 0600");
+    snprintf(path, sizeof(path), "%s/" PATH_HUBCA_REDIS_KEY, root);
+    ok(stat(path, &sb) == 0 && (sb.st_mode & 0777) == 0640 && sb.st_uid == 0,
+       "redis.key: root, 0640 (group redis on the appliance)");
+    ok(hubca_fingerprint(PATH_HUBCA_CERT, fp, err, sizeof(err)) == 0 && strlen(fp) == 95,
+       "the CA's fingerprint: 32 bytes, colon-separated");
+    snprintf(script, sizeof(script),
+             "cd '%s/" PATH_HUBCA_DIR "' && openssl verify -CAfile ca.pem -verify_hostname "
+             "pullbox-hub redis.pem && openssl verify -CAfile ca.pem -verify_ip 127.0.0.1 "
+             "redis.pem && openssl x509 -in ca.pem -noout -fingerprint -sha256",
+             root);
+    const char *argv[] = {"/bin/sh", "-c", script, NULL};
+    int rc = root_run(argv, NULL, NULL, 20, &out, NULL, err, sizeof(err));
+    ok(rc == 0 && out && strstr(out, "redis.pem: OK") && strstr(out, fp),
+       "openssl verify: redis.pem chains to ca.pem for pullbox-hub and 127.0.0.1; the same SHA-256");
+    if (rc != 0 || !out || !strstr(out, fp))
+        note("%s", out ? out : err);
+    free(out);
+}
+
 static void test_cluster(void)
 {
     struct settings cs;
@@ -272,13 +310,16 @@ static void test_cluster(void)
     ok(render_file(RF_REDIS, &cs, &csec, 0, &b) != 0, "hub without a Redis password: not rendered");
     secrets_new_key(csec.redis_password);
     ok(render_file(RF_REDIS, &cs, &csec, 0, &b) == 0 && !b.absent, "hub: redis.conf");
+    hub_tls_checks(&cs);
     snprintf(line, sizeof(line), "\nuser default off\nuser pullbox reset on >%s ~pullbox:* &pullbox:* %s\n",
              csec.redis_password, REDIS_ACL_COMMANDS);
     ok(strstr(b.data, line) != NULL && strstr(b.data, "requirepass") == NULL,
        "the default user is off; user pullbox has the hub's password and pullboxd's commands only");
     snprintf(line, sizeof(line), "\ndir %s/data/redis\n", root);
     ok(strstr(b.data, line) != NULL, "dir under the root");
-    static const char *const want[] = {"\nport 6379\n",
+    static const char *const want[] = {"\nport 0\n",
+                                       "\ntls-port 6379\n",
+                                       "\ntls-auth-clients no\n",
                                        "\nbind 0.0.0.0 -::\n",
                                        "\nprotected-mode yes\n",
                                        "\nappendonly yes\n",
@@ -294,6 +335,11 @@ static void test_cluster(void)
                                        "\nrename-command SHUTDOWN \"\"\n"};
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
         ok(strstr(b.data, want[i]) != NULL, want[i] + 1);
+    snprintf(line, sizeof(line),
+             "\ntls-cert-file %s/data/etc/redis-tls/redis.pem\ntls-key-file "
+             "%s/data/etc/redis-tls/redis.key\ntls-ca-cert-file %s/data/etc/redis-tls/ca.pem\n",
+             root, root, root);
+    ok(strstr(b.data, line) != NULL, "the hub's certificate, key and CA");
     /* the real redis-server accepts it (TCP off, so nothing is bound) */
     if (access("/usr/bin/redis-server", X_OK) == 0) {
         char conf[400], script[1200], *out = NULL;
@@ -301,7 +347,7 @@ static void test_cluster(void)
         snprintf(conf, sizeof(conf), "%s/redis-test.conf", root);
         file_write_atomic(conf, b.data, b.len, 0600, err, sizeof(err));
         snprintf(script, sizeof(script),
-                 "timeout 3 /usr/bin/redis-server '%s' --port 0 --unixsocket '%s/redis.sock'; "
+                 "timeout 3 /usr/bin/redis-server '%s' --tls-port 0 --unixsocket '%s/redis.sock'; "
                  "exit 0",
                  conf, root);
         const char *argv[] = {"/bin/sh", "-c", script, NULL};
@@ -318,9 +364,12 @@ static void test_cluster(void)
     render_buf_free(&b);
     render_file(RF_PULLBOX, &cs, &csec, 0, &b);
     snprintf(line, sizeof(line),
-             "\nredis = 127.0.0.1:6379\nredis-user = pullbox\nredis-password = %s\nnode-name = pullbox\n",
-             csec.redis_password);
-    ok(strstr(b.data, line) != NULL, "hub: pullboxd uses its own Redis, with the password");
+             "\nredis = 127.0.0.1:6379\nredis-user = pullbox\nredis-password = %s\nredis-tls = "
+             "on\nredis-tls-ca = %s/data/etc/redis-tls/ca.pem\nredis-tls-name = pullbox-hub\n"
+             "node-name = pullbox\n",
+             csec.redis_password, root);
+    ok(strstr(b.data, line) != NULL,
+       "hub: pullboxd uses its own Redis, with the password, over TLS checked against the CA");
     ok(strstr(b.data, "journal-") == NULL, "hub: no journal (pullboxd refuses both)");
     check_config(b.data, "pullboxd --check-config accepts the hub's pullbox.conf");
     c = strdup(b.data);
@@ -334,12 +383,17 @@ static void test_cluster(void)
     settings_set(&cs, S_CLUSTER_ROLE, "node", err, sizeof(err));
     settings_set(&cs, S_CLUSTER_HUB, "[2001:db8::20]:6380", err, sizeof(err));
     snprintf(csec.hub_password, sizeof(csec.hub_password), "%s", "0123456789abcdef-hub");
+    ok(settings_set(&cs, S_CLUSTER_HUB_CA, FP_EXAMPLE, err, sizeof(err)) == 0,
+       "cluster.hub-ca takes a SHA-256 with colons");
     settings_set(&cs, S_HOSTNAME,
                  "a-very-long-first-label-for-this-node.of-a-domain-that-goes-on.example.com", err,
                  sizeof(err));
     render_file(RF_PULLBOX, &cs, &csec, 0, &b);
     ok(strstr(b.data, "\nredis = [2001:db8::20]:6380\nredis-user = pullbox\nredis-password = 0123456789abcdef-hub\n"),
        "node: the hub's address and the hub's password");
+    ok(strstr(b.data, "\nredis-tls = on\nredis-tls-fingerprint = " FP_EXAMPLE
+                      "\nredis-tls-name = pullbox-hub\n") != NULL,
+       "node: TLS to the hub, its CA pinned by the fingerprint, the hub's certificate name");
     ok(strstr(b.data, "\nnode-name = a-very-long-first-label-for-this-node\n") != NULL,
        "a host name over 64 characters: node-name is its first label");
     ok(strstr(b.data, csec.redis_password) == NULL, "node: not its own hub password");

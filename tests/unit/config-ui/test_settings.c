@@ -277,7 +277,19 @@ static void test_cluster(void)
            "a node's hub is not this appliance");
     }
     set(&s, S_CLUSTER_HUB, "192.0.2.20");
-    ok(settings_check(&s, &bad, err, sizeof(err)) == 0, "node with a hub passes");
+    ok(settings_check(&s, &bad, err, sizeof(err)) != 0 && bad == S_CLUSTER_HUB_CA &&
+           strstr(err, "Hub CA fingerprint: a node needs the hub's CA fingerprint") == err,
+       "a node without the hub's CA fingerprint: blames it (no TLS without a pin)");
+    ok(refused(S_CLUSTER_HUB_CA, "5D:0E") && strstr(err, "is not 64 hex digits") &&
+           refused(S_CLUSTER_HUB_CA, "zz") && refused(S_CLUSTER_HUB_CA, "a b"),
+       "the fingerprint: 64 hex digits, nothing else");
+    ok(set(&s, S_CLUSTER_HUB_CA, "5d0e112233445566778899aabbccddeeff00112233445566778899aabbccdd9a") ==
+           0,
+       "the fingerprint without colons");
+    ok(set(&s, S_CLUSTER_HUB_CA, "5D:0E:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:"
+                                 "55:66:77:88:99:AA:BB:CC:DD:9A") == 0,
+       "and with colons, as the hub shows it");
+    ok(settings_check(&s, &bad, err, sizeof(err)) == 0, "node with a hub and its CA passes");
     set(&s, S_CLUSTER_HUB, "");
     set(&s, S_CLUSTER_ROLE, "hub");
     ok(settings_check(&s, &bad, err, sizeof(err)) == 0, "a hub needs no hub address nor peers");

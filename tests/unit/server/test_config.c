@@ -9,6 +9,7 @@
 #include "../../../server/src/config_table.c"
 #include "../../../server/src/log.c"
 #include "../../../server/src/redis_conn.c"
+#include "../../../server/src/redis_tls.c"
 #include "../../../server/src/util.c"
 
 #include "tap.h"
