@@ -111,12 +111,9 @@ void op_settings(struct apply *a, const struct request *r, struct result *res)
         return;
     }
     /* key-only without a key would leave SSH with no way in */
-    if (strcmp(st.v[S_SSH_KEY_ONLY], "yes") == 0 && strcmp(before.v[S_SSH_KEY_ONLY], "yes") != 0 &&
-        !ssh_key_installed()) {
-        refuse(res, S_SSH_KEY_ONLY,
-               "%s: no SSH key is installed for admin: add one first (console item 10), or "
-               "nobody could log in over SSH",
-               setting_defs[S_SSH_KEY_ONLY].label);
+    if (strcmp(before.v[S_SSH_KEY_ONLY], "yes") != 0 &&
+        settings_check_ssh_keys(&st, ssh_key_installed() ? 1 : 0, err, sizeof(err)) != 0) {
+        refuse(res, S_SSH_KEY_ONLY, "%s", err);
         return;
     }
     if ((new_secret = take_hub_password(r, &st, &sec, res)) < 0)

@@ -253,6 +253,9 @@ void op_ssh_key_remove(struct apply *a, const struct request *r, struct result *
     long n, want, k = 0;
     size_t len = 0;
     bool removed = false;
+    struct settings st;
+    struct secrets sec;
+    char err[SETTING_ERR_MAX];
 
     (void)a;
     want = idx ? strtol(idx, &end, 10) : 0;
@@ -280,6 +283,10 @@ void op_ssh_key_remove(struct apply *a, const struct request *r, struct result *
     }
     if (!removed)
         refuse(res, -1, "SSH key: there is no key number %ld (%ld listed)", want, k);
+    else if (state_load(&st, &sec, res) != 0)
+        ; /* refused: the settings say whether SSH still needs a key */
+    else if (settings_check_ssh_keys(&st, (int)k - 1, err, sizeof(err)) != 0)
+        refuse(res, S_SSH_KEY_ONLY, "SSH key: %s", err);
     else if (ssh_keys_write(out, len, res) == 0) {
         step(res, true, "authorized keys", "removed key %ld", want);
         snprintf(res->message, sizeof(res->message), "The key is removed.");

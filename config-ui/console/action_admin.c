@@ -109,10 +109,16 @@ static void add_key(void)
     con_send_arg("ssh-key-add", "key", line);
 }
 
-static void remove_key(int n)
+/* The last key cannot go while SSH takes keys only (the apply service
+ * refuses it too): asked before the admin picks one. */
+static void remove_key(const struct settings *now, int n)
 {
-    char idx[16];
+    char idx[16], err[SETTING_ERR_MAX];
     int choice;
+    if (settings_check_ssh_keys(now, n - 1, err, sizeof err) != 0) {
+        printf("%s.\nNothing was changed.\n", err);
+        return;
+    }
     if (!con_ask_number("Remove which key (q to go back)? ", n, &choice))
         return;
     snprintf(idx, sizeof idx, "%d", choice);
@@ -169,5 +175,5 @@ void action_admin(void)
     else if (n == 0)
         printf("There is no key to remove.\n");
     else
-        remove_key(n);
+        remove_key(&st, n);
 }

@@ -524,6 +524,17 @@ int settings_check(const struct settings *s, enum setting_id *bad, char *err, si
     return check_cluster(s, bad, err, errlen);
 }
 
+int settings_check_ssh_keys(const struct settings *s, int keys, char *err, size_t errlen)
+{
+    if (strcmp(s->v[S_SSH_KEY_ONLY], "yes") != 0 || keys > 0)
+        return 0;
+    snprintf(err, errlen,
+             "%s (%s) is yes and no SSH key for admin would be left: nobody could log in over "
+             "SSH. Add a key before turning it on; turn it off before removing the last key",
+             setting_defs[S_SSH_KEY_ONLY].label, setting_defs[S_SSH_KEY_ONLY].key);
+    return -1;
+}
+
 /* ---- the file ---- */
 
 struct parse_ctx {

@@ -110,6 +110,12 @@ int setting_find(const char *key);
  * to the field to blame and err saying why. */
 int settings_check(const struct settings *s, enum setting_id *bad, char *err, size_t errlen);
 
+/* ssh.key-only needs a key to log in with: with it yes and keys (the
+ * admin's SSH keys there would be) 0, returns -1 and err names the setting
+ * and says what to do first. The apply service asks it before turning the
+ * setting on and before removing a key, the console before it sends either. */
+int settings_check_ssh_keys(const struct settings *s, int keys, char *err, size_t errlen);
+
 /* Splits a list value into at most max entries (pointers into buf, which
  * receives a copy of value). Returns the count. */
 size_t settings_split(const char *value, char *buf, size_t buflen, const char **out, size_t max);

@@ -649,7 +649,7 @@ def item_admin(con, root):
        "10: key-only without a key is refused, nothing changed")
     back_to_menu(con)
     res = root.submit("settings", {"ssh.key-only": "yes"})
-    ok(not res["ok"] and res["field"] >= 0 and "no SSH key is installed" in res["message"],
+    ok(not res["ok"] and res["field"] >= 0 and "(ssh.key-only) is yes and no SSH key" in res["message"],
        "10: the apply service refuses key-only without a key too: %s" % res.get("message"))
     # SSH keys: a hostile line, then a real key
     menu(con, 10, r"Choose \(1-4")
@@ -673,6 +673,17 @@ def item_admin(con, root):
         con.step("y", r"Press Enter to return", 60)
         ok(root.settings().get("ssh.key-only") == want and line in read(dropbear), "10: " + what)
         back_to_menu(con)
+    # the last key cannot go while SSH takes keys only: that would lock the admin out
+    ok(root.submit("settings", {"ssh.key-only": "yes"})["ok"], "10: key-only on again, with the key")
+    menu(con, 10, r"Choose \(1-4")
+    con.step("3", r"Nothing was changed")
+    ok("(ssh.key-only) is yes" in con.since() and pub in read(keys),
+       "10: with key-only on, the console refuses to remove the last key and names the setting")
+    back_to_menu(con)
+    res = root.submit("ssh-key-remove", {"index": "1"})
+    ok(not res["ok"] and "(ssh.key-only) is yes" in res["message"] and pub in read(keys),
+       "10: so does the apply service (%s)" % res.get("message"))
+    ok(root.submit("settings", {"ssh.key-only": "no"})["ok"], "10: key-only off")
     menu(con, 10, r"Choose \(1-4")
     ok("console@test" in con.since(), "10: the key is listed")
     con.step("3", r"Remove which key")

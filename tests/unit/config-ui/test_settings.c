@@ -291,6 +291,22 @@ static void test_cluster(void)
        "the network rules still run with a cluster role");
 }
 
+/* key-only SSH and the keys that would be left: turning it on without a
+ * key and removing the last key while it is on are the same refusal */
+static void test_ssh_keys(void)
+{
+    struct settings s;
+
+    settings_defaults(&s);
+    ok(settings_check_ssh_keys(&s, 0, err, sizeof(err)) == 0, "passwords allowed: no key needed");
+    set(&s, S_SSH_KEY_ONLY, "yes");
+    ok(settings_check_ssh_keys(&s, 1, err, sizeof(err)) == 0, "key-only with a key left passes");
+    ok(settings_check_ssh_keys(&s, 0, err, sizeof(err)) != 0 && strstr(err, "(ssh.key-only)") &&
+           strstr(err, "turn it off before removing the last key"),
+       "key-only with no key left is refused, naming the setting");
+    note("%s", err);
+}
+
 static void test_file(void)
 {
     char dir[] = "/tmp/test_settings-XXXXXX", path[256];
@@ -350,6 +366,7 @@ int main(void)
     subtest("hostile values", test_hostile);
     subtest("rules between fields", test_check);
     subtest("cluster", test_cluster);
+    subtest("ssh keys", test_ssh_keys);
     subtest("the file", test_file);
     subtest("split", test_split);
     return done_testing();
