@@ -2,7 +2,13 @@
 # Without it the appliance still starts (on a tmpfs), but says so loudly.
 msg "Mounting the data partition"
 datadev=$(partition_by_name pullbox-data)
-if [ -n "$datadev" ] && mount -t ext4 -o noatime,nodev,nosuid "$datadev" /data; then
+# The filesystem's reserved blocks go to root and group pullbox (resgid, set
+# at every mount, so older data partitions get it too): when the admin's
+# home, a hub's Redis or the spool fill /data, pullboxd's journal and root's
+# settings writes still have room. Without the group (a broken /etc) root
+# alone keeps the reserve.
+resgid=$(id -g pullbox 2>/dev/null) && resgid=",resgid=$resgid" || resgid=
+if [ -n "$datadev" ] && mount -t ext4 -o "noatime,nodev,nosuid$resgid" "$datadev" /data; then
 	msg_ok "$datadev on /data"
 	# an enlarged virtual disk: the data partition and its filesystem grow
 	# to fill it (checked every boot; nothing is written when they fill it)
