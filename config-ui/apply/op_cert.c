@@ -41,7 +41,8 @@ int cert_publish(char *err, size_t errlen)
     int rc;
 
     root_path(path, sizeof(path), PATH_TLS_CERT);
-    n = file_read_all(path, CERT_PEM_MAX, &data, err, errlen);
+    /* the certificate and a chain, each up to CERT_PEM_MAX */
+    n = file_read_all(path, 2 * CERT_PEM_MAX + 2, &data, err, errlen);
     root_path(path, sizeof(path), PATH_TLS_PUBLIC);
     if (n < 0 && errno == ENOENT) {
         if (unlink(path) != 0 && errno != ENOENT) {
