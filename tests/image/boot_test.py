@@ -770,12 +770,13 @@ def check_wizard_state(vm):
        (inodes0, inodes1))
 
 
-PULLBOX_GID = 100  # rootfs/etc/group
+DATARESERVE_GID = 104  # rootfs/etc/group: pullbox and www
 
 
 def check_full_data(vm, w):
     """The admin fills /data from its shell (its home: what a local user can fill): the
-    filesystem's reserve is root's and group pullbox's (10-data.sh mounts with resgid), so
+    filesystem's reserve is root's and group datareserve's (pullbox, www: 10-data.sh mounts
+    with resgid), so
     publishes are still journaled and a setting still saves; then the file goes. Also: the
     wizard's certificate page shows the certificate 443 serves (from the copy root publishes:
     the CGI cannot enter the TLS folder), and no /data/config-ui/state is left."""
@@ -792,8 +793,8 @@ def check_full_data(vm, w):
     if not ok(outs is not None, "%s: the admin gets the console's shell over SSH" % vm.name, screen[-1500:]):
         return
     mnt, left, fill = (o or "" for o in outs)
-    ok(re.search(r"\bresgid=%d\b" % PULLBOX_GID, mnt) is not None,
-       "%s: /data is mounted with its reserve for group pullbox (resgid)" % vm.name, mnt)
+    ok(re.search(r"\bresgid=%d\b" % DATARESERVE_GID, mnt) is not None,
+       "%s: /data is mounted with its reserve for group datareserve (resgid)" % vm.name, mnt)
     ok("No such file" in left and "Permission denied" in left and "PRIVATE" not in left,
        "%s: no /data/config-ui/state; the admin cannot read the TLS key" % vm.name, left)
     f = fill.split()

@@ -2,12 +2,14 @@
 # Without it the appliance still starts (on a tmpfs), but says so loudly.
 msg "Mounting the data partition"
 datadev=$(partition_by_name pullbox-data)
-# The filesystem's reserved blocks go to root and group pullbox (resgid, set
-# at every mount, so older data partitions get it too): when the admin's
-# home, a hub's Redis or the spool fill /data, pullboxd's journal and root's
-# settings writes still have room. Without the group (a broken /etc) root
-# alone keeps the reserve.
-resgid=$(id -g pullbox 2>/dev/null) && resgid=",resgid=$resgid" || resgid=
+# The filesystem's reserved blocks go to root and group datareserve (resgid,
+# set at every mount, so older data partitions get it too): pullboxd (its
+# journal) and the wizard's www (its requests in the spool) are members, the
+# admin and redis are not. When the admin's home or a hub's Redis fill /data,
+# publishes are still journaled and settings still save. Without the group
+# (a broken /etc) root alone keeps the reserve.
+resgid=$(sed -n 's/^datareserve:[^:]*:\([0-9][0-9]*\):.*/\1/p' /etc/group)
+[ -z "$resgid" ] || resgid=",resgid=$resgid"
 if [ -n "$datadev" ] && mount -t ext4 -o "noatime,nodev,nosuid$resgid" "$datadev" /data; then
 	msg_ok "$datadev on /data"
 	# an enlarged virtual disk: the data partition and its filesystem grow
