@@ -770,13 +770,13 @@ def check_wizard_state(vm):
        (inodes0, inodes1))
 
 
-DATARESERVE_GID = 104  # rootfs/etc/group: pullbox and www
+PULLBOX_UID, WWW_GID = 100, 101  # rootfs/etc/passwd
 
 
 def check_full_data(vm, w):
     """The admin fills /data from its shell (its home: what a local user can fill): the
-    filesystem's reserve is root's and group datareserve's (pullbox, www: 10-data.sh mounts
-    with resgid), so
+    filesystem's reserve is root's, user pullbox's and group www's (10-data.sh mounts with
+    resuid and resgid), so
     publishes are still journaled and a setting still saves; then the file goes. Also: the
     wizard's certificate page shows the certificate 443 serves (from the copy root publishes:
     the CGI cannot enter the TLS folder), and no /data/config-ui/state is left."""
@@ -793,8 +793,9 @@ def check_full_data(vm, w):
     if not ok(outs is not None, "%s: the admin gets the console's shell over SSH" % vm.name, screen[-1500:]):
         return
     mnt, left, fill = (o or "" for o in outs)
-    ok(re.search(r"\bresgid=%d\b" % DATARESERVE_GID, mnt) is not None,
-       "%s: /data is mounted with its reserve for group datareserve (resgid)" % vm.name, mnt)
+    ok(re.search(r"\bresuid=%d\b" % PULLBOX_UID, mnt) is not None
+       and re.search(r"\bresgid=%d\b" % WWW_GID, mnt) is not None,
+       "%s: /data is mounted with its reserve for user pullbox and group www" % vm.name, mnt)
     ok("No such file" in left and "Permission denied" in left and "PRIVATE" not in left,
        "%s: no /data/config-ui/state; the admin cannot read the TLS key" % vm.name, left)
     f = fill.split()

@@ -2,15 +2,15 @@
 # Without it the appliance still starts (on a tmpfs), but says so loudly.
 msg "Mounting the data partition"
 datadev=$(partition_by_name pullbox-data)
-# The filesystem's reserved blocks go to root and group datareserve (resgid,
-# set at every mount, so older data partitions get it too): pullboxd (its
-# journal) and the wizard's www (its requests in the spool) are members, the
-# admin and redis are not. When the admin's home or a hub's Redis fill /data,
-# publishes are still journaled and settings still save. Without the group
-# (a broken /etc) root alone keeps the reserve.
-resgid=$(sed -n 's/^datareserve:[^:]*:\([0-9][0-9]*\):.*/\1/p' /etc/group)
-[ -z "$resgid" ] || resgid=",resgid=$resgid"
-if [ -n "$datadev" ] && mount -t ext4 -o "noatime,nodev,nosuid$resgid" "$datadev" /data; then
+# The filesystem's reserved blocks go to root, user pullbox (resuid: its
+# journal) and group www (resgid: the wizard's requests in the spool), set at
+# every mount, so older data partitions get it too. The admin and redis get
+# neither: when the admin's home or a hub's Redis fill /data, publishes are
+# still journaled and settings still save. (One user and one group is all
+# ext4 takes; BusyBox chpst cannot add a shared supplementary group.)
+res=$(id -u pullbox 2>/dev/null) && res=",resuid=$res" || res=
+g=$(id -g www 2>/dev/null) && res="$res,resgid=$g"
+if [ -n "$datadev" ] && mount -t ext4 -o "noatime,nodev,nosuid$res" "$datadev" /data; then
 	msg_ok "$datadev on /data"
 	# an enlarged virtual disk: the data partition and its filesystem grow
 	# to fill it (checked every boot; nothing is written when they fill it)
