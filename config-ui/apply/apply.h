@@ -109,4 +109,9 @@ int ssh_dir_open(char *err, size_t errlen);
 /* Writes the TLS files; chain may be "" (then chain.pem is removed). */
 int cert_install(const char *cert, const char *key, const char *chain, struct result *res);
 
+/* Copies cert.pem (public) to PATH_TLS_PUBLIC, root's 0644, for the wizard
+ * and the console; no certificate: no copy. After every change of the
+ * certificate, and at boot (--render). Returns 0 or -1 with err. */
+int cert_publish(char *err, size_t errlen);
+
 #endif

@@ -4,7 +4,8 @@
  *   pullbox-apply --serve   the runit service: poll the spool every 100 ms
  *   pullbox-apply --once    answer the pending requests, then exit (tests)
  *   pullbox-apply --render  render every file from the current settings and
- *                           secrets (first boot: makes both when missing)
+ *                           secrets (first boot: makes both when missing);
+ *                           publish the certificate for the wizard
  *   pullbox-apply --seed ovf FILE | nocloud DIR
  *                           first boot: the settings that came with the VM
  *                           (seed.c)
@@ -365,6 +366,9 @@ static int render_only(void)
     for (int f = 0; f < RF__COUNT; f++)
         if (changed[f])
             printf("rendered %s\n", render_file_path((enum render_file)f));
+    /* the certificate the boot may just have made */
+    if (cert_publish(err, sizeof(err)) != 0)
+        goto fail;
     return 0;
 fail:
     fprintf(stderr, PROG ": %s\n", err);

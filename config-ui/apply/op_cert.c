@@ -34,6 +34,30 @@ static long tls_gid(void)
     return g ? (long)g->gr_gid : -1;
 }
 
+int cert_publish(char *err, size_t errlen)
+{
+    char path[PATH_MAX], *data = NULL;
+    long n, owner = root_is_system() ? 0 : -1;
+    int rc;
+
+    root_path(path, sizeof(path), PATH_TLS_CERT);
+    /* the certificate and a chain, each up to CERT_PEM_MAX */
+    n = file_read_all(path, 2 * CERT_PEM_MAX + 2, &data, err, errlen);
+    root_path(path, sizeof(path), PATH_TLS_PUBLIC);
+    if (n < 0 && errno == ENOENT) {
+        if (unlink(path) != 0 && errno != ENOENT) {
+            snprintf(err, errlen, "cannot remove %.400s: %s", path, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    if (n < 0)
+        return -1;
+    rc = file_write_atomic_owned(path, data, (size_t)n, 0644, owner, owner, err, errlen);
+    free(data);
+    return rc;
+}
+
 int cert_install(const char *cert, const char *key, const char *chain, struct result *res)
 {
     char path[PATH_MAX], err[512], *full, *c;
@@ -65,7 +89,7 @@ int cert_install(const char *cert, const char *key, const char *chain, struct re
         snprintf(err, sizeof(err), "cannot remove %.400s: %s", path, strerror(errno));
         goto out;
     }
-    rc = 0;
+    rc = cert_publish(err, sizeof(err));
 out:
     if (rc == 0)
         step(res, true, "certificate", "installed in %s", PATH_TLS_DIR);
@@ -191,6 +215,8 @@ void op_cert_self_signed(struct apply *a, const struct request *r, struct result
     }
     root_path(path, sizeof(path), PATH_TLS_CHAIN);
     unlink(path);
+    if (cert_publish(err, sizeof(err)) != 0)
+        step(res, false, "certificate", "installed, but not shown to the wizard: %s", err);
     step(res, true, "certificate", "new self-signed certificate for %s", names);
     service_reload_pullboxd(res);
     a->later |= LATER_LIGHTTPD;

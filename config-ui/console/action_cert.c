@@ -19,8 +19,10 @@ static void print_report(const struct cert_report *r)
         if (!r->subject[0])
             return;
     }
-    printf("Subject:   %s\nIssuer:    %s%s\nNames:     %s\nExpires:   %s\n", r->subject, r->issuer,
-           r->self_signed ? " (self-signed)" : "", r->names[0] ? r->names : "(none)", r->not_after);
+    printf("Subject:   %s\nIssuer:    %s%s\nNames:     %s\nValid:     from %s\nExpires:   %s\n"
+           "SHA-256:   %s\n",
+           r->subject, r->issuer, r->self_signed ? " (self-signed)" : "",
+           r->names[0] ? r->names : "(none)", r->not_before, r->not_after, r->fingerprint);
     for (size_t i = 0; i < r->nwarnings && i < 3; i++)
         printf("Warning:   %s\n", r->warnings[i]);
 }

@@ -94,6 +94,20 @@ static void cert_date(long long when, bool with_time, char *out, size_t outlen)
     strftime(out, outlen, with_time ? "%Y-%m-%d %H:%M UTC" : "%Y-%m-%d", &tm);
 }
 
+/* SHA-256 of the certificate's DER in the "AB:12:..." form browsers show. */
+static void cert_fingerprint(X509 *x, char *out, size_t outlen)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    size_t used = 0;
+
+    out[0] = '\0';
+    if (X509_digest(x, EVP_sha256(), md, &n) != 1)
+        return;
+    for (unsigned i = 0; i < n && used + 4 <= outlen; i++)
+        used += (size_t)snprintf(out + used, outlen - used, "%s%02X", i ? ":" : "", md[i]);
+}
+
 /* The DNS and IP subject alternative names, space-separated. */
 static void cert_alt_names(X509 *x, char *out, size_t outlen)
 {
@@ -346,6 +360,9 @@ void cert_check(const char *cert_pem, const char *key_pem, const char *chain_pem
     cert_alt_names(list[0], rep->names, sizeof rep->names);
     rep->not_after_unix = cert_time(X509_get0_notAfter(list[0]));
     cert_date(rep->not_after_unix, true, rep->not_after, sizeof rep->not_after);
+    cert_date(cert_time(X509_get0_notBefore(list[0])), true, rep->not_before,
+              sizeof rep->not_before);
+    cert_fingerprint(list[0], rep->fingerprint, sizeof rep->fingerprint);
     rep->self_signed = cert_is_self_signed(list[0]);
 
     if (key_pem) {
@@ -400,25 +417,12 @@ static char *cert_read_installed(const char *rel, const char *what, bool optiona
 
 void cert_check_installed(const char *public_name, long long now, struct cert_report *rep)
 {
-    char *cert, *key = NULL, *chain = NULL, path[4096];
+    char *cert;
 
     memset(rep, 0, sizeof *rep);
-    cert = cert_read_installed(PATH_TLS_CERT, "certificate", false, rep);
-    /* The private key belongs to the services that serve TLS; the wizard
-     * (www) and the console (admin) may not read it. The apply service
-     * checked that it matches when it was installed, so a key this user
-     * cannot read is checked no further here. */
-    bool key_hidden = root_path(path, sizeof path, PATH_TLS_KEY) == 0 && access(path, F_OK) == 0 &&
-                      access(path, R_OK) != 0 && errno == EACCES;
-    if (cert && !key_hidden)
-        key = cert_read_installed(PATH_TLS_KEY, "private key", false, rep);
-    if (cert && (key || key_hidden))
-        chain = cert_read_installed(PATH_TLS_CHAIN, "chain", true, rep);
-    if (cert && chain)
-        cert_check(cert, key, chain, public_name, now, rep);
+    /* cert.pem as installed: the certificate, then its chain */
+    cert = cert_read_installed(PATH_TLS_PUBLIC, "certificate", false, rep);
+    if (cert)
+        cert_check(cert, NULL, "", public_name, now, rep);
     free(cert);
-    if (key)
-        explicit_bzero(key, strlen(key));
-    free(key);
-    free(chain);
 }

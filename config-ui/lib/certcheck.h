@@ -18,7 +18,9 @@ struct cert_report {
     char subject[256];
     char issuer[256];
     char names[512];      /* the DNS/IP subject alternative names, space-separated */
+    char not_before[32];  /* "2026-11-29 03:00 UTC" */
     char not_after[32];   /* "2027-11-29 03:00 UTC" */
+    char fingerprint[96]; /* SHA-256 of the DER, "AB:12:..." as browsers show it */
     long long not_after_unix;
     bool self_signed;
 };
@@ -28,7 +30,9 @@ struct cert_report {
 void cert_check(const char *cert_pem, const char *key_pem, const char *chain_pem,
                 const char *public_name, long long now, struct cert_report *rep);
 
-/* Reads the installed certificate under the root and reports on it. */
+/* Reports on the installed certificate and its chain from the copy the
+ * apply service publishes (PATH_TLS_PUBLIC): the callers (the wizard, the
+ * console) may not read the key, whose match was checked at install. */
 void cert_check_installed(const char *public_name, long long now, struct cert_report *rep);
 
 #endif

@@ -1,8 +1,9 @@
 /* Renders the services' files from the settings and secrets. Every value
  * written here went through settings_set() or the secrets checks, so the
  * files read by shell scripts (firewall.conf, network.conf, ntp.conf)
- * never hold a quote, a '$' or a line break; the network and ntpd
- * services parse theirs (KEY=value lines) rather than source them. Each
+ * never hold a quote, a '$' or a line break; pullbox-firewall and the
+ * network and ntpd services parse theirs (KEY=value lines) rather than
+ * source them. Each
  * file is root's, with its mode and group. */
 #include "../../server/src/config_table.h"
 #include "../../server/src/redis_acl.h"
@@ -144,8 +145,9 @@ static void render_pullbox(const struct settings *st, const struct secrets *sec,
 static void render_firewall(const struct settings *st, struct render_buf *b)
 {
     put(b,
-        "# Pullbox firewall settings: written by pullbox-apply, sourced by\n"
-        "# pullbox-firewall. Addresses or networks, IPv4 or IPv6, space-separated.\n"
+        "# Pullbox firewall settings: written by pullbox-apply, parsed (never\n"
+        "# sourced) by pullbox-firewall. Addresses or networks, IPv4 or IPv6,\n"
+        "# space-separated.\n"
         "# Allowed to publish on 8895 (the Bitrix web servers). Empty: nobody.\n"
         "PUBLISHERS=\"%s\"\n"
         "# Allowed on 8893 and 8894 (browsers, mobile apps): \"any\" or networks.\n"

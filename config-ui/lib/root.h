@@ -20,6 +20,9 @@
 #define PATH_TLS_CERT "data/pullbox/tls/cert.pem"
 #define PATH_TLS_KEY "data/pullbox/tls/key.pem"
 #define PATH_TLS_CHAIN "data/pullbox/tls/chain.pem"
+/* cert.pem again, root's 0644 outside the TLS folder: the wizard and the
+ * console show it but may not enter the folder that holds the key */
+#define PATH_TLS_PUBLIC "data/pullbox/tls-public.pem"
 #define PATH_FIREWALL_CONF "data/etc/firewall.conf" /* rendered for pullbox-firewall */
 #define PATH_NETWORK_CONF "data/etc/network.conf"   /* rendered for the network service */
 #define PATH_NTP_CONF "data/etc/ntp.conf"           /* rendered for the ntpd service */

@@ -41,14 +41,14 @@ bool sshkeys_looks_like_key(const char *line)
 const char *sshkeys_key_only_refusal(int nkeys)
 {
     return nkeys > 0 ? NULL
-                     : "no SSH key is installed for admin: add one first, or nobody could log "
-                       "in over SSH";
+                     : "no SSH key is installed for admin: add one before SSH takes a key only "
+                       "(ssh.key-only), or nobody could log in over SSH";
 }
 
 const char *sshkeys_remove_refusal(const struct settings *st, int nkeys)
 {
     if (nkeys > 1 || strcmp(st->v[S_SSH_KEY_ONLY], "yes") != 0)
         return NULL;
-    return "this is the last SSH key and SSH takes a key only: let SSH take the admin password "
-           "again first, or nobody could log in over SSH";
+    return "this is the last SSH key and SSH takes a key only (ssh.key-only): let SSH take "
+           "the admin password again first, or nobody could log in over SSH";
 }

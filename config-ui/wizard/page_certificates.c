@@ -31,8 +31,10 @@ static void report(const struct cert_report *rep, const char *heading)
                 heading);
     html_printf("<dt>Subject</dt><dd>%s</dd>\n<dt>Issuer</dt><dd>%s%s</dd>\n", rep->subject,
                 rep->issuer, rep->self_signed ? " (self-signed)" : "");
-    html_printf("<dt>Names</dt><dd>%s</dd>\n<dt>Valid until</dt><dd>%s</dd>\n</dl>\n",
-                rep->names, rep->not_after);
+    html_printf("<dt>Names</dt><dd>%s</dd>\n<dt>Valid</dt><dd>from %s until %s</dd>\n", rep->names,
+                rep->not_before, rep->not_after);
+    html_printf("<dt>SHA-256 fingerprint</dt><dd class=\"fingerprint\">%s</dd>\n</dl>\n",
+                rep->fingerprint);
     if (!rep->ok)
         layout_notice("error", rep->error);
     for (size_t i = 0; i < rep->nwarnings; i++)

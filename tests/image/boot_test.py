@@ -15,7 +15,10 @@ default password and no root shell in the image.
            a key rotation that pullboxd follows (old key refused after the
            grace period); in the admin's shell (console): redis-server 7.0 is
            there, its service is down (no redis.conf) and nothing listens on
-           6379; clean ACPI poweroff
+           6379; the admin fills /data: publishes are still journaled, settings
+           still save (the reserve is root's and pullbox's); the certificates
+           page shows the served certificate; clean ACPI poweroff
+           (--only-full-data runs that check on a boot of its own)
   boot A2  the same disk again on the OVF hardware (pc, PIIX IDE, e1000), now
            the cluster hub (cluster.role = hub in settings.conf): same keys;
            publish on 8895 reaches ws:// on 8893 and wss:// on 8894 (through
@@ -778,6 +781,68 @@ def check_wizard_state(vm):
        (inodes0, inodes1))
 
 
+PULLBOX_UID, WWW_GID = 100, 101  # rootfs/etc/passwd
+
+
+def check_full_data(vm, w):
+    """The admin fills /data from its shell (its home: what a local user can fill): the
+    filesystem's reserve is root's, user pullbox's and group www's (10-data.sh mounts with
+    resuid and resgid), so
+    publishes are still journaled and a setting still saves; then the file goes. Also: the
+    wizard's certificate page shows the certificate 443 serves (from the copy root publishes:
+    the CGI cannot enter the TLS folder), and no /data/config-ui/state is left."""
+    st, _, page = w.get("/certificates")
+    m = re.search(r'class="fingerprint">([0-9A-F:]{95})<', page)
+    served = cert_fingerprint(vm.port[443])
+    ok(st == 200 and m is not None and m.group(1).replace(":", "").lower() == served,
+       "%s: the certificates page shows the served certificate's SHA-256 fingerprint" % vm.name,
+       (st, m.group(1) if m else page[-1500:], served))
+    outs, screen = admin_shell(vm, [
+        "grep ' /data ' /proc/mounts",
+        "ls -d /data/config-ui/state 2>&1; cat /data/pullbox/tls/key.pem 2>&1 | head -1",
+        "dd if=/dev/zero of=$HOME/fill bs=1M 2>&1 | grep -c 'No space left'; df -k /data | tail -1"])
+    if not ok(outs is not None, "%s: the admin gets the console's shell over SSH" % vm.name, screen[-1500:]):
+        return
+    mnt, left, fill = (o or "" for o in outs)
+    ok(re.search(r"\bresuid=%d\b" % PULLBOX_UID, mnt) is not None
+       and re.search(r"\bresgid=%d\b" % WWW_GID, mnt) is not None,
+       "%s: /data is mounted with its reserve for user pullbox and group www" % vm.name, mnt)
+    ok("No such file" in left and "Permission denied" in left and "PRIVATE" not in left,
+       "%s: no /data/config-ui/state; the admin cannot read the TLS key" % vm.name, left)
+    f = fill.split()
+    ok(fill.startswith("1") and len(f) > 4 and f[4] == "0",
+       "%s: the admin's file filled /data (No space left; df shows 0 available)" % vm.name, fill)
+    key = w.current_key() or ""
+    cid = secrets.token_hex(16)
+    codes = [http_post(vm.port[8895], "/bitrix/pub/?CHANNEL_ID=" + cid,
+                       json.dumps({"text": "x" * 4000, "n": i}))[0] for i in range(64)]
+    ok(codes == [200] * 64, "%s: with /data full for the admin, 64 publishes of 4 KB are journaled "
+       "(200)" % vm.name, sorted(set(codes)))
+    r = w.post_form("/site", {"site.public-name": "127.0.0.1", "site.publishers": "10.0.2.2 192.0.2.77",
+                              "site.version": "4", "site.signature-algorithm": "sha1"})
+    ok(r[0] == 200 and applied(r), "%s: with /data full for the admin, a setting still saves" % vm.name,
+       r[2][-1500:])
+    ok(len(key) >= 32 and delivered_with(vm, key) is True,
+       "%s: and pullboxd still delivers" % vm.name)
+    outs, screen = admin_shell(vm, ["rm -f $HOME/fill; df -k /data | tail -1"])
+    ok(outs is not None, "%s: the admin's file is removed" % vm.name, (outs or [screen[-500:]])[0])
+
+
+def full_data_boot(workdir, image):
+    disk = os.path.join(workdir, "d.raw")
+    subprocess.run(["cp", "--sparse=always", image, disk], check=True)
+    write_data_file(disk, "/etc/settings.conf", "site.publishers = 10.0.2.2\n", workdir)
+    vm = VM(disk, workdir, "D")
+    try:
+        if boot(vm):
+            w = check_claim(vm)
+            if w:
+                check_full_data(vm, w)
+    finally:
+        vm.kill()
+        os.unlink(disk)
+
+
 def set_setting(disk, key, value, workdir):
     """Sets key = value in the data partition's settings.conf, as the wizard would."""
     text = read_data_file(disk, "/etc/settings.conf")
@@ -1177,6 +1242,10 @@ def main():
             privileges_boot(workdir, image)
             print("1..%d" % _n)
             return 1 if _failed else 0
+        if "--only-full-data" in sys.argv:  # check_full_data on a boot of its own
+            full_data_boot(workdir, image)
+            print("1..%d" % _n)
+            return 1 if _failed else 0
 
         # ---- A1: first boot ----
         disk_a = os.path.join(workdir, "a.raw")
@@ -1198,6 +1267,7 @@ def main():
                 check_wizard_key_rotation(vm, w)
                 check_redis_down(vm)
                 check_wizard_state(vm)
+                check_full_data(vm, w)
         ok(vm.powerdown(), "A1: ACPI power button powers off cleanly", vm.log()[-1500:])
         rlog = read_data_file(disk_a, "/log/redis/current")
         ok("this appliance is not the cluster hub" in rlog and "Ready to accept" not in rlog,

@@ -8,15 +8,14 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from pbtest import (Server, connect, build_request, read_response, done, http, new_id, ok,
-                    publish_text, text_frames)
+from pbtest import (Poll, Server, connect, build_request, read_response, done, new_id, ok,
+                    publish_text, server_stat, text_frames, wait_for)
 
 
 def start_poll(srv, cid):
-    s = connect(srv.sub_port, timeout=5)
-    s.sendall(build_request("GET", "/bitrix/sub/?CHANNEL_ID=" + srv.signed(cid)))
-    time.sleep(0.2)
-    return s
+    """A long poll on cid, returned once pullboxd counts it: a publish made next finds it
+    (a fixed sleep was too short on a loaded machine, and the witness then missed its message)."""
+    return Poll(srv, srv.signed(cid)).sock
 
 
 def witness_receives(srv, sock, cid, text):
@@ -50,7 +49,7 @@ with Server({"max-connections": 3, "longpoll-timeout": 10}) as srv:
     for s in held:
         s.close()
     witness.close()
-    time.sleep(0.3)
+    ok(wait_for(lambda: server_stat(srv)["pollings"] == 0, 10), "the closed long polls are gone")
     # with the subscribers gone the subscribe port serves again
     s2 = start_poll(srv, new_id())
     st, _, _ = publish_text(srv, wid, '"x"')

@@ -13,7 +13,8 @@ source; the admin's SSH traffic is not tracked by
 conntrack (so a table filled by a flood cannot cut it) and still gets in during the
 flood; new SSH connections above the per-source rate are refused; a family whose rules
 do not load falls back alone to the lockdown, which keeps the admin's 22 open; when no
-rule set loads at all, the daemons may not listen (pullbox-firewall may-listen)."""
+rule set loads at all, the daemons may not listen (pullbox-firewall may-listen); firewall.conf
+is parsed, never sourced: shell in a value runs nothing, and the file is refused (lockdown)."""
 import json
 import os
 import re
@@ -302,8 +303,9 @@ def check_ssh_rate():
 
 
 def check_fallback(dropbear):
-    # a bad IPv4 entry: the IPv4 rules fail; the lockdown keeps 22 for the admin networks
-    write_conf(SUBSCRIBERS="any 10.77.3.0/33")
+    # a bad IPv4 entry (of characters the file may hold: iptables refuses it): the IPv4
+    # rules fail; the lockdown keeps 22 for the admin networks
+    write_conf(SUBSCRIBERS="10.77.3.0/24 10.77.3.0/33")
     r = firewall("apply")
     state = firewall("status").stdout
     ok(r.returncode == 1 and "ipv4=lockdown" in state and "IPv4: the rules did not load: locked down" in r.stderr,
@@ -334,6 +336,36 @@ def check_fallback(dropbear):
     ok(firewall("may-listen", "8893").returncode == 1, "before any apply, nothing may listen")
 
 
+def check_conf_refused(tmp):
+    """Shell in a value of firewall.conf: nothing runs, the file is refused, apply locks down."""
+    hostile = [("PUBLISHERS", '"$(touch %s)"'), ("SUBSCRIBERS", '"`touch %s`"'),
+               ("SSH_NEW_PER_MIN", '5; touch %s'), ("REDIS_PEERS", '"10.1.1.1"; touch %s #"')]
+    for i, (key, value) in enumerate(hostile):
+        marker = os.path.join(tmp, "ran-%d" % i)
+        write_conf()
+        with open(os.path.join(TREE, "data", "etc", "firewall.conf"), "a") as f:
+            f.write("%s=%s\n" % (key, value % marker))
+        r = firewall("apply")
+        p = firewall("print")
+        state = firewall("status").stdout
+        ok(not os.path.exists(marker), "%s=%s: nothing in the value runs" % (key, value % "X"))
+        ok(r.returncode == 1 and p.returncode == 1 and "%s: refused" % key in r.stderr
+           and "ipv4=lockdown" in state,
+           "... apply refuses the file naming the key and locks down, print refuses it (%s; %s)"
+           % (r.stderr.strip().splitlines()[:1], state.split()))
+    rules = sh("iptables", "-S", "INPUT").stdout
+    ok("8893" not in rules and "-s 10.77.2.0/24" in rules and "--dports 22,443" in rules,
+       "the lockdown keeps the admin networks' 22 and 443 from the file's valid lines, nothing else")
+    # an admin networks value that is refused is not used: the lockdown then opens no port
+    write_conf(ADMIN_NETWORKS="10.77.2.0/24 $(touch %s)" % os.path.join(tmp, "ran-admin"))
+    r = firewall("apply")
+    rules = sh("iptables", "-S", "INPUT").stdout
+    ok(r.returncode == 1 and not os.path.exists(os.path.join(tmp, "ran-admin")) and "dports 22" not in rules,
+       "a refused ADMIN_NETWORKS leaves no port open in the lockdown (%s)" % r.stderr.strip()[:200])
+    write_conf()
+    ok(firewall("apply").returncode == 0, "the valid file loads again")
+
+
 def main():
     global TREE
     tmp = tempfile.mkdtemp(prefix="pbfw-")
@@ -359,6 +391,7 @@ def main():
         else:
             ok(True, "# SKIP SSH rate: no dropbear built")
         check_fallback(dropbear)
+        check_conf_refused(tmp)
     finally:
         srv.stop()
         if dropbear is not None:

@@ -240,8 +240,10 @@ class AppRoot:
         tls = self.path("data/pullbox/tls")
         subprocess.run([pullboxd_binary(), "--make-cert", tls + "/cert.pem", tls + "/key.pem",
                         "pullbox,localhost,127.0.0.1"], check=True, capture_output=True, timeout=60)
+        # as on the appliance (root:pullbox there): www-data may not enter the folder
+        os.chmod(tls, 0o750)
         os.chmod(tls + "/key.pem", 0o640)
-        os.chmod(tls + "/cert.pem", 0o644)
+        os.chmod(tls + "/cert.pem", 0o640)
         r = subprocess.run([config_ui_binary("pullbox-apply"), "--render"], env=self.env(),
                            capture_output=True, text=True, timeout=60)
         if r.returncode != 0:

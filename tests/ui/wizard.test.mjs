@@ -268,7 +268,7 @@ async function main() {
   await page.selectOption('[name="ssh.key-only"]', 'yes');
   await submit(page, 'Save and apply');
   const sshErr = await page.locator('[id="ssh.key-only-error"]').textContent().catch(() => '');
-  ok(/no SSH key is installed/.test(sshErr), 'keys only without a key is refused next to the field', sshErr);
+  ok(/no SSH key is installed for admin.*\(ssh\.key-only\)/.test(sshErr), 'keys only without a key is refused next to the field, naming the setting', sshErr);
   ok(settings()['ssh.key-only'] === 'no' && /PASSWORD_LOGIN=yes\n/.test(read('data/etc/dropbear.conf')),
      '... and SSH still takes the password');
   await shot(page, 'ssh');
@@ -522,9 +522,29 @@ function openssl(args, input) {
   return execFileSync('openssl', args, { input, encoding: 'utf8', timeout: 60000 });
 }
 
-async function certificates(page) {
+// The SHA-256 fingerprint of a PEM file, as openssl prints it (AB:12:...).
+function fingerprint(pemPath) {
+  return openssl(['x509', '-in', pemPath, '-noout', '-fingerprint', '-sha256']).trim().replace(/^.*=/, '');
+}
+
+// The CGI's user (www-data) may not enter the TLS folder; the page shows the real
+// certificate from the copy the apply service publishes.
+async function installedShown(page, pemPath, what) {
   await page.goto(`${BASE}/certificates`);
+  const shown = (await page.textContent('section.cert .fingerprint') || '').trim();
+  const want = fingerprint(pemPath);
+  ok(shown === want && !/cannot be read/.test(await page.textContent('main')),
+     `the certificates page shows ${what}'s SHA-256 fingerprint`, `shown ${shown}, want ${want}`);
+}
+
+async function certificates(page) {
+  await installedShown(page, file('data/pullbox/tls/cert.pem'), 'the installed certificate');
   ok(/Installed certificate/.test(await page.textContent('main')), 'the certificates page shows the installed one');
+  const asWww = (...cmd) => spawnSync('setpriv', ['--reuid=www-data', '--regid=www-data', '--clear-groups', ...cmd],
+                                      { encoding: 'utf8' });
+  const key = asWww('cat', file('data/pullbox/tls/key.pem'));
+  ok(key.status !== 0 && !/PRIVATE KEY/.test(key.stdout) && asWww('true').status === 0,
+     "the CGI's user (www-data) still cannot open the private key", (key.stderr || '').trim());
   await shot(page, 'certificates');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pullbox-cert-'));
   const p = (n) => path.join(dir, n);
@@ -565,6 +585,7 @@ async function certificates(page) {
     } catch { served = ''; }
   }
   ok(/CN\s*=\s*push\.example\.com/.test(served), 'lighttpd serves the new certificate');
+  await installedShown(page, p('cert.pem'), 'the uploaded certificate');
   fs.rmSync(dir, { recursive: true, force: true });
 }
 

@@ -2,7 +2,15 @@
 # Without it the appliance still starts (on a tmpfs), but says so loudly.
 msg "Mounting the data partition"
 datadev=$(partition_by_name pullbox-data)
-if [ -n "$datadev" ] && mount -t ext4 -o noatime,nodev,nosuid "$datadev" /data; then
+# The filesystem's reserved blocks go to root, user pullbox (resuid: its
+# journal) and group www (resgid: the wizard's requests in the spool), set at
+# every mount, so older data partitions get it too. The admin and redis get
+# neither: when the admin's home or a hub's Redis fill /data, publishes are
+# still journaled and settings still save. (One user and one group is all
+# ext4 takes; BusyBox chpst cannot add a shared supplementary group.)
+res=$(id -u pullbox 2>/dev/null) && res=",resuid=$res" || res=
+g=$(id -g www 2>/dev/null) && res="$res,resgid=$g"
+if [ -n "$datadev" ] && mount -t ext4 -o "noatime,nodev,nosuid$res" "$datadev" /data; then
 	msg_ok "$datadev on /data"
 	# an enlarged virtual disk: the data partition and its filesystem grow
 	# to fill it (checked every boot; nothing is written when they fill it)

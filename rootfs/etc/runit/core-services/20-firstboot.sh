@@ -10,10 +10,12 @@ tls=/data/pullbox/tls
 # The admin's settings and this appliance's secrets are the source of truth;
 # pullbox.conf and the other services' files are rendered from them by
 # pullbox-apply (below, and after every change the wizard or console makes).
-mkdir -p /data/config-ui/spool /data/config-ui/state
+mkdir -p /data/config-ui/spool
 chmod 0755 /data/config-ui # made under umask 077: www and admin pass through
 chown root:config /data/config-ui/spool && chmod 1770 /data/config-ui/spool
-chown www:www /data/config-ui/state && chmod 0700 /data/config-ui/state
+# the wizard's state lives in /run/pullbox-wizard (sv/lighttpd); an older
+# release's sessions on /data go (rm does not follow links in www's folder)
+rm -rf /data/config-ui/state
 # update bundles: the wizard's uploads (www's own folder; root opens a bundle
 # there by a fixed name, never through a link), and a folder the admin or
 # whoever mounts the data disk may drop bundles into
