@@ -362,7 +362,6 @@ int main(void)
     subtest("hostile values", test_hostile);
     subtest("rules between fields", test_check);
     subtest("cluster", test_cluster);
-    subtest("ssh keys", test_ssh_keys);
     subtest("the file", test_file);
     subtest("split", test_split);
     return done_testing();
