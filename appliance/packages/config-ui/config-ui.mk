@@ -11,6 +11,7 @@ CONFIG_UI_PKG_LIBS = -lssl -lcrypto -lcrypt
 CONFIG_UI_INSTALL = config-ui/pullbox-wizard.cgi:/usr/libexec/pullbox/pullbox-wizard.cgi \
 	config-ui/pullbox-console:/usr/sbin/pullbox-console config-ui/pullbox-apply:/usr/sbin/pullbox-apply \
 	config-ui/pullbox-growdata:/usr/sbin/pullbox-growdata \
-	config-ui/pullbox-update-verify:/usr/sbin/pullbox-update-verify
+	config-ui/pullbox-update-verify:/usr/sbin/pullbox-update-verify \
+	config-ui/pullbox-update-copy:/usr/sbin/pullbox-update-copy
 
 $(eval $(call local-package,config-ui))
