@@ -143,9 +143,10 @@ def boot_with_bundle(t, disk, wd, vms, name, bundle, inbox_name, version, slot):
     vm.start()
     pos = wait_for(vm, r"installed %s in slot %s; reboot to try it" % (re.escape(version), slot))
     t.ok(pos is not None, "%s: stage 1 installs %s in slot %s" % (name, version, slot), vm.log()[-3000:])
-    pos = pos and wait_for(vm, r"initramfs: trial boot of slot %s" % slot, pos)
-    t.ok(pos is not None, "%s: the appliance reboots by itself into the trial of slot %s" % (name, slot),
-         vm.log()[-3000:])
+    back = "a" if slot == "b" else "b"
+    pos = pos and wait_for(vm, r"initramfs: trial boot of slot %s; the next boot is slot %s " % (slot, back), pos)
+    t.ok(pos is not None, "%s: the appliance reboots by itself into the trial of slot %s, whose initramfs "
+         "sets the boot menus back to slot %s first" % (name, slot, back), vm.log()[-3000:])
     return vm, pos
 
 
