@@ -7,17 +7,17 @@ the key whose public half the image carries. They reach the appliance through
 the data disk's inbox (/data/update, root's), which stage 1 installs from
 with pullbox-update install; the appliance has no root shell to type it in.
 
-  U-A1  a fresh copy with a tampered bundle (one byte of its system changed)
+  U-A1  (BIOS) a fresh copy with a tampered bundle (one byte of its system changed)
         in the inbox: refused as a tampered part; slot b stays empty, the ESP
         has no /b, both boot menus still boot slot a, no trial is armed
-  U-A2  the same disk with a good bundle (version +1): installed in slot b,
+  U-A2  (BIOS) the same disk with a good bundle (version +1): installed in slot b,
         the appliance reboots into it by itself, the trial boot comes up
         healthy and is kept; the new version serves (a message signed with
         the key of U-A1 is delivered; the allowed publisher still publishes);
         pullbox-update status (logged by the trial service) says slot=b,
         committed; the menus boot b; the signature key did not change
-  U-A3  a broken bundle (version +2: its pullboxd exits at once) is installed
-        in slot a; its trial boot is not healthy within 180 s, the appliance
+  U-A3  (UEFI) a broken bundle (version +2: its pullboxd exits at once) is
+        installed in slot a; its trial boot is not healthy within 180 s, the appliance
         goes back to slot b by itself, status says rolled-back naming the
         version that failed, the console banner says it; the services and
         the key are those of U-A2
@@ -134,11 +134,11 @@ def wait_for(vm, pattern, after=0, timeout=UPDATE_TIMEOUT):
     return None
 
 
-def boot_with_bundle(t, disk, wd, vms, name, bundle, inbox_name, version, slot):
+def boot_with_bundle(t, disk, wd, vms, name, bundle, inbox_name, version, slot, uefi=False):
     """Boots disk with bundle in its inbox; (vm, serial log position once the trial boot of
     slot began, or None)."""
     t.ok(put_inbox(t, disk, wd, bundle, inbox_name), "%s: the bundle of %s put in /data/update" % (name, version))
-    vm = t.VM(disk, wd, name)
+    vm = t.VM(disk, wd, name, uefi=uefi)
     vms.append(vm)
     vm.start()
     pos = wait_for(vm, r"installed %s in slot %s; reboot to try it" % (re.escape(version), slot))
@@ -221,7 +221,8 @@ def check_update(t, workdir, image, vms):
     t.ok(key1 is not None and t.signature_key(disk) == key1, "U-A2: the signature key survived the update")
 
     # ---- U-A3: a broken bundle fails its trial and rolls back by itself ----
-    vm, pos = boot_with_bundle(t, disk, wd, vms, "U-A3", broken, "30-broken.pbu", v2, "a")
+    # on UEFI (U-A1 and U-A2 boot on BIOS): the same menu file, read by syslinux.efi
+    vm, pos = boot_with_bundle(t, disk, wd, vms, "U-A3", broken, "30-broken.pbu", v2, "a", uefi=True)
     pos = pos and wait_for(vm, r"pullbox-update: the trial of %s in slot a failed: [^\n]*pullboxd" % re.escape(v2),
                            pos)
     t.ok(pos is not None, "U-A3: the trial boot is not healthy (pullboxd) within its time", vm.log()[-3000:])
