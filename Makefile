@@ -18,7 +18,7 @@ export O
 
 all: deps-build
 	@$(MAKE) --no-print-directory server
-	@$(MAKE) --no-print-directory image
+	@$(MAKE) --no-print-directory image update
 
 server:
 	@$(MAKE) --no-print-directory -C server O=$(O)
@@ -40,7 +40,7 @@ run-local: deps-build server
 
 test: deps-test
 	@$(MAKE) --no-print-directory server server-san config-ui config-ui-san
-	@$(MAKE) --no-print-directory image
+	@$(MAKE) --no-print-directory image update
 	@tests/run
 
 # the fast check while changing code: what is installed already, no image build or boot

@@ -21,7 +21,7 @@ tmp=$(mktemp -d "${out%/*}/.initramfs.XXXXXX")
 root=$tmp/root
 mkdir -p "$root/bin" "$root/sbin" "$root/proc" "$root/sys" "$root/dev" "$root/newroot" "$root/lib"
 cp "$busybox" "$root/bin/busybox"
-for a in sh mount umount mkdir cat grep find xargs sort wc echo sleep; do ln -s busybox "$root/bin/$a"; done
+for a in sh mount umount mkdir cat grep find xargs sort wc echo sleep sed sync; do ln -s busybox "$root/bin/$a"; done
 for a in modprobe switch_root; do ln -s ../bin/busybox "$root/sbin/$a"; done
 cp "$init" "$root/init"
 chmod 0755 "$root/init" "$root/bin/busybox"

@@ -48,12 +48,14 @@ default password and no root shell in the image.
            is turned off, IPv4 keeps its rules, the admin keeps 22 and 443
   boot F2  the same with ip_tables too: nothing may listen (the admin networks are
            narrowed), every port stays closed, the console says why
+  U-A*     updates on the A/B system slots: a refused bundle, an update kept
+           after its trial boot, a broken one rolled back by itself
+           (update.py; beside the other boots, in a thread)
   --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
   --unattended runs only the U-* boots
-  --update runs only UP-W and UP-C (update_boot.py: an update from the wizard and from the
-           console over scp; needs the A/B slots' pullbox-update in the image and
-           pullbox-<version>.pbu from `make update` next to IMAGE.raw; not in the default run
-           until both are merged)
+  --update runs only the update boots: U-A* and then UP-W, UP-C (update_boot.py: an
+           update from the wizard and from the console over scp, with
+           pullbox-<version>.pbu from `make update` next to IMAGE.raw)
   --firewall runs only F1 and F2
 
 What the test writes into the data partition before a boot is what the setup
@@ -81,11 +83,13 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from appliance_client import Console, Wizard, applied
 import migrate010
 import unattended
+import update
 import update_boot
 
 BOOT_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "300"))
@@ -98,15 +102,19 @@ _n = 0
 _failed = 0
 
 
+_tap_lock = threading.Lock()  # the update boots (update.py) run in a thread of their own
+
+
 def ok(cond, name, diag=None):
     global _n, _failed
-    _n += 1
-    if not cond:
-        _failed += 1
-    print("%sok %d - %s" % ("" if cond else "not ", _n, name), flush=True)
-    if not cond and diag:
-        for line in str(diag).splitlines()[-25:]:
-            print("#   " + line, flush=True)
+    with _tap_lock:
+        _n += 1
+        if not cond:
+            _failed += 1
+        print("%sok %d - %s" % ("" if cond else "not ", _n, name), flush=True)
+        if not cond and diag:
+            for line in str(diag).splitlines()[-25:]:
+                print("#   " + line, flush=True)
     return cond
 
 
@@ -937,8 +945,8 @@ def check_refused(vm):
 # ---- the firewall when netfilter fails: injected from outside, on the kernel command line ----
 
 def add_kernel_args(disk, args, workdir):
-    """Appends args to the APPEND line of both boot menus (BIOS and UEFI) on the ESP of a
-    copy of the disk, as someone at the boot prompt could; True if both took it."""
+    """Appends args to every APPEND line (each system slot) of both boot menus (BIOS and UEFI)
+    on the ESP of a copy of the disk, as someone at the boot prompt could; True if both took it."""
     out = subprocess.run(["sfdisk", "-J", disk], check=True, capture_output=True, text=True).stdout
     start = [p["start"] for p in json.loads(out)["partitiontable"]["partitions"] if p.get("name") == "ESP"][0]
     img = "%s@@%d" % (disk, start * 512)
@@ -946,7 +954,7 @@ def add_kernel_args(disk, args, workdir):
     done = 0
     for cfg in ("::/syslinux/syslinux.cfg", "::/EFI/BOOT/syslinux.cfg"):
         text = subprocess.run(["mtype", "-i", img, cfg], capture_output=True, text=True, env=env).stdout
-        new = re.sub(r"^(\s*APPEND .*)$", r"\1 " + args, text, count=1, flags=re.M)
+        new = re.sub(r"^(\s*APPEND .*)$", r"\1 " + args, text, flags=re.M)
         local = os.path.join(workdir, "syslinux.cfg")
         with open(local, "w") as f:
             f.write(new)
@@ -1207,6 +1215,14 @@ def firewall_main(image):
     return 1 if _failed else 0
 
 
+def update_boots(bt, workdir, image, vms):
+    """U-A* (the installer, a trial kept, a trial rolled back), then UP-W and UP-C (the wizard's
+    and the console's Update), one after the other: two trial boots at once would each take
+    longer than a trial may on a busy TCG host."""
+    update.check_update(bt, workdir, image, vms)
+    update_boot.check_update(bt, workdir, image, vms)
+
+
 class OnlyUnattended(Exception):
     """--unattended, --only-migration or --update: those boots ran, the others are skipped."""
 
@@ -1236,8 +1252,12 @@ def main():
             migrate010.check_migration(sys.modules[__name__], workdir, image, vms)
             raise OnlyUnattended
         if "--update" in sys.argv:
-            update_boot.check_update(sys.modules[__name__], workdir, image, vms)
+            update_boots(sys.modules[__name__], workdir, image, vms)
             raise OnlyUnattended
+        # the update boots wait minutes for trial boots: beside the others
+        update_thread = threading.Thread(target=update_boots,
+                                         args=(sys.modules[__name__], workdir, image, vms))
+        update_thread.start()
         if "--only-privileges" in sys.argv:  # boot P alone
             privileges_boot(workdir, image)
             print("1..%d" % _n)
@@ -1350,6 +1370,7 @@ def main():
         if matrix:
             matrix_boot(workdir, image, "M1", machine="q35", disk_bus="pvscsi", nic="vmxnet3")
             matrix_boot(workdir, image, "M2", machine="q35", disk_bus="virtio", nic="virtio-net-pci", uefi=True)
+        update_thread.join()
     except OnlyUnattended:
         pass
     finally:

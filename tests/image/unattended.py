@@ -212,7 +212,7 @@ def ovf_bootlog(t, log):
          and "WARNING: seed: OVF property network.mode = static: " in log
          and "WARNING: seed: OVF property network.address = 10.0.2.15/24: " in log and not applied,
          "U-O: an invalid gateway is reported (console, boot.log) and its whole group skipped", log[-3000:])
-    m = re.findall(r".*(?:partition 3: \d+ -> \d+ MiB|grown from \d+ to \d+ MiB).*", log)
+    m = re.findall(r".*(?:partition \d+: \d+ -> \d+ MiB|grown from \d+ to \d+ MiB).*", log)
     t.ok(len(m) == 2, "U-O: a disk enlarged before the first boot grows at the first boot (data/log/boot.log)",
          "\n".join(m) or log[-2000:])
 
@@ -285,7 +285,7 @@ def check_unattended(t, workdir, image, vms):
     log = after[3]
     t.ok("First boot" not in log and "seed:" not in log,
          "U-N2: the second boot reads no seed and generates nothing (data/log/boot.log)", log[-2000:])
-    m = re.findall(r".*(?:partition 3: \d+ -> \d+ MiB|grown from \d+ to \d+ MiB).*", log)
+    m = re.findall(r".*(?:partition \d+: \d+ -> \d+ MiB|grown from \d+ to \d+ MiB).*", log)
     t.ok(len(m) == 2, "U-N2: the boot after the disk was enlarged grows the data partition (data/log/boot.log)",
          "\n".join(m) or log[-2500:])
     t.ok(after[0] - before[0] == GROW_MIB and after[1] >= after[0] - 1 and after[1] > before[1] and after[2],

@@ -12,6 +12,7 @@ CONFIG_UI_INSTALL = config-ui/pullbox-wizard.cgi:/usr/libexec/pullbox/pullbox-wi
 	config-ui/pullbox-console:/usr/sbin/pullbox-console config-ui/pullbox-apply:/usr/sbin/pullbox-apply \
 	config-ui/pullbox-growdata:/usr/sbin/pullbox-growdata \
 	config-ui/pullbox-update-verify:/usr/sbin/pullbox-update-verify \
-	config-ui/pullbox-sampler:/usr/sbin/pullbox-sampler
+	config-ui/pullbox-sampler:/usr/sbin/pullbox-sampler \
+	config-ui/pullbox-update-copy:/usr/sbin/pullbox-update-copy
 
 $(eval $(call local-package,config-ui))

@@ -1,0 +1,247 @@
+"""Boot-test checks of updates on the A/B system slots (used by boot_test.py).
+
+The bundles are made here from the image's own parts (slot a's squashfs, the
+kernel and initramfs on the ESP) with a higher version written into the
+system, and signed by the builder's key (appliance/scripts/signing-key.sh),
+the key whose public half the image carries. They reach the appliance through
+the data disk's inbox (/data/update, root's), which stage 1 installs from
+with pullbox-update install; the appliance has no root shell to type it in.
+
+  U-A1  (BIOS) a fresh copy with a tampered bundle (one byte of its system changed)
+        in the inbox: refused as a tampered part; slot b stays empty, the ESP
+        has no /b, both boot menus still boot slot a, no trial is armed
+  U-A2  (BIOS) the same disk with a good bundle (version +1): installed in slot b,
+        the appliance reboots into it by itself, the trial boot comes up
+        healthy and is kept; the new version serves (a message signed with
+        the key of U-A1 is delivered; the allowed publisher still publishes);
+        pullbox-update status (logged by the trial service) says slot=b,
+        committed; the menus boot b; the signature key did not change
+  U-A3  (UEFI) a broken bundle (version +2: its pullboxd exits at once) is
+        installed in slot a; its trial boot is not healthy within 300 s, the appliance
+        goes back to slot b by itself, status says rolled-back naming the
+        version that failed, the console banner says it; the services and
+        the key are those of U-A2
+
+U-A* run one after the other on one disk, in a thread beside the other boots."""
+import os
+import re
+import struct
+import subprocess
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+SCRIPTS = os.path.join(ROOT, "appliance", "scripts")
+# one boot to 'ready' (TCG, a busy host), twice, plus the 300 s of a trial
+UPDATE_TIMEOUT = int(os.environ.get("BOOT_TIMEOUT", "300")) * 2 + 300
+MTOOLS_ENV = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+
+
+def partitions(disk):
+    import json
+    out = subprocess.run(["sfdisk", "-J", disk], check=True, capture_output=True, text=True).stdout
+    return {p.get("name"): p for p in json.loads(out)["partitiontable"]["partitions"]}
+
+
+def esp_img(disk):
+    return "%s@@%d" % (disk, partitions(disk)["ESP"]["start"] * 512)
+
+
+def esp_read(disk, path):
+    r = subprocess.run(["mtype", "-i", esp_img(disk), "::" + path], capture_output=True, env=MTOOLS_ENV)
+    return r.stdout.decode(errors="replace") if r.returncode == 0 else None
+
+
+def esp_copy_out(disk, path, local):
+    subprocess.run(["mcopy", "-n", "-i", esp_img(disk), "::" + path, local], check=True, env=MTOOLS_ENV)
+
+
+def slot_bytes(disk, name, n):
+    with open(disk, "rb") as f:
+        f.seek(partitions(disk)[name]["start"] * 512)
+        return f.read(n)
+
+
+def next_version(v, step):
+    parts = v.split(".")
+    parts[-1] = str(int(parts[-1]) + step)
+    return ".".join(parts)
+
+
+def make_system(workdir, base, name, version, broken=False):
+    """base's squashfs with etc/pullbox-version = version (and a pullboxd that
+    cannot start if broken)."""
+    d = os.path.join(workdir, name + ".d")
+    subprocess.run(["unsquashfs", "-q", "-n", "-d", d, base], check=True, capture_output=True)
+    with open(os.path.join(d, "etc", "pullbox-version"), "w") as f:
+        f.write(version + "\n")
+    if broken:
+        with open(os.path.join(d, "usr", "sbin", "pullboxd"), "w") as f:
+            f.write("#!/bin/sh\necho 'pullboxd: broken on purpose by the boot test' >&2\nexit 1\n")
+        os.chmod(os.path.join(d, "usr", "sbin", "pullboxd"), 0o755)
+    out = os.path.join(workdir, name + ".squashfs")
+    subprocess.run(["mksquashfs", d, out, "-comp", "xz", "-all-root", "-noappend", "-quiet"], check=True,
+                   capture_output=True)
+    subprocess.run(["rm", "-rf", d], check=True)
+    return out
+
+
+def make_bundle(t, workdir, name, version, system, kernel, initrd):
+    pub = os.path.join(workdir, "update-key.pem")
+    key = subprocess.run([os.path.join(SCRIPTS, "signing-key.sh"), pub], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    out = os.path.join(workdir, name + ".pbu")
+    subprocess.run([os.path.join(SCRIPTS, "mkbundle.sh"), out, "pullbox", version, "0.1.0", key,
+                    "system.squashfs=" + system, "vmlinuz=" + kernel, "initrd.img=" + initrd],
+                   check=True, capture_output=True, env=dict(os.environ, SOURCE_DATE_EPOCH="1700000000"))
+    return out, pub
+
+
+def image_parts(t, workdir, image):
+    """slot a's squashfs (its bytes_used, 4 KiB padded), kernel, initramfs, version, image key."""
+    with open(image, "rb") as f:
+        f.seek(partitions(image)["pullbox-system-a"]["start"] * 512)
+        sb = f.read(96)
+        used = struct.unpack_from("<Q", sb, 40)[0]
+        f.seek(-96, 1)
+        data = f.read((used + 4095) // 4096 * 4096)
+    base = os.path.join(workdir, "base.squashfs")
+    with open(base, "wb") as f:
+        f.write(data)
+    kernel, initrd = os.path.join(workdir, "vmlinuz"), os.path.join(workdir, "initrd.img")
+    esp_copy_out(image, "/a/vmlinuz", kernel)
+    esp_copy_out(image, "/a/initrd.img", initrd)
+    version = (esp_read(image, "/a/version") or "").strip()
+    key = subprocess.run(["unsquashfs", "-cat", base, "usr/share/pullbox/update-key.pem"], capture_output=True,
+                         text=True).stdout
+    return base, kernel, initrd, version, key
+
+
+def put_inbox(t, disk, workdir, local, name):
+    t.debugfs(disk, "mkdir /update\nrm /update/%s\nwrite %s /update/%s\n" % (name, local, name), write=True)
+    return name in t.debugfs(disk, "ls /update\n")
+
+
+def wait_for(vm, pattern, after=0, timeout=UPDATE_TIMEOUT):
+    """Position in the serial log just past pattern (found after position after), or None."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        m = re.compile(pattern).search(vm.log(), after)
+        if m:
+            return m.end()
+        if vm.proc.poll() is not None:
+            return None
+        time.sleep(1)
+    return None
+
+
+def boot_with_bundle(t, disk, wd, vms, name, bundle, inbox_name, version, slot, uefi=False):
+    """Boots disk with bundle in its inbox; (vm, serial log position once the trial boot of
+    slot began, or None)."""
+    t.ok(put_inbox(t, disk, wd, bundle, inbox_name), "%s: the bundle of %s put in /data/update" % (name, version))
+    vm = t.VM(disk, wd, name, uefi=uefi)
+    vms.append(vm)
+    vm.start()
+    pos = wait_for(vm, r"installed %s in slot %s; reboot to try it" % (re.escape(version), slot))
+    t.ok(pos is not None, "%s: stage 1 installs %s in slot %s" % (name, version, slot), vm.log()[-3000:])
+    back = "a" if slot == "b" else "b"
+    pos = pos and wait_for(vm, r"initramfs: trial boot of slot %s; the next boot is slot %s " % (slot, back), pos)
+    t.ok(pos is not None, "%s: the appliance reboots by itself into the trial of slot %s, whose initramfs "
+         "sets the boot menus back to slot %s first" % (name, slot, back), vm.log()[-3000:])
+    return vm, pos
+
+
+def menus_default(disk):
+    return [re.search(r"^DEFAULT (\S+)", esp_read(disk, p) or "", re.M) for p in
+            ("/syslinux/syslinux.cfg", "/EFI/BOOT/syslinux.cfg")]
+
+
+def defaults(disk):
+    return [m.group(1) if m else None for m in menus_default(disk)]
+
+
+def check_update(t, workdir, image, vms):
+    """t: the boot_test module (its VM, probes and TAP functions)."""
+    t0 = time.monotonic()
+    wd = os.path.join(workdir, "update")
+    os.makedirs(wd, exist_ok=True)
+    base, kernel, initrd, v0, image_key = image_parts(t, wd, image)
+    v1, v2 = next_version(v0, 1), next_version(v0, 2)
+    good_sys = make_system(wd, base, "good", v1)
+    good, pub = make_bundle(t, wd, "good", v1, good_sys, kernel, initrd)
+    if not t.ok(open(pub).read() == image_key,
+                "U-A: the builder's signing key is the one the image trusts (else rebuild the image)"):
+        return
+    broken, _ = make_bundle(t, wd, "broken", v2, make_system(wd, base, "broken", v2, broken=True), kernel, initrd)
+    with open(good, "rb") as f:
+        data = bytearray(f.read())
+    # a byte near the end of the system part (the parts: system, kernel, initramfs)
+    data[-os.path.getsize(initrd) - os.path.getsize(kernel) - 4096] ^= 0x01
+    tampered = os.path.join(wd, "tampered.pbu")
+    with open(tampered, "wb") as f:
+        f.write(data)
+
+    disk = os.path.join(wd, "u.raw")
+    subprocess.run(["cp", "--sparse=always", image, disk], check=True)
+    t.write_data_file(disk, "/etc/settings.conf", "site.publishers = 10.0.2.2\n", wd)
+
+    # ---- U-A1: a tampered bundle is refused, nothing changes ----
+    t.ok(put_inbox(t, disk, wd, tampered, "10-tampered.pbu"), "U-A1: a tampered bundle put in /data/update")
+    vm = t.VM(disk, wd, "U-A1")
+    vms.append(vm)
+    if t.boot(vm):
+        t.check_services(vm)
+    t.ok(vm.powerdown(), "U-A1: ACPI power button powers off cleanly")
+    res = t.read_data_file(disk, "/update/done/10-tampered.pbu.result")
+    t.ok("refused: tampered part: system.squashfs" in res,
+         "U-A1: pullbox-update refuses the tampered bundle, naming the part", res)
+    t.ok(slot_bytes(disk, "pullbox-system-b", 1 << 20) == b"\0" * (1 << 20) and esp_read(disk, "/b/vmlinuz") is None
+         and esp_read(disk, "/pullbox/trial") is None and defaults(disk) == ["a", "a"],
+         "U-A1: after the refusal slot b is untouched, the ESP has no /b, no trial, both menus boot a",
+         defaults(disk))
+    key1 = t.signature_key(disk)
+
+    # ---- U-A2: a good bundle: installed in b, trial boot, kept ----
+    vm, trial = boot_with_bundle(t, disk, wd, vms, "U-A2", good, "20-good.pbu", v1, "b")
+    pos = trial and wait_for(vm, r"pullbox-update: kept %s in slot b" % re.escape(v1), trial)
+    t.ok(pos is not None, "U-A2: the trial boot of slot b is kept once healthy", vm.log()[-4000:])
+    pos = pos and wait_for(vm, r"pullbox: ready", trial)
+    if t.ok(pos is not None, "U-A2: the updated appliance is ready", vm.log()[-3000:]):
+        t.ok("Pullbox %s - Push & Pull" % v1 in vm.log()[-4000:], "U-A2: the console banner shows %s" % v1)
+        t.check_services(vm)
+        if key1:
+            t.check_delivery(vm, key1)
+    t.ok(vm.powerdown(), "U-A2: ACPI power button powers off cleanly")
+    tlog = t.read_data_file(disk, "/log/pullbox-trial/current")
+    t.ok(all(s in tlog for s in ("slot=b", "version=" + v1, "other-slot=a", "other-version=" + v0,
+                                 "state=committed", "message=Updated from %s (slot a) to %s (slot b)" % (v0, v1))),
+         "U-A2: pullbox-update status after the trial: slot=b, %s, other %s, committed" % (v1, v0), tlog[-2000:])
+    t.ok(defaults(disk) == ["b", "b"] and esp_read(disk, "/pullbox/trial") is None
+         and (esp_read(disk, "/b/version") or "").strip() == v1,
+         "U-A2: both boot menus boot slot b now, no trial is left", defaults(disk))
+    t.ok(key1 is not None and t.signature_key(disk) == key1, "U-A2: the signature key survived the update")
+
+    # ---- U-A3: a broken bundle fails its trial and rolls back by itself ----
+    # on UEFI (U-A1 and U-A2 boot on BIOS): the same menu file, read by syslinux.efi
+    vm, pos = boot_with_bundle(t, disk, wd, vms, "U-A3", broken, "30-broken.pbu", v2, "a", uefi=True)
+    pos = pos and wait_for(vm, r"pullbox-update: the trial of %s in slot a failed: [^\n]*pullboxd" % re.escape(v2),
+                           pos)
+    t.ok(pos is not None, "U-A3: the trial boot is not healthy (pullboxd) within its time", vm.log()[-3000:])
+    pos = pos and wait_for(vm, r"pullbox: ready", pos)
+    t.ok(pos is not None, "U-A3: the appliance comes back on its own", vm.log()[-3000:])
+    if pos:
+        head = vm.log()[:pos][-4000:]
+        t.ok("Pullbox %s - Push & Pull" % v1 in head and
+             re.search(r"Update: +The update to %s failed its trial boot in slot a" % re.escape(v2), head),
+             "U-A3: the console banner shows %s again and says the update to %s failed" % (v1, v2), head)
+        t.check_services(vm)
+        if key1:
+            t.check_delivery(vm, key1)
+    t.ok(vm.powerdown(), "U-A3: ACPI power button powers off cleanly")
+    blog = t.read_data_file(disk, "/log/boot.log")
+    t.ok(all(s in blog for s in ("slot=b", "version=" + v1, "other-version=" + v2, "state=rolled-back",
+                                 "message=The update to %s failed its trial boot in slot a" % v2)),
+         "U-A3: pullbox-update status at the boot after: slot=b, %s, rolled-back naming %s" % (v1, v2), blog[-2500:])
+    t.ok(defaults(disk) == ["b", "b"] and esp_read(disk, "/pullbox/trial") is None,
+         "U-A3: both boot menus boot slot b again, no trial is left", defaults(disk))
+    t.ok(t.signature_key(disk) == key1, "U-A3: the signature key survived the failed update")
+    t.note("U-A: the update boots took %.0f s" % (time.monotonic() - t0))
