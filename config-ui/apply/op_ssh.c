@@ -255,9 +255,6 @@ void op_ssh_key_remove(struct apply *a, const struct request *r, struct result *
     long n, want, k = 0;
     size_t len = 0;
     bool removed = false;
-    struct settings st;
-    struct secrets sec;
-    char err[SETTING_ERR_MAX];
 
     (void)a;
     want = idx ? strtol(idx, &end, 10) : 0;

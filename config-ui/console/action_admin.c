@@ -102,7 +102,7 @@ static void add_key(void)
 
 static void remove_key(const struct settings *st, int n)
 {
-    char idx[16], err[SETTING_ERR_MAX];
+    char idx[16];
     int choice;
     const char *why = sshkeys_remove_refusal(st, n);
     if (why) {
