@@ -102,6 +102,7 @@ static struct opts {
 
 struct wstat {
     uint64_t mine, connected, connect_fail, dropped, delivered, reconnects, pings, proto_err;
+    uint64_t rx_bytes; /* bytes read from ready subscribers once publishing began */
     uint64_t t_conn_start, t_conn_end, t_last_delivery;
     int ready, done;
     char last_err[96];
@@ -811,6 +812,8 @@ static int sub_read(struct worker *w, struct sconn *c)
                 return -1;
         }
         size_t total = have + (size_t)r;
+        if (load(&sh->phase) >= 1)
+            w->ws->rx_bytes += (uint64_t)r;
         ssize_t used = sub_consume(w, c, buf, total, now_ns());
         if (used == -2)
             return 0; /* the connection was replaced */
@@ -1381,6 +1384,7 @@ static void publisher_main(void)
 struct srv {
     uint64_t rss_kb;
     uint64_t cpu_ns;
+    uint64_t utime_ticks, stime_ticks; /* /proc/<pid>/stat, all threads */
     uint64_t cpu_ns_pid[MAX_PIDS]; /* the same, per -x process: who of several did the work */
 };
 
@@ -1410,6 +1414,25 @@ static uint64_t proc_cpu_ns(pid_t pid)
     return sum;
 }
 
+/* utime and stime of the whole process (fields 14 and 15 of /proc/<pid>/stat) */
+static void proc_times(pid_t pid, uint64_t *ut, uint64_t *st)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *q = strrchr(line, ')'); /* the command name may hold spaces */
+    unsigned long long u = 0, k = 0;
+    if (q && sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u, &k) == 2) {
+        *ut += u;
+        *st += k;
+    }
+}
+
 static uint64_t proc_rss_kb(pid_t pid)
 {
     char path[64], line[256];
@@ -1432,6 +1455,7 @@ static struct srv srv_read(void)
         s.rss_kb += proc_rss_kb(o.pids[i]);
         s.cpu_ns_pid[i] = proc_cpu_ns(o.pids[i]);
         s.cpu_ns += s.cpu_ns_pid[i];
+        proc_times(o.pids[i], &s.utime_ticks, &s.stime_ticks);
     }
     return s;
 }
@@ -1450,6 +1474,7 @@ static void sum_workers(struct wstat *t)
         t->delivered += w->delivered;
         t->reconnects += w->reconnects;
         t->pings += w->pings;
+        t->rx_bytes += w->rx_bytes;
         if (w->t_conn_end > t->t_conn_end)
             t->t_conn_end = w->t_conn_end;
         if (!t->t_conn_start || w->t_conn_start < t->t_conn_start)
@@ -1769,6 +1794,9 @@ int main(int argc, char **argv)
     static const char *trn[] = {"ws", "lp", "es", "redis"};
     static const char *pmn[] = {"text", "pb", "redis", "none"};
 
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
     char loadavg[64] = "";
     FILE *la = fopen("/proc/loadavg", "r");
     if (la) {
@@ -1800,7 +1828,8 @@ int main(int argc, char **argv)
              "\"lat_p50_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_p999_ms\":%.3f,\"lat_max_ms\":%.3f,"
              "\"lat_mean_ms\":%.3f,\"server_cpu_s\":%.3f,\"server_cpu_s_by_pid\":%s,"
              "\"cpu_ns_per_delivery\":%.0f,"
-             "\"cpu_ns_per_publish\":%.0f,\"loadavg\":\"%s\",\"last_error\":\"%s\",\"pub_last_error\":\"%s\"}",
+             "\"cpu_ns_per_publish\":%.0f,\"user_s\":%.3f,\"kernel_s\":%.3f,"
+             "\"rx_bytes\":%" PRIu64 ",\"wire_bytes_per_delivery\":%.1f,\"loadavg\":\"%s\",\"last_error\":\"%s\",\"pub_last_error\":\"%s\"}",
              o.label, trn[o.tr], o.sub.tls ? "true" : "false", pmn[o.pm], o.subs, o.channels,
              o.workers, o.rate, o.duration, t.connected, t.connect_fail, conn_s, conn_rate,
              s0.rss_kb, s1.rss_kb, s3.rss_kb, rss_per_conn, conn_cpu_us, p->requests,
@@ -1808,7 +1837,9 @@ int main(int argc, char **argv)
              lost, dup, t.dropped, t.reconnects, del_rate, ms(hist_quantile(h, 0.5)),
              ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)), ms(h->max),
              h->n ? ms(h->sum / h->n) : 0.0, (double)cpu / 1e9, by_pid, cpu_per_del, cpu_per_pub,
-             loadavg, t.last_err, p->last_err);
+             (double)(s3.utime_ticks - s2.utime_ticks) / (double)hz,
+             (double)(s3.stime_ticks - s2.stime_ticks) / (double)hz, t.rx_bytes,
+             t.delivered ? (double)t.rx_bytes / (double)t.delivered : 0.0, loadavg, t.last_err, p->last_err);
     for (char *q = json; *q; q++)
         if ((unsigned char)*q < 0x20)
             *q = ' ';
