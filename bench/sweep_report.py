@@ -135,6 +135,22 @@ def section(results, plots_dir, doc_path, params=""):
                           _num(r.get("cpu_ns_per_delivery")) + star]
             out.append("| {:,} | {} |".format(n, " | ".join(cells)))
         out.append("")
+    # the split that holds up under load: user time is the server's own code, kernel time is
+    # mostly the TCP send path every server shares (bench/saturation.md)
+    out.append("### User and kernel time per delivery (ns, utime / stime)")
+    out.append("")
+    out.append("| loop | subscribers | " + " | ".join(NAMES[v] for v in variants) + " |")
+    out.append("|---|---:|" + "---:|" * len(variants))
+    for mode in ("closed", "open"):
+        for n in ns:
+            cells = []
+            for v in variants:
+                r = runs.get((mode, n, v))
+                d = r.get("delivered") if r else 0
+                cells.append("{:,.0f} / {:,.0f}".format(r.get("user_s", 0) * 1e9 / d, r.get("kernel_s", 0) * 1e9 / d)
+                             if d else "n/a")
+            out.append("| {} | {:,} | {} |".format(mode, n, " | ".join(cells)))
+    out.append("")
     # targets: closed loop below Nchan and Redis at every point; open loop at most half of Nchan
     out.append("### Targets")
     out.append("")
