@@ -338,7 +338,9 @@ def main():
     if a.section == "sweep":
         old = open(a.doc).read() if os.path.exists(a.doc) else "# Benchmarks\n"
         with open(a.doc, "w") as f:
-            f.write(sweep_report.splice(old, sweep_report.section(a.results, a.plots, a.doc, params)))
+            doc = sweep_report.splice(old, sweep_report.section(a.results, a.plots, a.doc, params))
+            f.write(sweep_report.splice(doc, sweep_report.idle_section(), sweep_report.IDLE_BEGIN,
+                                        sweep_report.IDLE_END))
         return 0
 
     if a.section == R2:
@@ -431,6 +433,8 @@ def main():
     out.extend(redis2_section(runs, chosen, table, a.results, params))
     out.append("")
     out.extend(sweep_report.section(a.results, a.plots, a.doc, params))
+    out.append("")
+    out.extend(sweep_report.idle_section())
     out.append("")
     out.append("## How to read this")
     out.append("")

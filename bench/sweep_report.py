@@ -14,6 +14,8 @@ import svgplot
 
 BEGIN = "<!-- bench/report.py: sweep section begin (rewritten by bench/run) -->"
 END = "<!-- bench/report.py: sweep section end -->"
+IDLE_BEGIN = "<!-- bench/report.py: idle section begin (bench/idle.md) -->"
+IDLE_END = "<!-- bench/report.py: idle section end -->"
 VARIANTS = ["pullboxd", "pullboxd-pb", "nchan", "nchan-pad", "redis", "redis-pad"]
 NAMES = {
     "pullboxd": "pullboxd (text)",
@@ -228,6 +230,14 @@ def section(results, plots_dir, doc_path, params=""):
         out.append("")
     out.append(END)
     return out
+
+
+def idle_section():
+    """bench/idle.md (measured by hand with bench/image-idle and bench/idle-cost) between markers."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "idle.md")
+    if not os.path.exists(path):
+        return []
+    return [IDLE_BEGIN, open(path).read().rstrip("\n"), IDLE_END]
 
 
 def splice(doc, lines, begin=BEGIN, end=END, before="## How to read this"):
