@@ -153,6 +153,29 @@ def section(results, plots_dir, doc_path, params=""):
                              if d else "n/a")
             out.append("| {} | {:,} | {} |".format(mode, n, " | ".join(cells)))
     out.append("")
+    # the publish port during the fan-outs (loadgen -Q): what the Bitrix module waits for
+    probed = [(m, n, v) for m in ("closed", "open") for n in ns for v in ("pullboxd", "pullboxd-pb")
+              if runs.get((m, n, v), {}).get("probe_pub_n")]
+    out.append("### Publishes and /health answered during the fan-outs")
+    out.append("")
+    if not probed:
+        out.append("Not measured in this run (bench/run's SAT gives pullboxd's runs `loadgen -Q`).")
+    else:
+        out.append("While the publisher keeps pullboxd saturated, a probe of its own sends, every 10 ms, a "
+                   "publish to a channel nobody reads and `GET /health`, each on a keep-alive connection, "
+                   "and times the answers (the Bitrix module counts a text publish not answered in 5 s, "
+                   "a JSON-RPC one in 1 s, as an error; the wanted p99 is under 5 ms).")
+        out.append("")
+        out.append("| loop | subscribers | frames | publish p50 / p99 / max ms | /health p50 / p99 / max ms | "
+                   "probes | errors |")
+        out.append("|---|---:|---|---|---|---:|---:|")
+        for m, n, v in probed:
+            r = runs[(m, n, v)]
+            out.append("| {} | {:,} | {} | {:.1f} / {:.1f} / {:.1f} | {:.1f} / {:.1f} / {:.1f} | {} | {} |".format(
+                m, n, "protobuf" if v.endswith("-pb") else "text", r["probe_pub_p50_ms"], r["probe_pub_p99_ms"],
+                r["probe_pub_max_ms"], r["probe_health_p50_ms"], r["probe_health_p99_ms"],
+                r["probe_health_max_ms"], r["probe_pub_n"] + r["probe_health_n"], r.get("probe_errors", 0)))
+    out.append("")
     # targets: closed loop below Nchan and Redis at every point; open loop at most half of Nchan
     out.append("### Targets")
     out.append("")

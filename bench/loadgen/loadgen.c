@@ -79,6 +79,7 @@ static struct opts {
     const char *label;
     const char *json_path;
     unsigned body_pad; /* extra bytes in each body */
+    bool probe;        /* -Q: time publish answers and /health during the publish phase */
 } o = {
     .subs = 0,
     .channels = 1,
@@ -117,9 +118,17 @@ struct pstat {
     char last_err[96];
 };
 
+/* what the probe measured: a publish to a channel nobody reads, and GET /health,
+ * on connections of their own, every 10 ms while the publisher works */
+struct probe {
+    struct hist pub, health;
+    uint64_t errors;
+};
+
 struct shared {
     volatile int phase; /* 0 connect, 1 publish, 2 stop */
     struct pstat p;
+    struct probe q;
     struct wstat w[MAX_WORKERS];
 };
 
@@ -1379,6 +1388,95 @@ static void publisher_main(void)
     _exit(0);
 }
 
+/* ---- probe: how promptly the publish port answers during a fan-out ---- */
+
+/* One request on a blocking keep-alive connection; the answer read whole
+ * (head, then Content-Length bytes). Returns the time it took, or 0 on error
+ * (the connection is then closed and reopened). */
+static uint64_t probe_once(int *fd, const char *req, size_t n)
+{
+    struct sockaddr_in dst;
+    if (*fd < 0) {
+        *fd = tcp_socket(&o.pub, 0, &dst);
+        if (*fd < 0)
+            return 0;
+        int fl = fcntl(*fd, F_GETFL);
+        fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
+        struct timeval tv = {5, 0};
+        setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    uint64_t t0 = now_ns();
+    char buf[4096];
+    size_t have = 0;
+    long clen = -1;
+    size_t head = 0;
+    if (write(*fd, req, n) != (ssize_t)n)
+        goto fail;
+    for (int guard = 0; guard < 64; guard++) {
+        ssize_t r = read(*fd, buf + have, sizeof buf - 1 - have);
+        if (r <= 0)
+            goto fail;
+        have += (size_t)r;
+        buf[have] = '\0';
+        if (!head) {
+            char *e = strstr(buf, "\r\n\r\n");
+            if (!e)
+                continue;
+            head = (size_t)(e + 4 - buf);
+            char *cl = strcasestr(buf, "\r\nContent-Length:");
+            clen = cl && cl < e ? strtol(cl + 17, NULL, 10) : 0;
+            if (strncmp(buf, "HTTP/1.1 2", 10) != 0)
+                goto fail;
+        }
+        if (head && have >= head + (size_t)clen)
+            return now_ns() - t0;
+        if (have >= sizeof buf - 1)
+            goto fail;
+    }
+fail:
+    close(*fd);
+    *fd = -1;
+    return 0;
+}
+
+static void probe_main(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    char pub[1024], health[512], path[1100];
+    expand(o.pub.path, "b0b0b0b0000000000000000000fffffe", path, sizeof path);
+    const char *body = "{\"probe\":1}";
+    int pn = snprintf(pub, sizeof pub, "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Length: %zu\r\n\r\n%s",
+                      path, o.pub.host, o.pub.port, strlen(body), body);
+    int hn = snprintf(health, sizeof health, "GET /health HTTP/1.1\r\nHost: %s:%d\r\n\r\n", o.pub.host,
+                      o.pub.port);
+    int fp = -1, fh = -1;
+    uint64_t give_up = now_ns() + (uint64_t)((o.connect_timeout + o.settle + o.idle + 60) * 1e9);
+    while (load(&sh->phase) == 0 && now_ns() < give_up)
+        usleep(1000);
+    /* while publishing, and while the drain still delivers (the fan-outs go on) */
+    uint64_t end = now_ns() + (uint64_t)((o.duration + o.drain) * 1e9);
+    for (uint64_t next = now_ns(); load(&sh->phase) == 1 && now_ns() < end;) {
+        uint64_t t = probe_once(&fp, pub, (size_t)pn);
+        if (t)
+            hist_add(&sh->q.pub, t);
+        else
+            sh->q.errors++;
+        t = probe_once(&fh, health, (size_t)hn);
+        if (t)
+            hist_add(&sh->q.health, t);
+        else
+            sh->q.errors++;
+        next += 10000000ull;
+        uint64_t now = now_ns();
+        if (next > now)
+            usleep((useconds_t)((next - now) / 1000));
+        else
+            next = now;
+    }
+    _exit(0);
+}
+
 /* ---- server /proc ---- */
 
 struct srv {
@@ -1518,6 +1616,8 @@ static void usage(void)
         "  -t S       drain: seconds to wait for deliveries after publishing (10)\n"
         "  -C S       connect phase timeout (60)   -H H  handshakes in flight per worker (256)\n"
         "  -B N       pad each body with N bytes\n"
+        "  -Q         probe: every 10 ms while publishing, time a publish to an unread\n"
+        "             channel and GET /health on connections of their own (-p's host)\n"
         "  -L LABEL   label in the report          -j FILE  append the JSON line to FILE\n",
         stderr);
     exit(100);
@@ -1527,7 +1627,7 @@ static void parse_args(int argc, char **argv)
 {
     const char *tr = NULL, *pm = NULL;
     int ch;
-    while ((ch = getopt(argc, argv, "s:T:n:c:w:S:p:P:b:r:d:m:k:D:K:F:x:i:e:t:C:H:B:L:j:h")) != -1) {
+    while ((ch = getopt(argc, argv, "s:T:n:c:w:S:p:P:b:r:d:m:k:D:K:F:x:i:e:t:C:H:B:L:j:Qh")) != -1) {
         switch (ch) {
         case 's':
             if (parse_url(optarg, &o.sub) < 0)
@@ -1611,6 +1711,9 @@ static void parse_args(int argc, char **argv)
         case 'L':
             o.label = optarg;
             break;
+        case 'Q':
+            o.probe = true;
+            break;
         case 'j':
             o.json_path = optarg;
             break;
@@ -1645,6 +1748,8 @@ static void parse_args(int argc, char **argv)
     }
     if (o.subs && !o.have_sub)
         die(100, "-n needs -s");
+    if (o.probe && (o.pm != PM_TEXT || o.pub.tls))
+        die(100, "-Q needs an http:// publish URL (-p)");
     if (!o.channels)
         o.channels = 1;
     if (!o.workers)
@@ -1706,6 +1811,14 @@ int main(int argc, char **argv)
             die(111, "fork: %s", strerror(errno));
         if (pid == 0)
             publisher_main();
+        kids[nk++] = pid;
+    }
+    if (o.probe) {
+        pid_t pid = fork();
+        if (pid < 0)
+            die(111, "fork: %s", strerror(errno));
+        if (pid == 0)
+            probe_main();
         kids[nk++] = pid;
     }
 
@@ -1829,7 +1942,11 @@ int main(int argc, char **argv)
              "\"lat_mean_ms\":%.3f,\"server_cpu_s\":%.3f,\"server_cpu_s_by_pid\":%s,"
              "\"cpu_ns_per_delivery\":%.0f,"
              "\"cpu_ns_per_publish\":%.0f,\"user_s\":%.3f,\"kernel_s\":%.3f,"
-             "\"rx_bytes\":%" PRIu64 ",\"wire_bytes_per_delivery\":%.1f,\"loadavg\":\"%s\",\"last_error\":\"%s\",\"pub_last_error\":\"%s\"}",
+             "\"rx_bytes\":%" PRIu64 ",\"wire_bytes_per_delivery\":%.1f,"
+             "\"probe_pub_n\":%" PRIu64 ",\"probe_pub_p50_ms\":%.3f,\"probe_pub_p99_ms\":%.3f,"
+             "\"probe_pub_max_ms\":%.3f,\"probe_health_n\":%" PRIu64 ",\"probe_health_p50_ms\":%.3f,"
+             "\"probe_health_p99_ms\":%.3f,\"probe_health_max_ms\":%.3f,\"probe_errors\":%" PRIu64 ","
+             "\"loadavg\":\"%s\",\"last_error\":\"%s\",\"pub_last_error\":\"%s\"}",
              o.label, trn[o.tr], o.sub.tls ? "true" : "false", pmn[o.pm], o.subs, o.channels,
              o.workers, o.rate, o.duration, t.connected, t.connect_fail, conn_s, conn_rate,
              s0.rss_kb, s1.rss_kb, s3.rss_kb, rss_per_conn, conn_cpu_us, p->requests,
@@ -1839,7 +1956,10 @@ int main(int argc, char **argv)
              h->n ? ms(h->sum / h->n) : 0.0, (double)cpu / 1e9, by_pid, cpu_per_del, cpu_per_pub,
              (double)(s3.utime_ticks - s2.utime_ticks) / (double)hz,
              (double)(s3.stime_ticks - s2.stime_ticks) / (double)hz, t.rx_bytes,
-             t.delivered ? (double)t.rx_bytes / (double)t.delivered : 0.0, loadavg, t.last_err, p->last_err);
+             t.delivered ? (double)t.rx_bytes / (double)t.delivered : 0.0, sh->q.pub.n,
+             ms(hist_quantile(&sh->q.pub, 0.5)), ms(hist_quantile(&sh->q.pub, 0.99)), ms(sh->q.pub.max),
+             sh->q.health.n, ms(hist_quantile(&sh->q.health, 0.5)), ms(hist_quantile(&sh->q.health, 0.99)),
+             ms(sh->q.health.max), sh->q.errors, loadavg, t.last_err, p->last_err);
     for (char *q = json; *q; q++)
         if ((unsigned char)*q < 0x20)
             *q = ' ';
