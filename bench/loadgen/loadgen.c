@@ -1477,6 +1477,17 @@ static void probe_main(void)
     _exit(0);
 }
 
+/* fn in a child process of its own (fn ends with _exit) */
+static pid_t spawn(void (*fn)(void))
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        die(111, "fork: %s", strerror(errno));
+    if (pid == 0)
+        fn();
+    return pid;
+}
+
 /* ---- server /proc ---- */
 
 struct srv {
@@ -1805,22 +1816,10 @@ int main(int argc, char **argv)
             worker_main((int)i, n);
         kids[nk++] = pid;
     }
-    if (o.pm != PM_NONE) {
-        pid_t pid = fork();
-        if (pid < 0)
-            die(111, "fork: %s", strerror(errno));
-        if (pid == 0)
-            publisher_main();
-        kids[nk++] = pid;
-    }
-    if (o.probe) {
-        pid_t pid = fork();
-        if (pid < 0)
-            die(111, "fork: %s", strerror(errno));
-        if (pid == 0)
-            probe_main();
-        kids[nk++] = pid;
-    }
+    if (o.pm != PM_NONE)
+        kids[nk++] = spawn(publisher_main);
+    if (o.probe)
+        kids[nk++] = spawn(probe_main);
 
     /* connect phase */
     uint64_t deadline = t_conn0 + (uint64_t)(o.connect_timeout * 1e9);
