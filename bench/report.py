@@ -19,6 +19,9 @@ import platform
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sweep_report  # noqa: E402  (bench/sweep_report.py: the SAT section)
+
 SERVERS = ["pullboxd", "nchan", "redis"]
 
 # the scale-out variant: two pullboxd nodes sharing a redis-server (bench/run)
@@ -307,14 +310,7 @@ def redis2_section(runs, chosen, table, results, params):
 def splice_section(doc, lines):
     """doc with its pullboxd-redis2 section replaced by lines (inserted before
     "How to read this", or appended, when it has none yet)."""
-    text = "\n".join(lines)
-    b, e = doc.find(R2_BEGIN), doc.find(R2_END)
-    if b >= 0 and e > b:
-        return doc[:b] + text + doc[e + len(R2_END):]
-    i = doc.find("\n" + R2_BEFORE + "\n")
-    if i >= 0:
-        return doc[:i + 1] + text + "\n\n" + doc[i + 1:]
-    return doc.rstrip("\n") + "\n\n" + text + "\n"
+    return sweep_report.splice(doc, lines, R2_BEGIN, R2_END, R2_BEFORE)
 
 
 def main():
@@ -323,7 +319,7 @@ def main():
     ap.add_argument("--doc", required=True)
     ap.add_argument("--plots", required=True)
     ap.add_argument("--params", default="")
-    ap.add_argument("--section", choices=[R2], help="rewrite only this section of --doc")
+    ap.add_argument("--section", choices=[R2, "sweep"], help="rewrite only this section of --doc")
     a = ap.parse_args()
 
     runs = load(a.results)
@@ -338,6 +334,14 @@ def main():
         if m:
             chosen[(p, s)] = m
             table[(p, s)] = m[key]
+
+    if a.section == "sweep":
+        old = open(a.doc).read() if os.path.exists(a.doc) else "# Benchmarks\n"
+        with open(a.doc, "w") as f:
+            doc = sweep_report.splice(old, sweep_report.section(a.results, a.plots, a.doc, params))
+            f.write(sweep_report.splice(doc, sweep_report.idle_section(), sweep_report.IDLE_BEGIN,
+                                        sweep_report.IDLE_END))
+        return 0
 
     if a.section == R2:
         old = open(a.doc).read() if os.path.exists(a.doc) else "# Benchmarks\n"
@@ -427,6 +431,10 @@ def main():
         out.append(open(lpath).read().rstrip("\n"))
         out.append("")
     out.extend(redis2_section(runs, chosen, table, a.results, params))
+    out.append("")
+    out.extend(sweep_report.section(a.results, a.plots, a.doc, params))
+    out.append("")
+    out.extend(sweep_report.idle_section())
     out.append("")
     out.append("## How to read this")
     out.append("")

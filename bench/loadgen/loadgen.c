@@ -79,6 +79,7 @@ static struct opts {
     const char *label;
     const char *json_path;
     unsigned body_pad; /* extra bytes in each body */
+    bool probe;        /* -Q: time publish answers and /health during the publish phase */
 } o = {
     .subs = 0,
     .channels = 1,
@@ -102,6 +103,7 @@ static struct opts {
 
 struct wstat {
     uint64_t mine, connected, connect_fail, dropped, delivered, reconnects, pings, proto_err;
+    uint64_t rx_bytes; /* bytes read from ready subscribers once publishing began */
     uint64_t t_conn_start, t_conn_end, t_last_delivery;
     int ready, done;
     char last_err[96];
@@ -116,9 +118,17 @@ struct pstat {
     char last_err[96];
 };
 
+/* what the probe measured: a publish to a channel nobody reads, and GET /health,
+ * on connections of their own, every 10 ms while the publisher works */
+struct probe {
+    struct hist pub, health;
+    uint64_t errors;
+};
+
 struct shared {
     volatile int phase; /* 0 connect, 1 publish, 2 stop */
     struct pstat p;
+    struct probe q;
     struct wstat w[MAX_WORKERS];
 };
 
@@ -811,6 +821,8 @@ static int sub_read(struct worker *w, struct sconn *c)
                 return -1;
         }
         size_t total = have + (size_t)r;
+        if (load(&sh->phase) >= 1)
+            w->ws->rx_bytes += (uint64_t)r;
         ssize_t used = sub_consume(w, c, buf, total, now_ns());
         if (used == -2)
             return 0; /* the connection was replaced */
@@ -1376,11 +1388,112 @@ static void publisher_main(void)
     _exit(0);
 }
 
+/* ---- probe: how promptly the publish port answers during a fan-out ---- */
+
+/* One request on a blocking keep-alive connection; the answer read whole
+ * (head, then Content-Length bytes). Returns the time it took, or 0 on error
+ * (the connection is then closed and reopened). */
+static uint64_t probe_once(int *fd, const char *req, size_t n)
+{
+    struct sockaddr_in dst;
+    if (*fd < 0) {
+        *fd = tcp_socket(&o.pub, 0, &dst);
+        if (*fd < 0)
+            return 0;
+        int fl = fcntl(*fd, F_GETFL);
+        fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK);
+        struct timeval tv = {5, 0};
+        setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    }
+    uint64_t t0 = now_ns();
+    char buf[4096];
+    size_t have = 0;
+    long clen = -1;
+    size_t head = 0;
+    if (write(*fd, req, n) != (ssize_t)n)
+        goto fail;
+    for (int guard = 0; guard < 64; guard++) {
+        ssize_t r = read(*fd, buf + have, sizeof buf - 1 - have);
+        if (r <= 0)
+            goto fail;
+        have += (size_t)r;
+        buf[have] = '\0';
+        if (!head) {
+            char *e = strstr(buf, "\r\n\r\n");
+            if (!e)
+                continue;
+            head = (size_t)(e + 4 - buf);
+            char *cl = strcasestr(buf, "\r\nContent-Length:");
+            clen = cl && cl < e ? strtol(cl + 17, NULL, 10) : 0;
+            if (strncmp(buf, "HTTP/1.1 2", 10) != 0)
+                goto fail;
+        }
+        if (head && have >= head + (size_t)clen)
+            return now_ns() - t0;
+        if (have >= sizeof buf - 1)
+            goto fail;
+    }
+fail:
+    close(*fd);
+    *fd = -1;
+    return 0;
+}
+
+static void probe_main(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    char pub[1024], health[512], path[1100];
+    expand(o.pub.path, "b0b0b0b0000000000000000000fffffe", path, sizeof path);
+    const char *body = "{\"probe\":1}";
+    int pn = snprintf(pub, sizeof pub, "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Length: %zu\r\n\r\n%s",
+                      path, o.pub.host, o.pub.port, strlen(body), body);
+    int hn = snprintf(health, sizeof health, "GET /health HTTP/1.1\r\nHost: %s:%d\r\n\r\n", o.pub.host,
+                      o.pub.port);
+    int fp = -1, fh = -1;
+    uint64_t give_up = now_ns() + (uint64_t)((o.connect_timeout + o.settle + o.idle + 60) * 1e9);
+    while (load(&sh->phase) == 0 && now_ns() < give_up)
+        usleep(1000);
+    /* while publishing, and while the drain still delivers (the fan-outs go on) */
+    uint64_t end = now_ns() + (uint64_t)((o.duration + o.drain) * 1e9);
+    for (uint64_t next = now_ns(); load(&sh->phase) == 1 && now_ns() < end;) {
+        uint64_t t = probe_once(&fp, pub, (size_t)pn);
+        if (t)
+            hist_add(&sh->q.pub, t);
+        else
+            sh->q.errors++;
+        t = probe_once(&fh, health, (size_t)hn);
+        if (t)
+            hist_add(&sh->q.health, t);
+        else
+            sh->q.errors++;
+        next += 10000000ull;
+        uint64_t now = now_ns();
+        if (next > now)
+            usleep((useconds_t)((next - now) / 1000));
+        else
+            next = now;
+    }
+    _exit(0);
+}
+
+/* fn in a child process of its own (fn ends with _exit) */
+static pid_t spawn(void (*fn)(void))
+{
+    pid_t pid = fork();
+    if (pid < 0)
+        die(111, "fork: %s", strerror(errno));
+    if (pid == 0)
+        fn();
+    return pid;
+}
+
 /* ---- server /proc ---- */
 
 struct srv {
     uint64_t rss_kb;
     uint64_t cpu_ns;
+    uint64_t utime_ticks, stime_ticks; /* /proc/<pid>/stat, all threads */
     uint64_t cpu_ns_pid[MAX_PIDS]; /* the same, per -x process: who of several did the work */
 };
 
@@ -1410,6 +1523,25 @@ static uint64_t proc_cpu_ns(pid_t pid)
     return sum;
 }
 
+/* utime and stime of the whole process (fields 14 and 15 of /proc/<pid>/stat) */
+static void proc_times(pid_t pid, uint64_t *ut, uint64_t *st)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    size_t n = fread(line, 1, sizeof line - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    const char *q = strrchr(line, ')'); /* the command name may hold spaces */
+    unsigned long long u = 0, k = 0;
+    if (q && sscanf(q + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &u, &k) == 2) {
+        *ut += u;
+        *st += k;
+    }
+}
+
 static uint64_t proc_rss_kb(pid_t pid)
 {
     char path[64], line[256];
@@ -1432,6 +1564,7 @@ static struct srv srv_read(void)
         s.rss_kb += proc_rss_kb(o.pids[i]);
         s.cpu_ns_pid[i] = proc_cpu_ns(o.pids[i]);
         s.cpu_ns += s.cpu_ns_pid[i];
+        proc_times(o.pids[i], &s.utime_ticks, &s.stime_ticks);
     }
     return s;
 }
@@ -1450,6 +1583,7 @@ static void sum_workers(struct wstat *t)
         t->delivered += w->delivered;
         t->reconnects += w->reconnects;
         t->pings += w->pings;
+        t->rx_bytes += w->rx_bytes;
         if (w->t_conn_end > t->t_conn_end)
             t->t_conn_end = w->t_conn_end;
         if (!t->t_conn_start || w->t_conn_start < t->t_conn_start)
@@ -1493,6 +1627,8 @@ static void usage(void)
         "  -t S       drain: seconds to wait for deliveries after publishing (10)\n"
         "  -C S       connect phase timeout (60)   -H H  handshakes in flight per worker (256)\n"
         "  -B N       pad each body with N bytes\n"
+        "  -Q         probe: every 10 ms while publishing, time a publish to an unread\n"
+        "             channel and GET /health on connections of their own (-p's host)\n"
         "  -L LABEL   label in the report          -j FILE  append the JSON line to FILE\n",
         stderr);
     exit(100);
@@ -1502,7 +1638,7 @@ static void parse_args(int argc, char **argv)
 {
     const char *tr = NULL, *pm = NULL;
     int ch;
-    while ((ch = getopt(argc, argv, "s:T:n:c:w:S:p:P:b:r:d:m:k:D:K:F:x:i:e:t:C:H:B:L:j:h")) != -1) {
+    while ((ch = getopt(argc, argv, "s:T:n:c:w:S:p:P:b:r:d:m:k:D:K:F:x:i:e:t:C:H:B:L:j:Qh")) != -1) {
         switch (ch) {
         case 's':
             if (parse_url(optarg, &o.sub) < 0)
@@ -1586,6 +1722,9 @@ static void parse_args(int argc, char **argv)
         case 'L':
             o.label = optarg;
             break;
+        case 'Q':
+            o.probe = true;
+            break;
         case 'j':
             o.json_path = optarg;
             break;
@@ -1620,6 +1759,8 @@ static void parse_args(int argc, char **argv)
     }
     if (o.subs && !o.have_sub)
         die(100, "-n needs -s");
+    if (o.probe && (o.pm != PM_TEXT || o.pub.tls))
+        die(100, "-Q needs an http:// publish URL (-p)");
     if (!o.channels)
         o.channels = 1;
     if (!o.workers)
@@ -1675,14 +1816,10 @@ int main(int argc, char **argv)
             worker_main((int)i, n);
         kids[nk++] = pid;
     }
-    if (o.pm != PM_NONE) {
-        pid_t pid = fork();
-        if (pid < 0)
-            die(111, "fork: %s", strerror(errno));
-        if (pid == 0)
-            publisher_main();
-        kids[nk++] = pid;
-    }
+    if (o.pm != PM_NONE)
+        kids[nk++] = spawn(publisher_main);
+    if (o.probe)
+        kids[nk++] = spawn(probe_main);
 
     /* connect phase */
     uint64_t deadline = t_conn0 + (uint64_t)(o.connect_timeout * 1e9);
@@ -1769,6 +1906,9 @@ int main(int argc, char **argv)
     static const char *trn[] = {"ws", "lp", "es", "redis"};
     static const char *pmn[] = {"text", "pb", "redis", "none"};
 
+    long hz = sysconf(_SC_CLK_TCK);
+    if (hz <= 0)
+        hz = 100;
     char loadavg[64] = "";
     FILE *la = fopen("/proc/loadavg", "r");
     if (la) {
@@ -1800,7 +1940,12 @@ int main(int argc, char **argv)
              "\"lat_p50_ms\":%.3f,\"lat_p99_ms\":%.3f,\"lat_p999_ms\":%.3f,\"lat_max_ms\":%.3f,"
              "\"lat_mean_ms\":%.3f,\"server_cpu_s\":%.3f,\"server_cpu_s_by_pid\":%s,"
              "\"cpu_ns_per_delivery\":%.0f,"
-             "\"cpu_ns_per_publish\":%.0f,\"loadavg\":\"%s\",\"last_error\":\"%s\",\"pub_last_error\":\"%s\"}",
+             "\"cpu_ns_per_publish\":%.0f,\"user_s\":%.3f,\"kernel_s\":%.3f,"
+             "\"rx_bytes\":%" PRIu64 ",\"wire_bytes_per_delivery\":%.1f,"
+             "\"probe_pub_n\":%" PRIu64 ",\"probe_pub_p50_ms\":%.3f,\"probe_pub_p99_ms\":%.3f,"
+             "\"probe_pub_max_ms\":%.3f,\"probe_health_n\":%" PRIu64 ",\"probe_health_p50_ms\":%.3f,"
+             "\"probe_health_p99_ms\":%.3f,\"probe_health_max_ms\":%.3f,\"probe_errors\":%" PRIu64 ","
+             "\"loadavg\":\"%s\",\"last_error\":\"%s\",\"pub_last_error\":\"%s\"}",
              o.label, trn[o.tr], o.sub.tls ? "true" : "false", pmn[o.pm], o.subs, o.channels,
              o.workers, o.rate, o.duration, t.connected, t.connect_fail, conn_s, conn_rate,
              s0.rss_kb, s1.rss_kb, s3.rss_kb, rss_per_conn, conn_cpu_us, p->requests,
@@ -1808,7 +1953,12 @@ int main(int argc, char **argv)
              lost, dup, t.dropped, t.reconnects, del_rate, ms(hist_quantile(h, 0.5)),
              ms(hist_quantile(h, 0.99)), ms(hist_quantile(h, 0.999)), ms(h->max),
              h->n ? ms(h->sum / h->n) : 0.0, (double)cpu / 1e9, by_pid, cpu_per_del, cpu_per_pub,
-             loadavg, t.last_err, p->last_err);
+             (double)(s3.utime_ticks - s2.utime_ticks) / (double)hz,
+             (double)(s3.stime_ticks - s2.stime_ticks) / (double)hz, t.rx_bytes,
+             t.delivered ? (double)t.rx_bytes / (double)t.delivered : 0.0, sh->q.pub.n,
+             ms(hist_quantile(&sh->q.pub, 0.5)), ms(hist_quantile(&sh->q.pub, 0.99)), ms(sh->q.pub.max),
+             sh->q.health.n, ms(hist_quantile(&sh->q.health, 0.5)), ms(hist_quantile(&sh->q.health, 0.99)),
+             ms(sh->q.health.max), sh->q.errors, loadavg, t.last_err, p->last_err);
     for (char *q = json; *q; q++)
         if ((unsigned char)*q < 0x20)
             *q = ' ';

@@ -120,9 +120,20 @@ static void render_store(const struct settings *st, const struct secrets *sec, s
     put_node_name(b, st->v[S_HOSTNAME]);
 }
 
+long render_max_connections(unsigned long long mem_bytes)
+{
+    unsigned long long files = (mem_bytes >> 20) * 136;
+    if (files < 65536)
+        files = 65536;
+    if (files > 1048576)
+        files = 1048576;
+    return (long)(files - 1024);
+}
+
 static void render_pullbox(const struct settings *st, const struct secrets *sec, long long now,
                            struct render_buf *b)
 {
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     put(b, "# pullbox.conf: written by pullbox-apply from the appliance's settings; changes\n"
            "# here are overwritten. Keys not listed keep pullboxd's defaults\n"
            "# (pullboxd --print-config shows them all).\n"
@@ -140,6 +151,10 @@ static void render_pullbox(const struct settings *st, const struct secrets *sec,
         sec->signature_key_previous[0] && sec->previous_until > now ? sec->signature_key_previous
                                                                     : "");
     put(b, "signature-algorithm = %s\n", st->v[S_SITE_SIGNATURE_ALGO]);
+    /* as many subscribers as this appliance's memory holds (docs/benchmarks.md) */
+    put(b, "max-connections = %ld\n",
+        render_max_connections(pages > 0 && page > 0 ? (unsigned long long)pages * (unsigned long long)page
+                                                     : 0));
 }
 
 static void render_firewall(const struct settings *st, struct render_buf *b)

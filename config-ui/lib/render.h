@@ -69,4 +69,12 @@ int render_all(const struct settings *st, const struct secrets *sec, long long n
 int render_firewall_rules(const struct settings *st, struct render_buf *b, char *err,
                           size_t errlen);
 
+/* pullboxd's max-connections for an appliance with mem_bytes of memory: one
+ * subscriber per 7.5 KiB (an idle one costs the appliance about 5.4 KiB:
+ * its socket, conntrack entry and pullboxd's share; the rest leaves room
+ * for a broadcast's socket buffers and the system), 1024 descriptors kept
+ * for everything else, within pullboxd's run script's descriptor limit
+ * (sized the same way, at most 1048576). */
+long render_max_connections(unsigned long long mem_bytes);
+
 #endif

@@ -739,14 +739,17 @@ def check_redis_down(vm):
         "sleep 2; cat /run/sv/redis/supervise/stat",
         "netstat -ltn",
         "pidof redis-server || echo no-redis-server",
-        "grep 'open files' /proc/$(pidof pullboxd)/limits"])
+        "grep 'open files' /proc/$(pidof pullboxd)/limits; grep MemTotal /proc/meminfo"])
     if not ok(outs is not None, "%s: the admin gets the console's shell over SSH" % vm.name, screen[-1500:]):
         return
     ver, cli, stat, stat2, listen, pid, plim = (o or "" for o in outs)
     m = re.search(r"Max open files\s+(\d+)\s+(\d+)", plim)
-    ok(m is not None and int(m.group(1)) >= 65536,
-       "%s: pullboxd may open 65536 files (init's hard limit is 4096: its run script raises it)"
-       % vm.name, plim)
+    mt = re.search(r"MemTotal:\s+(\d+) kB", plim)
+    # one descriptor per 7.5 KiB of memory (136 a MiB), 65536 to 1048576: the run script's sizing
+    want = min(max(int(mt.group(1)) // 1024 * 136, 65536), 1048576) if mt else None
+    ok(m is not None and int(m.group(1)) == int(m.group(2)) == want,
+       "%s: pullboxd may open %s files, 136 a MiB of memory (init's hard limit is 4096: its run "
+       "script raises it)" % (vm.name, want), plim)
     ok(re.search(r"Redis server v=7\.0\.\d+ .*malloc=libc", ver) is not None
        and re.match(r"redis-cli 7\.0\.\d+", cli) is not None,
        "%s: /usr/bin/redis-server --version says 7.0 (musl malloc), redis-cli too" % vm.name, (ver, cli))

@@ -65,6 +65,21 @@ static char *source_var(const char *file, const char *var)
     return out ? out : strdup("?");
 }
 
+/* One subscriber per 7.5 KiB of memory (MiB x 136), 1024 descriptors kept
+ * back, between 64 Ki and 1 Mi descriptors: what an 8 GiB appliance needs for a
+ * million idle WebSockets, and no less than the 65536 of earlier images. */
+static void test_max_connections(void)
+{
+    const unsigned long long mib = 1ull << 20;
+    ok(render_max_connections(0) == 65536 - 1024, "no memory reading: 64 Ki descriptors");
+    ok(render_max_connections(256 * mib) == 65536 - 1024, "256 MiB: 64 Ki descriptors at least");
+    ok(render_max_connections(960 * mib) == 960 * 136 - 1024, "a 1 GiB appliance (960 MiB): 129,536");
+    ok(render_max_connections(1980 * mib) == 1980 * 136 - 1024, "2 GiB: 268,256");
+    ok(render_max_connections(3950 * mib) == 3950 * 136 - 1024, "4 GiB: 536,176");
+    ok(render_max_connections(7990 * mib) == 1048576 - 1024, "8 GiB: 1,047,552, fs.nr_open's limit");
+    ok(render_max_connections(64000 * mib) == 1048576 - 1024, "and no more on a larger one");
+}
+
 static void test_pullbox_conf(void)
 {
     char *c, line[600], cert[300], key[300], conf[300], pullboxd[400], *out = NULL;
@@ -84,6 +99,11 @@ static void test_pullbox_conf(void)
     ok(strstr(c, line) != NULL, "signature-key");
     ok(strstr(c, "signature-key-previous = \n") != NULL, "no previous key");
     ok(strstr(c, "signature-algorithm = sha1\n") != NULL, "algorithm");
+    /* max-connections follows this machine's memory, as the run script's descriptors do */
+    snprintf(line, sizeof(line), "max-connections = %ld\n",
+             render_max_connections((unsigned long long)sysconf(_SC_PHYS_PAGES) *
+                                    (unsigned long long)sysconf(_SC_PAGESIZE)));
+    ok(strstr(c, line) != NULL, "max-connections sized by memory");
     free(c);
 
     secrets_rotate(&sec, now, 100);
@@ -506,6 +526,7 @@ int main(void)
     memset(&sec, 0, sizeof(sec));
     secrets_new_key(sec.signature_key);
     subtest("pullbox.conf", test_pullbox_conf);
+    subtest("max-connections by memory", test_max_connections);
     subtest("shell-sourced files", test_shell_files);
     subtest("render_all", test_render_all);
     subtest("cluster", test_cluster);

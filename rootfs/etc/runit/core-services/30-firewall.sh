@@ -5,11 +5,16 @@
 # modules missing), the daemons' run scripts see it ("pullbox-firewall
 # may-listen PORT") and wait, so the queue ports stay closed.
 msg "Applying the firewall"
-# connection tracking sized for pullboxd's max-connections (100000) plus
-# headroom; idle subscribers are pinged, so an hour without a packet is a
-# dead peer (the kernel's default keeps such entries for 5 days)
-echo 32768 >/sys/module/nf_conntrack/parameters/hashsize 2>/dev/null
-sysctl -qw net.netfilter.nf_conntrack_max=131072 2>/dev/null
+# connection tracking sized by memory as pullboxd's descriptors are (its run
+# script: one per 7.5 KiB; an entry is 256 B), 131072 at least, four entries
+# a hash bucket; idle subscribers are pinged, so an hour without a packet is
+# a dead peer (the kernel's default keeps such entries for 5 days)
+mib=0
+while read -r k v _; do [ "$k" = MemTotal: ] && mib=$((v / 1024)); done </proc/meminfo
+ct=$((mib * 136))
+[ "$ct" -lt 131072 ] && ct=131072
+echo $((ct / 4)) >/sys/module/nf_conntrack/parameters/hashsize 2>/dev/null
+sysctl -qw net.netfilter.nf_conntrack_max=$ct 2>/dev/null
 sysctl -qw net.netfilter.nf_conntrack_tcp_timeout_established=3600 2>/dev/null
 if pullbox-firewall apply 2>/run/pullbox-firewall.err; then
 	msg_ok "IPv4 and IPv6 rules from /data/etc/firewall.conf"
