@@ -15,7 +15,7 @@
 
 variable "version" {
   type    = string
-  default = "0.1.0"
+  default = "0.2.0"
 }
 
 variable "images_dir" {
