@@ -854,6 +854,17 @@ def full_data_boot(workdir, image):
         os.unlink(disk)
 
 
+def check_status_graphs(vm, w):
+    """The sampler (its own user, a runit service) reads pullboxd's figures every 10 s into its
+    ring on /data, and the Status page draws them as SVG: a line or a point, not "No figures"."""
+    def drawn():
+        st, _, page = w.get("/status")
+        hour = page.split('id="graphs-hour"', 1)[-1].split('id="graphs-day"', 1)[0]
+        return st == 200 and "<svg" in hour and ('class="line"' in hour or 'class="point"' in hour)
+    r = retry(drawn, timeout=60, delay=5)
+    ok(r is True, "the Status page draws the sampler's figures of the last hour as SVG", r)
+
+
 def set_setting(disk, key, value, workdir):
     """Sets key = value in the data partition's settings.conf, as the wizard would."""
     text = read_data_file(disk, "/etc/settings.conf")
@@ -1290,6 +1301,7 @@ def main():
                 check_wizard_key_rotation(vm, w)
                 check_redis_down(vm)
                 check_wizard_state(vm)
+                check_status_graphs(vm, w)
                 check_full_data(vm, w)
         ok(vm.powerdown(), "A1: ACPI power button powers off cleanly", vm.log()[-1500:])
         rlog = read_data_file(disk_a, "/log/redis/current")
