@@ -50,8 +50,13 @@ def check_layout(tmp):
     with open(os.path.join(root, "etc", "pullbox-version"), "w") as f:
         f.write("0.2.0\n")
     system = os.path.join(tmp, "system.squashfs")
-    subprocess.run(["mksquashfs", root, system, "-all-root", "-noappend", "-quiet", "-mkfs-time", "0",
-                    "-all-time", "0"], check=True, capture_output=True)
+    # one thread and a small cache: a busy machine once made the default (a thread per CPU, a
+    # quarter of the memory) fail here; its message is kept if it fails again
+    r = subprocess.run(["mksquashfs", root, system, "-all-root", "-noappend", "-quiet", "-mkfs-time", "0",
+                        "-all-time", "0", "-processors", "1", "-mem", "64M"], capture_output=True, text=True)
+    if not ok(r.returncode == 0, "mksquashfs makes the test's system image (%d %s)"
+              % (r.returncode, r.stderr[-800:].strip())):
+        return
     kernel, initrd = os.path.join(tmp, "vmlinuz"), os.path.join(tmp, "initrd.img")
     for p, content in ((kernel, b"kernel" * 1000), (initrd, b"initrd" * 1000)):
         with open(p, "wb") as f:
