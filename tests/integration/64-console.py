@@ -699,7 +699,7 @@ def item_admin(con, root):
        "10: key-only without a key is refused, nothing changed")
     back_to_menu(con)
     res = root.submit("settings", {"ssh.key-only": "yes"})
-    ok(not res["ok"] and res["field"] >= 0 and "(ssh.key-only) is yes and no SSH key" in res["message"],
+    ok(not res["ok"] and res["field"] >= 0 and "no SSH key is installed for admin" in res["message"] and "(ssh.key-only)" in res["message"],
        "10: the apply service refuses key-only without a key too: %s" % res.get("message"))
     # SSH keys: a hostile line, then a real key
     menu(con, 10, r"Choose \(1-4")

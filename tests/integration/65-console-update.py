@@ -31,6 +31,9 @@ import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.environ.get("PULLBOX_ROOT_DIR") or os.path.abspath(os.path.join(HERE, "..", ".."))
+# the version the tools are built with: the verifier compares a bundle's against it
+with open(os.path.join(REPO, "VERSION")) as _f:
+    RUNNING = _f.read().strip()
 OUT = os.environ.get("O", os.path.join(REPO, "out"))
 sys.path.insert(0, os.path.join(HERE, "lib"))
 sys.path.insert(0, os.path.join(REPO, "tests", "lib"))
@@ -61,7 +64,7 @@ SDE = "1700000000"
 
 
 # ---- bundles ----
-def mkbundle(work, name, version="0.2.0", min_from="0.1.0", product="pullbox", key="key.pem"):
+def mkbundle(work, name, version=RUNNING, min_from="0.1.0", product="pullbox", key="key.pem"):
     parts = []
     for p, size in (("system.squashfs", 300 * 1024 + 7), ("vmlinuz", 70000), ("initrd.img", 5)):
         f = os.path.join(work, "%s.%s" % (name, p))
@@ -98,7 +101,7 @@ def stand_in(root):
     with open(root.path("usr/sbin/pullbox-update"), "w") as f:
         f.write("""#!/bin/sh
 case "$1" in
-status) printf 'slot=a\\nversion=0.1.0\\nother-slot=b\\nother-version=\\nstate=committed\\nmessage=\\n' ;;
+status) printf 'slot=a\\nversion=%s\\nother-slot=b\\nother-version=\\nstate=committed\\nmessage=\\n' ;;
 install)
 	echo "pullbox-update $*" >>'%s'
 	shift; [ "$1" = --allow-downgrade ] && { dg=$1; shift; }
@@ -107,7 +110,7 @@ install)
 	echo "installed $v in slot b; reboot to try it" ;;
 *) exit 100 ;;
 esac
-""" % (log, verify))
+""" % (RUNNING, log, verify))
     os.chmod(root.path("usr/sbin/pullbox-update"), 0o755)
 
 
@@ -191,7 +194,7 @@ def check_scp(root, b):
 
 # ---- the walk ----
 def open_item(con, choice, expect, timeout=60):
-    ok(con.step("15", r"Choose \(1-4", 60) is not None and "Running: 0.1.0 in slot a" in con.since(),
+    ok(con.step("15", r"Choose \(1-4", 60) is not None and ("Running: %s in slot a" % RUNNING) in con.since(),
        "15: the slot status is shown (running version and slot, through the apply service)")
     return con.step(str(choice), expect, timeout)
 
@@ -234,7 +237,7 @@ def walk(con, root, work, b):
     open_item(con, 1, r"Install which")
     num = re.search(r"(\d+)\s+older\.pbu \(", con.since())
     con.step(num.group(1) if num else "q", r"Install the older version anyway", 60)
-    ok("0.0.9 is older than the running 0.1.0" in con.since() and not installs(root),
+    ok(("0.0.9 is older than the running %s" % RUNNING) in con.since() and not installs(root),
        "15: an older bundle is refused as a downgrade and a separate confirmation is asked")
     ok(con.step("n", r"Nothing was installed") is not None and not installs(root), "15: answered no, nothing is installed")
     back(con)
