@@ -36,6 +36,9 @@ const BASE = 'https://127.0.0.1';
 const COOKIE = '__Host-pullbox';
 const PASSWORD = 'correct horse battery staple';
 const UPLOAD = 'data/config-ui/upload';
+// the version the tools are built with: the verifier compares a bundle's against it
+const RUNNING = fs.readFileSync(path.join(REPO, 'VERSION'), 'utf8').trim();
+const RUNNING_RE = RUNNING.replace(/\./g, '\\.');
 
 if (process.env[NS_MARK] !== '1') {
   if (process.getuid() !== 0) {
@@ -62,7 +65,7 @@ const uploads = () => fs.readdirSync(file(UPLOAD)).sort();
 
 // ---- bundles ----
 const SDE = '1700000000';
-function mkbundle(name, { version = '0.2.0', minFrom = '0.1.0', product = 'pullbox', key = 'key.pem', sizes = [300 * 1024 + 7, 70000, 5] } = {}) {
+function mkbundle(name, { version = RUNNING, minFrom = '0.1.0', product = 'pullbox', key = 'key.pem', sizes = [300 * 1024 + 7, 70000, 5] } = {}) {
   const parts = ['system.squashfs', 'vmlinuz', 'initrd.img'].map((p, i) => {
     const f = path.join(work, `${name}.${p}`);
     fs.writeFileSync(f, Buffer.alloc(sizes[i], `${name}:${p}:`));
@@ -97,7 +100,7 @@ function installStandIn() {
   const log = file('calls.log');
   fs.writeFileSync(file('usr/sbin/pullbox-update'), `#!/bin/sh
 case "$1" in
-status) printf 'slot=a\\nversion=0.1.0\\nother-slot=b\\nother-version=\\nstate=committed\\nmessage=no update installed yet\\n' ;;
+status) printf 'slot=a\\nversion=${RUNNING}\\nother-slot=b\\nother-version=\\nstate=committed\\nmessage=no update installed yet\\n' ;;
 install)
 	echo "pullbox-update $*" >>'${log}'
 	shift; [ "$1" = --allow-downgrade ] && { dg=$1; shift; }
@@ -210,7 +213,7 @@ async function main() {
   // ---- the page ----
   const p = await page();
   const t = text(p.body);
-  ok(p.status === 200 && /Running version 0\.1\.0/.test(t) && /Slot a/.test(t) && /Other slot b: empty/.test(t) &&
+  ok(p.status === 200 && new RegExp(`Running version ${RUNNING_RE}`).test(t) && /Slot a/.test(t) && /Other slot b: empty/.test(t) &&
      /State committed/.test(t) && /no update installed yet/.test(t) && /<a href="\/update"/.test(p.body),
      'the Update page shows version, slot, the other slot, state and message (from pullbox-update status, through the apply service)',
      t.slice(0, 800));
@@ -260,7 +263,7 @@ async function main() {
   r = await upload(b.older);
   r = await install();
   let tt = text(r.body);
-  ok(r.status === 422 && /downgrade/.test(tt) && /0\.0\.9 is older than the running 0\.1\.0/.test(tt) &&
+  ok(r.status === 422 && /downgrade/.test(tt) && new RegExp(`0\\.0\\.9 is older than the running ${RUNNING_RE}`).test(tt) &&
      /Confirm the downgrade/.test(tt) && /name="downgrade" value="yes"/.test(r.body) &&
      calls().length === 0 && fs.existsSync(file(`${UPLOAD}/upload.pbu`)),
      'an older bundle is refused as a downgrade, kept, and a separate confirmation is offered', tt.slice(0, 800));
@@ -289,7 +292,7 @@ async function main() {
      `the browser uploads a ${(b.big.length / 1048576).toFixed(1)} MiB bundle (streamed to the wizard's folder, byte for byte)`);
   await Promise.all([pg.waitForNavigation(), pg.getByRole('button', { name: 'Install', exact: true }).click()]);
   const res = await pg.textContent('main');
-  ok(/installed 0\.2\.0 in slot b; reboot to try it/.test(res) && calls().at(-1) === `pullbox-update install ${file(`${UPLOAD}/upload.pbu`)}`,
+  ok(new RegExp(`installed ${RUNNING_RE} in slot b; reboot to try it`).test(res) && calls().at(-1) === `pullbox-update install ${file(`${UPLOAD}/upload.pbu`)}`,
      'Install verifies it and asks the installer (no --allow-downgrade)', res.slice(0, 600));
   await pg.screenshot({ path: path.join(SHOTS, 'wizard-update-installed.png'), fullPage: true });
   await Promise.all([pg.waitForNavigation(), pg.getByRole('button', { name: 'Reboot to try it' }).click()]);
