@@ -51,7 +51,7 @@ default password and no root shell in the image.
   U-A*     updates on the A/B system slots: a refused bundle, an update kept
            after its trial boot, a broken one rolled back by itself
            (update.py; beside the other boots, in a thread)
-  --matrix adds boots on PVSCSI + vmxnet3 (BIOS) and virtio (UEFI)
+  --matrix adds boots X1 on PVSCSI + vmxnet3 (BIOS) and X2 on virtio (UEFI)
   --unattended runs only the U-* boots
   --update runs only the update boots: U-A* and then UP-W, UP-C (update_boot.py: an
            update from the wizard and from the console over scp, with
@@ -593,6 +593,8 @@ def check_console_over_ssh(vm, w):
         c.send("3")
         m = c.read_until(r"Signing key: +([0-9a-f]{32,128})", timeout=30)
         old = m.group(1) if m else None
+        c.read_until(r"Choose \(1-2, q to go back\): ", timeout=30)
+        c.send("1")
         c.read_until(r"Rotate the key now.*\[y/N\] ", timeout=30)
         c.send("y")
         m = c.read_until(r"Signing key: +([0-9a-f]{32,128})", timeout=90)
@@ -1383,8 +1385,8 @@ def main():
 
         unattended.check_unattended(sys.modules[__name__], workdir, image, vms)
         if matrix:
-            matrix_boot(workdir, image, "M1", machine="q35", disk_bus="pvscsi", nic="vmxnet3")
-            matrix_boot(workdir, image, "M2", machine="q35", disk_bus="virtio", nic="virtio-net-pci", uefi=True)
+            matrix_boot(workdir, image, "X1", machine="q35", disk_bus="pvscsi", nic="vmxnet3")
+            matrix_boot(workdir, image, "X2", machine="q35", disk_bus="virtio", nic="virtio-net-pci", uefi=True)
         update_thread.join()
     except OnlyUnattended:
         pass
