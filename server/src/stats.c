@@ -179,7 +179,7 @@ void stats_metrics(struct conn *c)
     buf_init(&b);
     for (unsigned i = 0; i < n_transports; i++) {
         char label[64];
-        snprintf(label, sizeof label, "{transport=\"%s\"}", transports[i]->metric_label);
+        snprintf(label, sizeof label, "{transport=\"%s\"}", transports[i]->name);
         metric(&b, "pullbox_connections", "gauge",
                i ? NULL : "Open subscriber connections by transport.", label,
                m->n_subs[transports[i]->id]);

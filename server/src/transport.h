@@ -26,10 +26,10 @@ struct msg;
 #define TRANSPORT_MAX 4
 
 struct transport_ops {
+    /* also /metrics' label for its subscribers ({transport="websocket"}) */
     const char *name;
-    /* what /server-stat/ ("websockets") and /metrics ({transport="websocket"})
-     * call its subscribers */
-    const char *stat_key, *metric_label;
+    /* what /server-stat/ calls its subscribers ("websockets") */
+    const char *stat_key;
     /* its index in transports[] (tests/integration/06-layering.py checks),
      * which is also its place in the gauges */
     unsigned id;

@@ -59,7 +59,6 @@ static bool claims(const struct http1_request *req, bool own_path)
 const struct transport_ops transport_eventsource = {
     .name = "eventsource",
     .stat_key = "eventsources",
-    .metric_label = "eventsource",
     .id = 2,
     .path = path,
     .claims = claims,

@@ -142,7 +142,6 @@ static const char *path(const struct config *cfg)
 const struct transport_ops transport_longpoll = {
     .name = "longpoll",
     .stat_key = "pollings",
-    .metric_label = "longpoll",
     .id = 1,
     .path = path,
     .claims = NULL, /* what no other transport claims */

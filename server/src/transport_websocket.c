@@ -296,7 +296,6 @@ static bool claims(const struct http1_request *req, bool own_path)
 const struct transport_ops transport_websocket = {
     .name = "websocket",
     .stat_key = "websockets",
-    .metric_label = "websocket",
     .id = 0,
     .path = path,
     .claims = claims,
