@@ -22,35 +22,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { fileURLToPath } from 'node:url';
 
 import { ok, note, done } from './lib/tap.mjs';
 import { request, form, multipart, hugeUpload, cookieFrom, csrfFrom } from './lib/http.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '../..');
-const OUT = process.env.O || path.join(REPO, 'out');
-const SHOTS = path.join(OUT, 'test', 'screenshots');
-const NS_MARK = 'PULLBOX_UI_NETNS';
-const BASE = 'https://127.0.0.1';
-const COOKIE = '__Host-pullbox';
-const PASSWORD = 'correct horse battery staple';
+import { REPO, OUT, SHOTS, BASE, COOKIE, PASSWORD, inPrivateNamespace } from './lib/appenv.mjs';
+
 const UPLOAD = 'data/config-ui/upload';
 // the version the tools are built with: the verifier compares a bundle's against it
 const RUNNING = fs.readFileSync(path.join(REPO, 'VERSION'), 'utf8').trim();
 const RUNNING_RE = RUNNING.replace(/\./g, '\\.');
 
-if (process.env[NS_MARK] !== '1') {
-  if (process.getuid() !== 0) {
-    console.log('1..0 # SKIP needs root for unshare -n -m');
-    process.exit(0);
-  }
-  const r = spawnSync('unshare', ['-n', '-m', '--propagation', 'private', '--', process.execPath,
-                                  ...process.argv.slice(1)],
-                      { stdio: 'inherit', env: { ...process.env, [NS_MARK]: '1' }, timeout: 850000 });
-  process.exit(r.status ?? 1);
-}
-execFileSync('ip', ['link', 'set', 'lo', 'up']);
+// ---- a private network namespace ----
+inPrivateNamespace(['-n', '-m', '--propagation', 'private']);
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'pullbox-upd-'));
 fs.chmodSync(root, 0o755);

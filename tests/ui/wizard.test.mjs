@@ -12,31 +12,14 @@ import { spawnSync, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 import { ok, note, done } from './lib/tap.mjs';
 import { request, form, multipart, hugeUpload, cookieFrom, csrfFrom } from './lib/http.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '../..');
-const OUT = process.env.O || path.join(REPO, 'out');
-const SHOTS = path.join(OUT, 'test', 'screenshots');
-const NS_MARK = 'PULLBOX_UI_NETNS';
-const BASE = 'https://127.0.0.1';
-const COOKIE = '__Host-pullbox';
-const PASSWORD = 'correct horse battery staple';
+import { REPO, OUT, SHOTS, BASE, COOKIE, PASSWORD, inPrivateNamespace } from './lib/appenv.mjs';
 
 // ---- a private network namespace ----
-if (process.env[NS_MARK] !== '1') {
-  if (process.getuid() !== 0) {
-    console.log('1..0 # SKIP needs root for unshare -n');
-    process.exit(0);
-  }
-  const r = spawnSync('unshare', ['-n', '--', process.execPath, ...process.argv.slice(1)],
-                      { stdio: 'inherit', env: { ...process.env, [NS_MARK]: '1' }, timeout: 850000 });
-  process.exit(r.status ?? 1);
-}
-execFileSync('ip', ['link', 'set', 'lo', 'up']);
+inPrivateNamespace();
 
 const { chromium } = await import('playwright-core');
 
