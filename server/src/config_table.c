@@ -104,7 +104,9 @@ static const struct config_opt options[] = {
         "its state (nginx's send_timeout is 60 too): a peer that never reads is not\n"
         "kept forever, while a slow mobile link that reads now and then stays."),
     INT("shutdown-timeout", shutdown_timeout, 0, 60, "3",
-        "Seconds SIGTERM waits for subscribers to receive their close."),
+        "Seconds SIGTERM waits for subscribers to receive their close. 5 s later the\n"
+        "process ends whatever is still running (a stuck thread or store close), so a\n"
+        "restart by runit is never held up."),
     INT("message-ttl", message_ttl, 0, 2592000, "86400",
         "Seconds a message is kept for catch-up (capped by its own expiry)."),
     INT("history-length", history_length, 0, 100000, "100",

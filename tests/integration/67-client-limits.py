@@ -19,8 +19,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "lib"))
-from pbtest import (Redis, Server, build_request, connect, done, metrics, new_id, note, ok,  # noqa: E402
-                    publish_text, read_response, sign, text_frames)
+from pbtest import (Redis, Server, build_request, catch_up, connect, done, metrics,  # noqa: E402
+                    new_id, note, ok, publish_text, read_response, sign)
 from wsclient import WSClient, OP_CLOSE, OP_TEXT  # noqa: E402
 
 
@@ -74,16 +74,6 @@ def rest_publish(srv, sock, sender_ref, pub, pub_sig, body, path="/bitrix/rest/"
                                {"Content-Type": "application/octet-stream"}))
     st, _, b = read_response(sock, "POST")
     return st, b.decode(errors="replace")
-
-
-def catch_up(srv, cid):
-    s = connect(srv.sub_port, timeout=4)
-    s.sendall(build_request("GET", "/bitrix/sub/?CHANNEL_ID=%s&mid=%s" % (srv.signed(cid), "0" * 26)))
-    try:
-        st, _, body = read_response(s)
-    finally:
-        s.close()
-    return [f["text"] for f in text_frames(body)] if st == 200 else []
 
 
 def http_side(srv, w):

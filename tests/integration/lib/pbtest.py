@@ -462,16 +462,33 @@ def cert_fingerprint(pem_path=None, der=None):
     return hashlib.sha256(der).hexdigest()
 
 
-def vm_rss_kib(pid):
-    """VmRSS of a process in KiB (None when unreadable)."""
+def proc_status_int(pid, field):
+    """A number from /proc/PID/status (VmRSS, TracerPid, ...); None when unreadable."""
     try:
         with open("/proc/%d/status" % pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
-    except OSError:
+    except (OSError, ValueError, IndexError):
         pass
     return None
+
+
+def vm_rss_kib(pid):
+    """VmRSS of a process in KiB (None when unreadable)."""
+    return proc_status_int(pid, "VmRSS")
+
+
+def catch_up(srv, cid, timeout=4):
+    """The texts stored for cid, by a long poll from mid zero (it answers at once
+    when there is history)."""
+    s = connect(srv.sub_port, timeout=timeout)
+    s.sendall(build_request("GET", "/bitrix/sub/?CHANNEL_ID=%s&mid=%s" % (srv.signed(cid), "0" * 26)))
+    try:
+        st, _, body = read_response(s)
+    finally:
+        s.close()
+    return [f["text"] for f in text_frames(body)] if st == 200 else []
 
 
 # ---- Redis (helpers added for 95-redis) ----
