@@ -24,6 +24,8 @@ struct addr_table;
 
 /* The key peer sa counts under. False for families that are not counted. */
 bool addr_key_of(const struct sockaddr *sa, struct addr_key *k);
+/* A loopback peer: 127.0.0.0/8, ::1 or an IPv4-mapped 127.x address. */
+bool addr_is_loopback(const struct sockaddr *sa);
 /* "1.2.3.4" or "2001:db8::/64", for the log (out holds 64 bytes). */
 void addr_key_format(const struct addr_key *k, char out[64]);
 

@@ -64,6 +64,7 @@ struct config {
     long max_channels;
     long max_connections;
     long max_connections_per_address;
+    int per_address_loopback; /* 0 off, 1 on: loopback clients count too */
     long max_ws_frame_size;
     long max_output_buffer;
     long max_input_memory;

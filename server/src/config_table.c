@@ -140,6 +140,11 @@ static const struct config_opt options[] = {
         "address can take no more than about 4% of max-connections. IPv6 counts per /64, as a\n"
         "site gets at least a /64 and may use any address in it. Behind a reverse proxy\n"
         "every client has the proxy's address: set 0 there."),
+    ENUM("per-address-loopback", per_address_loopback, off_on_names, "off",
+         "on: max-connections-per-address counts clients on loopback (127.0.0.0/8, ::1)\n"
+         "too. Off: they are processes on this machine (a reverse proxy in front, a local\n"
+         "load test, monitoring), not internet clients sharing an address, and every one\n"
+         "of them would otherwise share one address's allowance."),
     INT("max-ws-frame-size", max_ws_frame_size, 125, 67108864, "1048576",
         "Bytes of a WebSocket message from a client (close 1009 beyond)."),
     INT("max-output-buffer", max_output_buffer, 65536, 1073741824, "4194304",

@@ -96,6 +96,7 @@ static void on_accept(struct ev_loop *loop, ev_io *w, int revents)
         }
         struct addr_key key;
         bool keyed = l->role == ROLE_SUBSCRIBE && s->cfg.max_connections_per_address > 0 &&
+                     (s->cfg.per_address_loopback || !addr_is_loopback((struct sockaddr *)&ss)) &&
                      addr_key_of((struct sockaddr *)&ss, &key);
         if (keyed && !addr_table_acquire(s->home->addrs, &key,
                                          (unsigned)s->cfg.max_connections_per_address)) {

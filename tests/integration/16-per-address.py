@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import time
@@ -17,7 +18,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from pbtest import (Server, ok, note, done, new_id, connect, publish_text, metrics,  # noqa: E402
                     make_cert, tls_conf, tls_port, tls_client_context, tls_connect, wait_for,
-                    server_stat)
+                    server_stat, free_port)
 from wsreader import WSReader  # noqa: E402
 
 LIMIT = 6
@@ -90,7 +91,9 @@ class Witness:
 def main():
     cert, key = make_cert(tempfile.mkdtemp(prefix="pullbox-16-"))
     ctx = tls_client_context(cafile=cert)
-    conf = dict(tls_conf(cert, key), **{"max-connections-per-address": LIMIT, "workers": 2})
+    # loopback stands in for internet clients here: counted only with per-address-loopback
+    conf = dict(tls_conf(cert, key), **{"max-connections-per-address": LIMIT, "workers": 2,
+                                        "per-address-loopback": "on"})
     with Server(conf) as srv:
         w = Witness(srv)
         ok(w.r.c.status == 101, "a witness WebSocket from 127.0.0.2 is connected")
@@ -167,6 +170,36 @@ def main():
             s.close()
         w.check("at the end")
         w.r.finish()
+
+    # by default loopback clients (a reverse proxy, a local load test) are not counted;
+    # 127.0.0.1 and ::1 alike
+    with Server({"max-connections-per-address": LIMIT}) as srv:
+        many = [connect(srv.sub_port) for _ in range(3 * LIMIT)]
+        ok(all(accepted(s) for s in many),
+           "per-address-loopback off (the default): %d from 127.0.0.1 are served" % len(many))
+        ok(per_address_drops(srv) == 0, "and none counted as a per-address drop")
+        for s in many:
+            s.close()
+    v6 = socket.has_ipv6 and subprocess.run(["ip", "-6", "addr", "show", "lo"], capture_output=True,
+                                            text=True).stdout.count("::1") > 0
+    if v6:
+        for flag, want in (("off", 2 * LIMIT), ("on", LIMIT)):
+            port = free_port()
+            with Server({"max-connections-per-address": LIMIT, "per-address-loopback": flag,
+                         "listen-subscribe": "[::1]:%d" % port}) as srv:
+                many = []
+                for _ in range(2 * LIMIT):
+                    s = socket.socket(socket.AF_INET6)
+                    s.settimeout(3)
+                    s.connect(("::1", port))
+                    many.append(s)
+                served = sum(1 for s in many if accepted(s))
+                ok(served == want, "per-address-loopback %s: %d of %d from ::1 are served (%d)"
+                   % (flag, want, len(many), served))
+                for s in many:
+                    s.close()
+    else:
+        ok(True, "# SKIP no ::1 on lo")
 
     # 0 turns the limit off
     with Server({"max-connections-per-address": 0}) as srv:
