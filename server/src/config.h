@@ -66,6 +66,7 @@ struct config {
     long max_connections_per_address;
     long max_ws_frame_size;
     long max_output_buffer;
+    long max_output_memory; /* MiB queued for output in all; 0: from MemTotal */
     long max_input_memory;
     long online_grace;
     long last_seen_max_users;

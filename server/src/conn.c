@@ -29,6 +29,10 @@
  * each request or frame is handled, so one answer may go past it. */
 #define CONN_OUT_PAUSE (16 * 1024)
 
+/* Connections dropped at most per loop turn for max-output-memory, the
+ * ones holding the most first: one pass over the connections finds them. */
+#define CONN_SHED_MAX 32
+
 /* Connections of the backlog written per loop turn: a few hundred writes,
  * about a millisecond, between two polls. */
 #define CONN_BACKLOG_SLICE 256
@@ -37,6 +41,8 @@ static const char conn_err_peer[] = "peer closed";
 static const char conn_err_io[] = "socket error";
 static const char conn_err_timeout[] = "timeout";
 static const char conn_err_send_timeout[] = "peer takes no output (send-timeout)";
+static const char conn_err_out_memory[] =
+    "server busy: output queued to all clients over max-output-memory, reconnect and resume";
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
@@ -126,6 +132,8 @@ void conn_accept(struct listener *l, int fd, const struct addr_key *peer)
 
 void conn_schedule_flush(struct conn *c)
 {
+    /* whoever schedules has queued whole frames or answers */
+    outq_end_unit(&c->out);
     if (c->flags & CONN_F_BACKLOG) {
         /* output other than a big fan-out's (an answer, a ping, a small
          * channel's message) goes this turn, and what waited with it */
@@ -140,6 +148,7 @@ void conn_schedule_flush(struct conn *c)
 
 void conn_schedule_backlog(struct conn *c)
 {
+    outq_end_unit(&c->out);
     if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
         return;
     c->flags |= CONN_F_PENDING | CONN_F_BACKLOG;
@@ -149,6 +158,14 @@ void conn_schedule_backlog(struct conn *c)
 bool conn_output_full(const struct conn *c)
 {
     return c->out.bytes > CONN_OUT_PAUSE;
+}
+
+/* Sets what c's peer has not taken as of the last write or flush, and the
+ * worker's sum of it (what max-output-memory bounds). */
+static void set_out_mark(struct conn *c, size_t n)
+{
+    c->srv->m.out_queued = c->srv->m.out_queued - c->out_mark + n;
+    c->out_mark = n;
 }
 
 bool conn_input_budget_full(const struct conn *c, size_t more)
@@ -322,6 +339,7 @@ static void conn_free(struct conn *c)
     buf_deinit(&c->in);
     free(c->user_id);
     s->in_large -= c->in_charged;
+    set_out_mark(c, 0);
     s->m.n_conns--;
     gauges_changed(s);
     if (c->peer_counted)
@@ -523,7 +541,7 @@ static void conn_write(struct conn *c)
         return;
     }
     s->m.bytes_out += (uint64_t)w;
-    c->out_mark = c->out.bytes;
+    set_out_mark(c, c->out.bytes);
     if (c->out.bytes) {
         /* any progress restarts the send-timeout: only a peer that takes
          * nothing at all for that long is dropped */
@@ -571,7 +589,7 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
         account_input(c);
     }
     if (!(c->flags & CONN_F_CLOSING))
-        c->out_mark = c->out.bytes;
+        set_out_mark(c, c->out.bytes);
     update_reading(c);
 }
 
@@ -582,9 +600,57 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
  * connections, and while some remain the loop does not block, so that it
  * polls between slices: the requests that came meanwhile (a publish, a
  * /health) are served and answered before the fan-out has ended. */
+/* Drops c to give back the output it holds: a transport that can say why
+ * after its queued frames (WebSocket) keeps the frame being written, loses
+ * the rest (its deliveries are in history: the client resumes by mid) and
+ * ends with 1013; anything else is closed. Returns the bytes given back. */
+static size_t shed(struct conn *c)
+{
+    size_t held = c->out_mark;
+    c->srv->m.drops_out_memory++;
+    if (c->state == CONN_SUB && c->tp->end_after_output && !(c->flags & CONN_F_CLOSE_AFTER)) {
+        /* TLS retries a record of up to 16 KiB from the queue's front:
+         * keep that much, so the retry finds the same bytes */
+        outq_trim(&c->out, c->ssl ? 16384 : 0);
+        set_out_mark(c, c->out.bytes);
+        c->tp->end(c, 1013, conn_err_out_memory);
+        return held - c->out_mark;
+    }
+    conn_close(c, conn_err_out_memory);
+    return held;
+}
+
+/* max-output-memory: while this worker's share of it is exceeded by
+ * output the peers have not taken since an earlier turn, the connections
+ * holding the most are dropped, everyone else is served on. */
+static void shed_output(struct server *s)
+{
+    size_t share = s->out_budget / (s->hub ? s->hub->n : 1);
+    if (s->m.out_queued <= share)
+        return;
+    struct conn *top[CONN_SHED_MAX];
+    size_t n = 0;
+    for (struct list_node *node = s->conns.next; node != &s->conns; node = node->next) {
+        struct conn *c = container_of(node, struct conn, node);
+        if (!c->out_mark || (n == CONN_SHED_MAX && c->out_mark <= top[n - 1]->out_mark))
+            continue;
+        size_t i = n < CONN_SHED_MAX ? n++ : n - 1;
+        for (; i > 0 && top[i - 1]->out_mark < c->out_mark; i--)
+            top[i] = top[i - 1];
+        top[i] = c;
+    }
+    size_t queued = s->m.out_queued;
+    for (size_t i = 0; i < n && queued > share; i++) {
+        log_debug("connection %d holds %zu bytes of output: dropped (max-output-memory)",
+                  top[i]->fd, top[i]->out_mark);
+        queued -= shed(top[i]);
+    }
+}
+
 void conn_flush_all(struct server *s, void (*prepare)(struct conn *c))
 {
     unsigned slice = CONN_BACKLOG_SLICE;
+    shed_output(s);
     for (;;) {
         struct conn *c;
         if (!list_empty(&s->pending))
