@@ -142,7 +142,8 @@ static const struct config_opt options[] = {
         "Bytes of a WebSocket message from a client (close 1009 beyond)."),
     INT("max-output-buffer", max_output_buffer, 65536, 1073741824, "4194304",
         "Bytes queued to one connection that does not read (deliveries, answers, pings);\n"
-        "it is dropped beyond. Reading a connection already stops at 16 KiB of queued\n"
+        "it is dropped beyond (a WebSocket with close 1013 after the frame being written,\n"
+        "so that it resumes by mid). Reading a connection already stops at 16 KiB of queued\n"
         "output, so beyond that only deliveries and pings add to it."),
     INT("max-output-memory", max_output_memory, 0, 1048576, "0",
         "MiB of output queued to all connections together (what max-output-buffer bounds\n"

@@ -43,6 +43,8 @@ static const char conn_err_timeout[] = "timeout";
 static const char conn_err_send_timeout[] = "peer takes no output (send-timeout)";
 static const char conn_err_out_memory[] =
     "server busy: output queued to all clients over max-output-memory, reconnect and resume";
+static const char conn_err_out_buffer[] =
+    "output not read: queued over max-output-buffer, reconnect and resume";
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
@@ -562,6 +564,26 @@ static void conn_write(struct conn *c)
     }
 }
 
+/* Drops c for the output it holds (reason: a static string naming the
+ * limit): a transport that can say why after its queued frames (WebSocket)
+ * keeps the frame being written, loses the rest (its deliveries are in
+ * history: the client resumes by mid) and ends with 1013 once that is
+ * written; anything else is closed. Returns the bytes given back. */
+static size_t drop_holding(struct conn *c, const char *reason)
+{
+    size_t held = c->out_mark;
+    if (c->state == CONN_SUB && c->tp->end_after_output && !(c->flags & CONN_F_CLOSE_AFTER)) {
+        /* TLS retries a record of up to 16 KiB from the queue's front:
+         * keep that much, so the retry finds the same bytes */
+        outq_trim(&c->out, c->ssl ? 16384 : 0);
+        set_out_mark(c, c->out.bytes);
+        c->tp->end(c, 1013, reason);
+        return held - c->out_mark;
+    }
+    conn_close(c, reason);
+    return held;
+}
+
 /* Writes one connection taken off the pending list or the backlog. */
 static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct conn *c))
 {
@@ -572,8 +594,9 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
      * every state: pings and answers count as much as deliveries */
     if (c->out_mark > (size_t)s->cfg.max_output_buffer) {
         s->m.drops_slow++;
-        conn_close(c, "output queue over max-output-buffer");
-        return;
+        drop_holding(c, conn_err_out_buffer);
+        if (c->flags & CONN_F_CLOSING)
+            return;
     }
     if (c->n_pend)
         prepare(c);
@@ -600,25 +623,6 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
  * connections, and while some remain the loop does not block, so that it
  * polls between slices: the requests that came meanwhile (a publish, a
  * /health) are served and answered before the fan-out has ended. */
-/* Drops c to give back the output it holds: a transport that can say why
- * after its queued frames (WebSocket) keeps the frame being written, loses
- * the rest (its deliveries are in history: the client resumes by mid) and
- * ends with 1013; anything else is closed. Returns the bytes given back. */
-static size_t shed(struct conn *c)
-{
-    size_t held = c->out_mark;
-    c->srv->m.drops_out_memory++;
-    if (c->state == CONN_SUB && c->tp->end_after_output && !(c->flags & CONN_F_CLOSE_AFTER)) {
-        /* TLS retries a record of up to 16 KiB from the queue's front:
-         * keep that much, so the retry finds the same bytes */
-        outq_trim(&c->out, c->ssl ? 16384 : 0);
-        set_out_mark(c, c->out.bytes);
-        c->tp->end(c, 1013, conn_err_out_memory);
-        return held - c->out_mark;
-    }
-    conn_close(c, conn_err_out_memory);
-    return held;
-}
 
 /* max-output-memory: while this worker's share of it is exceeded by
  * output the peers have not taken since an earlier turn, the connections
@@ -632,7 +636,9 @@ static void shed_output(struct server *s)
     size_t n = 0;
     for (struct list_node *node = s->conns.next; node != &s->conns; node = node->next) {
         struct conn *c = container_of(node, struct conn, node);
-        if (!c->out_mark || (n == CONN_SHED_MAX && c->out_mark <= top[n - 1]->out_mark))
+        /* the publish port faces the Bitrix server only: never dropped */
+        if (!c->out_mark || c->role != ROLE_SUBSCRIBE ||
+            (n == CONN_SHED_MAX && c->out_mark <= top[n - 1]->out_mark))
             continue;
         size_t i = n < CONN_SHED_MAX ? n++ : n - 1;
         for (; i > 0 && top[i - 1]->out_mark < c->out_mark; i--)
@@ -643,7 +649,8 @@ static void shed_output(struct server *s)
     for (size_t i = 0; i < n && queued > share; i++) {
         log_debug("connection %d holds %zu bytes of output: dropped (max-output-memory)",
                   top[i]->fd, top[i]->out_mark);
-        queued -= shed(top[i]);
+        s->m.drops_out_memory++;
+        queued -= drop_holding(top[i], conn_err_out_memory);
     }
 }
 
