@@ -132,10 +132,18 @@ void conn_accept(struct listener *l, int fd, const struct addr_key *peer)
     }
 }
 
+/* Whoever schedules a flush has queued whole frames: where a transport
+ * may end after queued output, that is a place its queue may be cut
+ * (drop_holding). Elsewhere small pieces keep joining one segment. */
+static void mark_unit_end(struct conn *c)
+{
+    if (c->tp && c->tp->end_after_output)
+        outq_end_unit(&c->out);
+}
+
 void conn_schedule_flush(struct conn *c)
 {
-    /* whoever schedules has queued whole frames or answers */
-    outq_end_unit(&c->out);
+    mark_unit_end(c);
     if (c->flags & CONN_F_BACKLOG) {
         /* output other than a big fan-out's (an answer, a ping, a small
          * channel's message) goes this turn, and what waited with it */
@@ -150,7 +158,7 @@ void conn_schedule_flush(struct conn *c)
 
 void conn_schedule_backlog(struct conn *c)
 {
-    outq_end_unit(&c->out);
+    mark_unit_end(c);
     if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
         return;
     c->flags |= CONN_F_PENDING | CONN_F_BACKLOG;
