@@ -13,12 +13,14 @@ import os
 import re
 import signal
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 from pbtest import (OUT, Server, ok, note, done, new_id, http, connect, build_request,  # noqa: E402
-                    server_from, text_frames, vm_rss_kib)
-from wsclient import WSClient, OP_TEXT, OP_CLOSE  # noqa: E402
+                    server_from, text_frames, vm_rss_kib, make_cert, tls_conf, tls_port,
+                    tls_client_context)
+from wsclient import WSClient, TLSWSClient, OP_TEXT, OP_CLOSE  # noqa: E402
 from wsreader import WSReader  # noqa: E402
 
 MSG_SIZE = 64 * 1024
@@ -40,13 +42,14 @@ def metric(srv, name, labels=""):
 class Publisher:
     """Sequential publishes on one keep-alive connection."""
 
-    def __init__(self, srv):
+    def __init__(self, srv, size=MSG_SIZE):
         self.s = connect(srv.pub_port, timeout=10)
         self.rest = b""
+        self.size = size
 
     def publish(self, ids, n):
         body = json.dumps({"module_id": "t", "command": "big",
-                           "params": {"n": n, "pad": "x" * (MSG_SIZE - 80)}})
+                           "params": {"n": n, "pad": "x" * (self.size - 80)}})
         self.s.sendall(build_request("POST", "/bitrix/pub/?CHANNEL_ID=" + "/".join(ids), body,
                                      {"Message-Expiry": "600"}))
         buf = self.rest
@@ -231,6 +234,52 @@ def memory():
             c.shutdown()
 
 
+def over_tls():
+    """On 8894 the queue is cut where TLS can resume: a dropped wss client
+    still reads whole frames, then the close. Messages smaller than a TLS
+    record (16 KiB), so that the frame being written is shorter than the
+    record OpenSSL retries."""
+    tmp = tempfile.mkdtemp(prefix="pullbox-49-")
+    cert, key = make_cert(tmp)
+    conf = tls_conf(cert, key, **{"max-output-memory": 1, "max-output-buffer": OBUF, "workers": 1})
+    with Server(conf) as srv:
+        ctx = tls_client_context(cert)
+        cids = [new_id() for _ in range(2)]
+        subs = {cid: TLSWSClient(tls_port(srv), "/bitrix/subws/?CHANNEL_ID=" + srv.signed(cid), ctx,
+                                 rcvbuf=4096) for cid in cids}
+        witness_cid = new_id()
+        witness = WSReader(srv, witness_cid)
+        ok(all(c.status == 101 for c in subs.values()), "2 never-reading wss subscribers are connected")
+        pub = Publisher(srv, 6000)
+        sent = {cid: [] for cid in cids}
+        n = 0
+        for rnd in range(800):
+            for cid in cids:
+                pub.publish([cid, witness_cid], n)
+                sent[cid].append(n)
+                n += 1
+            if rnd % 20 == 0:
+                witness.wait_for(n - 40, 5)
+        pub.close()
+        ok(witness.wait_for(n, 20) and witness.ns == list(range(n)),
+           "the witness received all %d messages in order (%d)" % (n, len(witness.ns)))
+        drops = metric(srv, "pullbox_drops_total", '{reason="output_memory"}')
+        ok(drops and drops >= 1, "wss subscribers were dropped for max-output-memory (%s)" % drops)
+        closed = 0
+        for cid, c in subs.items():
+            ns, _, close = drain(c)
+            if close is None:
+                continue
+            closed += 1
+            ok(ns == sent[cid][:len(ns)] and close_code(close[1]) == 1013,
+               "a dropped wss client read %d whole messages in order, then close 1013" % len(ns))
+        ok(closed == drops, "each one dropped got its close (%d of %s)" % (closed, drops))
+        witness.finish()
+        for c in subs.values():
+            c.shutdown()
+
+
 behaviour()
 memory()
+over_tls()
 done()
