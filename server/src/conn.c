@@ -586,7 +586,8 @@ static size_t drop_holding(struct conn *c, const char *reason)
         outq_trim(&c->out, c->ssl ? 16384 : 0);
         set_out_mark(c, c->out.bytes);
         c->tp->end(c, 1013, reason);
-        return held - c->out_mark;
+        /* output queued since the last write may not all be gone */
+        return held > c->out_mark ? held - c->out_mark : 0;
     }
     conn_close(c, reason);
     return held;
@@ -624,14 +625,6 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
     update_reading(c);
 }
 
-/* Runs before the loop sleeps: turns queued deliveries into wire data
- * (with prepare, the subscription layer's) and writes every connection
- * that has output, one writev each. Everything on the pending list is
- * written; of the backlog (the rest of a big fan-out) CONN_BACKLOG_SLICE
- * connections, and while some remain the loop does not block, so that it
- * polls between slices: the requests that came meanwhile (a publish, a
- * /health) are served and answered before the fan-out has ended. */
-
 /* max-output-memory: while this worker's share of it is exceeded by
  * output the peers have not taken since an earlier turn, the connections
  * holding the most are dropped, everyone else is served on. */
@@ -662,6 +655,13 @@ static void shed_output(struct server *s)
     }
 }
 
+/* Runs before the loop sleeps: turns queued deliveries into wire data
+ * (with prepare, the subscription layer's) and writes every connection
+ * that has output, one writev each. Everything on the pending list is
+ * written; of the backlog (the rest of a big fan-out) CONN_BACKLOG_SLICE
+ * connections, and while some remain the loop does not block, so that it
+ * polls between slices: the requests that came meanwhile (a publish, a
+ * /health) are served and answered before the fan-out has ended. */
 void conn_flush_all(struct server *s, void (*prepare)(struct conn *c))
 {
     unsigned slice = CONN_BACKLOG_SLICE;
