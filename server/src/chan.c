@@ -150,23 +150,7 @@ void chan_registry_limit(struct chan_registry *r, size_t budget, unsigned client
 
 size_t chan_history_budget(long mib)
 {
-    if (mib > 0)
-        return (size_t)mib << 20;
-    unsigned long long kib = 0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    if (f) {
-        char line[128];
-        while (fgets(line, sizeof line, f))
-            if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
-                break;
-        fclose(f);
-    }
-    unsigned long long b = (kib << 10) / 8;
-    if (b < 16ull << 20)
-        b = 16ull << 20; /* also when MemTotal is unknown */
-    if (b > 4096ull << 20)
-        b = 4096ull << 20;
-    return (size_t)b;
+    return memory_budget(mib);
 }
 
 static void chan_free(struct chan_registry *r, struct chan *ch)

@@ -91,8 +91,7 @@ void chan_unsubscribe(struct chan_registry *r, struct sub_link *link, double now
 /* Sets the history memory budget (bytes, 0: none; applied at once) and how
  * many client-published messages a channel keeps. */
 void chan_registry_limit(struct chan_registry *r, size_t budget, unsigned client_history_length);
-/* The history budget for the history-memory setting: mib MiB, or for 0 an
- * eighth of MemTotal (/proc/meminfo), at least 16 and at most 4096 MiB. */
+/* The history budget for the history-memory setting (memory_budget). */
 size_t chan_history_budget(long mib);
 /* What a message held in one history counts against the budget. */
 size_t chan_msg_cost(const struct msg *m);

@@ -67,6 +67,7 @@ struct config {
     int per_address_loopback; /* 0 off, 1 on: loopback clients count too */
     long max_ws_frame_size;
     long max_output_buffer;
+    long max_output_memory; /* MiB queued for output in all; 0: from MemTotal */
     long max_input_memory;
     long online_grace;
     long last_seen_max_users;

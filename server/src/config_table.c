@@ -149,8 +149,17 @@ static const struct config_opt options[] = {
         "Bytes of a WebSocket message from a client (close 1009 beyond)."),
     INT("max-output-buffer", max_output_buffer, 65536, 1073741824, "4194304",
         "Bytes queued to one connection that does not read (deliveries, answers, pings);\n"
-        "it is dropped beyond. Reading a connection already stops at 16 KiB of queued\n"
+        "it is dropped beyond (a WebSocket with close 1013 after the frame being written,\n"
+        "so that it resumes by mid). Reading a connection already stops at 16 KiB of queued\n"
         "output, so beyond that only deliveries and pings add to it."),
+    INT("max-output-memory", max_output_memory, 0, 1048576, "0",
+        "MiB of output queued to all connections together (what max-output-buffer bounds\n"
+        "for one): beyond it the connections holding the most are dropped first, a\n"
+        "WebSocket with close 1013 (it reconnects and resumes by mid from history), and\n"
+        "everyone else is served on. Without it 20000 clients that stop reading hold\n"
+        "max-output-buffer each. 0: an eighth of the machine's memory, at least 16 and at\n"
+        "most 4096 MiB, as for history-memory. A message queued to n connections counts\n"
+        "n times, so this errs on the safe side."),
     INT("max-input-memory", max_input_memory, 1048576, 1073741824, "67108864",
         "Bytes of requests and WebSocket messages larger than 16 KiB held at once, all\n"
         "subscribe-port connections together; one that needs more while it is full gets\n"

@@ -29,6 +29,10 @@
  * each request or frame is handled, so one answer may go past it. */
 #define CONN_OUT_PAUSE (16 * 1024)
 
+/* Connections dropped at most per loop turn for max-output-memory, the
+ * ones holding the most first: one pass over the connections finds them. */
+#define CONN_SHED_MAX 32
+
 /* Connections of the backlog written per loop turn: a few hundred writes,
  * about a millisecond, between two polls. */
 #define CONN_BACKLOG_SLICE 256
@@ -37,6 +41,10 @@ static const char conn_err_peer[] = "peer closed";
 static const char conn_err_io[] = "socket error";
 static const char conn_err_timeout[] = "timeout";
 static const char conn_err_send_timeout[] = "peer takes no output (send-timeout)";
+static const char conn_err_out_memory[] =
+    "server busy: output queued to all clients over max-output-memory, reconnect and resume";
+static const char conn_err_out_buffer[] =
+    "output not read: queued over max-output-buffer, reconnect and resume";
 
 static void on_read(struct ev_loop *loop, ev_io *w, int revents);
 static void on_write(struct ev_loop *loop, ev_io *w, int revents);
@@ -124,8 +132,18 @@ void conn_accept(struct listener *l, int fd, const struct addr_key *peer)
     }
 }
 
+/* Whoever schedules a flush has queued whole frames: where a transport
+ * may end after queued output, that is a place its queue may be cut
+ * (drop_holding). Elsewhere small pieces keep joining one segment. */
+static void mark_unit_end(struct conn *c)
+{
+    if (c->tp && c->tp->end_after_output)
+        outq_end_unit(&c->out);
+}
+
 void conn_schedule_flush(struct conn *c)
 {
+    mark_unit_end(c);
     if (c->flags & CONN_F_BACKLOG) {
         /* output other than a big fan-out's (an answer, a ping, a small
          * channel's message) goes this turn, and what waited with it */
@@ -140,6 +158,7 @@ void conn_schedule_flush(struct conn *c)
 
 void conn_schedule_backlog(struct conn *c)
 {
+    mark_unit_end(c);
     if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
         return;
     c->flags |= CONN_F_PENDING | CONN_F_BACKLOG;
@@ -149,6 +168,14 @@ void conn_schedule_backlog(struct conn *c)
 bool conn_output_full(const struct conn *c)
 {
     return c->out.bytes > CONN_OUT_PAUSE;
+}
+
+/* Sets what c's peer has not taken as of the last write or flush, and the
+ * worker's sum of it (what max-output-memory bounds). */
+static void set_out_mark(struct conn *c, size_t n)
+{
+    c->srv->m.out_queued = c->srv->m.out_queued - c->out_mark + n;
+    c->out_mark = n;
 }
 
 bool conn_input_budget_full(const struct conn *c, size_t more)
@@ -322,6 +349,7 @@ static void conn_free(struct conn *c)
     buf_deinit(&c->in);
     free(c->user_id);
     s->in_large -= c->in_charged;
+    set_out_mark(c, 0);
     s->m.n_conns--;
     gauges_changed(s);
     if (c->peer_counted)
@@ -523,7 +551,7 @@ static void conn_write(struct conn *c)
         return;
     }
     s->m.bytes_out += (uint64_t)w;
-    c->out_mark = c->out.bytes;
+    set_out_mark(c, c->out.bytes);
     if (c->out.bytes) {
         /* any progress restarts the send-timeout: only a peer that takes
          * nothing at all for that long is dropped */
@@ -544,6 +572,27 @@ static void conn_write(struct conn *c)
     }
 }
 
+/* Drops c for the output it holds (reason: a static string naming the
+ * limit): a transport that can say why after its queued frames (WebSocket)
+ * keeps the frame being written, loses the rest (its deliveries are in
+ * history: the client resumes by mid) and ends with 1013 once that is
+ * written; anything else is closed. Returns the bytes given back. */
+static size_t drop_holding(struct conn *c, const char *reason)
+{
+    size_t held = c->out_mark;
+    if (c->state == CONN_SUB && c->tp->end_after_output && !(c->flags & CONN_F_CLOSE_AFTER)) {
+        /* TLS retries a record of up to 16 KiB from the queue's front:
+         * keep that much, so the retry finds the same bytes */
+        outq_trim(&c->out, c->ssl ? 16384 : 0);
+        set_out_mark(c, c->out.bytes);
+        c->tp->end(c, 1013, reason);
+        /* output queued since the last write may not all be gone */
+        return held > c->out_mark ? held - c->out_mark : 0;
+    }
+    conn_close(c, reason);
+    return held;
+}
+
 /* Writes one connection taken off the pending list or the backlog. */
 static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct conn *c))
 {
@@ -554,8 +603,9 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
      * every state: pings and answers count as much as deliveries */
     if (c->out_mark > (size_t)s->cfg.max_output_buffer) {
         s->m.drops_slow++;
-        conn_close(c, "output queue over max-output-buffer");
-        return;
+        drop_holding(c, conn_err_out_buffer);
+        if (c->flags & CONN_F_CLOSING)
+            return;
     }
     if (c->n_pend)
         prepare(c);
@@ -571,8 +621,38 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
         account_input(c);
     }
     if (!(c->flags & CONN_F_CLOSING))
-        c->out_mark = c->out.bytes;
+        set_out_mark(c, c->out.bytes);
     update_reading(c);
+}
+
+/* max-output-memory: while this worker's share of it is exceeded by
+ * output the peers have not taken since an earlier turn, the connections
+ * holding the most are dropped, everyone else is served on. */
+static void shed_output(struct server *s)
+{
+    size_t share = s->out_budget / (s->hub ? s->hub->n : 1);
+    if (s->m.out_queued <= share)
+        return;
+    struct conn *top[CONN_SHED_MAX];
+    size_t n = 0;
+    for (struct list_node *node = s->conns.next; node != &s->conns; node = node->next) {
+        struct conn *c = container_of(node, struct conn, node);
+        /* the publish port faces the Bitrix server only: never dropped */
+        if (!c->out_mark || c->role != ROLE_SUBSCRIBE ||
+            (n == CONN_SHED_MAX && c->out_mark <= top[n - 1]->out_mark))
+            continue;
+        size_t i = n < CONN_SHED_MAX ? n++ : n - 1;
+        for (; i > 0 && top[i - 1]->out_mark < c->out_mark; i--)
+            top[i] = top[i - 1];
+        top[i] = c;
+    }
+    size_t queued = s->m.out_queued;
+    for (size_t i = 0; i < n && queued > share; i++) {
+        log_debug("connection %d holds %zu bytes of output: dropped (max-output-memory)",
+                  top[i]->fd, top[i]->out_mark);
+        s->m.drops_out_memory++;
+        queued -= drop_holding(top[i], conn_err_out_memory);
+    }
 }
 
 /* Runs before the loop sleeps: turns queued deliveries into wire data
@@ -585,6 +665,7 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
 void conn_flush_all(struct server *s, void (*prepare)(struct conn *c))
 {
     unsigned slice = CONN_BACKLOG_SLICE;
+    shed_output(s);
     for (;;) {
         struct conn *c;
         if (!list_empty(&s->pending))

@@ -19,6 +19,7 @@ struct outq_seg {
     const uint8_t *p; /* first unwritten byte */
     size_t len;       /* unwritten bytes */
     size_t cap;       /* inline capacity (bytes after the struct) */
+    bool unit_end;    /* a whole frame or answer ends here (outq_end_unit) */
     uint8_t data[];
 };
 
@@ -48,6 +49,7 @@ void outq_clear(struct outq *q)
 static void push(struct outq *q, struct outq_seg *s)
 {
     s->next = NULL;
+    s->unit_end = false;
     if (q->tail)
         q->tail->next = s;
     else
@@ -61,7 +63,7 @@ void outq_append(struct outq *q, const void *p, size_t n)
     if (!n)
         return;
     struct outq_seg *t = q->tail;
-    if (t && t->cap && t->p + t->len + n <= t->data + t->cap) {
+    if (t && t->cap && !t->unit_end && t->p + t->len + n <= t->data + t->cap) {
         memcpy((uint8_t *)t->p + t->len, p, n);
         t->len += n;
         q->bytes += n;
@@ -87,6 +89,36 @@ void outq_append_msg(struct outq *q, struct msg *m, const uint8_t *p, size_t n)
     s->p = p;
     s->len = n;
     push(q, s);
+}
+
+void outq_end_unit(struct outq *q)
+{
+    if (q->tail)
+        q->tail->unit_end = true;
+}
+
+size_t outq_trim(struct outq *q, size_t keep)
+{
+    size_t kept = 0;
+    struct outq_seg *s = q->head;
+    while (s && !(s->unit_end && kept + s->len >= keep)) {
+        kept += s->len;
+        s = s->next;
+    }
+    if (!s)
+        return 0; /* no unit ends far enough: nothing can go */
+    size_t dropped = 0;
+    struct outq_seg *rest = s->next;
+    s->next = NULL;
+    q->tail = s;
+    while (rest) {
+        struct outq_seg *next = rest->next;
+        dropped += rest->len;
+        seg_free(rest);
+        rest = next;
+    }
+    q->bytes -= dropped;
+    return dropped;
 }
 
 ssize_t outq_write(struct outq *q, int fd)

@@ -29,6 +29,14 @@ void outq_clear(struct outq *q);
 void outq_append(struct outq *q, const void *p, size_t n);
 /* Queues n bytes at p that live inside message m (takes a new reference). */
 void outq_append_msg(struct outq *q, struct msg *m, const uint8_t *p, size_t n);
+/* Marks the end of what is queued so far as the end of a whole unit (a
+ * frame, an answer): nothing appended later joins its segment, so that
+ * outq_trim can cut there. */
+void outq_end_unit(struct outq *q);
+/* Drops what is queued after the first unit end that keeps at least keep
+ * bytes (the unit being written is never cut, so the peer's stream stays
+ * well-formed). Returns the bytes dropped, 0 when no unit ends there. */
+size_t outq_trim(struct outq *q, size_t keep);
 /* Writes as much as the socket takes. Returns bytes written (>= 0), or
  * -errno on a socket error (-EAGAIN is mapped to 0). */
 ssize_t outq_write(struct outq *q, int fd);

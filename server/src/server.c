@@ -471,6 +471,7 @@ void server_apply_config(struct server *s, struct config *cfg, SSL_CTX *ctx)
     s->chans.online_grace = (double)s->cfg.online_grace;
     chan_registry_limit(&s->chans, chan_history_budget(s->cfg.history_memory),
                         (unsigned)s->cfg.client_history_length);
+    s->out_budget = memory_budget(s->cfg.max_output_memory);
     ev_set_io_collect_interval(s->loop, io_collect_seconds(&s->cfg));
     if (s == s->home)
         log_level = (enum log_level)s->cfg.log_level;
@@ -549,6 +550,7 @@ int server_init_worker(struct server *s, struct server *home, unsigned id, char 
                        (double)s->cfg.online_grace);
     chan_registry_limit(&s->chans, chan_history_budget(s->cfg.history_memory),
                         (unsigned)s->cfg.client_history_length);
+    s->out_budget = memory_budget(s->cfg.max_output_memory);
     s->chans.presence = home->chans.presence;
     s->chans.worker = id;
     /* the journal's messages, shared by reference */
@@ -585,6 +587,7 @@ int server_init(struct server *s, struct ev_loop *loop, struct config *cfg, char
                        (double)s->cfg.online_grace);
     chan_registry_limit(&s->chans, chan_history_budget(s->cfg.history_memory),
                         (unsigned)s->cfg.client_history_length);
+    s->out_budget = memory_budget(s->cfg.max_output_memory);
     init_lists(s);
     s->home = s;
     s->addrs = addr_table_new();

@@ -54,6 +54,8 @@ struct metrics {
     uint64_t drops_slow, drops_limit, drops_proto, drops_timeout, drops_ping;
     uint64_t drops_send_timeout;
     uint64_t drops_per_address; /* refused by max-connections-per-address */
+    uint64_t drops_out_memory;  /* dropped, holding the most, past max-output-memory */
+    uint64_t out_queued;        /* output the peers have not taken (gauge) */
     uint64_t http_requests;
     uint64_t http_errors;
     uint64_t client_publishes;
@@ -82,6 +84,7 @@ struct server {
     struct list_node timers[TL_COUNT];
     struct list_node stalled; /* conns whose writes block, oldest stall first */
     size_t in_large;          /* input held past one read chunk per conn (max-input-memory) */
+    size_t out_budget;        /* max-output-memory in bytes, all workers together */
     ev_prepare before_sleep;
     ev_timer tick;
     ev_signal sigterm, sigint, sighup;

@@ -8,11 +8,13 @@
 #include "transport.h"
 #include "worker.h"
 
+#include <dirent.h>
 #include <jansson.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 static void store_stats(const struct server *s, struct store_stats *st)
@@ -142,6 +144,47 @@ static void metric(struct buf *b, const char *name, const char *type, const char
 
 /* The other nodes as this one hears them: alive or not, and the figures
  * of their last heartbeat (so one scrape shows the whole cluster). */
+/* The process as the kernel sees it: what the memory budgets add up to
+ * and what the connections cost in descriptors. -1 when /proc is not
+ * readable. */
+static double process_rss_bytes(void)
+{
+    unsigned long long pages_total, pages_resident;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (!f)
+        return -1;
+    int n = fscanf(f, "%llu %llu", &pages_total, &pages_resident);
+    fclose(f);
+    return n == 2 ? (double)pages_resident * (double)sysconf(_SC_PAGESIZE) : -1;
+}
+
+static double process_open_fds(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return -1;
+    double n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n - 1; /* the directory's own descriptor */
+}
+
+static void process_metrics(struct buf *b)
+{
+    metric(b, "pullbox_process_resident_bytes", "gauge",
+           "Resident memory of pullboxd (/proc/self/statm).", NULL, process_rss_bytes());
+    metric(b, "pullbox_process_open_fds", "gauge", "Open file descriptors of pullboxd.", NULL,
+           process_open_fds());
+    struct rlimit rl;
+    double max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                     ? (double)rl.rlim_cur
+                     : -1;
+    metric(b, "pullbox_process_max_fds", "gauge",
+           "File descriptors pullboxd may open (RLIMIT_NOFILE).", NULL, max);
+}
+
 static void cluster_metrics(struct server *s, struct buf *b)
 {
     const struct cluster_node_info *nodes;
@@ -211,6 +254,13 @@ void stats_metrics(struct conn *c)
            (double)s->chans.hist_evicted);
     metric(&b, "pullbox_history_evicted_bytes_total", "counter", "Their bytes.", NULL,
            (double)s->chans.hist_evicted_bytes);
+    metric(&b, "pullbox_output_queued_bytes", "gauge",
+           "Bytes queued for output that the peers have not taken yet (a message queued to n "
+           "connections counts n times).",
+           NULL, (double)m->out_queued);
+    metric(&b, "pullbox_output_budget_bytes", "gauge", "max-output-memory, in bytes.", NULL,
+           (double)s->out_budget);
+    process_metrics(&b);
     metric(&b, "pullbox_deliveries_total", "counter", "Messages delivered to subscribers.", NULL,
            (double)m->messages_out);
     metric(&b, "pullbox_bytes_total", "counter", "Bytes read and written.", "{direction=\"in\"}",
@@ -230,6 +280,8 @@ void stats_metrics(struct conn *c)
            (double)m->drops_send_timeout);
     metric(&b, "pullbox_drops_total", "counter", NULL, "{reason=\"per_address\"}",
            (double)m->drops_per_address);
+    metric(&b, "pullbox_drops_total", "counter", NULL, "{reason=\"output_memory\"}",
+           (double)m->drops_out_memory);
     metric(&b, "pullbox_signature_failures_total", "counter",
            "Subscriptions or client publishes refused for a bad signature.", NULL,
            (double)m->signature_failures);

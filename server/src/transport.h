@@ -57,6 +57,10 @@ struct transport_ops {
     void (*ping)(struct conn *c);
     /* Ends the subscription with code and reason (see above). */
     void (*end)(struct conn *c, uint16_t code, const char *reason);
+    /* What end() says may follow any whole frame of queued output (a
+     * WebSocket close frame): a connection dropped for the output it holds
+     * is told why. Else such a connection is simply closed. */
+    bool end_after_output;
     /* Optional: handles input buffered in c->in (WebSocket frames). NULL:
      * input waits until the subscription ends. */
     void (*input)(struct conn *c);

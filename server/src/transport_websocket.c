@@ -305,6 +305,7 @@ const struct transport_ops transport_websocket = {
     .deliver = deliver,
     .ping = ping,
     .end = ws_close,
+    .end_after_output = true,
     .input = input,
     .send = ws_send,
     .input_cap = input_cap,

@@ -155,3 +155,24 @@ uint32_t fnv1a32(const char *s, size_t n)
         h = (h ^ (uint8_t)s[i]) * 16777619u;
     return h;
 }
+
+size_t memory_budget(long mib)
+{
+    if (mib > 0)
+        return (size_t)mib << 20;
+    unsigned long long kib = 0;
+    FILE *f = fopen("/proc/meminfo", "r");
+    if (f) {
+        char line[128];
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "MemTotal: %llu kB", &kib) == 1)
+                break;
+        fclose(f);
+    }
+    unsigned long long b = (kib << 10) / 8;
+    if (b < 16ull << 20)
+        b = 16ull << 20; /* also when MemTotal is unknown */
+    if (b > 4096ull << 20)
+        b = 4096ull << 20;
+    return (size_t)b;
+}

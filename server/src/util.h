@@ -33,6 +33,11 @@ bool str_ieq(const char *s, size_t len, const char *lit);
  * (what jansson and a browser's WebSocket accept). */
 size_t utf8_seq_len(const uint8_t *p, size_t n);
 
+/* Bytes of a memory budget set in MiB (history-memory, max-output-memory):
+ * mib MiB, or for 0 an eighth of MemTotal (/proc/meminfo), at least 16 and
+ * at most 4096 MiB. */
+size_t memory_budget(long mib);
+
 /* FNV-1a hash of n bytes (for hash tables of ids). */
 uint32_t fnv1a32(const char *s, size_t n);
 

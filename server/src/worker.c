@@ -379,6 +379,8 @@ static void metrics_add(struct metrics *d, const struct metrics *a)
     ADD(drops_ping);
     ADD(drops_send_timeout);
     ADD(drops_per_address);
+    ADD(drops_out_memory);
+    ADD(out_queued);
     ADD(http_requests);
     ADD(http_errors);
     ADD(client_publishes);

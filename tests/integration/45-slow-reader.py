@@ -125,9 +125,11 @@ def slow_reader_test(srv):
     after = metric(srv, "pullbox_drops_total", '{reason="slow_reader"}') or 0
     ok(after - before == 1, "pullbox_drops_total{reason=\"slow_reader\"} rose by exactly 1 (%s -> %s)" % (before, after))
 
-    # the slow socket: it can now read what the kernel held, then EOF/RST
+    # the slow socket: it can now read what the kernel held, then the frame
+    # that was being written, a close that says why, and EOF
     got = 0
     eof = False
+    slow.sock.settimeout(1)
     deadline = time.time() + 10
     slow.sock.settimeout(1)
     while time.time() < deadline:
@@ -142,7 +144,21 @@ def slow_reader_test(srv):
             eof = True
             break
         got += len(chunk)
+        slow.buf += chunk
     ok(eof, "the slow reader's connection is closed by the server")
+    frames = []
+    while True:
+        f = slow._parse_frame()
+        if f is None:
+            break
+        frames.append(f)
+    ok(frames and all(f.fin for f in frames) and not slow.buf,
+       "what it got is %d whole frames, none cut (%d bytes left over)" % (len(frames), len(slow.buf)))
+    last = frames[-1] if frames else None
+    ok(last is not None and last.opcode == 8 and last.close_code() == 1013
+       and "max-output-buffer" in last.close_reason(),
+       "the last one is a close 1013 naming max-output-buffer (%r)" % (
+           (last.opcode, last.close_code(), last.close_reason()) if last else None,))
     ok(got < sent * MSG_SIZE / 2, "it received only part of the stream (%d KB of %d KB)" % (
         got // 1024, sent * MSG_SIZE // 1024))
     slow.shutdown()

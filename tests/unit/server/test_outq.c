@@ -2,7 +2,7 @@
  * reads slowly: partial writes resume at the right byte, small pieces join
  * one segment, message-backed segments hold their reference exactly while
  * queued, peek/consume (the TLS path) agree with writev, and a write is
- * capped per call for fairness. */
+ * capped per call for fairness, and a trim cuts only where a frame ends. */
 #include "../../../server/src/first.h"
 
 #include "../../../server/src/buf.c"
@@ -152,6 +152,54 @@ static void test_peek_consume(void)
     msg_unref(m);
 }
 
+/* Three frames, each a header then a body (the second body a message's
+ * bytes): trimming while the first is half written keeps exactly the rest
+ * of that frame, so the peer never sees a cut one; a unit end stops small
+ * pieces from joining its segment. */
+static void test_trim(void)
+{
+    uint8_t data[3000], out[3000];
+    pattern(data, sizeof data, 4);
+    struct msg *m = msg_new("17959427310000000000000003", 3, 1795942731, 1, 60, data + 1010, 1000);
+    struct outq q;
+    outq_init(&q);
+    outq_append(&q, data, 10);
+    outq_append(&q, data + 10, 1000);
+    outq_end_unit(&q);
+    outq_append(&q, data + 1000, 10);
+    ok(q.tail->len == 10, "a piece after a unit end starts a segment of its own");
+    outq_append_msg(&q, m, m->body, m->body_len);
+    outq_end_unit(&q);
+    outq_append(&q, data + 2010, 990);
+    outq_end_unit(&q);
+    outq_consume(&q, 500);
+    size_t dropped = outq_trim(&q, 0);
+    size_t n = outq_peek(&q, out, sizeof out);
+    okf(dropped == 2000 && q.bytes == 510 && n == 510 && memcmp(out, data + 500, n) == 0,
+        "trim keeps the rest of the frame being written, drops the others (%zu dropped, %zu kept)",
+        dropped, q.bytes);
+    ok(atomic_load(&m->refs) == 1, "the dropped message segment let its reference go");
+    outq_append(&q, "x", 1);
+    n = outq_peek(&q, out, sizeof out);
+    ok(n == 511 && out[510] == 'x', "what is appended after a trim follows the kept frame");
+    outq_clear(&q);
+
+    outq_append(&q, data, 10);
+    outq_end_unit(&q);
+    outq_append_msg(&q, m, m->body, m->body_len);
+    outq_end_unit(&q);
+    outq_append(&q, data, 990);
+    outq_end_unit(&q);
+    dropped = outq_trim(&q, 500);
+    ok(dropped == 990 && q.bytes == 1010, "keep: whole frames are kept up to at least that many bytes");
+    ok(outq_trim(&q, 5000) == 0 && q.bytes == 1010, "no unit ends far enough: nothing is dropped");
+    outq_clear(&q);
+    outq_append(&q, data, 10);
+    ok(outq_trim(&q, 0) == 0 && q.bytes == 10, "no unit end at all: nothing is dropped");
+    outq_clear(&q);
+    msg_unref(m);
+}
+
 static void test_closed_peer(void)
 {
     open_pair(4096);
@@ -172,6 +220,7 @@ int main(void)
     subtest("partial writes through a socketpair", test_partial_writes);
     subtest("small pieces coalesce", test_coalescing);
     subtest("peek and consume", test_peek_consume);
+    subtest("trim at a unit end", test_trim);
     subtest("a peer that closed", test_closed_peer);
     return done_testing();
 }
