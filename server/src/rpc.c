@@ -235,18 +235,27 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
             err,
             rpc_error(RPC_PARAMS,
                       "4018: channelList and userList exceed max-channels-per-request (%zu)", max));
-    /* the message's bytes, made once: a client's size limit is checked on them */
+    /* the message's bytes, made once: a client's size limit is checked on
+     * them, user_params and dictionary included (they are kept and sent
+     * with it: left out, they carried megabytes past the limit) */
     char *text = json_dumps(body, JSON_COMPACT);
-    if (!text)
-        abort(); /* an object of valid strings: only out of memory fails */
+    char *up_text = up ? json_dumps(up, JSON_COMPACT) : NULL;
+    char *dict_text = dict ? json_dumps(dict, JSON_COMPACT) : NULL;
+    if (!text || (up && !up_text) || (dict && !dict_text))
+        abort(); /* objects of valid strings: only out of memory fails */
     size_t text_len = strlen(text);
     if (x->client) {
         char why[128];
-        size_t len = text_len;
+        size_t len = text_len + (up_text ? strlen(up_text) : 0) + (dict_text ? strlen(dict_text) : 0);
         int lim = pub_client_admit(x->client, &len, 1, why, sizeof why);
         if (lim) {
             free(text);
-            return fail(err, rpc_error(lim == PUB_TOO_BIG ? RPC_TOO_BIG : RPC_TOO_FAST, "%s", why));
+            free(up_text);
+            free(dict_text);
+            return fail(err, rpc_error(lim == PUB_TOO_BIG ? RPC_TOO_BIG : RPC_TOO_FAST, "%s%s", why,
+                                       lim == PUB_TOO_BIG && (up || dict)
+                                           ? " (body, user_params and dictionary together)"
+                                           : ""));
         }
     }
     char **ids = xcalloc(n, sizeof *ids);
@@ -281,10 +290,8 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
                                x->client->has_pub_id ? 16 : 0);
             pub_client_expiry(s, m);
         }
-        if (up)
-            m->user_params = json_dumps(up, JSON_COMPACT);
-        if (dict)
-            m->dictionary = json_dumps(dict, JSON_COMPACT);
+        m->user_params = up_text;
+        m->dictionary = dict_text;
         msg_set_channel(m, ids[0]);
         publish(s, m, ids, k);
         if (x->client)
@@ -306,6 +313,8 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
         return res;
     }
     free(text);
+    free(up_text);
+    free(dict_text);
     for (size_t j = 0; j < k; j++)
         free(ids[j]);
     free(ids);
