@@ -34,7 +34,11 @@ struct http1_request {
     size_t method_len;
     const char *target; /* whole request-target as sent */
     size_t target_len;
-    const char *path; /* target up to '?' or '#', still percent-encoded */
+    /* absolute-form ("http://host:port/path"): the host:port, which stands
+     * for the Host header (RFC 9112 3.2.2); NULL/0 for origin-form */
+    const char *authority;
+    size_t authority_len;
+    const char *path; /* target (after the authority) up to '?' or '#', still percent-encoded */
     size_t path_len;
     const char *query; /* after '?' up to '#'; NULL/0 if no '?', non-NULL/0 for a bare '?' */
     size_t query_len;

@@ -89,6 +89,13 @@ def cases(srv, sub_side):
     yield "a header past max-header-size", "%s HTTP/1.1\r\n%sX-A: %s\r\n\r\n" % (
         base, h, "a" * (MAX_HEADER + 10)), 431
     yield "HTTP/1.0 without Host is served", "%s HTTP/1.0\r\n\r\n" % base, 200
+    # the absolute-form, which a server must accept (RFC 9112 3.2.2): routed by its path
+    for form in ("http://127.0.0.1:8893", "HTTPS://pull.example.com"):
+        yield "an absolute-form target (%s...) is served" % form, (
+            "%s HTTP/1.1\r\n%sConnection: close\r\n\r\n" % (base.replace(" /", " %s/" % form, 1), h)), 200
+    for form in ("http://", "http://u@127.0.0.1", "http://a..b"):
+        yield "an absolute-form target with a malformed host (%s)" % form, (
+            "%s HTTP/1.1\r\n%s\r\n" % (base.replace(" /", " %s/" % form, 1), h)), 400
     yield "a well-formed request is served", "%s%%2F HTTP/1.1\r\n%sConnection: close\r\n\r\n" % (
         base, h), 200
 
