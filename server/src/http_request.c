@@ -74,8 +74,8 @@ static bool request_acceptable(struct conn *c, const struct http1_request *req)
         reject(c, 400, "Duplicate or malformed Host header");
         return false;
     }
-    if (req->authority && (req->authority_len == 0 ||
-                           !host_valid(req->authority, req->authority_len))) {
+    if (req->authority &&
+        (req->authority_len == 0 || !host_valid(req->authority, req->authority_len))) {
         reject(c, 400, "Malformed host in an absolute-form request target");
         return false;
     }

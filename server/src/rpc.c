@@ -246,7 +246,8 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
     size_t text_len = strlen(text);
     if (x->client) {
         char why[128];
-        size_t len = text_len + (up_text ? strlen(up_text) : 0) + (dict_text ? strlen(dict_text) : 0);
+        size_t len =
+            text_len + (up_text ? strlen(up_text) : 0) + (dict_text ? strlen(dict_text) : 0);
         int lim = pub_client_admit(x->client, &len, 1, why, sizeof why);
         if (lim) {
             free(text);
@@ -437,9 +438,16 @@ static json_t *run_one(struct rpc_ctx *x, json_t *req)
     json_t *method = json_object_get(req, "method");
     json_t *version = json_object_get(req, "jsonrpc");
     json_t *params = json_object_get(req, "params");
+    /* JSON-RPC 2.0: an id is a string, a number or null; an object or an
+     * array is no id a client matches its answer by, and is not echoed */
+    bool bad_id = id && !json_is_string(id) && !json_is_number(id) && !json_is_null(id);
+    if (bad_id)
+        id = NULL;
     x->s->m.rpc_requests++;
     if (!json_is_object(req) || !json_is_string(method) || !method_is(version, "2.0"))
         error = rpc_error(RPC_INVALID, "Invalid Request: needs jsonrpc \"2.0\" and a method");
+    else if (bad_id)
+        error = rpc_error(RPC_INVALID, "Invalid Request: id must be a string, a number or null");
     else if (params && !json_is_object(params))
         error = rpc_error(RPC_PARAMS, "params: must be an object");
     else if (method_is(method, "publish"))
