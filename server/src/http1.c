@@ -288,6 +288,15 @@ const struct http1_header *http1_find_header(const struct http1_request *req, co
     return NULL;
 }
 
+bool http1_header_repeated(const struct http1_request *req, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; i < req->num_headers; i++)
+        if (str_ieq(req->headers[i].name, req->headers[i].name_len, name))
+            n++;
+    return n > 1;
+}
+
 bool http1_has_token(const char *value, size_t len, const char *token)
 {
     const char *p = value, *end = value + len;

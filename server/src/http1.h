@@ -68,6 +68,8 @@ int http1_check_escapes(const char *target, size_t len);
 
 /* Case-insensitive header lookup; first match or NULL (points into req). */
 const struct http1_header *http1_find_header(const struct http1_request *req, const char *name);
+/* Whether the header field name (any case) is there more than once. */
+bool http1_header_repeated(const struct http1_request *req, const char *name);
 
 /* True when the comma-separated list value[0..len) has an element equal to
  * token, ignoring case and surrounding SP/HTAB ("keep-alive, Upgrade"). */

@@ -37,15 +37,6 @@ static void reject_too_large(struct conn *c)
         reject(c, 431, "Request header fields too large (max-header-size)");
 }
 
-static bool header_duplicated(const struct http1_request *req, const char *name)
-{
-    int n = 0;
-    for (size_t i = 0; i < req->num_headers; i++)
-        if (str_ieq(req->headers[i].name, req->headers[i].name_len, name))
-            n++;
-    return n > 1;
-}
-
 /* A Host value nginx would route: a name, an IPv4 address or a bracketed
  * IPv6 one, and a port; no path, no backslash, no "..". */
 static bool host_valid(const char *v, size_t n)
@@ -70,7 +61,7 @@ static bool request_acceptable(struct conn *c, const struct http1_request *req)
         reject(c, 400, "HTTP/1.1 request without a Host header");
         return false;
     }
-    if (host && (header_duplicated(req, "Host") || !host_valid(host->value, host->value_len))) {
+    if (host && (http1_header_repeated(req, "Host") || !host_valid(host->value, host->value_len))) {
         reject(c, 400, "Duplicate or malformed Host header");
         return false;
     }
@@ -104,7 +95,7 @@ static bool start_body(struct conn *c, const struct http1_request *req, int head
     const struct http1_header *te = http1_find_header(req, "Transfer-Encoding");
     const struct http1_header *cl = http1_find_header(req, "Content-Length");
     if (te) {
-        if (cl || header_duplicated(req, "Transfer-Encoding") ||
+        if (cl || http1_header_repeated(req, "Transfer-Encoding") ||
             !str_ieq(te->value, te->value_len, "chunked")) {
             reject(c, te && !cl && !str_ieq(te->value, te->value_len, "chunked") ? 501 : 400,
                    "Unsupported or ambiguous Transfer-Encoding");
@@ -116,7 +107,7 @@ static bool start_body(struct conn *c, const struct http1_request *req, int head
     }
     if (cl) {
         uint64_t n;
-        if (header_duplicated(req, "Content-Length") ||
+        if (http1_header_repeated(req, "Content-Length") ||
             http1_parse_content_length(cl->value, cl->value_len, &n) != 0) {
             reject(c, 400, "Bad Content-Length");
             return false;
