@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <string.h>
+#include <strings.h>
 
 /* ---- character classes ---- */
 
@@ -70,11 +71,35 @@ static int http1_eol(const char **pp, const char *end)
     return 0;
 }
 
+/* The length of "http://" or "https://" (any case) at t, else 0. */
+static size_t http1_scheme_len(const char *t, size_t n)
+{
+    static const char http[] = "http://", https[] = "https://";
+    if (n >= sizeof http - 1 && strncasecmp(t, http, sizeof http - 1) == 0)
+        return sizeof http - 1;
+    if (n >= sizeof https - 1 && strncasecmp(t, https, sizeof https - 1) == 0)
+        return sizeof https - 1;
+    return 0;
+}
+
 static void http1_split_target(struct http1_request *req)
 {
     const char *t = req->target, *tend = t + req->target_len;
-    const char *q = memchr(t, '?', req->target_len);
-    const char *h = memchr(t, '#', req->target_len);
+    /* A server must accept the absolute-form (RFC 9112 3.2.2), as nginx
+     * does: its path is routed like the origin-form's. */
+    size_t scheme = http1_scheme_len(t, req->target_len);
+    req->authority = NULL;
+    req->authority_len = 0;
+    if (scheme) {
+        const char *a = t + scheme;
+        t = a;
+        while (t < tend && *t != '/' && *t != '?' && *t != '#')
+            t++;
+        req->authority = a;
+        req->authority_len = (size_t)(t - a);
+    }
+    const char *q = memchr(t, '?', (size_t)(tend - t));
+    const char *h = memchr(t, '#', (size_t)(tend - t));
     /* A '?' after the fragment start is part of the fragment. */
     if (q && h && q > h)
         q = NULL;
@@ -171,8 +196,8 @@ int http1_parse_request(const char *buf, size_t len, struct http1_request *req)
     const char *p = buf, *end = buf + len;
     int r;
 
-    req->method = req->target = req->path = req->query = NULL;
-    req->method_len = req->target_len = req->path_len = req->query_len = 0;
+    req->method = req->target = req->path = req->query = req->authority = NULL;
+    req->method_len = req->target_len = req->path_len = req->query_len = req->authority_len = 0;
     req->minor_version = -1;
     req->num_headers = 0;
 
@@ -261,6 +286,15 @@ const struct http1_header *http1_find_header(const struct http1_request *req, co
         if (str_ieq(req->headers[i].name, req->headers[i].name_len, name))
             return &req->headers[i];
     return NULL;
+}
+
+bool http1_header_repeated(const struct http1_request *req, const char *name)
+{
+    int n = 0;
+    for (size_t i = 0; i < req->num_headers; i++)
+        if (str_ieq(req->headers[i].name, req->headers[i].name_len, name))
+            n++;
+    return n > 1;
 }
 
 bool http1_has_token(const char *value, size_t len, const char *token)

@@ -34,7 +34,11 @@ struct http1_request {
     size_t method_len;
     const char *target; /* whole request-target as sent */
     size_t target_len;
-    const char *path; /* target up to '?' or '#', still percent-encoded */
+    /* absolute-form ("http://host:port/path"): the host:port, which stands
+     * for the Host header (RFC 9112 3.2.2); NULL/0 for origin-form */
+    const char *authority;
+    size_t authority_len;
+    const char *path; /* target (after the authority) up to '?' or '#', still percent-encoded */
     size_t path_len;
     const char *query; /* after '?' up to '#'; NULL/0 if no '?', non-NULL/0 for a bare '?' */
     size_t query_len;
@@ -64,6 +68,8 @@ int http1_check_escapes(const char *target, size_t len);
 
 /* Case-insensitive header lookup; first match or NULL (points into req). */
 const struct http1_header *http1_find_header(const struct http1_request *req, const char *name);
+/* Whether the header field name (any case) is there more than once. */
+bool http1_header_repeated(const struct http1_request *req, const char *name);
 
 /* True when the comma-separated list value[0..len) has an element equal to
  * token, ignoring case and surrounding SP/HTAB ("keep-alive, Upgrade"). */

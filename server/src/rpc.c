@@ -235,18 +235,28 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
             err,
             rpc_error(RPC_PARAMS,
                       "4018: channelList and userList exceed max-channels-per-request (%zu)", max));
-    /* the message's bytes, made once: a client's size limit is checked on them */
+    /* the message's bytes, made once: a client's size limit is checked on
+     * them, user_params and dictionary included (they are kept and sent
+     * with it: left out, they carried megabytes past the limit) */
     char *text = json_dumps(body, JSON_COMPACT);
-    if (!text)
-        abort(); /* an object of valid strings: only out of memory fails */
+    char *up_text = up ? json_dumps(up, JSON_COMPACT) : NULL;
+    char *dict_text = dict ? json_dumps(dict, JSON_COMPACT) : NULL;
+    if (!text || (up && !up_text) || (dict && !dict_text))
+        abort(); /* objects of valid strings: only out of memory fails */
     size_t text_len = strlen(text);
     if (x->client) {
         char why[128];
-        size_t len = text_len;
+        size_t len =
+            text_len + (up_text ? strlen(up_text) : 0) + (dict_text ? strlen(dict_text) : 0);
         int lim = pub_client_admit(x->client, &len, 1, why, sizeof why);
         if (lim) {
             free(text);
-            return fail(err, rpc_error(lim == PUB_TOO_BIG ? RPC_TOO_BIG : RPC_TOO_FAST, "%s", why));
+            free(up_text);
+            free(dict_text);
+            return fail(err, rpc_error(lim == PUB_TOO_BIG ? RPC_TOO_BIG : RPC_TOO_FAST, "%s%s", why,
+                                       lim == PUB_TOO_BIG && (up || dict)
+                                           ? " (body, user_params and dictionary together)"
+                                           : ""));
         }
     }
     char **ids = xcalloc(n, sizeof *ids);
@@ -281,10 +291,8 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
                                x->client->has_pub_id ? 16 : 0);
             pub_client_expiry(s, m);
         }
-        if (up)
-            m->user_params = json_dumps(up, JSON_COMPACT);
-        if (dict)
-            m->dictionary = json_dumps(dict, JSON_COMPACT);
+        m->user_params = up_text;
+        m->dictionary = dict_text;
         msg_set_channel(m, ids[0]);
         publish(s, m, ids, k);
         if (x->client)
@@ -306,6 +314,8 @@ static json_t *do_publish(struct rpc_ctx *x, json_t *params, json_t **err)
         return res;
     }
     free(text);
+    free(up_text);
+    free(dict_text);
     for (size_t j = 0; j < k; j++)
         free(ids[j]);
     free(ids);
@@ -428,9 +438,16 @@ static json_t *run_one(struct rpc_ctx *x, json_t *req)
     json_t *method = json_object_get(req, "method");
     json_t *version = json_object_get(req, "jsonrpc");
     json_t *params = json_object_get(req, "params");
+    /* JSON-RPC 2.0: an id is a string, a number or null; an object or an
+     * array is no id a client matches its answer by, and is not echoed */
+    bool bad_id = id && !json_is_string(id) && !json_is_number(id) && !json_is_null(id);
+    if (bad_id)
+        id = NULL;
     x->s->m.rpc_requests++;
     if (!json_is_object(req) || !json_is_string(method) || !method_is(version, "2.0"))
         error = rpc_error(RPC_INVALID, "Invalid Request: needs jsonrpc \"2.0\" and a method");
+    else if (bad_id)
+        error = rpc_error(RPC_INVALID, "Invalid Request: id must be a string, a number or null");
     else if (params && !json_is_object(params))
         error = rpc_error(RPC_PARAMS, "params: must be an object");
     else if (method_is(method, "publish"))

@@ -64,6 +64,11 @@ static bool upgrade(struct conn *c, const struct http1_request *req)
     if (!ver || !str_ieq(ver->value, ver->value_len, "13"))
         return refuse(c, 426, "Sec-WebSocket-Version: 13\r\n", "WebSocket version 13 required"),
                false;
+    /* each at most once (RFC 6455 11.3): two keys or versions leave which
+     * one was meant to whoever reads them */
+    if (http1_header_repeated(req, "Sec-WebSocket-Key") ||
+        http1_header_repeated(req, "Sec-WebSocket-Version"))
+        return refuse(c, 400, NULL, "Sec-WebSocket-Key or -Version sent more than once"), false;
     if (!key || !ws_key_valid(key->value, key->value_len))
         return refuse(c, 400, NULL, "Bad Sec-WebSocket-Key"), false;
     char accept[29];

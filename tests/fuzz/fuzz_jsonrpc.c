@@ -71,8 +71,12 @@ static void check_reply(const json_t *req, const json_t *rep, bool is_client)
     const json_t *id = json_object_get(rep, "id");
     FUZZ_CHECK(id != NULL);
     const json_t *rid = json_is_object(req) ? json_object_get(req, "id") : NULL;
-    FUZZ_CHECK(rid ? json_equal(id, rid) : json_is_null(id));
+    /* an id that is not a string, a number or null is no id: -32600, null */
+    bool bad_id = rid && !json_is_string(rid) && !json_is_number(rid) && !json_is_null(rid);
+    FUZZ_CHECK(rid && !bad_id ? json_equal(id, rid) : json_is_null(id));
     const json_t *res = json_object_get(rep, "result"), *err = json_object_get(rep, "error");
+    if (bad_id)
+        FUZZ_CHECK(err && json_integer_value(json_object_get(err, "code")) == RPC_INVALID);
     FUZZ_CHECK((res == NULL) != (err == NULL));
     FUZZ_CHECK(json_object_size(rep) == 3);
     if (err) {
@@ -91,8 +95,8 @@ static void check_reply(const json_t *req, const json_t *rep, bool is_client)
         is_known |= known[i] && strcmp(m, known[i]) == 0;
     const json_t *v = json_object_get(req, "jsonrpc");
     const json_t *params = json_object_get(req, "params");
-    if (m && !is_known && json_is_string(v) && strcmp(json_string_value(v), "2.0") == 0 &&
-        (!params || json_is_object(params)))
+    if (m && !is_known && !bad_id && json_is_string(v) &&
+        strcmp(json_string_value(v), "2.0") == 0 && (!params || json_is_object(params)))
         FUZZ_CHECK(err && json_integer_value(json_object_get(err, "code")) == RPC_NO_METHOD);
 }
 

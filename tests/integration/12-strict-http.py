@@ -7,6 +7,7 @@ errors each get their own status and the connection is closed, instead of
 being served or held as a long poll. Bytes that arrive with a WebSocket
 upgrade request are handled as frames at once. After each case a long-poll
 witness on the same server still receives its message."""
+import json
 import os
 import socket
 import ssl
@@ -88,6 +89,13 @@ def cases(srv, sub_side):
     yield "a header past max-header-size", "%s HTTP/1.1\r\n%sX-A: %s\r\n\r\n" % (
         base, h, "a" * (MAX_HEADER + 10)), 431
     yield "HTTP/1.0 without Host is served", "%s HTTP/1.0\r\n\r\n" % base, 200
+    # the absolute-form, which a server must accept (RFC 9112 3.2.2): routed by its path
+    for form in ("http://127.0.0.1:8893", "HTTPS://pull.example.com"):
+        yield "an absolute-form target (%s...) is served" % form, (
+            "%s HTTP/1.1\r\n%sConnection: close\r\n\r\n" % (base.replace(" /", " %s/" % form, 1), h)), 200
+    for form in ("http://", "http://u@127.0.0.1", "http://a..b"):
+        yield "an absolute-form target with a malformed host (%s)" % form, (
+            "%s HTTP/1.1\r\n%s\r\n" % (base.replace(" /", " %s/" % form, 1), h)), 400
     yield "a well-formed request is served", "%s%%2F HTTP/1.1\r\n%sConnection: close\r\n\r\n" % (
         base, h), 200
 
@@ -119,6 +127,55 @@ def upgrade_with_frame(srv, label, open_sock):
     w.check("an upgrade with a frame behind it on " + label)
 
 
+def expect_continue(srv, label, open_sock, sub_side):
+    """A POST with "Expect: 100-continue" gets "100 Continue" before it sends
+    its body (curl waits a second for it, other clients for good), then the
+    same final answer as without it; HTTP/1.0, a body sent at once and a
+    body refused by its length (413) get no 100."""
+    w = Witness(srv)
+    cid = new_id()
+    if sub_side:
+        target = "/bitrix/rest/?CHANNEL_ID=" + srv.signed(cid, new_id())
+    else:
+        target = "/bitrix/pub/?CHANNEL_ID=" + cid
+    body = json.dumps({"module_id": "t", "command": "c", "params": {"pad": "x" * 2000}}).encode()
+
+    def head(version="1.1", expect=True, length=len(body)):
+        return ("POST %s HTTP/%s\r\nHost: 127.0.0.1\r\n%sContent-Length: %d\r\n"
+                "Connection: close\r\n\r\n" % (target, version,
+                                               "Expect: 100-continue\r\n" if expect else "",
+                                               length)).encode()
+
+    want = status_of(exchange(open_sock, head(expect=False) + body))
+    for version in ("1.1", "1.0"):
+        s = open_sock()
+        s.settimeout(0.7)
+        try:
+            s.sendall(head(version))
+            early = read_until(s, 0.7, b"\r\n\r\n")
+            s.settimeout(3)
+            s.sendall(body)
+            final = read_until(s, 3)
+        finally:
+            s.close()
+        cont = b"HTTP/1.1 100 Continue\r\n\r\n"
+        if version == "1.1":
+            ok(early == cont and status_of(final) == want and want not in (None, 408),
+               "%s: Expect: 100-continue gets 100 Continue before the body is sent, then %s "
+               "(got %r, then %s)" % (label, want, early[:40], status_of(final)))
+        else:
+            ok(early == b"" and status_of(final) == want,
+               "%s: an HTTP/1.0 request with Expect gets no 100, only its answer %s (%r, %s)"
+               % (label, want, early[:40], status_of(final)))
+    got = exchange(open_sock, head() + body)
+    ok(not got.startswith(b"HTTP/1.1 100") and status_of(got) == want,
+       "%s: with the body in the same send, no 100: only the answer %s (%r)" % (label, want, got[:30]))
+    got = exchange(open_sock, head(length=(1 << 20) + 1))
+    ok(status_of(got) == 413 and b"100 Continue" not in got,
+       "%s: Expect with a Content-Length over max-body-size: 413 and no 100 (%r)" % (label, got[:30]))
+    w.check("Expect: 100-continue on " + label)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="pullbox-12-")
     cert, key = make_cert(tmp)
@@ -133,6 +190,7 @@ def main():
         for label, open_sock, sub_side in ports:
             try:
                 check_port(srv, label, open_sock, sub_side)
+                expect_continue(srv, label, open_sock, sub_side)
                 if sub_side:
                     upgrade_with_frame(srv, label, open_sock)
             except Exception as e:  # noqa: BLE001

@@ -10,10 +10,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from pbtest import (Server, ok, note, done, new_id, sign, publish_text, text_frames, connect,  # noqa: E402
-                    build_request, read_response, http)
-from wsclient import (WSClient, accept_for, build_frame, OP_TEXT, OP_BINARY, OP_CLOSE,  # noqa: E402
-                      OP_PING, OP_PONG, OP_CONT)
+from pbtest import (Server, Witness, ok, note, done, new_id, sign, publish_text,  # noqa: E402
+                    text_frames, connect, build_request, read_response, http)
+from wsclient import (WSClient, accept_for, build_frame, new_key, OP_TEXT, OP_BINARY,  # noqa: E402
+                      OP_CLOSE, OP_PING, OP_PONG, OP_CONT)
 
 MAX_FRAME = 4096
 
@@ -270,6 +270,18 @@ def upgrade_tests(srv):
     c = ws(srv, srv.signed(cid), omit=("Sec-WebSocket-Version",))
     ok(c.status == 426, "missing Sec-WebSocket-Version: 426 (got %s)" % c.status)
     c.shutdown()
+    # a key or a version sent twice (RFC 6455 11.3 allows each once): which
+    # one counts would be up to whoever reads them
+    w = Witness(srv)
+    key = new_key()
+    for name, value in (("sec-websocket-key", new_key()), ("sec-websocket-key", key),
+                        ("sec-websocket-version", "13")):
+        c = ws(srv, srv.signed(cid), key=key, headers={name: value})
+        ok(c.status == 400 and b"more than once" in c.body,
+           "%s sent twice (the second %r): 400 naming it (got %s %r)"
+           % (name, value, c.status, c.body))
+        c.shutdown()
+    w.check("a Sec-WebSocket-Key or -Version sent twice")
 
 
 def delivery_tests(srv):

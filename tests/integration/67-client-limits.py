@@ -171,6 +171,20 @@ def rpc_side(srv, w):
     ok("client-max-message-size" in str(err.get("message")) and err.get("code") == -32013,
        "JSON-RPC: a client publish over client-max-message-size is an error naming it (%r)" % r)
     w.step()
+    # a small body with a large dictionary or user_params: they are kept and
+    # sent with the message, so they count (they once passed any size)
+    for n, extra in enumerate(({"dictionary": {"d": "z" * MAX}},
+                               {"user_params": {"9": {"p": "z" * MAX}}}), start=100):
+        u.send(json.dumps({"jsonrpc": "2.0", "id": n, "method": "publish",
+                           "params": dict(extra, channelList=[ref], body={
+                               "module_id": "t", "command": "c", "params": {"n": n}})}))
+        r = u.response(n)
+        err = (r or {}).get("error") or {}
+        ok(err.get("code") == -32013 and "client-max-message-size" in str(err.get("message"))
+           and str(MAX) in str(err.get("message")) and list(extra)[0] in str(err.get("message")),
+           "JSON-RPC: a small body with %s of %d bytes is over client-max-message-size: -32013 "
+           "naming the limit (%r)" % (list(extra)[0], MAX, r))
+        w.step()
     answers = [publish(n) for n in range(2, 2 + BURST + 1)]
     good = [a for a in answers if a and "result" in a]
     bad = answers[-1] or {}
@@ -284,7 +298,7 @@ def main():
         rpc_side(srv, w)
         budget_side(srv, w, "memory")
         m = metrics(srv)
-        ok(m.get('pullbox_client_publishes_refused_total{limit="client-max-message-size"}') == 3 and
+        ok(m.get('pullbox_client_publishes_refused_total{limit="client-max-message-size"}') == 5 and
            m.get('pullbox_client_publishes_refused_total{limit="client-publish-rate"}') == 3,
            "refused client publishes are counted by limit (%r)" %
            {k: v for k, v in m.items() if "refused" in k})

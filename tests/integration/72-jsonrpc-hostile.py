@@ -167,6 +167,32 @@ def parse_errors(srv):
     c.finish()
 
 
+def ids(srv):
+    """An id that is an object, an array or a boolean is not an id (JSON-RPC
+    2.0): -32600 with id null, not the object echoed back; a string, a
+    number or null is echoed as sent, on both sides."""
+    c = j70.V5Client(srv, j70.jwt(srv.key, j70.claims("9", [])))
+    time.sleep(0.2)
+    for bad in ({"a": [1, 2]}, [7], True, {"x": "y" * 5000}):
+        req = {"jsonrpc": "2.0", "method": "ping", "id": bad}
+        st, r = api_raw(srv, json.dumps([req]).encode())
+        r0 = r[0] if isinstance(r, list) and r else {}
+        ok(st == 200 and well_formed(r) and code_of(r) == -32600 and r0.get("id") is None
+           and "id" in str(r0.get("error", {}).get("message")),
+           "/bitrix/api/: id %.20r: -32600 naming the id, answered with id null (%s %.120r)"
+           % (bad, st, r))
+        c.send(json.dumps(req))
+        m = c.get(3, lambda x: isinstance(x, dict) and "method" not in x)
+        ok(m is not None and well_formed(m) and code_of(m) == -32600 and m.get("id") is None,
+           "WebSocket: id %.20r: -32600 with id null (%.120r)" % (bad, m))
+    for good in ("abc", 5, 1.5, None):
+        c.send(json.dumps({"jsonrpc": "2.0", "method": "ping", "id": good}))
+        m = c.get(3, lambda x: isinstance(x, dict) and "method" not in x)
+        ok(m is not None and m.get("result") == {"pong": True} and m.get("id") == good,
+           "WebSocket: id %r is echoed with the result (%r)" % (good, m))
+    c.finish()
+
+
 def empty_body(srv, witness):
     """Seed protobuf/message-without-body: published without undefined
     behaviour, delivered as a message with an empty body (binary), as a
@@ -201,7 +227,7 @@ def main():
         witness = V5Witness(srv)
         lp = Witness(srv)
         for fn in (lambda: leak_side(srv, witness), lambda: method_names(srv),
-                   lambda: parse_errors(srv), lambda: empty_body(srv, witness)):
+                   lambda: parse_errors(srv), lambda: ids(srv), lambda: empty_body(srv, witness)):
             try:
                 fn()
             except Exception as e:  # noqa: BLE001
