@@ -158,8 +158,9 @@ static const struct config_opt options[] = {
         "WebSocket with close 1013 (it reconnects and resumes by mid from history), and\n"
         "everyone else is served on. Without it 20000 clients that stop reading hold\n"
         "max-output-buffer each. 0: an eighth of the machine's memory, at least 16 and at\n"
-        "most 4096 MiB, as for history-memory. A message queued to n connections counts\n"
-        "n times, so this errs on the safe side."),
+        "most 4096 MiB, as for history-memory. What counts is the queues' own memory and\n"
+        "each message they view once, however many connections it is queued to: never-\n"
+        "readers sharing one catch-up are not dropped while it fits."),
     INT("max-input-memory", max_input_memory, 1048576, 1073741824, "67108864",
         "Bytes of requests and WebSocket messages larger than 16 KiB held at once, all\n"
         "subscribe-port connections together; one that needs more while it is full gets\n"

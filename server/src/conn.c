@@ -627,16 +627,24 @@ static void flush_one(struct server *s, struct conn *c, void (*prepare)(struct c
 
 /* max-output-memory: while this worker's share of it is exceeded by
  * output the peers have not taken since an earlier turn, the connections
- * holding the most are dropped, everyone else is served on. */
+ * holding the most are dropped, everyone else is served on. The bytes a
+ * connection holds count a message it views in full (dropping it frees at
+ * most that); what the queues take in all counts each message once, as
+ * its bytes are shared: a reconnect storm hands every client the same
+ * catch-up, and dropping readers then would free little and only make
+ * them ask for it again. */
 static void shed_output(struct server *s)
 {
-    size_t share = s->out_budget / (s->hub ? s->hub->n : 1);
+    size_t workers = s->hub ? s->hub->n : 1;
+    size_t share = s->out_budget / workers;
     if (s->m.out_queued <= share)
-        return;
+        return; /* peers that take their output hold nothing past a turn */
+    size_t taken = outq_shared_bytes() / workers;
     struct conn *top[CONN_SHED_MAX];
     size_t n = 0;
     for (struct list_node *node = s->conns.next; node != &s->conns; node = node->next) {
         struct conn *c = container_of(node, struct conn, node);
+        taken += c->out.mem;
         /* the publish port faces the Bitrix server only: never dropped */
         if (!c->out_mark || c->role != ROLE_SUBSCRIBE ||
             (n == CONN_SHED_MAX && c->out_mark <= top[n - 1]->out_mark))
@@ -646,12 +654,12 @@ static void shed_output(struct server *s)
             top[i] = top[i - 1];
         top[i] = c;
     }
-    size_t queued = s->m.out_queued;
-    for (size_t i = 0; i < n && queued > share; i++) {
+    for (size_t i = 0; i < n && taken > share; i++) {
         log_debug("connection %d holds %zu bytes of output: dropped (max-output-memory)",
                   top[i]->fd, top[i]->out_mark);
         s->m.drops_out_memory++;
-        queued -= drop_holding(top[i], conn_err_out_memory);
+        size_t freed = drop_holding(top[i], conn_err_out_memory);
+        taken = freed < taken ? taken - freed : 0;
     }
 }
 

@@ -18,6 +18,7 @@ struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t ta
     /* the body lives in the same block: one allocation per message */
     struct msg *m = xcalloc(1, sizeof *m + body_len + 1);
     atomic_init(&m->refs, 1);
+    atomic_init(&m->qrefs, 0);
     m->seq = seq;
     memcpy(m->mid, mid, MSG_MID_LEN);
     m->mid[MSG_MID_LEN] = '\0';
@@ -31,6 +32,12 @@ struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t ta
     m->body_len = body_len;
     m->sender_type = MSG_SENDER_BACKEND;
     return m;
+}
+
+size_t msg_footprint(const struct msg *m)
+{
+    /* an encoding is the body with at most a few hundred bytes of envelope */
+    return sizeof *m + 2 * m->body_len + 512;
 }
 
 void msg_set_channel(struct msg *m, const char *channel)

@@ -29,6 +29,7 @@ enum msg_sender { MSG_SENDER_UNKNOWN = 0, MSG_SENDER_CLIENT = 1, MSG_SENDER_BACK
 
 struct msg {
     atomic_uint refs;
+    atomic_uint qrefs;         /* output-queue segments viewing it (outq.c) */
     bool frozen;               /* shared between threads: the caches are read-only */
     uint64_t seq;              /* publish order, for de-duplication within one fan-out */
     char mid[MSG_MID_LEN + 1]; /* 26 digits: start time + counter */
@@ -49,6 +50,12 @@ struct msg {
         size_t len;
     } enc[MSG_ENC_COUNT];
 };
+
+/* What a message viewed by output queues keeps alive, as max-output-memory
+ * counts it: the message, its body and the one encoding a subscriber is sent.
+ * Fixed by the body's size, so that what is added when the first queue
+ * takes it is what is taken away when the last lets go. */
+size_t msg_footprint(const struct msg *m);
 
 /* Creates a message with one reference held by the caller. Copies body. */
 struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t tag, uint32_t expiry,

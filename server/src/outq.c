@@ -5,6 +5,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -23,16 +24,41 @@ struct outq_seg {
     uint8_t data[];
 };
 
+/* A message's bytes are shared by every queue that views it (a fan-out
+ * queues one message to thousands): counted once, from the first view to
+ * the last, across the workers. */
+static atomic_size_t shared_bytes;
+
+size_t outq_shared_bytes(void)
+{
+    return atomic_load_explicit(&shared_bytes, memory_order_relaxed);
+}
+
 void outq_init(struct outq *q)
 {
     q->head = q->tail = NULL;
     q->bytes = 0;
+    q->mem = 0;
+}
+
+static size_t seg_mem(const struct outq_seg *s)
+{
+    return sizeof *s + s->cap;
 }
 
 static void seg_free(struct outq_seg *s)
 {
+    if (s->m && atomic_fetch_sub_explicit(&s->m->qrefs, 1, memory_order_acq_rel) == 1)
+        atomic_fetch_sub_explicit(&shared_bytes, msg_footprint(s->m), memory_order_relaxed);
     msg_unref(s->m);
     free(s);
+}
+
+/* Frees s, which q no longer links. */
+static void drop_seg(struct outq *q, struct outq_seg *s)
+{
+    q->mem -= seg_mem(s);
+    seg_free(s);
 }
 
 void outq_clear(struct outq *q)
@@ -56,6 +82,7 @@ static void push(struct outq *q, struct outq_seg *s)
         q->head = s;
     q->tail = s;
     q->bytes += s->len;
+    q->mem += seg_mem(s);
 }
 
 void outq_append(struct outq *q, const void *p, size_t n)
@@ -85,6 +112,8 @@ void outq_append_msg(struct outq *q, struct msg *m, const uint8_t *p, size_t n)
         return;
     struct outq_seg *s = xmalloc(sizeof *s);
     s->m = msg_ref(m);
+    if (atomic_fetch_add_explicit(&m->qrefs, 1, memory_order_acq_rel) == 0)
+        atomic_fetch_add_explicit(&shared_bytes, msg_footprint(m), memory_order_relaxed);
     s->cap = 0;
     s->p = p;
     s->len = n;
@@ -114,7 +143,7 @@ size_t outq_trim(struct outq *q, size_t keep)
     while (rest) {
         struct outq_seg *next = rest->next;
         dropped += rest->len;
-        seg_free(rest);
+        drop_seg(q, rest);
         rest = next;
     }
     q->bytes -= dropped;
@@ -164,7 +193,7 @@ void outq_consume(struct outq *q, size_t n)
         q->head = s->next;
         if (!q->head)
             q->tail = NULL;
-        seg_free(s);
+        drop_seg(q, s);
     }
 }
 

@@ -20,6 +20,7 @@ struct outq_seg;
 struct outq {
     struct outq_seg *head, *tail;
     size_t bytes; /* not yet written */
+    size_t mem;   /* heap the queue holds itself: segments and the bytes they own */
 };
 
 void outq_init(struct outq *q);
@@ -37,6 +38,10 @@ void outq_end_unit(struct outq *q);
  * bytes (the unit being written is never cut, so the peer's stream stays
  * well-formed). Returns the bytes dropped, 0 when no unit ends there. */
 size_t outq_trim(struct outq *q, size_t keep);
+/* The footprint (msg_footprint) of every message some queue of this process
+ * views, each counted once however many queues view it: with each queue's
+ * mem, what all output takes. Any thread. */
+size_t outq_shared_bytes(void);
 /* Writes as much as the socket takes. Returns bytes written (>= 0), or
  * -errno on a socket error (-EAGAIN is mapped to 0). */
 ssize_t outq_write(struct outq *q, int fd);

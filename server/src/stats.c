@@ -256,7 +256,7 @@ void stats_metrics(struct conn *c)
            (double)s->chans.hist_evicted_bytes);
     metric(&b, "pullbox_output_queued_bytes", "gauge",
            "Bytes queued for output that the peers have not taken yet (a message queued to n "
-           "connections counts n times).",
+           "connections counts n times here; max-output-memory counts it once).",
            NULL, (double)m->out_queued);
     metric(&b, "pullbox_output_budget_bytes", "gauge", "max-output-memory, in bytes.", NULL,
            (double)s->out_budget);

@@ -7,7 +7,9 @@ reading witness are served on (the witness gets every message in order). A
 dropped one that reconnects with its last mid catches up from history, losing
 nothing. /metrics counts the drops and shows the bytes queued, which stay near
 the budget, and pullboxd's resident memory stays bounded (with history bounded
-too, so that the queues are what would hold the memory)."""
+too, so that the queues are what would hold the memory). A message queued
+to many connections counts once: never-readers sharing one channel's
+messages are not dropped while those messages fit the budget."""
 import json
 import os
 import re
@@ -279,7 +281,47 @@ def over_tls():
             c.shutdown()
 
 
+def shared_catch_up():
+    """One message queued to many connections takes its bytes once: many
+    never-reading subscribers of one channel hold far more than the budget
+    counted per connection, but the messages they share take less than it,
+    and none of them is dropped (as in a reconnect storm, where every client
+    is handed the same catch-up at once)."""
+    budget, subs_n, msgs, size = 48, 24, 2000, 4096
+    with Server({"max-output-memory": budget, "max-output-buffer": OBUF, "workers": 1,
+                 "history-length": 100}) as srv:
+        cid, witness_cid = new_id(), new_id()
+        witness = WSReader(srv, witness_cid)
+        subs = [slow_subscriber(srv, cid) for _ in range(subs_n)]
+        ok(witness.c.status == 101 and all(c.status == 101 for c in subs),
+           "%d never-reading subscribers of one channel and a witness are connected" % subs_n)
+        pub = Publisher(srv, size)
+        statuses, peak = set(), 0.0
+        for n in range(msgs):
+            statuses.add(pub.publish([cid, witness_cid], n))
+            if n % 100 == 99:
+                peak = max(peak, metric(srv, "pullbox_output_queued_bytes") or 0)
+        pub.close()
+        note("%d x %d KB to %d never-readers: peak held %d MB (counted per connection), budget %d MB"
+             % (msgs, size // 1024, subs_n, peak // MIB, budget))
+        ok(statuses == {200}, "every publish answered 200 (%s)" % statuses)
+        ok(peak > 2 * budget * MIB,
+           "counted per connection they held more than twice the budget (%d MB)" % (peak // MIB))
+        drops = metric(srv, "pullbox_drops_total", '{reason="output_memory"}')
+        ok(drops == 0, "none was dropped for max-output-memory (%s)" % drops)
+        ok(witness.wait_for(msgs, 20) and witness.ns == list(range(msgs)),
+           "the witness received all %d messages in order (%d)" % (msgs, len(witness.ns)))
+        for c in subs[:2]:
+            ns, _, close = drain(c, 60)
+            ok(ns == list(range(msgs)) and close is None,
+               "a never-reader, once it reads, has all %d messages in order (%d)" % (msgs, len(ns)))
+        witness.finish()
+        for c in subs:
+            c.shutdown()
+
+
 behaviour()
 memory()
 over_tls()
+shared_catch_up()
 done()

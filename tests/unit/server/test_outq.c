@@ -152,6 +152,39 @@ static void test_peek_consume(void)
     msg_unref(m);
 }
 
+/* The memory count: a queue's own heap follows its segments, and a message
+ * viewed by two queues counts once in the shared bytes, until the last view
+ * goes (a consume, a trim or a clear). */
+static void test_memory_count(void)
+{
+    uint8_t data[3000];
+    pattern(data, sizeof data, 4);
+    struct msg *m = msg_new("17959427310000000000000004", 4, 1795942731, 1, 60, data, 2000);
+    size_t base = outq_shared_bytes(), fp = msg_footprint(m);
+    ok(fp >= 2000, "a message's footprint covers its body");
+    struct outq a, b;
+    outq_init(&a);
+    outq_init(&b);
+    outq_append(&a, data, 10);
+    size_t own = a.mem;
+    ok(own >= 10 && outq_shared_bytes() == base, "owned bytes count in the queue's own memory");
+    outq_append_msg(&a, m, m->body, 1000);
+    outq_append_msg(&a, m, m->body + 1000, 1000);
+    outq_append_msg(&b, m, m->body, m->body_len);
+    okf(outq_shared_bytes() == base + fp, "three views of one message in two queues count it once "
+        "(%zu more, its footprint %zu)", outq_shared_bytes() - base, fp);
+    ok(a.mem > own && a.mem < own + 1000, "a view adds its segment, not the message's bytes");
+    outq_consume(&a, 10 + 1000);
+    ok(outq_shared_bytes() == base + fp && a.mem < own + 200,
+       "consuming a view frees its segment; the message stays counted while viewed");
+    outq_clear(&b);
+    ok(outq_shared_bytes() == base + fp && b.mem == 0, "clearing one queue: still viewed by the other");
+    outq_consume(&a, 1000);
+    ok(outq_shared_bytes() == base && a.mem == 0 && atomic_load(&m->qrefs) == 0,
+       "the last view gone, the message no longer counts");
+    msg_unref(m);
+}
+
 /* Three frames, each a header then a body (the second body a message's
  * bytes): trimming while the first is half written keeps exactly the rest
  * of that frame, so the peer never sees a cut one; a unit end stops small
@@ -221,6 +254,7 @@ int main(void)
     subtest("small pieces coalesce", test_coalescing);
     subtest("peek and consume", test_peek_consume);
     subtest("trim at a unit end", test_trim);
+    subtest("the memory count", test_memory_count);
     subtest("a peer that closed", test_closed_peer);
     return done_testing();
 }
