@@ -102,7 +102,10 @@ static void heap_remove(struct chan_registry *r, struct chan *ch)
 
 size_t chan_msg_cost(const struct msg *m)
 {
-    return sizeof *m + m->body_len;
+    /* a V5 message's user_params and dictionary travel with it (set before
+     * it is stored, never after): they are kept as long as its body */
+    return sizeof *m + m->body_len + (m->user_params ? strlen(m->user_params) : 0) +
+           (m->dictionary ? strlen(m->dictionary) : 0);
 }
 
 static void hist_forget(struct chan_registry *r, struct chan *ch, struct msg *m)

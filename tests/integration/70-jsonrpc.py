@@ -14,7 +14,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from pbtest import Server, ok, note, done, new_id, sign, http, publish_text  # noqa: E402
+from pbtest import Server, ok, note, done, new_id, sign, http, publish_text, metrics  # noqa: E402
 from wsclient import WSClient, OP_TEXT, OP_CLOSE  # noqa: E402
 
 
@@ -284,6 +284,13 @@ def ws_side(srv):
     ok(p.get("user_params") == {"mine": 1}, "user_params carries only user 1's entry (%r)" % p.get("user_params"))
     ok(p.get("dictionary") == {"dict": "x"}, "dictionary is passed on (%r)" % p.get("dictionary"))
     ok(p.get("body") == pbody("up", k="v"), "body unchanged next to user_params")
+    # what history keeps of a message counts its user_params and dictionary too
+    h0 = metrics(srv).get("pullbox_history_bytes") or 0
+    api(srv, [rpc("publish", {"userList": [7], "body": pbody("small"),
+                              "user_params": {"7": {"pad": "u" * 20000}},
+                              "dictionary": {"pad": "d" * 20000}})])
+    grown = (metrics(srv).get("pullbox_history_bytes") or 0) - h0
+    ok(grown >= 40000, "history counts a message's user_params and dictionary (+%d bytes)" % grown)
 
     # client requests
     u1.send(json.dumps({"jsonrpc": "2.0", "id": 5, "method": "ping", "params": {}}))
