@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 /* Owned segments are allocated with room to spare so that the next small
@@ -89,6 +90,14 @@ void outq_append_msg(struct outq *q, struct msg *m, const uint8_t *p, size_t n)
     push(q, s);
 }
 
+ssize_t outq_sendv(int fd, const struct iovec *iov, int n)
+{
+    if (n == 1)
+        return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+    return sendmsg(fd, &mh, MSG_NOSIGNAL);
+}
+
 ssize_t outq_write(struct outq *q, int fd)
 {
     size_t total = 0;
@@ -102,7 +111,7 @@ ssize_t outq_write(struct outq *q, int fd)
             want += s->len;
             n++;
         }
-        ssize_t w = writev(fd, iov, n);
+        ssize_t w = outq_sendv(fd, iov, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;
