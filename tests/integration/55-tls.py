@@ -22,34 +22,13 @@ from pbtest import (Server, ok, note, done, new_id, publish_text, text_frames, c
                     build_request, read_response, server_stat, wait_for, binary, raw,
                     make_cert, tls_conf, tls_port, tls_client_context, tls_connect, tls_http,
                     cert_fingerprint, vm_rss_kib, OUT)
-from wsclient import WSClient, OP_TEXT, OP_BINARY, OP_PONG  # noqa: E402
+from wsclient import WSClient, TLSWSClient, OP_TEXT, OP_BINARY, OP_PONG  # noqa: E402
 
 HS_TIMEOUT = 2
 TMP = tempfile.mkdtemp(prefix="pullbox-tls-")
 
 
 # ---- helpers ----
-class TLSWSClient(WSClient):
-    """wsclient.WSClient over TLS: connect, TLS handshake, then the upgrade.
-    _recv_some also drains what OpenSSL already holds (select() cannot see it)."""
-
-    def __init__(self, port, path, ctx, headers=None, timeout=5, **kw):
-        super().__init__(port, path, timeout=timeout, connect=False, **kw)
-        self.sock = ctx.wrap_socket(self.sock, server_hostname="127.0.0.1")
-        self.handshake(headers)
-
-    def _recv_some(self, deadline):
-        try:
-            if self.sock.pending():
-                return self.sock.recv(1 << 20)
-        except ssl.SSLError:
-            return b""
-        try:
-            return super()._recv_some(deadline)
-        except ssl.SSLError:
-            return b""
-
-
 def tls_poll(srv, ctx, ids, query="", path="/bitrix/sub/", sock=None):
     """Sends one long poll over TLS and returns once the server holds it."""
     before = server_stat(srv)["pollings"]

@@ -18,6 +18,7 @@ import hashlib
 import os
 import select
 import socket
+import ssl
 import struct
 import time
 
@@ -360,3 +361,24 @@ class WSClient:
     def __exit__(self, *exc):
         self.shutdown()
         return False
+
+
+class TLSWSClient(WSClient):
+    """wsclient.WSClient over TLS: connect, TLS handshake, then the upgrade.
+    _recv_some also drains what OpenSSL already holds (select() cannot see it)."""
+
+    def __init__(self, port, path, ctx, headers=None, timeout=5, **kw):
+        super().__init__(port, path, timeout=timeout, connect=False, **kw)
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="127.0.0.1")
+        self.handshake(headers)
+
+    def _recv_some(self, deadline):
+        try:
+            if self.sock.pending():
+                return self.sock.recv(1 << 20)
+        except ssl.SSLError:
+            return b""
+        try:
+            return super()._recv_some(deadline)
+        except ssl.SSLError:
+            return b""
