@@ -152,8 +152,9 @@ void sub_flush(struct conn *c)
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
     c->pend_bytes = 0;
-    /* one message (the closed loop, and most deliveries of a quiet portal):
-     * the transport may have it whole on the message, head included */
+    /* one message (each delivery while messages come slower than they fan
+     * out: most of a portal's): the transport may have it whole on the
+     * message, head included */
     if (c->state == CONN_SUB) {
         bool alone = np == 1 && !custom[0] && c->tp->deliver_one;
         if (!alone || !c->tp->deliver_one(c, pend[0], e)) {
