@@ -223,13 +223,29 @@ void conn_send(struct conn *c, const void *p, size_t n)
     conn_schedule_flush(c);
 }
 
+/* The most one SSL_write() is given: one record's worth (the partial-write
+ * mode returns after each record anyway). */
+#define TLS_RECORD_MAX 16384
+
+/* One SSL_write() of up to a record from p: bytes taken (> 0), 0 when the
+ * socket is full (or the peer must be read first), -EIO on an error. */
+static ssize_t tls_send(struct conn *c, const void *p, size_t n)
+{
+    ERR_clear_error();
+    int w = SSL_write(c->ssl, p, (int)(n < TLS_RECORD_MAX ? n : TLS_RECORD_MAX));
+    if (w > 0)
+        return w;
+    int e = SSL_get_error(c->ssl, w);
+    return e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ ? 0 : -EIO;
+}
+
 void conn_send_pieces(struct conn *c, const struct conn_piece *v, size_t n)
 {
     if (c->flags & CONN_F_CLOSING)
         return;
     size_t done = 0;
-    bool direct = !c->ssl && c->out.bytes == 0 && !(c->flags & (CONN_F_WRITING | CONN_F_TLS_HS));
-    if (direct) {
+    bool idle = c->out.bytes == 0 && !(c->flags & (CONN_F_WRITING | CONN_F_TLS_HS));
+    if (idle && !c->ssl) {
         struct iovec iov[OUTQ_MAX_IOV];
         size_t k = n < OUTQ_MAX_IOV ? n : OUTQ_MAX_IOV;
         for (size_t i = 0; i < k; i++) {
@@ -238,7 +254,7 @@ void conn_send_pieces(struct conn *c, const struct conn_piece *v, size_t n)
         }
         ssize_t w;
         do
-            w = writev(c->fd, iov, (int)k);
+            w = outq_sendv(c->fd, iov, (int)k);
         while (w < 0 && errno == EINTR);
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
             conn_close(c, conn_err_io);
@@ -248,6 +264,19 @@ void conn_send_pieces(struct conn *c, const struct conn_piece *v, size_t n)
             done = (size_t)w;
             c->srv->m.bytes_out += done;
         }
+    } else if (idle && n == 1) {
+        /* TLS, one piece (a whole frame): encrypted from where it lies,
+         * without queueing it first. What the socket does not take is
+         * queued as usual, and tls_write() retries it from the queue's
+         * front, as the pending record requires (the same bytes, which the
+         * moving-buffer mode lets sit elsewhere) */
+        ssize_t w = tls_send(c, v[0].p, v[0].len);
+        if (w < 0) {
+            conn_close(c, conn_err_io);
+            return;
+        }
+        done = (size_t)w;
+        c->srv->m.bytes_out += done;
     }
     for (size_t i = 0; i < n; i++) {
         if (done >= v[i].len) {
@@ -437,21 +466,15 @@ static void update_reading(struct conn *c)
  * bytes written or -errno; 0 when the socket is full. */
 static ssize_t tls_write(struct conn *c)
 {
-    uint8_t rec[16384];
+    uint8_t rec[TLS_RECORD_MAX];
     size_t total = 0;
     while (c->out.bytes && total < OUTQ_MAX_WRITE) {
         size_t n = outq_peek(&c->out, rec, sizeof rec);
-        ERR_clear_error();
-        int w = SSL_write(c->ssl, rec, (int)n);
-        if (w > 0) {
-            outq_consume(&c->out, (size_t)w);
-            total += (size_t)w;
-            continue;
-        }
-        int e = SSL_get_error(c->ssl, w);
-        if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
-            break;
-        return -EIO;
+        ssize_t w = tls_send(c, rec, n);
+        if (w <= 0)
+            return w < 0 ? w : (ssize_t)total;
+        outq_consume(&c->out, (size_t)w);
+        total += (size_t)w;
     }
     return (ssize_t)total;
 }

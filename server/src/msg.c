@@ -4,6 +4,7 @@
 #include "buf.h"
 #include "jsontext.h"
 #include "pb.h"
+#include "ws.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -77,7 +78,8 @@ void msg_unref(struct msg *m)
     if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) > 1)
         return;
     for (int i = 0; i < MSG_ENC_COUNT; i++)
-        free(m->enc[i].p);
+        if (m->enc[i].p)
+            free(m->enc[i].p - MSG_FRAME_ROOM);
     free(m->channel);
     free(m->user_params);
     json_decref(m->user_params_parsed);
@@ -370,6 +372,34 @@ static void encode(struct msg *m, enum msg_enc e, struct buf *b)
     }
 }
 
+/* Writes, right before the encoding at p (len bytes), what makes it a
+ * WebSocket frame by itself; returns how many bytes that took. The same
+ * bytes the transport would put in front of a one-message delivery: server
+ * frames are never masked, so they depend on the length alone. */
+_Static_assert(MSG_FRAME_ROOM >= WS_MAX_SERVER_HEADER + PB_OUTGOING_PREFIX_MAX,
+               "room for a frame header and a ResponseBatch prefix");
+
+static uint8_t frame_head(enum msg_enc e, uint8_t *p, size_t len)
+{
+    uint8_t ws[WS_MAX_SERVER_HEADER], pb[PB_OUTGOING_PREFIX_MAX];
+    size_t pl = 0, wl;
+    switch (e) {
+    case MSG_ENC_TEXT:
+    case MSG_ENC_JSONRPC:
+        wl = ws_frame_header(ws, WS_OP_TEXT, true, len);
+        break;
+    case MSG_ENC_PB:
+        pl = pb_outgoing_batch_prefix(pb, len);
+        wl = ws_frame_header(ws, WS_OP_BINARY, true, pl + len);
+        break;
+    default:
+        return 0;
+    }
+    memcpy(p - pl, pb, pl);
+    memcpy(p - pl - wl, ws, wl);
+    return (uint8_t)(pl + wl);
+}
+
 const uint8_t *msg_encoding(struct msg *m, enum msg_enc e, size_t *len)
 {
     if (!m->enc[e].p) {
@@ -377,13 +407,29 @@ const uint8_t *msg_encoding(struct msg *m, enum msg_enc e, size_t *len)
             return NULL;
         struct buf b;
         buf_init(&b);
+        buf_reserve(&b, MSG_FRAME_ROOM + m->body_len + 256); /* as encode() does: one allocation */
+        b.len = MSG_FRAME_ROOM;
         encode(m, e, &b);
         /* kept as long as the message is in a history: give the slack back */
-        b.data = xrealloc(b.data, b.len ? b.len : 1);
-        m->enc[e].p = buf_steal(&b, &m->enc[e].len);
+        b.data = xrealloc(b.data, b.len);
+        size_t n;
+        uint8_t *block = buf_steal(&b, &n);
+        m->enc[e].p = block + MSG_FRAME_ROOM;
+        m->enc[e].len = n - MSG_FRAME_ROOM;
+        m->enc[e].frame_head = frame_head(e, m->enc[e].p, m->enc[e].len);
     }
     *len = m->enc[e].len;
     return m->enc[e].p;
+}
+
+const uint8_t *msg_ws_frame(struct msg *m, enum msg_enc e, size_t *len)
+{
+    size_t n;
+    const uint8_t *p = msg_encoding(m, e, &n);
+    if (!p || !m->enc[e].frame_head)
+        return NULL;
+    *len = n + m->enc[e].frame_head;
+    return p - m->enc[e].frame_head;
 }
 
 uint8_t *msg_encode_copy(const struct msg *m, enum msg_enc e, size_t *len)

@@ -12,6 +12,10 @@
 #include <stdatomic.h>
 
 #define MSG_MID_LEN 26
+/* Room kept before each cached encoding for the head that makes it a whole
+ * WebSocket frame on its own: the frame header, and for protobuf the
+ * ResponseBatch prefix (see msg_ws_frame). */
+#define MSG_FRAME_ROOM 34
 
 enum msg_enc {
     MSG_ENC_TEXT,    /* #!NGINXNMS!#{...}#!NGINXNME!# */
@@ -46,8 +50,9 @@ struct msg {
     uint8_t *body;
     size_t body_len;
     struct {
-        uint8_t *p;
+        uint8_t *p; /* MSG_FRAME_ROOM bytes into its allocation */
         size_t len;
+        uint8_t frame_head; /* bytes of the lone-message frame head just before p */
     } enc[MSG_ENC_COUNT];
 };
 
@@ -89,6 +94,13 @@ void msg_unref(struct msg *m);
 /* The message encoded for one wire format, built on first use and kept;
  * NULL when the message is frozen without it (see msg_encode_copy). */
 const uint8_t *msg_encoding(struct msg *m, enum msg_enc e, size_t *len);
+/* The encoding as one complete WebSocket frame for a subscriber that gets
+ * this message alone (text frames for the text and JSON-RPC encodings, a
+ * binary frame holding a one-message ResponseBatch for protobuf): its head
+ * was written into the room before the encoding when that was made, so
+ * every such delivery is one contiguous buffer, shared, never copied. NULL
+ * when the message is frozen without that encoding, or for event streams. */
+const uint8_t *msg_ws_frame(struct msg *m, enum msg_enc e, size_t *len);
 /* The encoding as a new malloc'ed copy the caller frees (for a frozen
  * message that was not encoded in that format). */
 uint8_t *msg_encode_copy(const struct msg *m, enum msg_enc e, size_t *len);

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 /* Owned segments are allocated with room to spare so that the next small
@@ -150,6 +151,14 @@ size_t outq_trim(struct outq *q, size_t keep)
     return dropped;
 }
 
+ssize_t outq_sendv(int fd, const struct iovec *iov, int n)
+{
+    if (n == 1)
+        return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+    struct msghdr mh = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+    return sendmsg(fd, &mh, MSG_NOSIGNAL);
+}
+
 ssize_t outq_write(struct outq *q, int fd)
 {
     size_t total = 0;
@@ -163,7 +172,7 @@ ssize_t outq_write(struct outq *q, int fd)
             want += s->len;
             n++;
         }
-        ssize_t w = writev(fd, iov, n);
+        ssize_t w = outq_sendv(fd, iov, n);
         if (w < 0) {
             if (errno == EINTR)
                 continue;

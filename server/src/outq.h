@@ -1,7 +1,7 @@
 /* A connection's output: a queue of segments, each either bytes owned by the
  * queue (status lines, headers, frame headers: small pieces are coalesced
  * into one segment) or a view of a message's cached encoding, which holds a
- * reference to the message. Written with writev, at most OUTQ_MAX_IOV
+ * reference to the message. Written with send/sendmsg, at most OUTQ_MAX_IOV
  * segments and OUTQ_MAX_WRITE bytes per call for fairness. */
 #ifndef PULLBOX_OUTQ_H
 #define PULLBOX_OUTQ_H
@@ -42,6 +42,11 @@ size_t outq_trim(struct outq *q, size_t keep);
  * views, each counted once however many queues view it: with each queue's
  * mem, what all output takes. Any thread. */
 size_t outq_shared_bytes(void);
+struct iovec;
+/* Sends n buffers on socket fd: send() for one (no iovec for the kernel to
+ * walk), sendmsg() for more; neither goes through the VFS write path as
+ * writev() does. Returns what send()/sendmsg() return. */
+ssize_t outq_sendv(int fd, const struct iovec *iov, int n);
 /* Writes as much as the socket takes. Returns bytes written (>= 0), or
  * -errno on a socket error (-EAGAIN is mapped to 0). */
 ssize_t outq_write(struct outq *q, int fd);

@@ -152,9 +152,15 @@ void sub_flush(struct conn *c)
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
     c->pend_bytes = 0;
+    /* one message (each delivery while messages come slower than they fan
+     * out: most of a portal's): the transport may have it whole on the
+     * message, head included */
     if (c->state == CONN_SUB) {
-        v[0] = (struct conn_piece){0};
-        c->tp->deliver(c, v, n, body + plen, pend[np - 1]);
+        bool alone = np == 1 && !custom[0] && c->tp->deliver_one;
+        if (!alone || !c->tp->deliver_one(c, pend[0], e)) {
+            v[0] = (struct conn_piece){0};
+            c->tp->deliver(c, v, n, body + plen, pend[np - 1]);
+        }
     }
     for (uint32_t i = 0; i < np; i++) {
         free(custom[i]);

@@ -16,11 +16,12 @@
 
 #include "first.h"
 
+#include "msg.h"
+
 struct conn;
 struct config;
 struct conn_piece;
 struct http1_request;
-struct msg;
 
 /* Transports known: the size of the per-transport gauges. */
 #define TRANSPORT_MAX 4
@@ -52,6 +53,11 @@ struct transport_ops {
      * transport's head; newest is the last message in it. */
     void (*deliver)(struct conn *c, struct conn_piece *v, size_t n, size_t len,
                     const struct msg *newest);
+    /* Optional: sends one message alone as a buffer the message caches
+     * whole, head included (a WebSocket frame: msg_ws_frame), so that
+     * delivering it is one contiguous write; false when it has none cached
+     * (then deliver() sends it). e is the connection's encoding. */
+    bool (*deliver_one)(struct conn *c, struct msg *m, enum msg_enc e);
     /* Its timer ran out: a keep-alive for streams (closes one whose peer
      * never answered the last), the end of a long poll. */
     void (*ping)(struct conn *c);

@@ -150,6 +150,17 @@ static void deliver(struct conn *c, struct conn_piece *v, size_t n, size_t len,
     conn_send_pieces(c, v, n);
 }
 
+/* A lone message: the frame cached on it, header and all, one piece. */
+static bool deliver_one(struct conn *c, struct msg *m, enum msg_enc e)
+{
+    size_t len;
+    const uint8_t *p = msg_ws_frame(m, e, &len);
+    if (!p)
+        return false;
+    conn_send_pieces(c, &(struct conn_piece){.p = p, .len = len, .m = m}, 1);
+    return true;
+}
+
 static void ws_send(struct conn *c, bool binary, const void *p, size_t n)
 {
     send_frame(c, binary ? WS_OP_BINARY : WS_OP_TEXT, p, n);
@@ -308,6 +319,7 @@ const struct transport_ops transport_websocket = {
     .open = upgrade,
     .start = start,
     .deliver = deliver,
+    .deliver_one = deliver_one,
     .ping = ping,
     .end = ws_close,
     .end_after_output = true,

@@ -135,27 +135,6 @@ void ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4], uint64_t offset)
         p[i] ^= key[i & 3];
 }
 
-/* Called when a message is first encoded for WebSocket subscribers; the
- * result is cached on the message and sent as the first iovec. */
-size_t ws_frame_header(uint8_t out[WS_MAX_SERVER_HEADER], uint8_t opcode, bool fin, uint64_t len)
-{
-    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0f));
-    if (len < 126) {
-        out[1] = (uint8_t)len;
-        return 2;
-    }
-    if (len <= 0xffff) {
-        out[1] = 126;
-        out[2] = (uint8_t)(len >> 8);
-        out[3] = (uint8_t)len;
-        return 4;
-    }
-    out[1] = 127;
-    for (unsigned i = 0; i < 8; i++)
-        out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
-    return 10;
-}
-
 /* ---- handshake ---- */
 
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";

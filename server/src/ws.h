@@ -71,8 +71,27 @@ int ws_parse_frame_header(const uint8_t *p, size_t len, uint64_t max_payload, st
 void ws_unmask(uint8_t *p, size_t n, const uint8_t mask[4], uint64_t offset);
 
 /* Writes an unmasked server frame header for a payload of len bytes
- * (len < 2^63) into out; returns its length (2, 4 or 10). */
-size_t ws_frame_header(uint8_t out[WS_MAX_SERVER_HEADER], uint8_t opcode, bool fin, uint64_t len);
+ * (len < 2^63) into out; returns its length (2, 4 or 10). Inline: a
+ * message's encodings carry it (msg.c) without the handshake's OpenSSL. */
+static inline size_t ws_frame_header(uint8_t out[WS_MAX_SERVER_HEADER], uint8_t opcode, bool fin,
+                                     uint64_t len)
+{
+    out[0] = (uint8_t)((fin ? 0x80 : 0) | (opcode & 0x0f));
+    if (len < 126) {
+        out[1] = (uint8_t)len;
+        return 2;
+    }
+    if (len <= 0xffff) {
+        out[1] = 126;
+        out[2] = (uint8_t)(len >> 8);
+        out[3] = (uint8_t)len;
+        return 4;
+    }
+    out[1] = 127;
+    for (unsigned i = 0; i < 8; i++)
+        out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+    return 10;
+}
 
 /* Computes Sec-WebSocket-Accept for a client key (borrows key[0..key_len)):
  * base64(SHA1(key + GUID)), 28 chars NUL-terminated in out. Aborts only if

@@ -9,6 +9,7 @@
 #include "../../../server/src/msg.c"
 #include "../../../server/src/pb.c"
 #include "../../../server/src/util.c"
+#include "../../../server/src/ws.h"
 
 #include "tap.h"
 
@@ -107,14 +108,77 @@ static void storage(void)
        "the body is copied into the message's own block, NUL-terminated");
     size_t len;
     const uint8_t *p = msg_encoding(m, MSG_ENC_TEXT, &len);
-    ok(p && malloc_usable_size((void *)p) < len + 32,
+    ok(p && malloc_usable_size((void *)(p - MSG_FRAME_ROOM)) < MSG_FRAME_ROOM + len + 32,
        "the kept text encoding is trimmed to its length (no doubling slack)");
     const uint8_t *again = msg_encoding(m, MSG_ENC_TEXT, &len);
     ok(again == p, "a second use gets the same encoding (encoded once)");
     size_t pb_len;
     const uint8_t *pbuf = msg_encoding(m, MSG_ENC_PB, &pb_len);
-    ok(pbuf && pb_len > sizeof body && malloc_usable_size((void *)pbuf) < pb_len + 32,
+    ok(pbuf && pb_len > sizeof body &&
+           malloc_usable_size((void *)(pbuf - MSG_FRAME_ROOM)) < MSG_FRAME_ROOM + pb_len + 32,
        "the protobuf encoding is made and trimmed too");
+    msg_unref(m);
+}
+
+/* The whole frame a lone delivery is: exactly the bytes the transport put
+ * in front of one message before (an unmasked FIN frame header, for
+ * protobuf around a one-message ResponseBatch prefix), then the encoding,
+ * contiguous and shared. Bodies on each side of the 126 and 65536 bounds
+ * of the header's length forms. */
+static bool frame_is(struct msg *m, enum msg_enc e)
+{
+    size_t len, flen;
+    const uint8_t *enc = msg_encoding(m, e, &len);
+    const uint8_t *f = msg_ws_frame(m, e, &flen);
+    uint8_t want[WS_MAX_SERVER_HEADER + PB_OUTGOING_PREFIX_MAX];
+    size_t pl = 0, wl;
+    uint8_t prefix[PB_OUTGOING_PREFIX_MAX];
+    if (e == MSG_ENC_PB) {
+        pl = pb_outgoing_batch_prefix(prefix, len);
+        wl = ws_frame_header(want, WS_OP_BINARY, true, pl + len);
+    } else {
+        wl = ws_frame_header(want, WS_OP_TEXT, true, len);
+    }
+    memcpy(want + wl, prefix, pl);
+    return enc && f && flen == wl + pl + len && f + wl + pl == enc && memcmp(f, want, wl + pl) == 0;
+}
+
+static void ws_frames(void)
+{
+    static const size_t sizes[] = {1, 20, 80, 100, 200, 65400, 65600, 70000};
+    bool all = true;
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        char *body = malloc(sizes[i] + 2);
+        memset(body, 'x', sizes[i] + 2);
+        body[0] = '"';
+        body[sizes[i] + 1] = '"';
+        struct msg *m = msg_new(MID, 1, 1795942731, 1, 10, body, sizes[i] + 2);
+        msg_set_channel(m, "chan");
+        all &= frame_is(m, MSG_ENC_TEXT) && frame_is(m, MSG_ENC_PB) && frame_is(m, MSG_ENC_JSONRPC);
+        msg_unref(m);
+        free(body);
+    }
+    ok(all, "a lone message's frame is the header (and prefix) it had, then its encoding");
+
+    struct msg *m = msg_new(MID, 1, 1795942731, 1, 10, "\"hi\"", 4);
+    size_t len, flen;
+    const uint8_t *enc = msg_encoding(m, MSG_ENC_TEXT, &len);
+    const uint8_t *f = msg_ws_frame(m, MSG_ENC_TEXT, &flen);
+    ok(len > 125 && len < 65536 && f[0] == 0x81 && f[1] == 126 && f[2] == (uint8_t)(len >> 8) &&
+           f[3] == (uint8_t)len && f + 4 == enc && flen == len + 4,
+       "text: FIN text opcode, 16-bit length, the cached encoding right after (not a copy)");
+    size_t again;
+    ok(msg_ws_frame(m, MSG_ENC_TEXT, &again) == f && again == flen,
+       "every subscriber gets the same buffer");
+    ok(msg_ws_frame(m, MSG_ENC_SSE, &again) == NULL, "event streams have no WebSocket frame");
+    msg_unref(m);
+
+    m = msg_new(MID, 1, 1795942731, 1, 10, "\"hi\"", 4);
+    msg_freeze(m, 1u << MSG_ENC_PB);
+    ok(msg_ws_frame(m, MSG_ENC_PB, &flen) != NULL && frame_is(m, MSG_ENC_PB),
+       "frozen: the frame of an encoding made before freezing is there");
+    ok(msg_ws_frame(m, MSG_ENC_TEXT, &flen) == NULL,
+       "frozen without an encoding: no frame (the caller falls back to a copy)");
     msg_unref(m);
 }
 
@@ -251,5 +315,6 @@ int main(void)
     subtest("text frame", text_frame);
     subtest("date cache", date_cache);
     subtest("storage", storage);
+    subtest("lone-message WebSocket frames", ws_frames);
     return done_testing();
 }
