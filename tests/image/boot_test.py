@@ -53,7 +53,7 @@ default password and no root shell in the image.
            (update.py; beside the other boots, in a thread)
   --matrix adds boots X1 on PVSCSI + vmxnet3 (BIOS) and X2 on virtio (UEFI)
   --unattended runs only the U-* boots
-  --only-slots runs only U-A*
+  --only-slots runs only U-A*, --only-upload only UP-W and UP-C
   --update runs only the update boots: U-A* and then UP-W, UP-C (update_boot.py: an
            update from the wizard and from the console over scp, with
            pullbox-<version>.pbu from `make update` next to IMAGE.raw)
@@ -1270,6 +1270,9 @@ def main():
             raise OnlyUnattended
         if "--only-slots" in sys.argv:
             update.check_update(sys.modules[__name__], workdir, image, vms)
+            raise OnlyUnattended
+        if "--only-upload" in sys.argv:
+            update_boot.check_update(sys.modules[__name__], workdir, image, vms)
             raise OnlyUnattended
         if "--update" in sys.argv:
             update_boots(sys.modules[__name__], workdir, image, vms)

@@ -93,12 +93,12 @@ def make_system(workdir, base, name, version, broken=False):
     return out
 
 
-def make_bundle(t, workdir, name, version, system, kernel, initrd):
+def make_bundle(t, workdir, name, version, system, kernel, initrd, product="pullbox"):
     pub = os.path.join(workdir, "update-key.pem")
     key = subprocess.run([os.path.join(SCRIPTS, "signing-key.sh"), pub], capture_output=True, text=True,
                          check=True).stdout.strip()
     out = os.path.join(workdir, name + ".pbu")
-    subprocess.run([os.path.join(SCRIPTS, "mkbundle.sh"), out, "pullbox", version, "0.1.0", key,
+    subprocess.run([os.path.join(SCRIPTS, "mkbundle.sh"), out, product, version, "0.1.0", key,
                     "system.squashfs=" + system, "vmlinuz=" + kernel, "initrd.img=" + initrd],
                    check=True, capture_output=True, env=dict(os.environ, SOURCE_DATE_EPOCH="1700000000"))
     return out, pub
