@@ -49,7 +49,9 @@ default password and no root shell in the image.
   boot F2  the same with ip_tables too: nothing may listen (the admin networks are
            narrowed), every port stays closed, the console says why
   U-A*     updates on the A/B system slots: a refused bundle, an update kept
-           after its trial boot, a broken one rolled back by itself
+           after its trial boot (started by kexec), a broken one rolled back by
+           itself, trial kernels that panic (UEFI, BIOS) or that the running
+           kernel refuses: the previous slot comes back by itself
            (update.py; beside the other boots, in a thread)
   --matrix adds boots X1 on PVSCSI + vmxnet3 (BIOS) and X2 on virtio (UEFI)
   --unattended runs only the U-* boots
