@@ -125,12 +125,22 @@ def note(msg):
     print("# " + msg, flush=True)
 
 
+_ports_given = set()  # the kernel may hand a closed port out again: one VM got 60225 for 8893 and 8895
+_ports_lock = threading.Lock()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A 127.0.0.1 port free now and not given out before by this process (QEMU binds them later)."""
+    with _ports_lock:
+        for _ in range(100):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+            s.close()
+            if p not in _ports_given:
+                break
+        _ports_given.add(p)
+        return p
 
 
 def tls_ctx():
