@@ -38,11 +38,12 @@ $(IMAGE_BUILD)/.stamp_modules: $(BUILD_DIR)/.done/linux $(SCRIPTS)/mkmodules.sh 
 		$(APPLIANCE_DIR)/configs/modules-initramfs.txt $(APPLIANCE_DIR)/configs/modules-rootfs.txt >/dev/null
 	$(Q)touch $@
 
-$(IMAGE_BUILD)/initrd.img: $(BUILD_DIR)/.done/busybox $(IMAGE_BUILD)/.stamp_modules \
+# pullbox-kexec (config-ui/tools/kexec.c) starts a trial boot from the initramfs
+$(IMAGE_BUILD)/initrd.img: $(BUILD_DIR)/.done/busybox $(BUILD_DIR)/.done/config-ui $(IMAGE_BUILD)/.stamp_modules \
 		$(APPLIANCE_DIR)/initramfs/init $(SCRIPTS)/mkinitramfs.sh $(SDE_STAMP)
 	@echo "  INITRD  $@"
 	$(Q)$(SCRIPTS)/mkinitramfs.sh $(TARGET_DIR)/bin/busybox $(APPLIANCE_DIR)/initramfs/init \
-		$(IMAGE_BUILD)/modules-initramfs $@ >/dev/null
+		$(IMAGE_BUILD)/modules-initramfs $(TARGET_DIR)/usr/libexec/pullbox/pullbox-kexec $@ >/dev/null
 
 # The public half of the key that signs update bundles (mk/update.mk): the
 # system accepts only bundles it signed. Rewritten only when the key changed.

@@ -1,9 +1,10 @@
 #!/bin/sh
 #---help---
-# Usage: appliance/scripts/mkinitramfs.sh BUSYBOX INIT MODROOT OUT
+# Usage: appliance/scripts/mkinitramfs.sh BUSYBOX INIT MODROOT KEXEC OUT
 #
 # Builds the initramfs (gzip'd newc cpio) from the static BUSYBOX, the INIT
-# script and the module tree MODROOT/lib/modules (from mkmodules.sh).
+# script, the module tree MODROOT/lib/modules (from mkmodules.sh) and the
+# static KEXEC (pullbox-kexec, which starts a trial boot of the other slot).
 # Rootless and reproducible: owners 0:0, mtimes SOURCE_DATE_EPOCH, sorted.
 #---help---
 set -eu
@@ -11,20 +12,22 @@ die() { printf 'mkinitramfs: %s\n' "$*" >&2; exit 1; }
 cleanup() { set +eu; trap '' EXIT HUP INT TERM; [ -z "${tmp:-}" ] || rm -rf "$tmp"; }
 trap cleanup EXIT
 trap 'cleanup; exit 130' HUP INT TERM
-[ $# -eq 4 ] || die "usage: mkinitramfs.sh BUSYBOX INIT MODROOT OUT"
-busybox=$1 init=$2 modroot=$3 out=$4
+[ $# -eq 5 ] || die "usage: mkinitramfs.sh BUSYBOX INIT MODROOT KEXEC OUT"
+busybox=$1 init=$2 modroot=$3 kexec=$4 out=$5
 sde=${SOURCE_DATE_EPOCH:?SOURCE_DATE_EPOCH is not set}
 [ -x "$busybox" ] || die "$busybox: not executable"
+[ -x "$kexec" ] || die "$kexec: not executable"
 [ -d "$modroot/lib/modules" ] || die "$modroot/lib/modules: no such directory"
 
 tmp=$(mktemp -d "${out%/*}/.initramfs.XXXXXX")
 root=$tmp/root
 mkdir -p "$root/bin" "$root/sbin" "$root/proc" "$root/sys" "$root/dev" "$root/newroot" "$root/lib"
 cp "$busybox" "$root/bin/busybox"
-for a in sh mount umount mkdir cat grep find xargs sort wc echo sleep sed sync; do ln -s busybox "$root/bin/$a"; done
+for a in sh mount umount mkdir cat grep find xargs sort wc echo sleep sed sync tr head; do ln -s busybox "$root/bin/$a"; done
 for a in modprobe switch_root; do ln -s ../bin/busybox "$root/sbin/$a"; done
 cp "$init" "$root/init"
-chmod 0755 "$root/init" "$root/bin/busybox"
+cp "$kexec" "$root/sbin/pullbox-kexec"
+chmod 0755 "$root/init" "$root/bin/busybox" "$root/sbin/pullbox-kexec"
 cp -a "$modroot/lib/modules" "$root/lib/modules"
 find "$root" -exec touch -h -d "@$sde" {} +
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort |

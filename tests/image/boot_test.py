@@ -49,10 +49,13 @@ default password and no root shell in the image.
   boot F2  the same with ip_tables too: nothing may listen (the admin networks are
            narrowed), every port stays closed, the console says why
   U-A*     updates on the A/B system slots: a refused bundle, an update kept
-           after its trial boot, a broken one rolled back by itself
+           after its trial boot (started by kexec), a broken one rolled back by
+           itself, trial kernels that panic (UEFI, BIOS) or that the running
+           kernel refuses: the previous slot comes back by itself
            (update.py; beside the other boots, in a thread)
   --matrix adds boots X1 on PVSCSI + vmxnet3 (BIOS) and X2 on virtio (UEFI)
   --unattended runs only the U-* boots
+  --only-slots runs only U-A*, --only-upload only UP-W and UP-C
   --update runs only the update boots: U-A* and then UP-W, UP-C (update_boot.py: an
            update from the wizard and from the console over scp, with
            pullbox-<version>.pbu from `make update` next to IMAGE.raw)
@@ -122,12 +125,22 @@ def note(msg):
     print("# " + msg, flush=True)
 
 
+_ports_given = set()  # the kernel may hand a closed port out again: one VM got 60225 for 8893 and 8895
+_ports_lock = threading.Lock()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A 127.0.0.1 port free now and not given out before by this process (QEMU binds them later)."""
+    with _ports_lock:
+        for _ in range(100):
+            s = socket.socket()
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+            s.close()
+            if p not in _ports_given:
+                break
+        _ports_given.add(p)
+        return p
 
 
 def tls_ctx():
@@ -1266,6 +1279,12 @@ def main():
             raise OnlyUnattended
         if "--only-migration" in sys.argv:  # M1 and M2 alone
             migrate010.check_migration(sys.modules[__name__], workdir, image, vms)
+            raise OnlyUnattended
+        if "--only-slots" in sys.argv:
+            update.check_update(sys.modules[__name__], workdir, image, vms)
+            raise OnlyUnattended
+        if "--only-upload" in sys.argv:
+            update_boot.check_update(sys.modules[__name__], workdir, image, vms)
             raise OnlyUnattended
         if "--update" in sys.argv:
             update_boots(sys.modules[__name__], workdir, image, vms)

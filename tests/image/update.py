@@ -11,7 +11,8 @@ with pullbox-update install; the appliance has no root shell to type it in.
         in the inbox: refused as a tampered part; slot b stays empty, the ESP
         has no /b, both boot menus still boot slot a, no trial is armed
   U-A2  (BIOS) the same disk with a good bundle (version +1): installed in slot b,
-        the appliance reboots into it by itself, the trial boot comes up
+        the appliance reboots by itself, slot a's initramfs starts the trial
+        of slot b with kexec (the menus keep booting a), the trial boot comes up
         healthy and is kept; the new version serves (a message signed with
         the key of U-A1 is delivered; the allowed publisher still publishes);
         pullbox-update status (logged by the trial service) says slot=b,
@@ -21,6 +22,17 @@ with pullbox-update install; the appliance has no root shell to type it in.
         goes back to slot b by itself, status says rolled-back naming the
         version that failed, the console banner says it; the services and
         the key are those of U-A2
+  U-A4  (UEFI) a bundle whose initramfs is garbage (version +3, signed, so it
+        installs): slot b's initramfs starts its trial with kexec, the kernel
+        cannot unpack it and panics; panic=10 reboots through the firmware,
+        whose menus still boot slot b: b is ready again by itself, status,
+        banner and (once claimed) the wizard's Update page say the update to
+        +3 failed (its kernel stopped before its initramfs ran), both menus
+        boot b, no trial is left
+  U-A5  (BIOS) the same bundle again, the same panic and the same way back
+  U-A6  (BIOS) a bundle whose kernel is garbage (version +4): the running
+        kernel refuses to load it, slot b's initramfs notes why and boots b
+        on; status and banner say the update failed, naming the refusal
 
 U-A* run one after the other on one disk, in a thread beside the other boots."""
 import os
@@ -85,12 +97,12 @@ def make_system(workdir, base, name, version, broken=False):
     return out
 
 
-def make_bundle(t, workdir, name, version, system, kernel, initrd):
+def make_bundle(t, workdir, name, version, system, kernel, initrd, product="pullbox"):
     pub = os.path.join(workdir, "update-key.pem")
     key = subprocess.run([os.path.join(SCRIPTS, "signing-key.sh"), pub], capture_output=True, text=True,
                          check=True).stdout.strip()
     out = os.path.join(workdir, name + ".pbu")
-    subprocess.run([os.path.join(SCRIPTS, "mkbundle.sh"), out, "pullbox", version, "0.1.0", key,
+    subprocess.run([os.path.join(SCRIPTS, "mkbundle.sh"), out, product, version, "0.1.0", key,
                     "system.squashfs=" + system, "vmlinuz=" + kernel, "initrd.img=" + initrd],
                    check=True, capture_output=True, env=dict(os.environ, SOURCE_DATE_EPOCH="1700000000"))
     return out, pub
@@ -134,9 +146,9 @@ def wait_for(vm, pattern, after=0, timeout=UPDATE_TIMEOUT):
     return None
 
 
-def boot_with_bundle(t, disk, wd, vms, name, bundle, inbox_name, version, slot, uefi=False):
+def boot_with_bundle(t, disk, wd, vms, name, bundle, inbox_name, version, slot, uefi=False, start=True):
     """Boots disk with bundle in its inbox; (vm, serial log position once the trial boot of
-    slot began, or None)."""
+    slot began (or, start=False, once it was installed), or None)."""
     t.ok(put_inbox(t, disk, wd, bundle, inbox_name), "%s: the bundle of %s put in /data/update" % (name, version))
     vm = t.VM(disk, wd, name, uefi=uefi)
     vms.append(vm)
@@ -144,10 +156,61 @@ def boot_with_bundle(t, disk, wd, vms, name, bundle, inbox_name, version, slot, 
     pos = wait_for(vm, r"installed %s in slot %s; reboot to try it" % (re.escape(version), slot))
     t.ok(pos is not None, "%s: stage 1 installs %s in slot %s" % (name, version, slot), vm.log()[-3000:])
     back = "a" if slot == "b" else "b"
-    pos = pos and wait_for(vm, r"initramfs: trial boot of slot %s; the next boot is slot %s " % (slot, back), pos)
-    t.ok(pos is not None, "%s: the appliance reboots by itself into the trial of slot %s, whose initramfs "
-         "sets the boot menus back to slot %s first" % (name, slot, back), vm.log()[-3000:])
+    if not start:
+        return vm, pos
+    pos = pos and wait_for(vm, r"initramfs: starting the trial of slot %s \(kexec\); if it fails, slot %s "
+                           % (slot, back), pos)
+    t.ok(pos is not None, "%s: the appliance reboots by itself, and slot %s's initramfs starts the trial of "
+         "slot %s with kexec" % (name, back, slot), vm.log()[-3000:])
     return vm, pos
+
+
+def trial_runs(t, vm, name, pos, slot):
+    """The serial log position once slot's own initramfs runs its trial, or None."""
+    back = "a" if slot == "b" else "b"
+    pos = pos and wait_for(vm, r"initramfs: trial boot of slot %s; the next boot is slot %s " % (slot, back), pos)
+    t.ok(pos is not None, "%s: the kexec'd kernel runs slot %s's initramfs, which arms the trial's watchdog"
+         % (name, slot), vm.log()[-3000:])
+    return pos
+
+
+def check_panic_rollback(t, wd, disk, vms, name, bundle, inbox_name, version, good, key, uefi, wizard=False):
+    """A bundle whose initramfs the kernel cannot unpack, installed in slot a from slot b
+    (wizard: the admin claims the appliance and reads the Update page)."""
+    vm, pos = boot_with_bundle(t, disk, wd, vms, name, bundle, inbox_name, version, "a", uefi=uefi)
+    panic = pos and wait_for(vm, r"Kernel panic - not syncing", pos)
+    t.ok(panic is not None, "%s: the trial's kernel cannot unpack its initramfs and panics" % name, vm.log()[-3000:])
+    ready = panic and wait_for(vm, r"pullbox: ready", panic)
+    t.ok(ready is not None, "%s: panic=10 reboots through the firmware into slot b, ready again by itself" % name,
+         vm.log()[-3000:])
+    if ready:
+        log = vm.log()
+        head = log[:ready][-4000:]
+        t.ok("initramfs: trial boot of slot a" not in log[pos:] and "starting the trial" not in log[panic:]
+             and "Pullbox %s - Push & Pull" % good in head and
+             re.search(r"Update: +The update to %s failed its trial boot in slot a" % re.escape(version), head),
+             "%s: the boot after the panic is slot b (%s), not a second try of slot a, and its console banner "
+             "says the update to %s failed" % (name, good, version), head)
+        t.check_services(vm)
+        if key:
+            t.check_delivery(vm, key)
+    w = ready and wizard and t.check_claim(vm)
+    if w:
+        page = w.get("/update")[2]
+        t.ok(re.search(r'id="slot">b<', page) and re.search(r'id="state">rolled-back ', page) and
+             re.search(r'id="update-message">The update to %s failed its trial boot in slot a \(its kernel '
+                       r'stopped before its initramfs ran' % re.escape(version), page),
+             "%s: the wizard's Update page says slot b, rolled back, and why the update to %s failed"
+             % (name, version), page[-2000:])
+    t.ok(vm.powerdown(), "%s: ACPI power button powers off cleanly" % name)
+    blog = t.read_data_file(disk, "/log/boot.log")
+    m = "message=The update to %s failed its trial boot in slot a (its kernel stopped before its initramfs ran" \
+        % version
+    t.ok(all(s in blog for s in ("slot=b", "version=" + good, "state=rolled-back", m)),
+         "%s: pullbox-update status: slot=b, %s, rolled-back, naming %s and where it stopped" % (name, good, version),
+         blog[-2500:])
+    t.ok(defaults(disk) == ["b", "b"] and esp_read(disk, "/pullbox/trial") is None,
+         "%s: both boot menus boot slot b, no trial is left" % name, defaults(disk))
 
 
 def menus_default(disk):
@@ -165,13 +228,19 @@ def check_update(t, workdir, image, vms):
     wd = os.path.join(workdir, "update")
     os.makedirs(wd, exist_ok=True)
     base, kernel, initrd, v0, image_key = image_parts(t, wd, image)
-    v1, v2 = next_version(v0, 1), next_version(v0, 2)
+    v1, v2, v3, v4 = (next_version(v0, n) for n in (1, 2, 3, 4))
     good_sys = make_system(wd, base, "good", v1)
     good, pub = make_bundle(t, wd, "good", v1, good_sys, kernel, initrd)
     if not t.ok(open(pub).read() == image_key,
                 "U-A: the builder's signing key is the one the image trusts (else rebuild the image)"):
         return
     broken, _ = make_bundle(t, wd, "broken", v2, make_system(wd, base, "broken", v2, broken=True), kernel, initrd)
+    # an initramfs no kernel can unpack (signed all the same: it installs)
+    garbage = os.path.join(wd, "garbage-initrd.img")
+    with open(garbage, "wb") as f:
+        f.write(b"not an initramfs: the boot test's garbage\n" * 4096)
+    panic, _ = make_bundle(t, wd, "panic", v3, good_sys, kernel, garbage)
+    badkernel, _ = make_bundle(t, wd, "badkernel", v4, good_sys, garbage, initrd)
     with open(good, "rb") as f:
         data = bytearray(f.read())
     # a byte near the end of the system part (the parts: system, kernel, initramfs)
@@ -202,6 +271,7 @@ def check_update(t, workdir, image, vms):
 
     # ---- U-A2: a good bundle: installed in b, trial boot, kept ----
     vm, trial = boot_with_bundle(t, disk, wd, vms, "U-A2", good, "20-good.pbu", v1, "b")
+    trial = trial_runs(t, vm, "U-A2", trial, "b")
     pos = trial and wait_for(vm, r"pullbox-update: kept %s in slot b" % re.escape(v1), trial)
     t.ok(pos is not None, "U-A2: the trial boot of slot b is kept once healthy", vm.log()[-4000:])
     pos = pos and wait_for(vm, r"pullbox: ready", trial)
@@ -223,6 +293,7 @@ def check_update(t, workdir, image, vms):
     # ---- U-A3: a broken bundle fails its trial and rolls back by itself ----
     # on UEFI (U-A1 and U-A2 boot on BIOS): the same menu file, read by syslinux.efi
     vm, pos = boot_with_bundle(t, disk, wd, vms, "U-A3", broken, "30-broken.pbu", v2, "a", uefi=True)
+    pos = trial_runs(t, vm, "U-A3", pos, "a")
     pos = pos and wait_for(vm, r"pullbox-update: the trial of %s in slot a failed: [^\n]*pullboxd" % re.escape(v2),
                            pos)
     t.ok(pos is not None, "U-A3: the trial boot is not healthy (pullboxd) within its time", vm.log()[-3000:])
@@ -244,4 +315,25 @@ def check_update(t, workdir, image, vms):
     t.ok(defaults(disk) == ["b", "b"] and esp_read(disk, "/pullbox/trial") is None,
          "U-A3: both boot menus boot slot b again, no trial is left", defaults(disk))
     t.ok(t.signature_key(disk) == key1, "U-A3: the signature key survived the failed update")
+
+    # ---- U-A4 (UEFI), U-A5 (BIOS): a trial whose kernel panics comes back by itself ----
+    check_panic_rollback(t, wd, disk, vms, "U-A4", panic, "40-panic.pbu", v3, v1, key1, uefi=True, wizard=True)
+    check_panic_rollback(t, wd, disk, vms, "U-A5", panic, "50-panic.pbu", v3, v1, key1, uefi=False)
+    t.ok(t.signature_key(disk) == key1, "U-A5: the signature key survived the failed updates")
+
+    # ---- U-A6: a kernel the running one will not load: no trial, b boots on ----
+    vm, pos = boot_with_bundle(t, disk, wd, vms, "U-A6", badkernel, "60-badkernel.pbu", v4, "a", start=False)
+    why = "its kernel was not started: the kernel is not an image the running kernel can boot"
+    pos = pos and wait_for(vm, r"initramfs: the trial of slot a was not started \(refused: the kernel is not an "
+                           r"image the running kernel can boot", pos)
+    t.ok(pos is not None, "U-A6: slot b's initramfs says the running kernel refused the trial's kernel",
+         vm.log()[-3000:])
+    ready = pos and wait_for(vm, r"pullbox: ready", pos)
+    t.ok(ready is not None and re.search(r"Update: +The update to %s failed its trial boot in slot a \(%s"
+                                         % (re.escape(v4), why), vm.log()[:ready][-4000:])
+         and "Pullbox %s - Push & Pull" % v1 in vm.log()[:ready][-4000:],
+         "U-A6: slot b boots on, its banner says the update to %s failed and why" % v4, vm.log()[-3000:])
+    t.ok(vm.powerdown(), "U-A6: ACPI power button powers off cleanly")
+    t.ok(defaults(disk) == ["b", "b"] and esp_read(disk, "/pullbox/trial") is None,
+         "U-A6: both boot menus boot slot b, no trial is left", defaults(disk))
     t.note("U-A: the update boots took %.0f s" % (time.monotonic() - t0))

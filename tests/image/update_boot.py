@@ -8,9 +8,14 @@
         <version> in slot b; reboot to try it") and "Reboot to try it" is
         pressed: the appliance comes back on slot b, and once it passed its
         trial the page says committed
-  UP-C  the same disk: over SSH `scp -O` puts the bundle into updates/, console
-        item 15 > 1 installs it into the other slot (a), "Reboot now" in the
-        console; the appliance comes back on slot a, committed.
+  UP-C  the same disk: over SSH `scp -O` puts into updates/ another product's
+        bundle, a truncated copy of the bundle and an older version's (each
+        signed with the key this image trusts); console item 15 > 1 refuses
+        each, naming why (product, truncated, downgrade: declined at its own
+        confirmation), and the Update page's status is the same after them;
+        then the bundle: console item 15 > 1 installs it into the other slot
+        (a), "Reboot now" in the console; the appliance comes back on slot a,
+        committed.
 
 It needs the A/B slots and `pullbox-update` in the image (the installer's
 contract: status lines slot=, version=, other-slot=, other-version=, state=,
@@ -24,6 +29,7 @@ import tempfile
 import time
 import uuid
 
+import update
 from appliance_client import Console, _tls
 
 STATE_TIMEOUT = 600  # a trial is judged within a bounded time after boot
@@ -83,7 +89,7 @@ def wait_committed(bt, w, slot, name):
           got[2][-1500:] if isinstance(got, tuple) else got)
 
 
-def scp_to(vm, password, path):
+def scp_to(vm, password, *paths):
     d = tempfile.mkdtemp(prefix="pullbox-scp-")
     askpass = os.path.join(d, "askpass")
     with open(askpass, "w") as f:
@@ -92,11 +98,53 @@ def scp_to(vm, password, path):
     env = dict(os.environ, SSH_ASKPASS=askpass, SSH_ASKPASS_REQUIRE="force", DISPLAY=":0")
     r = subprocess.run(["scp", "-O", "-P", str(vm.port[22]), "-o", "StrictHostKeyChecking=no",
                         "-o", "UserKnownHostsFile=/dev/null", "-o", "PubkeyAuthentication=no",
-                        "-o", "LogLevel=ERROR", path, "admin@127.0.0.1:updates/"],
+                        "-o", "LogLevel=ERROR"] + list(paths) + ["admin@127.0.0.1:updates/"],
                        env=env, capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
     os.unlink(askpass)
     os.rmdir(d)
     return r.returncode, r.stdout + r.stderr
+
+
+def status_block(w):
+    """The Update page's status facts (versions, slots, state, last update)."""
+    m = re.search(r'<dl class="facts" id="update-status">.*?</dl>', slot_state(w)[2], re.S)
+    return m.group(0) if m else None
+
+
+def refusal_bundles(bt, workdir, data):
+    """{file: (what the refusal names, is a downgrade)}: another product's bundle and an
+    older one (small parts: refused before any is read), a truncated copy of data."""
+    d = os.path.join(workdir, "upc")
+    os.makedirs(d, exist_ok=True)
+    part = os.path.join(d, "part")
+    with open(part, "wb") as f:
+        f.write(b"a part that is never installed\n")
+    other, _ = update.make_bundle(bt, d, "otherbox", "9.9.9", part, part, part, product="otherbox")
+    older, _ = update.make_bundle(bt, d, "older", "0.1.9", part, part, part)
+    cut = os.path.join(d, "truncated.pbu")
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) * 2 // 3])
+    return {other: ("product:", False), cut: ("truncated:", False),
+            older: ("0.1.9 is older than the running", True)}
+
+
+def console_refusal(c, item, path, words, downgrade):
+    """Console item 15 > 1 > path's bundle: refused naming words (a downgrade: declined at
+    its confirmation), back at the menu; True when all of it was seen."""
+    start = len(c.out)
+    c.send(item)
+    seen = c.read_until(r"Choose \(1-4", timeout=60) is not None
+    c.send("1")
+    m = c.read_until(r"(\d+)\s+%s \(" % re.escape(os.path.basename(path)), timeout=60)
+    c.send(m.group(1) if m else "q")
+    if downgrade:
+        seen = seen and c.read_until(r"Install the older version anyway", timeout=300) is not None
+        c.send("n")
+    seen = seen and c.read_until(r"Nothing was installed(.|\n)*Press Enter to return to the menu",
+                                 timeout=300) is not None
+    c.send("")
+    seen = seen and c.read_until(r"Choose 1-\d+: ", timeout=60) is not None
+    return bool(seen and words in c.out[start:] and "reboot to try it" not in c.out[start:])
 
 
 def check_update(bt, workdir, image, vms):
@@ -140,14 +188,27 @@ def check_update(bt, workdir, image, vms):
           "UP-W: the admin logs in again after the update")
     wait_committed(bt, w, "b", "UP-W")
 
-    # ---- UP-C: scp and the console, back into slot a ----
-    code, out = scp_to(vm, bt.ADMIN_PASSWORD, bundle)
-    bt.ok(code == 0, "UP-C: scp -O puts the bundle into the admin's updates/", out)
+    # ---- UP-C: scp and the console: three refusals, then back into slot a ----
+    refusals = refusal_bundles(bt, workdir, data)
+    code, out = scp_to(vm, bt.ADMIN_PASSWORD, bundle, *refusals)
+    bt.ok(code == 0, "UP-C: scp -O puts the bundle and three bad ones into the admin's updates/", out)
+    before_status = status_block(w)
     c = Console(vm.port[22], "admin", bt.ADMIN_PASSWORD, timeout=60)
     try:
         seen = c.read_until(r"Choose 1-\d+: ", timeout=90) is not None
         m = re.search(r"(\d+)  Update", c.out)
-        c.send(m.group(1) if m else "15")
+        item = m.group(1) if m else "15"
+        for path, (words, downgrade) in refusals.items():
+            start = len(c.out)
+            bt.ok(seen and console_refusal(c, item, path, words, downgrade),
+                  "UP-C: console item 15 refuses %s naming \"%s\"%s" % (
+                      os.path.basename(path), words, ", declined at its own confirmation" if downgrade else ""),
+                  c.out[start:][-2000:])
+        after = bt.retry(lambda: status_block(w), timeout=60)
+        bt.ok(before_status is not None and after == before_status,
+              "UP-C: after the refusals the Update page's status is what it was (slot b, committed, the same "
+              "other slot and last update)", (before_status, after))
+        c.send(item)
         seen = seen and c.read_until(r"Choose \(1-4", timeout=60) is not None and "in slot b" in c.out
         c.send("1")
         m = c.read_until(r"(\d+)\s+%s \(" % re.escape(os.path.basename(bundle)), timeout=60)

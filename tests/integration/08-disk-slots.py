@@ -7,7 +7,10 @@ initramfs and version and one boot menu for BIOS and UEFI with a label per
 slot and DEFAULT a; two runs give the same bytes. Also pullbox-update-copy,
 which copies a bundle into root's folder before it is verified: a regular
 file is copied whole, a symbolic link, a FIFO, a folder link on the way and
-a destination folder others may write are refused, and nothing is left."""
+a destination folder others may write are refused, and nothing is left.
+And pullbox-kexec's contract (the initramfs starts a trial with it): usage
+100, a missing file 111 naming it, a file that is no kernel refused (1,
+"refused: ..."; never a real kernel: the host's would load it)."""
 import hashlib
 import json
 import os
@@ -24,6 +27,7 @@ from approot import config_ui_binary
 MKDISK = os.path.join(ROOT, "appliance", "scripts", "mkdisk.sh")
 CFG = os.path.join(ROOT, "appliance", "configs", "syslinux.cfg")
 COPY = config_ui_binary("pullbox-update-copy")
+KEXEC = config_ui_binary("pullbox-kexec")
 
 
 def sha(path):
@@ -170,10 +174,31 @@ def check_copy(tmp):
        "a destination folder others may write is refused (%s)" % err.strip())
 
 
+def check_kexec(tmp):
+    if not ok(os.path.exists(KEXEC), "pullbox-kexec is built (%s)" % KEXEC):
+        return
+
+    def run(*args):
+        r = subprocess.run([KEXEC] + list(args), capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stderr.strip()
+    rc, err = run("load", "only-two", "args")
+    ok(rc == 100 and "usage:" in err, "pullbox-kexec: a wrong call is a usage error, 100 (%d %s)" % (rc, err))
+    garbage = os.path.join(tmp, "vmlinuz")
+    with open(garbage, "wb") as f:
+        f.write(b"not a kernel\n" * 1000)
+    missing = os.path.join(tmp, "no-initrd.img")
+    rc, err = run("load", garbage, missing, "panic=10")
+    ok(rc == 111 and missing in err, "pullbox-kexec: a missing initramfs is 111, named (%d %s)" % (rc, err))
+    rc, err = run("load", garbage, garbage, "panic=10 pullbox.system=pullbox-system-b")
+    ok(rc == 1 and err.startswith("pullbox-kexec: refused: "),
+       "pullbox-kexec: a file that is no kernel is refused with one line, 1 (%d %s)" % (rc, err))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="pb-slots-")
     try:
         check_layout(tmp)
+        check_kexec(tmp)
         if os.geteuid() == 0:
             check_copy(tmp)
         else:

@@ -13,6 +13,7 @@ CONFIG_UI_INSTALL = config-ui/pullbox-wizard.cgi:/usr/libexec/pullbox/pullbox-wi
 	config-ui/pullbox-growdata:/usr/sbin/pullbox-growdata \
 	config-ui/pullbox-update-verify:/usr/sbin/pullbox-update-verify \
 	config-ui/pullbox-sampler:/usr/sbin/pullbox-sampler \
-	config-ui/pullbox-update-copy:/usr/sbin/pullbox-update-copy
+	config-ui/pullbox-update-copy:/usr/sbin/pullbox-update-copy \
+	config-ui/pullbox-kexec:/usr/libexec/pullbox/pullbox-kexec
 
 $(eval $(call local-package,config-ui))
