@@ -97,10 +97,12 @@ def make_system(workdir, base, name, version, broken=False):
     return out
 
 
-def make_bundle(t, workdir, name, version, system, kernel, initrd, product="pullbox"):
+def make_bundle(t, workdir, name, version, system, kernel, initrd, product="pullbox", signing_key=None):
+    """Signs with the builder's key (the one the image trusts), or with signing_key when given."""
     pub = os.path.join(workdir, "update-key.pem")
+    env = dict(os.environ, PULLBOX_SIGNING_KEY=signing_key) if signing_key else None
     key = subprocess.run([os.path.join(SCRIPTS, "signing-key.sh"), pub], capture_output=True, text=True,
-                         check=True).stdout.strip()
+                         check=True, env=env).stdout.strip()
     out = os.path.join(workdir, name + ".pbu")
     subprocess.run([os.path.join(SCRIPTS, "mkbundle.sh"), out, product, version, "0.1.0", key,
                     "system.squashfs=" + system, "vmlinuz=" + kernel, "initrd.img=" + initrd],

@@ -9,10 +9,12 @@
         pressed: the appliance comes back on slot b, and once it passed its
         trial the page says committed
   UP-C  the same disk: over SSH `scp -O` puts into updates/ another product's
-        bundle, a truncated copy of the bundle and an older version's (each
-        signed with the key this image trusts); console item 15 > 1 refuses
-        each, naming why (product, truncated, downgrade: declined at its own
-        confirmation), and the Update page's status is the same after them;
+        bundle, one signed with another Ed25519 key, a truncated copy of the
+        bundle, one whose initramfs is larger than the boot partition and an
+        older version's (all but one signed with the key this image trusts);
+        console item 15 > 1 refuses each, naming why (product, signature,
+        truncated, space, downgrade: declined at its own confirmation), and
+        the Update page's status is the same after them;
         then the bundle: console item 15 > 1 installs it into the other slot
         (a), "Reboot now" in the console; the appliance comes back on slot a,
         committed.
@@ -111,20 +113,38 @@ def status_block(w):
     return m.group(0) if m else None
 
 
+# bigger than the whole ESP (64 MiB): whatever the boot partition holds, a
+# kernel and initramfs this size never fit, so the installer refuses at its
+# space check after the bundle verified
+TOO_BIG_INITRD = 64 << 20
+
+
 def refusal_bundles(bt, workdir, data):
-    """{file: (what the refusal names, is a downgrade)}: another product's bundle and an
-    older one (small parts: refused before any is read), a truncated copy of data."""
+    """{file: (what the refusal names, is a downgrade)}: another product's bundle, one signed
+    with a key the image does not trust and an older one (small parts: refused before any is
+    read), a truncated copy of data, and one whose initramfs does not fit the boot partition."""
     d = os.path.join(workdir, "upc")
     os.makedirs(d, exist_ok=True)
     part = os.path.join(d, "part")
     with open(part, "wb") as f:
         f.write(b"a part that is never installed\n")
     other, _ = update.make_bundle(bt, d, "otherbox", "9.9.9", part, part, part, product="otherbox")
+    stranger_key = os.path.join(d, "stranger-key.pem")
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", stranger_key],
+                   check=True, capture_output=True)
+    os.chmod(stranger_key, 0o600)
+    stranger, _ = update.make_bundle(bt, d, "stranger", "9.9.9", part, part, part, signing_key=stranger_key)
+    big = os.path.join(d, "big-initrd")
+    with open(big, "wb") as f:
+        f.truncate(TOO_BIG_INITRD)
+    too_big, _ = update.make_bundle(bt, d, "too-big", "9.9.9", part, part, big)
+    os.unlink(big)
     older, _ = update.make_bundle(bt, d, "older", "0.1.9", part, part, part)
     cut = os.path.join(d, "truncated.pbu")
     with open(cut, "wb") as f:
         f.write(data[:len(data) * 2 // 3])
-    return {other: ("product:", False), cut: ("truncated:", False),
+    return {other: ("product:", False), stranger: ("signature: the manifest's signature does not verify", False),
+            cut: ("truncated:", False), too_big: ("space: the boot partition has", False),
             older: ("0.1.9 is older than the running", True)}
 
 
@@ -188,10 +208,10 @@ def check_update(bt, workdir, image, vms):
           "UP-W: the admin logs in again after the update")
     wait_committed(bt, w, "b", "UP-W")
 
-    # ---- UP-C: scp and the console: three refusals, then back into slot a ----
+    # ---- UP-C: scp and the console: five refusals, then back into slot a ----
     refusals = refusal_bundles(bt, workdir, data)
     code, out = scp_to(vm, bt.ADMIN_PASSWORD, bundle, *refusals)
-    bt.ok(code == 0, "UP-C: scp -O puts the bundle and three bad ones into the admin's updates/", out)
+    bt.ok(code == 0, "UP-C: scp -O puts the bundle and %d bad ones into the admin's updates/" % len(refusals), out)
     before_status = status_block(w)
     c = Console(vm.port[22], "admin", bt.ADMIN_PASSWORD, timeout=60)
     try:
