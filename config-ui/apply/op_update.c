@@ -199,10 +199,14 @@ void op_update_install(struct apply *a, const struct request *r, struct result *
                           allow_downgrade ? path : NULL, NULL};
     int rc = root_run(argv, child_env(), NULL, INSTALL_TIMEOUT, &out, &len, err, sizeof(err));
     one_line(out ? out : "", line, sizeof(line));
+    /* the installer says "refused: " only before it writes anything (space,
+     * parts, its own verification): the admin is told so, as for ours */
+    bool untouched = out && strstr(out, "refused: ");
     free(out);
     if (rc != 0) {
         step(res, false, "install", "%s", line[0] ? line : err);
-        refuse(res, -1, "The installer refused: %s", line[0] ? line : err);
+        refuse(res, -1, "The installer refused: %s%s", line[0] ? line : err,
+               untouched ? ". Nothing was installed." : "");
         return;
     }
     step(res, true, "install", "%s", line);

@@ -103,6 +103,11 @@ def stand_in(root):
 case "$1" in
 status) printf 'slot=a\\nversion=%s\\nother-slot=b\\nother-version=\\nstate=committed\\nmessage=\\n' ;;
 install)
+	# a refusal of its own, before it records an install
+	case $* in *nospace.pbu)
+		echo "pullbox-update: refused: space: the boot partition has 1 bytes for the kernel and initramfs, they need 2" >&2
+		exit 1 ;;
+	esac
 	echo "pullbox-update $*" >>'%s'
 	shift; [ "$1" = --allow-downgrade ] && { dg=$1; shift; }
 	v=$('%s' $dg "$1" | sed -n 's/^version=//p')
@@ -219,6 +224,8 @@ def walk(con, root, work, b):
     for name in ("otherkey", "tampered", "truncated", "product", "older", "good"):
         with open(os.path.join(home, name + ".pbu"), "wb") as f:
             f.write(b[name])
+    with open(os.path.join(home, "nospace.pbu"), "wb") as f:
+        f.write(b["good"])
     ok(con.wait(MENU, 60) is not None, "the console shows the menu with 15 items")
 
     # ~/updates: every refusal
@@ -232,6 +239,15 @@ def walk(con, root, work, b):
         pick_and_refuse(con, root, 1, "good.pbu", "space")
     finally:
         subprocess.run(["umount", root.path("data/update")])
+    # the installer's own refusal (it checks the slot and the boot partition)
+    before = len(installs(root))
+    open_item(con, 1, r"Install which")
+    num = re.search(r"(\d+)\s+nospace\.pbu \(", con.since())
+    shown = con.step(num.group(1) if num else "q", r"Not done: .*Nothing was installed", 60) if num else None
+    ok(shown is not None and "The installer refused: space: the boot partition" in con.since() and
+       len(installs(root)) == before,
+       "15: the installer's refusal (space) is shown naming why, and that nothing was installed")
+    back(con)
 
     # a downgrade: no, then yes
     open_item(con, 1, r"Install which")
