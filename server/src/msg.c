@@ -37,8 +37,11 @@ struct msg *msg_new(const char *mid, uint64_t seq, uint32_t created, uint16_t ta
 
 size_t msg_footprint(const struct msg *m)
 {
-    /* an encoding is the body with at most a few hundred bytes of envelope */
-    return sizeof *m + 2 * m->body_len + 512;
+    /* an encoding is the body with at most a few hundred bytes of envelope;
+     * a V5 message's user_params and dictionary are set before it is queued
+     * and kept beside it */
+    return sizeof *m + 2 * m->body_len + 512 + (m->user_params ? strlen(m->user_params) : 0) +
+           (m->dictionary ? strlen(m->dictionary) : 0);
 }
 
 void msg_set_channel(struct msg *m, const char *channel)

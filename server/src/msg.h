@@ -57,8 +57,9 @@ struct msg {
 };
 
 /* What a message viewed by output queues keeps alive, as max-output-memory
- * counts it: the message, its body and the one encoding a subscriber is sent.
- * Fixed by the body's size, so that what is added when the first queue
+ * counts it: the message, its body, its user_params and dictionary and the one
+ * encoding a subscriber is sent.
+ * Fixed before it is first queued, so that what is added when the first queue
  * takes it is what is taken away when the last lets go. */
 size_t msg_footprint(const struct msg *m);
 
