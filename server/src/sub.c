@@ -26,11 +26,13 @@
 
 /* ---- queueing deliveries ---- */
 
-/* Body bytes of the messages one WebSocket frame carries at most, unless a
- * single message is larger: with the envelopes a frame of a few tens of KiB,
- * well below what clients accept per frame (a load generator that takes at
- * most 128 KiB dropped 1,344 of 2,000 subscribers at 2,000 messages a second
- * with one frame per turn; none with this). */
+/* Payload bytes (the messages' encodings) one frame carries at most when
+ * the transport frames each delivery (a WebSocket), unless a single message
+ * is larger: with the frame's own bytes a few tens of KiB, well below what
+ * clients accept per frame (a load generator that takes at most 128 KiB
+ * dropped 1,344 of 2,000 subscribers at 2,000 messages a second with one
+ * frame per turn; none with this). A catch-up of 200 messages of 2 KB is
+ * then 13 frames of 18 KB, not one of 225 KB. */
 #define SUB_FRAME_BATCH (16 * 1024)
 
 static void queue_msg(struct conn *c, struct msg *m)
@@ -57,13 +59,6 @@ void sub_deliver(struct conn *c, struct msg *m, bool later)
     /* while the store fetches the catch-up, live messages wait behind it */
     if (c->flags & CONN_F_CATCHUP)
         return;
-    /* messages that pile up faster than a WebSocket takes them are framed
-     * a bounded batch at a time: one frame per turn would grow with the
-     * backlog, and clients cap a frame (1 MiB is a common default) */
-    if (c->tp == &transport_websocket && c->state == CONN_SUB && c->pend_bytes >= SUB_FRAME_BATCH) {
-        sub_flush(c);
-        return;
-    }
     if (later)
         conn_schedule_backlog(c);
     else
@@ -72,27 +67,34 @@ void sub_deliver(struct conn *c, struct msg *m, bool later)
 
 /* ---- turning queued deliveries into wire data ---- */
 
-/* The deliveries as one payload: total length, then pieces added by
- * add_payload(). Text frames concatenate; protobuf gets one ResponseBatch
- * prefix; JSON-RPC sends an array when there is more than one message. */
-static size_t payload_len(struct conn *c, enum msg_enc e, char **custom, size_t *custom_len)
+/* Each queued message's encoding for c: len[i] bytes, from the message
+ * itself, or custom[i] when it is the recipient's own (a JSON-RPC message
+ * with this user's user_params) or a copy. */
+static void encode_all(struct conn *c, enum msg_enc e, struct msg **m, uint32_t np, char **custom,
+                       size_t *len)
 {
-    size_t total = 0;
-    for (uint32_t i = 0; i < c->n_pend; i++) {
+    for (uint32_t i = 0; i < np; i++) {
         custom[i] = NULL;
         if (e == MSG_ENC_JSONRPC && c->user_id)
-            custom[i] = msg_jsonrpc_for_user(c->pend[i], c->user_id, &custom_len[i]);
-        size_t n;
-        if (!custom[i] && !msg_encoding(c->pend[i], e, &n))
+            custom[i] = msg_jsonrpc_for_user(m[i], c->user_id, &len[i]);
+        if (!custom[i] && !msg_encoding(m[i], e, &len[i]))
             /* frozen before anyone here wanted this format: a copy */
-            custom[i] = (char *)msg_encode_copy(c->pend[i], e, &custom_len[i]);
-        if (custom[i])
-            n = custom_len[i];
-        total += n;
+            custom[i] = (char *)msg_encode_copy(m[i], e, &len[i]);
     }
-    if (e == MSG_ENC_JSONRPC && c->n_pend > 1)
-        total += 2 + (c->n_pend - 1); /* [ , ] */
-    return total;
+}
+
+/* Where the frame that starts at pend[i] ends: all of the queue for a
+ * transport that answers once, else SUB_FRAME_BATCH bytes of payload and
+ * the message that passes it. */
+static uint32_t frame_end(const struct conn *c, const size_t *len, uint32_t i, uint32_t np)
+{
+    if (!c->tp->bounded_frames)
+        return np;
+    size_t sum = 0;
+    do
+        sum += len[i++];
+    while (i < np && sum < SUB_FRAME_BATCH);
+    return i;
 }
 
 static void add(struct conn_piece *v, size_t *n, const void *p, size_t len, struct msg *m)
@@ -101,25 +103,35 @@ static void add(struct conn_piece *v, size_t *n, const void *p, size_t len, stru
         v[(*n)++] = (struct conn_piece){.p = p, .len = len, .m = m};
 }
 
-static void add_payload(struct conn *c, enum msg_enc e, char **custom, const size_t *custom_len,
-                        struct conn_piece *v, size_t *n)
+/* Hands m[0..k) to the transport as one whole payload in format e: text
+ * and event frames concatenate, protobuf gets its own ResponseBatch prefix,
+ * JSON-RPC an array when there is more than one message. v has room for
+ * 2 * k + 8 pieces. */
+static void deliver_frame(struct conn *c, enum msg_enc e, struct msg **m, char **custom,
+                          const size_t *len, uint32_t k, struct conn_piece *v)
 {
-    bool array = e == MSG_ENC_JSONRPC && c->n_pend > 1;
+    bool array = e == MSG_ENC_JSONRPC && k > 1;
+    size_t body = array ? 2 + (k - 1) : 0; /* [ , ] */
+    for (uint32_t i = 0; i < k; i++)
+        body += len[i];
+    uint8_t prefix[PB_OUTGOING_PREFIX_MAX] = {0};
+    size_t plen = e == MSG_ENC_PB ? pb_outgoing_batch_prefix(prefix, body) : 0;
+    size_t n = 1; /* v[0]: the transport's head */
+    add(v, &n, prefix, plen, NULL);
     if (array)
-        add(v, n, "[", 1, NULL);
-    for (uint32_t i = 0; i < c->n_pend; i++) {
+        add(v, &n, "[", 1, NULL);
+    for (uint32_t i = 0; i < k; i++) {
         if (array && i)
-            add(v, n, ",", 1, NULL);
-        if (custom[i]) {
-            add(v, n, custom[i], custom_len[i], NULL);
-            continue;
-        }
-        size_t len;
-        const uint8_t *p = msg_encoding(c->pend[i], e, &len);
-        add(v, n, p, len, c->pend[i]);
+            add(v, &n, ",", 1, NULL);
+        if (custom[i])
+            add(v, &n, custom[i], len[i], NULL);
+        else
+            add(v, &n, msg_encoding(m[i], e, &(size_t){0}), len[i], m[i]);
     }
     if (array)
-        add(v, n, "]", 1, NULL);
+        add(v, &n, "]", 1, NULL);
+    v[0] = (struct conn_piece){0};
+    c->tp->deliver(c, v, n, body + plen, m[k - 1]);
 }
 
 static enum msg_enc fmt_encoding(uint8_t fmt)
@@ -136,9 +148,10 @@ static enum msg_enc fmt_encoding(uint8_t fmt)
     }
 }
 
-/* Turns the queued deliveries into one response, frame or event block and
- * hands it to the transport, which writes it at once when it can: the
- * encodings are sent from the messages themselves, never copied. */
+/* Turns the queued deliveries into one response or event block, or into
+ * frames of at most SUB_FRAME_BATCH bytes of messages each, and hands them
+ * to the transport, which writes them at once when it can: the encodings
+ * are sent from the messages themselves, never copied. */
 void sub_flush(struct conn *c)
 {
     struct server *s = c->srv;
@@ -150,30 +163,32 @@ void sub_flush(struct conn *c)
     struct msg **pend = c->pend;
     uint32_t np = c->n_pend, cap = c->cap_pend;
     char *custom_stack[64];
-    size_t custom_len_stack[64];
+    size_t len_stack[64];
     struct conn_piece piece_stack[2 * 64 + 8];
     bool small = np <= 64;
     char **custom = small ? custom_stack : xmalloc(np * sizeof *custom);
-    size_t *custom_len = small ? custom_len_stack : xmalloc(np * sizeof *custom_len);
+    size_t *len = small ? len_stack : xmalloc(np * sizeof *len);
     struct conn_piece *v = small ? piece_stack : xmalloc((2 * (size_t)np + 8) * sizeof *v);
-    size_t n = 1; /* v[0]: the transport's head */
-    size_t body = payload_len(c, e, custom, custom_len);
-    uint8_t prefix[PB_OUTGOING_PREFIX_MAX];
-    size_t plen = e == MSG_ENC_PB ? pb_outgoing_batch_prefix(prefix, body) : 0;
+    encode_all(c, e, pend, np, custom, len);
     s->m.messages_out += np;
-    add(v, &n, prefix, plen, NULL);
-    add_payload(c, e, custom, custom_len, v, &n);
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
     c->pend_bytes = 0;
     /* one message (each delivery while messages come slower than they fan
      * out: most of a portal's): the transport may have it whole on the
      * message, head included */
-    if (c->state == CONN_SUB) {
-        bool alone = np == 1 && !custom[0] && c->tp->deliver_one;
-        if (!alone || !c->tp->deliver_one(c, pend[0], e)) {
-            v[0] = (struct conn_piece){0};
-            c->tp->deliver(c, v, n, body + plen, pend[np - 1]);
+    bool alone = np == 1 && !custom[0] && c->tp->deliver_one;
+    if (c->state == CONN_SUB && (!alone || !c->tp->deliver_one(c, pend[0], e))) {
+        uint32_t j = frame_end(c, len, 0, np);
+        deliver_frame(c, e, pend, custom, len, j, v);
+        /* the rest in frames of their own while the connection takes them
+         * (the output limit may have ended it, with a close frame after
+         * which nothing may follow, or the peer may have gone) */
+        for (uint32_t i = j; i < np && c->state == CONN_SUB &&
+                             !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER));
+             i = j) {
+            j = frame_end(c, len, i, np);
+            deliver_frame(c, e, pend + i, custom + i, len + i, j - i, v);
         }
     }
     for (uint32_t i = 0; i < np; i++) {
@@ -182,7 +197,7 @@ void sub_flush(struct conn *c)
     }
     if (!small) {
         free(custom);
-        free(custom_len);
+        free(len);
         free(v);
     }
     /* a small queue is kept for the next turn */

@@ -58,6 +58,11 @@ struct transport_ops {
      * delivering it is one contiguous write; false when it has none cached
      * (then deliver() sends it). e is the connection's encoding. */
     bool (*deliver_one)(struct conn *c, struct msg *m, enum msg_enc e);
+    /* Each deliver() is one frame that the client reads whole, and clients
+     * cap a frame's size (a WebSocket): a big batch (a catch-up, a backlog)
+     * is handed over as several, each whole in its format. Else all that is
+     * queued goes in one deliver() (a long poll answers once). */
+    bool bounded_frames;
     /* Its timer ran out: a keep-alive for streams (closes one whose peer
      * never answered the last), the end of a long poll. */
     void (*ping)(struct conn *c);

@@ -1,5 +1,6 @@
 /* The WebSocket transport: the upgrade, frames both ways (RFC 6455), pings,
- * and deliveries as one text or binary frame per flush. A complete message
+ * and deliveries as text or binary frames of a bounded size (sub.c makes
+ * them: the whole queue of a flush, or parts of it). A complete message
  * from the client goes up through c->on_message. */
 #include "first.h"
 
@@ -320,6 +321,7 @@ const struct transport_ops transport_websocket = {
     .start = start,
     .deliver = deliver,
     .deliver_one = deliver_one,
+    .bounded_frames = true,
     .ping = ping,
     .end = ws_close,
     .end_after_output = true,

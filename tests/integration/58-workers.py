@@ -8,9 +8,6 @@ subscriber wherever it is, and SIGHUP and SIGTERM reach every worker.
 
 PULLBOX_TSAN=1 runs only the delivery part (for the -fsanitize=thread build,
 which is too slow for the rest and has no leak checker)."""
-import base64
-import hashlib
-import hmac
 import json
 import os
 import signal
@@ -18,7 +15,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
-from pbtest import Server, ok, note, done, new_id, publish_text, text_frames, http, server_stat  # noqa: E402
+from pbtest import (Server, ok, note, done, new_id, publish_text, text_frames, http, server_stat,  # noqa: E402
+                    jwt_token)
 from wsclient import WSClient  # noqa: E402
 
 TSAN = os.environ.get("PULLBOX_TSAN") == "1"
@@ -59,19 +57,6 @@ def frames(c, want, timeout=10, deadline=None):
 def spread(srv):
     """Connections per worker, from /server-stat/."""
     return [w["connections"] for w in server_stat(srv).get("workers", [])]
-
-
-def b64url(b):
-    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
-
-
-def jwt(key, sub, chans):
-    now = int(time.time())
-    head = b64url(b'{"typ":"JWT","alg":"HS256"}')
-    pl = b64url(json.dumps({"iss": "t", "iat": now, "exp": now + 600, "sub": sub,
-                            "chan": ",".join(chans)}).encode())
-    sig = hmac.new(key.encode(), ("%s.%s" % (head, pl)).encode(), hashlib.sha256).digest()
-    return "%s.%s.%s" % (head, pl, b64url(sig))
 
 
 def open_spread(srv, cid, n, min_workers=2, extra=""):
@@ -180,7 +165,7 @@ def stats(srv, cid, subs):
 
 
 def client_publish(srv, cid, subs):
-    tok = jwt(srv.key, "1", [new_id()])
+    tok = jwt_token(srv.key, "1", [new_id()])
     found = 0
     for _ in range(40):
         # one V5 client per worker at least: publish from each

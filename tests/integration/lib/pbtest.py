@@ -297,6 +297,21 @@ def text_frames(body):
     return out
 
 
+# ---- V5 subscribers (helper shared by 44/58) ----
+def jwt_token(key, sub, chans, ttl=600):
+    """An HS256 subscribe token as Bitrix issues one: user sub, channels chans."""
+    import base64
+
+    def b64url(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    now = int(time.time())
+    head = b64url(b'{"typ":"JWT","alg":"HS256"}')
+    pl = b64url(json.dumps({"iss": "t", "iat": now, "exp": now + ttl, "sub": sub,
+                            "chan": ",".join(chans)}).encode())
+    sig = hmac.new(key.encode(), ("%s.%s" % (head, pl)).encode(), hashlib.sha256).digest()
+    return "%s.%s.%s" % (head, pl, b64url(sig))
+
+
 # ---- long-poll subscribers, witnesses, stats (helpers added for 10/20/30/50/60) ----
 def server_stat(srv):
     """The /server-stat/ object of this process (a dict)."""
