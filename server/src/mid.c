@@ -24,13 +24,29 @@ void mid_next(struct server *s, char out[27])
     snprintf(out, 27, "%010u%016llu", s->start_time, (unsigned long long)++s->mid_counter);
 }
 
+uint32_t mid_tag_time(const struct server *s, uint32_t now)
+{
+    return now < s->tag_second ? s->tag_second : now;
+}
+
 uint16_t mid_next_tag(struct server *s, uint32_t created)
 {
     if (created != s->tag_second) {
         s->tag_second = created;
         s->tag = 0;
     }
-    return ++s->tag;
+    uint16_t tag = ++s->tag;
+    /* The second's last tag: the next message is the first of the next
+     * second (its creation time moves on with tag_second), so that (time,
+     * tag) grows with every publish and a push-stream cursor neither skips
+     * nor repeats a message. A tag wrapped to 0 would do both: the cursor
+     * after 65535 would leave out the second's later messages, the one
+     * after 5 would send its first 65530 again. */
+    if (tag == UINT16_MAX) {
+        s->tag_second++;
+        s->tag = 0;
+    }
+    return tag;
 }
 
 void mid_note_issued(const struct server *s, const char *mid)

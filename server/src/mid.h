@@ -9,7 +9,12 @@ struct server;
 
 /* Builds the next 26-digit mid. */
 void mid_next(struct server *s, char out[27]);
-/* Next push-stream tag for a message created at `created`. */
+/* The creation time of a message published at `now`: never before the
+ * last one's (clocks step back, workers' differ by a little, and a second
+ * whose 65535 tags are used up moves on to the next). */
+uint32_t mid_tag_time(const struct server *s, uint32_t now);
+/* Next push-stream tag (1..65535) for a message created at `created`, which
+ * is mid_tag_time()'s or later. */
 uint16_t mid_next_tag(struct server *s, uint32_t created);
 /* With workers: mid has been given out (called before any worker delivers
  * it, so subscribers check resume mids without the publish lock). */

@@ -30,7 +30,8 @@ struct msg *publish_new_message(struct server *s, const void *body, size_t len, 
         return msg_new("00000000000000000000000000", 0, now, 0, eff, body, len);
     char mid[27];
     mid_next(s, mid);
-    return msg_new(mid, ++s->seq, now, mid_next_tag(s, now), eff, body, len);
+    uint32_t created = mid_tag_time(s, now);
+    return msg_new(mid, ++s->seq, created, mid_next_tag(s, created), eff, body, len);
 }
 
 bool publish_writable(const struct server *s)

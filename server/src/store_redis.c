@@ -305,7 +305,12 @@ static struct msg *decode_record(struct server *s, const uint8_t *p, size_t len,
         !take_blob(&r, &dict, &dict_len) || r.p != r.end)
         return NULL;
     uint32_t t = (uint32_t)strtoul(created, NULL, 10);
-    uint16_t tag = ids ? mid_next_tag(s, t) : 1; /* catch-up: the cursor is the mid */
+    uint16_t tag = 1; /* catch-up: the cursor is the mid */
+    if (ids) {
+        /* live: (time, tag) grows in the order this node delivers */
+        t = mid_tag_time(s, t);
+        tag = mid_next_tag(s, t);
+    }
     struct msg *m = msg_new(mid, ++s->seq, t, tag, expiry, body, body_len);
     msg_set_sender(m, *st, sid, *sid_len);
     if (up_len)

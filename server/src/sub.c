@@ -430,6 +430,32 @@ static void fail_subscribe(struct conn *c, const struct transport_ops *tp,
     http_respond_code(c, code, NULL);
 }
 
+/* The push-stream cursor's tag (a query's tag or an If-None-Match, W/
+ * prefix and all): the digits the client read in a frame or an Etag. Empty
+ * (the client knows only the time): 0, the whole second again, which the
+ * client drops by mid, rather than losing part of it. Tags count within a
+ * second and stop at 65535 (mid_next_tag then moves on to the next second),
+ * so a larger number, or anything that is not a number, means after every
+ * message of that second: nginx push stream compares tags as whole
+ * integers and leaves that second out when the tag does not parse; a tag
+ * cut to 16 bits (70000 read as 4464) would send part of it again. */
+static uint16_t cursor_tag(const char *v, size_t n)
+{
+    if (n > 2 && v[0] == 'W' && v[1] == '/') {
+        v += 2;
+        n -= 2;
+    }
+    uint32_t tag = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9')
+            return UINT16_MAX;
+        tag = tag * 10 + (uint32_t)(v[i] - '0');
+        if (tag > UINT16_MAX)
+            return UINT16_MAX;
+    }
+    return (uint16_t)tag;
+}
+
 static char *query_value(const struct http1_request *req, const char *name, size_t max)
 {
     if (!req->query)
@@ -552,7 +578,7 @@ void sub_handle(struct conn *c, const struct http1_request *req, const struct tr
     } else {
         c->lp_mid[0] = '\0';
         const struct http1_header *lei = http1_find_header(req, "Last-Event-ID");
-        char t[64] = "", tag[16] = "";
+        char t[64] = "", tag[64] = "";
         const struct http1_header *ims = http1_find_header(req, "If-Modified-Since");
         const struct http1_header *inm = http1_find_header(req, "If-None-Match");
         if (lei && lei->value_len == MSG_MID_LEN) {
@@ -567,21 +593,16 @@ void sub_handle(struct conn *c, const struct http1_request *req, const struct tr
                 memcpy(t, ims->value, ims->value_len);
                 t[ims->value_len] = '\0';
             }
-            if (!(req->query &&
-                  http1_query_get(req->query, req->query_len, "tag", tag, sizeof tag) == 1) &&
-                inm && inm->value_len < sizeof tag - 1) {
-                const char *v = inm->value;
-                size_t vl = inm->value_len;
-                if (vl > 2 && v[0] == 'W' && v[1] == '/') {
-                    v += 2;
-                    vl -= 2;
-                }
-                memcpy(tag, v, vl);
-                tag[vl] = '\0';
-            }
+            int r = req->query ? http1_query_get(req->query, req->query_len, "tag", tag, sizeof tag)
+                               : 0;
+            if (r == 1)
+                cu.since_tag = cursor_tag(tag, strlen(tag));
+            else if (r < 0) /* too long for any tag, or a bad escape */
+                cu.since_tag = UINT16_MAX;
+            else if (inm)
+                cu.since_tag = cursor_tag(inm->value, inm->value_len);
             if (msg_parse_http_date(t, strlen(t), &cu.since)) {
                 cu.cursor = true;
-                cu.since_tag = (uint16_t)strtoul(tag, NULL, 10);
                 catch_up(c, "", &cu);
             }
         }
