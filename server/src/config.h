@@ -68,6 +68,7 @@ struct config {
     long max_ws_frame_size;
     long max_output_buffer;
     long max_output_memory; /* MiB queued for output in all; 0: from MemTotal */
+    long max_queued_deliveries; /* deliveries queued in all before big publishes wait */
     long max_input_memory;
     long online_grace;
     long last_seen_max_users;

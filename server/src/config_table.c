@@ -161,6 +161,14 @@ static const struct config_opt options[] = {
         "most 4096 MiB, as for history-memory. What counts is the queues' own memory and\n"
         "each message they view once, however many connections it is queued to: never-\n"
         "readers sharing one catch-up are not dropped while it fits."),
+    INT("max-queued-deliveries", max_queued_deliveries, 1000, 1000000000, "500000",
+        "Deliveries queued to subscribers and not yet written, in all, past which a publish\n"
+        "to a channel with more than 256 subscribers (or any protobuf or JSON-RPC publish)\n"
+        "waits, unread, until the fan-outs before it have caught up: a publisher faster\n"
+        "than the fan-outs is slowed to them, and nothing is dropped for it. The default\n"
+        "is a few hundred milliseconds of writing (4 MB of queue, 8 bytes a delivery; the\n"
+        "messages are shared): enough for dozens of messages a write to each subscriber.\n"
+        "Small channels, channel stats and /health are answered meanwhile."),
     INT("max-input-memory", max_input_memory, 1048576, 1073741824, "67108864",
         "Bytes of requests and WebSocket messages larger than 16 KiB held at once, all\n"
         "subscribe-port connections together; one that needs more while it is full gets\n"

@@ -33,9 +33,15 @@
  * ones holding the most first: one pass over the connections finds them. */
 #define CONN_SHED_MAX 32
 
-/* Connections of the backlog written per loop turn: a few hundred writes,
- * about a millisecond, between two polls. */
-#define CONN_BACKLOG_SLICE 256
+/* The time one loop turn spends writing the backlog (the rest of a big
+ * fan-out) before it polls again. A count would not do: a write that
+ * carries a few dozen messages costs ten times one that carries one, and
+ * 256 such writes held a turn for 5 ms at 5,000 subscribers, which is what
+ * a publish waited for its answer. */
+#define CONN_BACKLOG_BUDGET_NS 500000u
+
+/* How often parked requests look whether they may go, in seconds. */
+#define CONN_PARK_LOOK 0.001
 
 static const char conn_err_peer[] = "peer closed";
 static const char conn_err_io[] = "socket error";
@@ -153,7 +159,13 @@ void conn_schedule_flush(struct conn *c)
     if (c->flags & (CONN_F_PENDING | CONN_F_CLOSING))
         return;
     c->flags |= CONN_F_PENDING;
-    list_add_tail(&c->srv->pending, &c->flush_node);
+    /* the Bitrix server's answers go first: it counts a publish that waits
+     * as an error and stops publishing after ten, and a fan-out may have
+     * put hundreds of subscribers on the list before them */
+    if (c->role == ROLE_PUBLISH)
+        list_insert_after(&c->srv->pending, &c->flush_node);
+    else
+        list_add_tail(&c->srv->pending, &c->flush_node);
 }
 
 void conn_schedule_backlog(struct conn *c)
@@ -306,6 +318,7 @@ void conn_unsubscribe_all(struct conn *c)
     c->n_links = 0;
     for (uint32_t i = 0; i < c->n_pend; i++)
         msg_unref(c->pend[i]);
+    s->m.deliveries_queued -= c->n_pend;
     free(c->pend);
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
@@ -330,6 +343,17 @@ void conn_uncount(struct conn *c)
     gauges_changed(s);
 }
 
+/* Takes c off the parked list (its request goes, or it is closed). */
+static void unpark_one(struct server *s, struct conn *c)
+{
+    c->flags &= (uint16_t)~CONN_F_PARKED;
+    for (size_t i = 0; i < s->n_parked; i++)
+        if (s->parked[i] == c) {
+            s->parked[i] = s->parked[--s->n_parked];
+            break;
+        }
+}
+
 void conn_close(struct conn *c, const char *reason)
 {
     if (c->flags & CONN_F_CLOSING)
@@ -347,6 +371,8 @@ void conn_close(struct conn *c, const char *reason)
         list_del(&c->flush_node);
         c->flags &= (uint16_t) ~(CONN_F_PENDING | CONN_F_BACKLOG);
     }
+    if (c->flags & CONN_F_PARKED)
+        unpark_one(s, c);
     list_del(&c->node);
     list_add_tail(&s->closing, &c->node);
 }
@@ -450,7 +476,7 @@ static void update_reading(struct conn *c)
     struct ev_loop *loop = c->srv->loop;
     if (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER | CONN_F_TLS_HS))
         return;
-    bool pause = conn_output_full(c) || input_full(c);
+    bool pause = conn_output_full(c) || input_full(c) || (c->flags & CONN_F_PARKED);
     if (pause && !(c->flags & CONN_F_READ_PAUSED)) {
         c->flags |= CONN_F_READ_PAUSED;
         ev_io_stop(loop, &c->rio);
@@ -689,22 +715,30 @@ static void shed_output(struct server *s)
 /* Runs before the loop sleeps: turns queued deliveries into wire data
  * (with prepare, the subscription layer's) and writes every connection
  * that has output, one writev each. Everything on the pending list is
- * written; of the backlog (the rest of a big fan-out) CONN_BACKLOG_SLICE
- * connections, and while some remain the loop does not block, so that it
- * polls between slices: the requests that came meanwhile (a publish, a
+ * written; of the backlog (the rest of a big fan-out) as much as
+ * CONN_BACKLOG_BUDGET_NS allows, and while some remain the loop does not
+ * block, so that it polls between slices: the requests that came meanwhile (a publish, a
  * /health) are served and answered before the fan-out has ended. */
 void conn_flush_all(struct server *s, void (*prepare)(struct conn *c))
 {
-    unsigned slice = CONN_BACKLOG_SLICE;
+    uint64_t deadline = 0;
     shed_output(s);
     for (;;) {
         struct conn *c;
-        if (!list_empty(&s->pending))
+        if (!list_empty(&s->pending)) {
             c = list_first(&s->pending, struct conn, flush_node);
-        else if (slice && !list_empty(&s->backlog))
-            c = (slice--, list_first(&s->backlog, struct conn, flush_node));
-        else
+        } else if (!list_empty(&s->backlog)) {
+            /* a write of a few dozen messages takes 100 us: the clock
+             * (a vDSO read, 20 ns) is looked at before each */
+            uint64_t now = monotonic_ns();
+            if (!deadline)
+                deadline = now + CONN_BACKLOG_BUDGET_NS;
+            else if (now >= deadline)
+                break;
+            c = list_first(&s->backlog, struct conn, flush_node);
+        } else {
             break;
+        }
         list_del(&c->flush_node);
         c->flags &= (uint16_t) ~(CONN_F_PENDING | CONN_F_BACKLOG);
         flush_one(s, c, prepare);
@@ -713,6 +747,7 @@ void conn_flush_all(struct server *s, void (*prepare)(struct conn *c))
         ev_idle_stop(s->loop, &s->backlog_idle);
     else
         ev_idle_start(s->loop, &s->backlog_idle);
+    atomic_store_explicit(&s->queued_shared, s->m.deliveries_queued, memory_order_relaxed);
 }
 
 /* Active while the backlog holds connections: its being there keeps the
@@ -724,10 +759,53 @@ static void on_backlog(struct ev_loop *loop, ev_idle *w, int revents)
     (void)revents;
 }
 
+/* Serves the parked requests once no worker's fan-outs are behind; those
+ * that must wait again park again. */
+static void on_park_timer(struct ev_loop *loop, ev_timer *w, int revents)
+{
+    (void)revents;
+    struct server *s = w->data;
+    if (s->n_parked && !s->shutting_down && s->fanout_behind(s))
+        return;
+    ev_timer_stop(loop, w);
+    struct conn **v = s->parked;
+    size_t n = s->n_parked;
+    s->parked = NULL;
+    s->n_parked = s->cap_parked = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct conn *c = v[i];
+        c->flags &= (uint16_t)~CONN_F_PARKED;
+        if (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))
+            continue;
+        handle_input(c);
+        account_input(c);
+        update_reading(c);
+    }
+    free(v);
+}
+
 void conn_backlog_init(struct server *s)
 {
     list_init(&s->backlog);
     ev_idle_init(&s->backlog_idle, on_backlog);
+    ev_timer_init(&s->park_timer, on_park_timer, CONN_PARK_LOOK, CONN_PARK_LOOK);
+    s->park_timer.data = s;
+}
+
+void conn_park(struct conn *c)
+{
+    struct server *s = c->srv;
+    if (c->flags & CONN_F_PARKED)
+        return;
+    if (s->n_parked == s->cap_parked) {
+        s->cap_parked = s->cap_parked ? s->cap_parked * 2 : 8;
+        s->parked = xrealloc(s->parked, s->cap_parked * sizeof *s->parked);
+    }
+    s->parked[s->n_parked++] = c;
+    s->m.publish_waits++;
+    c->flags |= CONN_F_PARKED;
+    update_reading(c);
+    ev_timer_start(s->loop, &s->park_timer);
 }
 
 static void on_write(struct ev_loop *loop, ev_io *w, int revents)

@@ -54,6 +54,7 @@ enum tlist {
 #define CONN_F_CATCHUP (1u << 11)     /* subscribed, the store still fetches its catch-up */
 #define CONN_F_READ_PAUSED (1u << 12) /* not read until its output drains (backpressure) */
 #define CONN_F_BACKLOG (1u << 13)     /* (with PENDING) on the backlog: a big fan-out's rest */
+#define CONN_F_PARKED (1u << 14)      /* a request waits for the fan-outs before it (conn_park) */
 
 struct listener;
 struct pub_ack;
@@ -142,6 +143,10 @@ void conn_schedule_flush(struct conn *c);
 void conn_schedule_backlog(struct conn *c);
 /* Sets up s's backlog (before the loop runs). */
 void conn_backlog_init(struct server *s);
+/* The request at the front of c's input waits, unread, until the fan-outs
+ * queued before it have caught up (s->fanout_behind): then it is served as
+ * if it had just come. */
+void conn_park(struct conn *c);
 /* True while c has more output queued than it may have before its input is
  * read on: request and frame loops stop there, and reading resumes once the
  * peer has taken the output (backpressure). */

@@ -106,6 +106,16 @@ static void dispatch_publish_side(struct conn *c, const struct http1_request *re
     not_found(c);
 }
 
+bool http_request_waits(struct conn *c, const struct http1_request *req)
+{
+    const struct config *cfg = &c->srv->cfg;
+    if (c->role != ROLE_PUBLISH || !method_is(req, "POST"))
+        return false;
+    if (path_is(req, cfg->path_publish))
+        return pub_must_wait(c, req, false);
+    return path_is(req, cfg->path_api) && pub_must_wait(c, req, true);
+}
+
 void http_dispatch(struct conn *c, const struct http1_request *req, const uint8_t *body,
                    size_t body_len)
 {

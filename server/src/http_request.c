@@ -176,7 +176,7 @@ static void process_input(struct conn *c)
 {
     const struct config *cfg = &c->srv->cfg;
     while (c->state == CONN_HTTP && c->in.len && !conn_output_full(c) &&
-           !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER))) {
+           !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER | CONN_F_PARKED))) {
         struct http1_request req;
         int hl = http1_parse_request((const char *)c->in.data, c->in.len, &req);
         if (hl == HTTP1_ERR_INCOMPLETE) {
@@ -224,6 +224,10 @@ static void process_input(struct conn *c)
         /* the body may have been decoded in place: parse the head again so
          * the borrowed views point into the current buffer */
         http1_parse_request((const char *)c->in.data, c->head_len, &req);
+        if (c->srv->request_waits && c->srv->request_waits(c, &req)) {
+            conn_park(c); /* kept whole, body and all: served again from here */
+            return;
+        }
         c->in_body = false;
         c->flags &= (uint16_t)~CONN_F_REQ_STARTED;
         size_t used = c->head_len + c->body_have;

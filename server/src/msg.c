@@ -76,9 +76,14 @@ void msg_set_sender(struct msg *m, uint8_t type, const uint8_t *id, size_t id_le
 
 void msg_unref(struct msg *m)
 {
+    msg_unref_n(m, 1);
+}
+
+void msg_unref_n(struct msg *m, unsigned n)
+{
     /* acq_rel: the last owner sees every write the others made before
      * they let go */
-    if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) > 1)
+    if (!m || !n || atomic_fetch_sub_explicit(&m->refs, n, memory_order_acq_rel) > n)
         return;
     for (int i = 0; i < MSG_ENC_COUNT; i++)
         if (m->enc[i].p)

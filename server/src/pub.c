@@ -101,6 +101,16 @@ static char *channel_param(const struct http1_request *req)
     return v;
 }
 
+/* The trusted channel ids of a text request's CHANNEL_ID, or an error code
+ * (4017: none given). */
+static int request_ids(struct server *s, const struct http1_request *req, char ***ids, size_t *n)
+{
+    char *list = channel_param(req);
+    int code = list ? trusted_ids(s, list, ids, n) : 4017;
+    free(list);
+    return code;
+}
+
 /* ---- limits of untrusted publishes ---- */
 
 /* Takes n messages from c's bucket, which refills at client-publish-rate up
@@ -588,11 +598,9 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
         static const char msg[] = "Empty post requests are not allowed.";
         return http_respond(c, 400, "text/plain", NULL, msg, sizeof msg - 1);
     }
-    char *list = channel_param(req);
     char **ids;
     size_t n;
-    int code = list ? trusted_ids(s, list, &ids, &n) : 4017;
-    free(list);
+    int code = request_ids(s, req, &ids, &n);
     if (code)
         return http_respond_code(c, code, NULL);
     size_t held = s->chans.n_chans;
@@ -629,11 +637,9 @@ static void publish_text(struct conn *c, const struct http1_request *req, const 
 static void text_stats(struct conn *c, const struct http1_request *req)
 {
     struct server *s = c->srv;
-    char *list = channel_param(req);
     char **ids;
     size_t n;
-    int code = list ? trusted_ids(s, list, &ids, &n) : 4017;
-    free(list);
+    int code = request_ids(s, req, &ids, &n);
     if (code)
         return http_respond_code(c, code, NULL);
     double now = ev_now(s->loop);
@@ -660,11 +666,9 @@ static void text_stats(struct conn *c, const struct http1_request *req)
 static void delete_channels(struct conn *c, const struct http1_request *req)
 {
     struct server *s = c->srv;
-    char *list = channel_param(req);
     char **ids;
     size_t n;
-    int code = list ? trusted_ids(s, list, &ids, &n) : 4017;
-    free(list);
+    int code = request_ids(s, req, &ids, &n);
     if (code)
         return http_respond_code(c, code, NULL);
     if (s->hub) {
@@ -683,6 +687,26 @@ static void delete_channels(struct conn *c, const struct http1_request *req)
     }
     free_ids(ids, n);
     http_respond(c, 200, "text/plain", NULL, NULL, 0);
+}
+
+bool pub_must_wait(struct conn *c, const struct http1_request *req, bool whole_body)
+{
+    struct server *s = c->srv;
+    if (!worker_fanout_behind(s))
+        return false;
+    /* where the channels are in the body, every request waits: what it
+     * publishes is not known before it is parsed */
+    if (whole_body || query_is_true(req, "binaryMode"))
+        return true;
+    char **ids;
+    size_t n;
+    if (request_ids(s, req, &ids, &n))
+        return false; /* refused when served: at once */
+    unsigned subs = 0;
+    for (size_t i = 0; i < n && subs <= PUBLISH_WRITE_NOW; i++)
+        subs += worker_local_subs(s, ids[i], strlen(ids[i]));
+    free_ids(ids, n);
+    return subs > PUBLISH_WRITE_NOW;
 }
 
 void pub_handle(struct conn *c, const struct http1_request *req, const uint8_t *body, size_t len)

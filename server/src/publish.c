@@ -15,10 +15,6 @@
 
 #include <string.h>
 
-/* Subscribers of one publish written in the turn it came; the rest go on
- * the backlog. */
-#define PUBLISH_WRITE_NOW 256
-
 struct msg *publish_new_message(struct server *s, const void *body, size_t len, uint32_t expiry)
 {
     uint32_t now = (uint32_t)ev_now(s->loop);
@@ -56,7 +52,6 @@ void publish(struct server *s, struct msg *m, char *const *ids, size_t n)
 void publish_fanout(struct server *s, struct msg *m, char *const *ids, size_t n)
 {
     double now = ev_now(s->loop);
-    size_t queued = 0;
     if (s->hub)
         mid_note_issued(s, m->mid);
     for (size_t i = 0; i < n; i++) {
@@ -68,15 +63,21 @@ void publish_fanout(struct server *s, struct msg *m, char *const *ids, size_t n)
             continue;
         }
         chan_store(&s->chans, ch, m);
+        /* queued for everyone now, so each subscriber's messages stay in
+         * order; with the references taken in one go */
+        bool later = ch->n_subs > PUBLISH_WRITE_NOW;
+        unsigned spare = ch->n_subs;
+        msg_ref_n(m, spare);
         struct list_node *pos, *tmp;
         list_for_each_safe(pos, tmp, &ch->subs)
         {
             struct sub_link *l = container_of(pos, struct sub_link, chan_node);
-            /* queued for everyone now (so each subscriber's messages stay in
-             * order), written now for the first ones, the rest a slice per
-             * loop turn (conn_flush_all) */
-            sub_deliver(l->c, m, queued++ >= PUBLISH_WRITE_NOW);
+            if (!spare)
+                sub_deliver(l->c, m, later);
+            else if (sub_deliver_held(l->c, m, later))
+                spare--;
         }
+        msg_unref_n(m, spare);
         chan_release_if_unused(&s->chans, ch, now);
     }
 }

@@ -8,6 +8,13 @@
 struct msg;
 struct server;
 
+/* A channel with at most this many subscribers here has a message written
+ * to all of them in the turn it came (most of a portal's channels: a user's
+ * own, a chat's). A bigger one goes on the backlog, written a time slice
+ * per loop turn, so that a fan-out to every online user does not hold up
+ * the answers to the Bitrix server. */
+#define PUBLISH_WRITE_NOW 256
+
 /* False while the store refuses messages; the caller answers 503. */
 bool publish_writable(const struct server *s);
 struct msg *publish_new_message(struct server *s, const void *body, size_t len, uint32_t expiry);

@@ -521,6 +521,8 @@ static const struct store_hooks hooks = {
 static void init_lists(struct server *s)
 {
     s->on_request = http_dispatch;
+    s->request_waits = http_request_waits;
+    s->fanout_behind = worker_fanout_behind;
     s->store_hooks = &hooks;
     list_init(&s->conns);
     list_init(&s->pending);
@@ -649,6 +651,10 @@ void server_deinit(struct server *s)
     s->n_listeners = 0;
     ev_prepare_stop(s->loop, &s->before_sleep);
     ev_idle_stop(s->loop, &s->backlog_idle);
+    ev_timer_stop(s->loop, &s->park_timer);
+    free(s->parked);
+    s->parked = NULL;
+    s->n_parked = s->cap_parked = 0;
     ev_timer_stop(s->loop, &s->tick);
     ev_timer_stop(s->loop, &s->shutdown_timer);
     ev_signal_stop(s->loop, &s->sigterm);

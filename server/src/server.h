@@ -8,6 +8,7 @@
 #ifndef PULLBOX_SERVER_H
 #define PULLBOX_SERVER_H
 
+#include <stdatomic.h>
 #include "first.h"
 
 #include <ev.h>
@@ -55,6 +56,8 @@ struct metrics {
     uint64_t drops_send_timeout;
     uint64_t drops_per_address; /* refused by max-connections-per-address */
     uint64_t drops_out_memory;  /* dropped, holding the most, past max-output-memory */
+    size_t deliveries_queued;   /* queued to connections, not yet made wire data */
+    uint64_t publish_waits;     /* publish requests that waited for the fan-outs */
     uint64_t out_queued;        /* output the peers have not taken (gauge) */
     uint64_t http_requests;
     uint64_t http_errors;
@@ -80,6 +83,12 @@ struct server {
     struct list_node pending;
     struct list_node backlog; /* conns with a big fan-out's deliveries: a slice per turn */
     ev_idle backlog_idle;     /* active while the backlog holds any */
+    /* m.deliveries_queued at the end of each turn, for the publish port's
+     * worker (worker_fanout_behind) */
+    _Atomic size_t queued_shared;
+    struct conn **parked; /* conns whose request waits for the backlog (conn_park) */
+    size_t n_parked, cap_parked;
+    ev_timer park_timer; /* while any is parked: looks whether they may go */
     struct list_node closing;
     struct list_node timers[TL_COUNT];
     struct list_node stalled; /* conns whose writes block, oldest stall first */
@@ -109,6 +118,10 @@ struct server {
      * back into fan-out, catch-up and acknowledgements */
     void (*on_request)(struct conn *c, const struct http1_request *req, const uint8_t *body,
                        size_t len);
+    /* whether a complete request must wait for the fan-outs before it,
+     * and whether they are behind (parked requests wait while they are) */
+    bool (*request_waits)(struct conn *c, const struct http1_request *req);
+    bool (*fanout_behind)(struct server *s);
     const struct store_hooks *store_hooks;
     /* workers (worker.h): hub is NULL with one, and home is this server */
     struct hub *hub;

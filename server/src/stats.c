@@ -260,6 +260,12 @@ void stats_metrics(struct conn *c)
            NULL, (double)m->out_queued);
     metric(&b, "pullbox_output_budget_bytes", "gauge", "max-output-memory, in bytes.", NULL,
            (double)s->out_budget);
+    metric(&b, "pullbox_deliveries_queued", "gauge",
+           "Deliveries queued to subscribers and not yet written (max-queued-deliveries).", NULL,
+           (double)m->deliveries_queued);
+    metric(&b, "pullbox_publish_waits_total", "counter",
+           "Publish requests that waited for the fan-outs before them (max-queued-deliveries).",
+           NULL, (double)m->publish_waits);
     process_metrics(&b);
     metric(&b, "pullbox_deliveries_total", "counter", "Messages delivered to subscribers.", NULL,
            (double)m->messages_out);

@@ -35,27 +35,21 @@
  * then 13 frames of 18 KB, not one of 225 KB. */
 #define SUB_FRAME_BATCH (16 * 1024)
 
+/* Queues m, whose reference the caller has taken for c. */
 static void queue_msg(struct conn *c, struct msg *m)
 {
     if (c->n_pend == c->cap_pend) {
         c->cap_pend = c->cap_pend ? c->cap_pend * 2 : 4;
         c->pend = xrealloc(c->pend, c->cap_pend * sizeof *c->pend);
     }
-    c->pend[c->n_pend++] = msg_ref(m);
+    c->pend[c->n_pend++] = m;
     c->pend_bytes += m->body_len;
+    c->srv->m.deliveries_queued++;
 }
 
-void sub_deliver(struct conn *c, struct msg *m, bool later)
+/* Puts c where its queue is written: this turn, or the backlog's. */
+static void schedule(struct conn *c, bool later)
 {
-    if (c->last_seq == m->seq || (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)))
-        return;
-    /* A client that resumed with mid X has X already: another worker gave it
-     * to it, and this worker's inbox may still hold X when the client comes
-     * back here (the inboxes are drained each on its own loop turn). */
-    if (c->lp_mid[0] && strcmp(m->mid, c->lp_mid) <= 0)
-        return;
-    c->last_seq = m->seq;
-    queue_msg(c, m);
     /* while the store fetches the catch-up, live messages wait behind it */
     if (c->flags & CONN_F_CATCHUP)
         return;
@@ -63,6 +57,28 @@ void sub_deliver(struct conn *c, struct msg *m, bool later)
         conn_schedule_backlog(c);
     else
         conn_schedule_flush(c);
+}
+
+bool sub_deliver_held(struct conn *c, struct msg *m, bool later)
+{
+    if (c->last_seq == m->seq || (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)))
+        return false;
+    /* A client that resumed with mid X has X already: another worker gave it
+     * to it, and this worker's inbox may still hold X when the client comes
+     * back here (the inboxes are drained each on its own loop turn). */
+    if (c->lp_mid[0] && strcmp(m->mid, c->lp_mid) <= 0)
+        return false;
+    c->last_seq = m->seq;
+    queue_msg(c, m);
+    schedule(c, later);
+    return true;
+}
+
+void sub_deliver(struct conn *c, struct msg *m, bool later)
+{
+    msg_ref(m);
+    if (!sub_deliver_held(c, m, later))
+        msg_unref(m);
 }
 
 /* ---- turning queued deliveries into wire data ---- */
@@ -171,6 +187,7 @@ void sub_flush(struct conn *c)
     struct conn_piece *v = small ? piece_stack : xmalloc((2 * (size_t)np + 8) * sizeof *v);
     encode_all(c, e, pend, np, custom, len);
     s->m.messages_out += np;
+    s->m.deliveries_queued -= np;
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
     c->pend_bytes = 0;
@@ -291,6 +308,7 @@ void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok)
      * meanwhile (which may overlap it) */
     struct msg **live = c->pend;
     uint32_t n_live = c->n_pend;
+    c->srv->m.deliveries_queued -= n_live;
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
     c->pend_bytes = 0;
@@ -306,7 +324,7 @@ void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok)
         /* the store held back less while it checked the mid (c->lp_mid is
          * the mid it confirmed now): what the client has stays out */
         if (!c->lp_mid[0] || strcmp(m->mid, c->lp_mid) > 0)
-            queue_msg(c, m);
+            queue_msg(c, msg_ref(m));
     }
     for (uint32_t k = 0; k < n_live; k++)
         msg_unref(live[k]);

@@ -23,6 +23,9 @@ void sub_handle(struct conn *c, const struct http1_request *req, const struct tr
 /* Queues m for c unless it has it already from this fan-out; written this
  * turn, or with later (the rest of a big fan-out) from the backlog. */
 void sub_deliver(struct conn *c, struct msg *m, bool later);
+/* sub_deliver with a reference to m the caller took (msg_ref_n): true when
+ * c kept it, false when the caller still holds it. */
+bool sub_deliver_held(struct conn *c, struct msg *m, bool later);
 /* Builds the wire data for the deliveries queued on c and hands it to c's
  * transport (conn_flush_all's prepare step). */
 void sub_flush(struct conn *c);

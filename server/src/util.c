@@ -148,6 +148,13 @@ size_t utf8_seq_len(const uint8_t *p, size_t n)
     return len;
 }
 
+uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 uint32_t fnv1a32(const char *s, size_t n)
 {
     uint32_t h = 2166136261u;

@@ -38,6 +38,10 @@ size_t utf8_seq_len(const uint8_t *p, size_t n);
  * at most 4096 MiB. */
 size_t memory_budget(long mib);
 
+/* CLOCK_MONOTONIC in nanoseconds (a vDSO call: cheap enough to pace a
+ * loop turn, unlike ev_now, which stays at the turn's start). */
+uint64_t monotonic_ns(void);
+
 /* FNV-1a hash of n bytes (for hash tables of ids). */
 uint32_t fnv1a32(const char *s, size_t n);
 

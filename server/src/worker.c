@@ -61,6 +61,7 @@ void worker_hub_new(struct server *home, unsigned n)
     pthread_mutex_init(&h->stats_mu, NULL);
     h->presence = presence_new(n);
     atomic_init(&h->n_client_conns, 0);
+    atomic_init(&h->announced, 0);
     for (int i = 0; i < MSG_ENC_COUNT; i++)
         atomic_init(&h->fmt_users[i], 0);
     h->snap = xcalloc(n, sizeof *h->snap);
@@ -103,6 +104,8 @@ struct bcast_item {
 
 struct bcast {
     atomic_uint refs; /* one per worker that has not run its item yet */
+    struct hub *hub;
+    size_t announced; /* added to hub->announced while in the inboxes */
     struct msg *m;    /* NULL: a DELETE */
     worker_fanout_fn *fanout;
     size_t n;
@@ -114,6 +117,7 @@ static void bcast_release(struct bcast *b)
 {
     if (atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) > 1)
         return;
+    atomic_fetch_sub_explicit(&b->hub->announced, b->announced, memory_order_relaxed);
     msg_unref(b->m);
     free(b->ids);
     free(b);
@@ -161,6 +165,15 @@ static void broadcast(struct server *s, struct msg *m, char *const *ids, size_t 
     struct hub *h = s->hub;
     struct bcast *b = xmalloc(sizeof *b + h->n * sizeof b->items[0]);
     atomic_init(&b->refs, h->n);
+    b->hub = h;
+    b->announced = 0;
+    for (size_t i = 0; m && i < n; i++) {
+        unsigned subs = 0;
+        double seen;
+        if (presence_get(h->presence, ids[i], strlen(ids[i]), &subs, &seen, NULL))
+            b->announced += subs;
+    }
+    atomic_fetch_add_explicit(&h->announced, b->announced, memory_order_relaxed);
     b->m = m ? msg_ref(m) : NULL;
     b->fanout = fanout;
     b->n = n;
@@ -346,6 +359,27 @@ static bool local_chan_info(struct server *s, const char *id, size_t len, unsign
     return true;
 }
 
+bool worker_fanout_behind(struct server *s)
+{
+    size_t queued = s->m.deliveries_queued; /* this worker's, up to date */
+    if (s->hub) {
+        /* and what the inboxes will add: a burst of publishes is read
+         * before any worker has fanned out the first */
+        queued += atomic_load_explicit(&s->hub->announced, memory_order_relaxed);
+        for (unsigned i = 0; i < s->hub->n; i++)
+            if (s->hub->w[i] != s)
+                queued += atomic_load_explicit(&s->hub->w[i]->queued_shared, memory_order_relaxed);
+    }
+    return queued > (size_t)s->cfg.max_queued_deliveries;
+}
+
+unsigned worker_local_subs(struct server *s, const char *id, size_t len)
+{
+    unsigned subs = 0;
+    double seen;
+    return local_chan_info(s, id, len, &subs, &seen) ? subs : 0;
+}
+
 bool worker_chan_info(struct server *s, const char *id, size_t len, unsigned *subs,
                       double *last_seen)
 {
@@ -381,6 +415,8 @@ static void metrics_add(struct metrics *d, const struct metrics *a)
     ADD(drops_per_address);
     ADD(drops_out_memory);
     ADD(out_queued);
+    ADD(deliveries_queued);
+    ADD(publish_waits);
     ADD(http_requests);
     ADD(http_errors);
     ADD(client_publishes);

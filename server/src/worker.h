@@ -43,6 +43,9 @@ struct hub {
     /* one publish (or DELETE) at a time: mids, the store, inbox order */
     pthread_mutex_t pub_mu;
     struct presence *presence;
+    /* deliveries the fan-outs in the inboxes will queue (their channels'
+     * subscribers when published), until every worker has run them */
+    atomic_size_t announced;
     atomic_uint n_client_conns;            /* max-connections counts all workers */
     atomic_int fmt_users[MSG_ENC_COUNT];   /* subscribers per wire format */
     struct worker_gauges *live;            /* each worker's gauges, as they change */
@@ -68,6 +71,11 @@ typedef void worker_fanout_fn(struct server *s, struct msg *m, char *const *ids,
 /* Closes the oldest subscriber of channel id on worker s; false if none. */
 typedef bool worker_evict_fn(struct server *s, const char *id);
 
+/* Whether the fan-outs queued on the workers are behind: more deliveries
+ * wait to be written, in all, than a fraction of a second writes. */
+bool worker_fanout_behind(struct server *s);
+/* Subscribers of channel id on this node's workers (none: 0). */
+unsigned worker_local_subs(struct server *s, const char *id, size_t len);
 /* Publishes m (its mid, seq and tag are given here) to ids[0..n): the
  * store keeps it and every worker delivers it with fanout. Borrows m and
  * ids. */
