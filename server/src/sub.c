@@ -42,7 +42,6 @@ static void queue_msg(struct conn *c, struct msg *m)
         c->pend = xrealloc(c->pend, c->cap_pend * sizeof *c->pend);
     }
     c->pend[c->n_pend++] = msg_ref(m);
-    c->pend_bytes += m->body_len;
 }
 
 void sub_deliver(struct conn *c, struct msg *m, bool later)
@@ -173,7 +172,6 @@ void sub_flush(struct conn *c)
     s->m.messages_out += np;
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
-    c->pend_bytes = 0;
     /* one message (each delivery while messages come slower than they fan
      * out: most of a portal's): the transport may have it whole on the
      * message, head included */
@@ -293,7 +291,6 @@ void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok)
     uint32_t n_live = c->n_pend;
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
-    c->pend_bytes = 0;
     size_t i = 0, j = 0;
     while (i < n || j < n_live) {
         struct msg *m;
