@@ -322,7 +322,6 @@ void conn_unsubscribe_all(struct conn *c)
     free(c->pend);
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
-    c->pend_bytes = 0;
     /* who the subscription was: a kept-alive long-poll connection may
      * subscribe as someone else next */
     free(c->user_id);

@@ -86,7 +86,6 @@ struct conn {
     struct sub_link *links;
     struct msg **pend; /* deliveries waiting for the next flush */
     uint32_t n_pend, cap_pend;
-    size_t pend_bytes;
     uint64_t last_seq;    /* newest message queued here: one copy per fan-out */
     struct addr_key peer; /* counted in srv->home->addrs while peer_counted */
     bool peer_counted;

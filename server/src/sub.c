@@ -31,7 +31,7 @@
  * is larger: with the frame's own bytes a few tens of KiB, well below what
  * clients accept per frame (a load generator that takes at most 128 KiB
  * dropped 1,344 of 2,000 subscribers at 2,000 messages a second with one
- * frame per turn; none with this). A catch-up of 200 messages of 2 KB is
+ * frame per turn; none with this). A catch-up of 100 messages of 2 KB is
  * then 13 frames of 18 KB, not one of 225 KB. */
 #define SUB_FRAME_BATCH (16 * 1024)
 
@@ -43,7 +43,6 @@ static void queue_msg(struct conn *c, struct msg *m)
         c->pend = xrealloc(c->pend, c->cap_pend * sizeof *c->pend);
     }
     c->pend[c->n_pend++] = m;
-    c->pend_bytes += m->body_len;
     c->srv->m.deliveries_queued++;
 }
 
@@ -190,7 +189,6 @@ void sub_flush(struct conn *c)
     s->m.deliveries_queued -= np;
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
-    c->pend_bytes = 0;
     /* one message (each delivery while messages come slower than they fan
      * out: most of a portal's): the transport may have it whole on the
      * message, head included */
@@ -201,8 +199,8 @@ void sub_flush(struct conn *c)
         /* the rest in frames of their own while the connection takes them
          * (the output limit may have ended it, with a close frame after
          * which nothing may follow, or the peer may have gone) */
-        for (uint32_t i = j; i < np && c->state == CONN_SUB &&
-                             !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER));
+        for (uint32_t i = j;
+             i < np && c->state == CONN_SUB && !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER));
              i = j) {
             j = frame_end(c, len, i, np);
             deliver_frame(c, e, pend + i, custom + i, len + i, j - i, v);
@@ -311,7 +309,6 @@ void sub_catchup_finish(struct conn *c, struct msg **fetched, size_t n, bool ok)
     c->srv->m.deliveries_queued -= n_live;
     c->pend = NULL;
     c->n_pend = c->cap_pend = 0;
-    c->pend_bytes = 0;
     size_t i = 0, j = 0;
     while (i < n || j < n_live) {
         struct msg *m;
@@ -450,13 +447,13 @@ static void fail_subscribe(struct conn *c, const struct transport_ops *tp,
 
 /* The push-stream cursor's tag (a query's tag or an If-None-Match, W/
  * prefix and all): the digits the client read in a frame or an Etag. Empty
- * (the client knows only the time): 0, the whole second again, which the
- * client drops by mid, rather than losing part of it. Tags count within a
- * second and stop at 65535 (mid_next_tag then moves on to the next second),
- * so a larger number, or anything that is not a number, means after every
- * message of that second: nginx push stream compares tags as whole
- * integers and leaves that second out when the tag does not parse; a tag
- * cut to 16 bits (70000 read as 4464) would send part of it again. */
+ * (the client knows only the time): 0, the whole second again, a repeat
+ * rather than a loss. Tags count within a second and stop at 65535
+ * (mid_next_tag then moves on to the next second), so a larger number, or
+ * anything that is not a number, means after every message of that second:
+ * nginx push stream compares tags as whole integers and leaves that second
+ * out when the tag does not parse; a tag cut to 16 bits (70000 read as
+ * 4464) would send part of it again. */
 static uint16_t cursor_tag(const char *v, size_t n)
 {
     if (n > 2 && v[0] == 'W' && v[1] == '/') {

@@ -322,6 +322,15 @@ def errors(srv):
     publish_text(srv, cid, body(1))
     ok(len(es.wait(1)) == 1, "a new stream still works")
     es.close()
+    # a big history: all of it at once, in order (a stream has no frames to cap)
+    cid = new_id()
+    for i in range(100):
+        publish_text(srv, cid, {"module_id": "t", "command": "b", "params": {"n": i, "pad": "x" * 2000}})
+    es = SSE(srv, "/bitrix/events/?CHANNEL_ID=" + srv.signed(cid), {"Last-Event-ID": "0" * 26})
+    ev = es.wait(100, timeout=5)
+    es.close()
+    ok([json.loads(e["data"])["params"]["n"] for e in ev] == list(range(100)),
+       "Last-Event-ID before a history of 100 x 2 KB: all of it, in order (%d)" % len(ev))
 
 
 def b64url(b):
