@@ -716,12 +716,25 @@ static void shed_output(struct server *s)
  * that has output, one writev each. Everything on the pending list is
  * written; of the backlog (the rest of a big fan-out) as much as
  * CONN_BACKLOG_BUDGET_NS allows, and while some remain the loop does not
- * block, so that it polls between slices: the requests that came meanwhile (a publish, a
- * /health) are served and answered before the fan-out has ended. */
+ * block, so that it polls between slices: the requests that came meanwhile
+ * (a publish, a /health) are served and answered before the fan-out has
+ * ended. */
+void conn_flush_pending(struct server *s, void (*prepare)(struct conn *c))
+{
+    /* judged before this turn's output is added: what peers have not
+     * taken since an earlier turn */
+    shed_output(s);
+    while (!list_empty(&s->pending)) {
+        struct conn *c = list_first(&s->pending, struct conn, flush_node);
+        list_del(&c->flush_node);
+        c->flags &= (uint16_t) ~(CONN_F_PENDING | CONN_F_BACKLOG);
+        flush_one(s, c, prepare);
+    }
+}
+
 void conn_flush_all(struct server *s, void (*prepare)(struct conn *c))
 {
     uint64_t deadline = 0;
-    shed_output(s);
     for (;;) {
         struct conn *c;
         if (!list_empty(&s->pending)) {

@@ -168,6 +168,10 @@ void conn_uncount(struct conn *c);
  * output (the subscription layer's sub_flush), then every pending
  * connection is written. */
 void conn_flush_all(struct server *s, void (*prepare)(struct conn *c));
+/* The turn's first flush, before conn_flush_all: drops the connections
+ * holding the most past max-output-memory, then writes the pending list
+ * only (the answers, before the turn's fan-outs are queued). */
+void conn_flush_pending(struct server *s, void (*prepare)(struct conn *c));
 void conn_reap(struct server *s);
 void conn_tick(struct server *s, double now);
 /* Continues with buffered input (after a long poll ended, for example). */

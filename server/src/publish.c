@@ -11,8 +11,10 @@
 #include "server.h"
 #include "store.h"
 #include "sub.h"
+#include "util.h"
 #include "worker.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 struct msg *publish_new_message(struct server *s, const void *body, size_t len, uint32_t expiry)
@@ -45,8 +47,39 @@ void publish(struct server *s, struct msg *m, char *const *ids, size_t n)
         return mid_note_issued(s, m->mid); /* before the answer that may name it */
     }
     s->store->publish(s, m, ids, n);
-    if (!s->store->fans_out)
-        publish_fanout(s, m, ids, n);
+    if (s->store->fans_out)
+        return;
+    /* fanned out before the loop sleeps, after the turn's answers have
+     * gone (as the workers' inboxes are): a publish is answered without
+     * waiting for the fan-outs read with it, and they stay in order */
+    struct publish_later *l = xmalloc(sizeof *l);
+    l->next = NULL;
+    l->m = msg_ref(m);
+    l->ids = strv_copy(ids, n);
+    l->n = n;
+    l->announced = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct chan *ch = chan_get(&s->chans, ids[i], strlen(ids[i]), false);
+        l->announced += ch ? ch->n_subs : 0;
+    }
+    s->later_announced += l->announced;
+    *s->later_tail = l;
+    s->later_tail = &l->next;
+}
+
+void publish_run_later(struct server *s)
+{
+    while (s->later) {
+        struct publish_later *l = s->later;
+        s->later = l->next;
+        if (!s->later)
+            s->later_tail = &s->later;
+        s->later_announced -= l->announced;
+        publish_fanout(s, l->m, l->ids, l->n);
+        msg_unref(l->m);
+        free(l->ids);
+        free(l);
+    }
 }
 
 void publish_fanout(struct server *s, struct msg *m, char *const *ids, size_t n)

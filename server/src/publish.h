@@ -8,6 +8,15 @@
 struct msg;
 struct server;
 
+/* A fan-out publish() left for the end of the turn. */
+struct publish_later {
+    struct publish_later *next;
+    struct msg *m;
+    char **ids; /* strv_copy */
+    size_t n;
+    size_t announced; /* its channels' subscribers then: in s->later_announced */
+};
+
 /* A channel with at most this many subscribers here has a message written
  * to all of them in the turn it came (most of a portal's channels: a user's
  * own, a chat's). A bigger one goes on the backlog, written a time slice
@@ -21,6 +30,9 @@ struct msg *publish_new_message(struct server *s, const void *body, size_t len, 
 /* Publishes m to every channel id in ids: the store keeps it, each channel
  * stores it in its history and every subscriber gets it queued once. */
 void publish(struct server *s, struct msg *m, char *const *ids, size_t n);
+/* The fan-outs publish() left for the end of the turn, in order (one loop
+ * and a store that does not fan out itself). */
+void publish_run_later(struct server *s);
 /* The local part of a publish: each channel stores m in its history and
  * every subscriber here gets it queued once (stores that fan out call it,
  * through their hooks, and so does every worker for its own subscribers). */

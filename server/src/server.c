@@ -189,9 +189,17 @@ static void on_before_sleep(struct ev_loop *loop, ev_prepare *w, int revents)
     struct server *s = w->data;
     /* the store writes first: nothing is acknowledged before it is kept */
     if (s->hub)
-        worker_before_sleep(s);
+        worker_store_before_sleep(s);
     else
         s->store->before_sleep(s);
+    /* then the answers, so that a publish is not answered after the
+     * fan-outs read in the same turn (15,000 subscribers take a
+     * millisecond to queue to), then those fan-outs */
+    conn_flush_pending(s, sub_flush);
+    if (s->hub)
+        worker_run_inbox(s);
+    else
+        publish_run_later(s);
     conn_flush_all(s, sub_flush);
     reap(s);
     if (s->hub)
@@ -520,6 +528,7 @@ static const struct store_hooks hooks = {
 /* Lists, and what this server hands down to the layers below. */
 static void init_lists(struct server *s)
 {
+    s->later_tail = &s->later;
     s->on_request = http_dispatch;
     s->request_waits = http_request_waits;
     s->fanout_behind = worker_fanout_behind;
@@ -652,6 +661,14 @@ void server_deinit(struct server *s)
     ev_prepare_stop(s->loop, &s->before_sleep);
     ev_idle_stop(s->loop, &s->backlog_idle);
     ev_timer_stop(s->loop, &s->park_timer);
+    while (s->later) {
+        struct publish_later *l = s->later;
+        s->later = l->next;
+        msg_unref(l->m);
+        free(l->ids);
+        free(l);
+    }
+    s->later_tail = &s->later;
     free(s->parked);
     s->parked = NULL;
     s->n_parked = s->cap_parked = 0;

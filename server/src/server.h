@@ -28,6 +28,7 @@ struct conn;
 struct http1_request;
 struct journal;
 struct pub_ack;
+struct publish_later;
 struct redis_store;
 struct store_hooks;
 struct store_ops;
@@ -111,6 +112,8 @@ struct server {
     ev_timer sync_timer;       /* batched journal-sync */
     struct redis_store *redis; /* the Redis store's state */
     struct pub_ack *pub_ack;   /* the publish request being served, if it waits for acks */
+    struct publish_later *later, **later_tail; /* fan-outs for the turn's end */
+    size_t later_announced; /* the deliveries they will queue */
     char node_name[65];        /* node-name, or the host name */
     struct metrics m;
     /* what the layers above hand down, so that those below never call up:

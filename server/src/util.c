@@ -148,6 +148,22 @@ size_t utf8_seq_len(const uint8_t *p, size_t n)
     return len;
 }
 
+char **strv_copy(char *const *v, size_t n)
+{
+    size_t chars = 0;
+    for (size_t i = 0; i < n; i++)
+        chars += strlen(v[i]) + 1;
+    char **out = xmalloc(n * sizeof *out + chars);
+    char *p = (char *)(out + n);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(v[i]) + 1;
+        memcpy(p, v[i], len);
+        out[i] = p;
+        p += len;
+    }
+    return out;
+}
+
 uint64_t monotonic_ns(void)
 {
     struct timespec ts;

@@ -38,6 +38,9 @@ size_t utf8_seq_len(const uint8_t *p, size_t n);
  * at most 4096 MiB. */
 size_t memory_budget(long mib);
 
+/* n strings in one allocation (pointers, then the strings): free() once. */
+char **strv_copy(char *const *v, size_t n);
+
 /* CLOCK_MONOTONIC in nanoseconds (a vDSO call: cheap enough to pace a
  * loop turn, unlike ev_now, which stays at the turn's start). */
 uint64_t monotonic_ns(void);

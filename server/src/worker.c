@@ -141,22 +141,6 @@ static void run_bcast(struct server *s, struct xq_item *it)
     bcast_release(b);
 }
 
-static char **copy_ids(char *const *ids, size_t n)
-{
-    size_t chars = 0;
-    for (size_t i = 0; i < n; i++)
-        chars += strlen(ids[i]) + 1;
-    char **v = xmalloc(n * sizeof *v + chars);
-    char *p = (char *)(v + n);
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(ids[i]) + 1;
-        memcpy(p, ids[i], len);
-        v[i] = p;
-        p += len;
-    }
-    return v;
-}
-
 /* Appends to every inbox. Called with pub_mu held: that is what keeps the
  * order the same everywhere. */
 static void broadcast(struct server *s, struct msg *m, char *const *ids, size_t n,
@@ -177,7 +161,7 @@ static void broadcast(struct server *s, struct msg *m, char *const *ids, size_t 
     b->m = m ? msg_ref(m) : NULL;
     b->fanout = fanout;
     b->n = n;
-    b->ids = copy_ids(ids, n);
+    b->ids = strv_copy(ids, n);
     for (unsigned i = 0; i < h->n; i++) {
         b->items[i].q.run = run_bcast;
         b->items[i].b = b;
@@ -312,10 +296,14 @@ void worker_enforce_limit(struct server *s, const char *id, unsigned limit,
 
 /* ---- every loop turn ---- */
 
-void worker_before_sleep(struct server *s)
+void worker_run_inbox(struct server *s)
+{
+    xq_run(&s->inbox, s);
+}
+
+void worker_store_before_sleep(struct server *s)
 {
     struct hub *h = s->hub;
-    xq_run(&s->inbox, s);
     if (!store_is_memory(s) && (s == s->home || s->store_dirty)) {
         /* the journal writes (and syncs) what was published before any
          * answer to it leaves, whichever worker took it */
@@ -361,7 +349,8 @@ static bool local_chan_info(struct server *s, const char *id, size_t len, unsign
 
 bool worker_fanout_behind(struct server *s)
 {
-    size_t queued = s->m.deliveries_queued; /* this worker's, up to date */
+    /* this worker's, up to date, and the fan-outs left for the turn's end */
+    size_t queued = s->m.deliveries_queued + s->later_announced;
     if (s->hub) {
         /* and what the inboxes will add: a burst of publishes is read
          * before any worker has fanned out the first */

@@ -87,9 +87,11 @@ void worker_delete(struct server *s, char *const *ids, size_t n);
 bool worker_store_writable(struct server *s);
 void worker_store_lock(struct server *s);
 void worker_store_unlock(struct server *s);
-/* Before the loop sleeps: runs the inbox and lets the store write what
- * this worker published (before any answer goes out). */
-void worker_before_sleep(struct server *s);
+/* Before the loop sleeps, first: lets the store write what this worker
+ * published (before any answer goes out). */
+void worker_store_before_sleep(struct server *s);
+/* Then, once the answers are out: runs the inbox (the fan-outs). */
+void worker_run_inbox(struct server *s);
 /* Last thing before the loop sleeps: posts this worker's figures for the
  * stats, as they stay while it sleeps, and wakes the workers it gave work. */
 void worker_post_stats(struct server *s);
