@@ -38,12 +38,14 @@ $(IMAGE_BUILD)/.stamp_modules: $(BUILD_DIR)/.done/linux $(SCRIPTS)/mkmodules.sh 
 		$(APPLIANCE_DIR)/configs/modules-initramfs.txt $(APPLIANCE_DIR)/configs/modules-rootfs.txt >/dev/null
 	$(Q)touch $@
 
-# pullbox-kexec (config-ui/tools/kexec.c) starts a trial boot from the initramfs
+# pullbox-kexec (config-ui/tools/kexec.c) starts a trial boot from the initramfs,
+# pullbox-watchdog (tools/watchdog.c) arms the hypervisor's watchdog for it
 $(IMAGE_BUILD)/initrd.img: $(BUILD_DIR)/.done/busybox $(BUILD_DIR)/.done/config-ui $(IMAGE_BUILD)/.stamp_modules \
 		$(APPLIANCE_DIR)/initramfs/init $(SCRIPTS)/mkinitramfs.sh $(SDE_STAMP)
 	@echo "  INITRD  $@"
 	$(Q)$(SCRIPTS)/mkinitramfs.sh $(TARGET_DIR)/bin/busybox $(APPLIANCE_DIR)/initramfs/init \
-		$(IMAGE_BUILD)/modules-initramfs $(TARGET_DIR)/usr/libexec/pullbox/pullbox-kexec $@ >/dev/null
+		$(IMAGE_BUILD)/modules-initramfs $(TARGET_DIR)/usr/libexec/pullbox/pullbox-kexec \
+		$(TARGET_DIR)/usr/libexec/pullbox/pullbox-watchdog $@ >/dev/null
 
 # The public half of the key that signs update bundles (mk/update.mk): the
 # system accepts only bundles it signed. Rewritten only when the key changed.

@@ -55,7 +55,8 @@ default password and no root shell in the image.
            (update.py; beside the other boots, in a thread)
   --matrix adds boots X1 on PVSCSI + vmxnet3 (BIOS) and X2 on virtio (UEFI)
   --unattended runs only the U-* boots
-  --only-slots runs only U-A*, --only-upload only UP-W and UP-C
+  --only-slots runs only U-A*, --only-upload only UP-W and UP-C;
+           --only-slots=U-A2,U-A7 only those U-A* cases (in their order, one disk)
   --update runs only the update boots: U-A* and then UP-W, UP-C (update_boot.py: an
            update from the wizard and from the console over scp, with
            pullbox-<version>.pbu from `make update` next to IMAGE.raw)
@@ -189,8 +190,10 @@ def signature_key(disk):
 
 class VM:
     def __init__(self, disk, workdir, name, machine="q35", disk_bus="virtio", nic="virtio-net-pci",
-                 uefi=False, fmt="raw", serial_input=False):
+                 uefi=False, fmt="raw", serial_input=False, watchdog=False):
         self.disk, self.workdir, self.name, self.fmt = disk, workdir, name, fmt
+        # watchdog: an i6300esb whose expiry resets the VM (Proxmox's "intel-i6300esb, reset")
+        self.watchdog = watchdog
         # serial_input: the serial console is also a TCP socket on 127.0.0.1 to type into
         self.serial_port = free_port() if serial_input else None
         self.machine, self.disk_bus, self.nic, self.uefi = machine, disk_bus, nic, uefi
@@ -202,8 +205,9 @@ class VM:
         self.extra = []  # more QEMU arguments (a seed CD)
 
     def describe(self):
-        return "%s: %s, %s disk, %s, %s" % (self.name, self.machine, self.disk_bus, self.nic,
-                                           "UEFI" if self.uefi else "BIOS")
+        return "%s: %s, %s disk, %s, %s%s" % (self.name, self.machine, self.disk_bus, self.nic,
+                                             "UEFI" if self.uefi else "BIOS",
+                                             ", i6300esb watchdog" if self.watchdog else "")
 
     def start(self):
         accel = "kvm" if os.environ.get("KVM") == "1" else "tcg"
@@ -229,6 +233,8 @@ class VM:
             shutil.copy(OVMF_VARS, vars_copy)
             args += ["-drive", "if=pflash,format=raw,readonly=on,file=" + OVMF_CODE,
                      "-drive", "if=pflash,format=raw,file=" + vars_copy]
+        if self.watchdog:
+            args += ["-device", "i6300esb", "-action", "watchdog=reset"]
         args += self.extra
         self.t0 = time.monotonic()
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -1280,8 +1286,10 @@ def main():
         if "--only-migration" in sys.argv:  # M1 and M2 alone
             migrate010.check_migration(sys.modules[__name__], workdir, image, vms)
             raise OnlyUnattended
-        if "--only-slots" in sys.argv:
-            update.check_update(sys.modules[__name__], workdir, image, vms)
+        only = [a for a in sys.argv if a == "--only-slots" or a.startswith("--only-slots=")]
+        if only:
+            cases = set(only[0].split("=", 1)[1].split(",")) if "=" in only[0] else None
+            update.check_update(sys.modules[__name__], workdir, image, vms, cases)
             raise OnlyUnattended
         if "--only-upload" in sys.argv:
             update_boot.check_update(sys.modules[__name__], workdir, image, vms)

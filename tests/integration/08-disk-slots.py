@@ -10,7 +10,11 @@ file is copied whole, a symbolic link, a FIFO, a folder link on the way and
 a destination folder others may write are refused, and nothing is left.
 And pullbox-kexec's contract (the initramfs starts a trial with it): usage
 100, a missing file 111 naming it, a file that is no kernel refused (1,
-"refused: ..."; never a real kernel: the host's would load it)."""
+"refused: ..."; never a real kernel: the host's would load it). And
+pullbox-watchdog's (the initramfs arms the VM's watchdog for a trial with it):
+usage 100 for a missing or out-of-range SECONDS, 1 naming the lack where the
+host has no watchdog device (where it has one it is never touched: it would
+arm the host's)."""
 import hashlib
 import json
 import os
@@ -28,6 +32,7 @@ MKDISK = os.path.join(ROOT, "appliance", "scripts", "mkdisk.sh")
 CFG = os.path.join(ROOT, "appliance", "configs", "syslinux.cfg")
 COPY = config_ui_binary("pullbox-update-copy")
 KEXEC = config_ui_binary("pullbox-kexec")
+WATCHDOG = config_ui_binary("pullbox-watchdog")
 
 
 def sha(path):
@@ -194,11 +199,32 @@ def check_kexec(tmp):
        "pullbox-kexec: a file that is no kernel is refused with one line, 1 (%d %s)" % (rc, err))
 
 
+def check_watchdog():
+    if not ok(os.path.exists(WATCHDOG), "pullbox-watchdog is built (%s)" % WATCHDOG):
+        return
+
+    def run(*args):
+        r = subprocess.run([WATCHDOG] + list(args), capture_output=True, text=True, timeout=30)
+        return r.returncode, r.stdout.strip(), r.stderr.strip()
+    for args in ((), ("arm",), ("arm", "0"), ("arm", "65536"), ("arm", "180s"), ("stop", "now")):
+        rc, out, err = run(*args)
+        ok(rc == 100 and out == "" and ("usage:" in err or "SECONDS must be 1-65535" in err),
+           "pullbox-watchdog %s: a usage error, 100 (%d %s)" % (" ".join(args), rc, err))
+    if any(n.startswith("watchdog") for n in os.listdir("/dev")):
+        note("skipped pullbox-watchdog arm/stop: this host has a watchdog device, which it would arm")
+        return
+    for args in (("arm", "180"), ("stop",)):
+        rc, out, err = run(*args)
+        ok(rc == 1 and out == "" and err == "pullbox-watchdog: no watchdog device",
+           "pullbox-watchdog %s without a watchdog device: 1, says so (%d %s)" % (" ".join(args), rc, err))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="pb-slots-")
     try:
         check_layout(tmp)
         check_kexec(tmp)
+        check_watchdog()
         if os.geteuid() == 0:
             check_copy(tmp)
         else:

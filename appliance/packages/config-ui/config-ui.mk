@@ -14,6 +14,7 @@ CONFIG_UI_INSTALL = config-ui/pullbox-wizard.cgi:/usr/libexec/pullbox/pullbox-wi
 	config-ui/pullbox-update-verify:/usr/sbin/pullbox-update-verify \
 	config-ui/pullbox-sampler:/usr/sbin/pullbox-sampler \
 	config-ui/pullbox-update-copy:/usr/sbin/pullbox-update-copy \
-	config-ui/pullbox-kexec:/usr/libexec/pullbox/pullbox-kexec
+	config-ui/pullbox-kexec:/usr/libexec/pullbox/pullbox-kexec \
+	config-ui/pullbox-watchdog:/usr/libexec/pullbox/pullbox-watchdog
 
 $(eval $(call local-package,config-ui))
