@@ -46,18 +46,6 @@ static void queue_msg(struct conn *c, struct msg *m)
     c->srv->m.deliveries_queued++;
 }
 
-/* Puts c where its queue is written: this turn, or the backlog's. */
-static void schedule(struct conn *c, bool later)
-{
-    /* while the store fetches the catch-up, live messages wait behind it */
-    if (c->flags & CONN_F_CATCHUP)
-        return;
-    if (later)
-        conn_schedule_backlog(c);
-    else
-        conn_schedule_flush(c);
-}
-
 bool sub_deliver_held(struct conn *c, struct msg *m, bool later)
 {
     if (c->last_seq == m->seq || (c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER)))
@@ -69,7 +57,13 @@ bool sub_deliver_held(struct conn *c, struct msg *m, bool later)
         return false;
     c->last_seq = m->seq;
     queue_msg(c, m);
-    schedule(c, later);
+    /* while the store fetches the catch-up, live messages wait behind it */
+    if (c->flags & CONN_F_CATCHUP)
+        return true;
+    if (later)
+        conn_schedule_backlog(c);
+    else
+        conn_schedule_flush(c);
     return true;
 }
 
@@ -82,19 +76,21 @@ void sub_deliver(struct conn *c, struct msg *m, bool later)
 
 /* ---- turning queued deliveries into wire data ---- */
 
-/* Each queued message's encoding for c: len[i] bytes, from the message
- * itself, or custom[i] when it is the recipient's own (a JSON-RPC message
- * with this user's user_params) or a copy. */
+/* Each queued message's encoding for c: data[i], len[i] bytes, the
+ * message's own, or custom[i] (the same pointer, freed after) when it is the
+ * recipient's (a JSON-RPC message with this user's user_params) or a copy. */
 static void encode_all(struct conn *c, enum msg_enc e, struct msg **m, uint32_t np, char **custom,
-                       size_t *len)
+                       const uint8_t **data, size_t *len)
 {
     for (uint32_t i = 0; i < np; i++) {
         custom[i] = NULL;
         if (e == MSG_ENC_JSONRPC && c->user_id)
             custom[i] = msg_jsonrpc_for_user(m[i], c->user_id, &len[i]);
-        if (!custom[i] && !msg_encoding(m[i], e, &len[i]))
+        if (!custom[i] && !(data[i] = msg_encoding(m[i], e, &len[i])))
             /* frozen before anyone here wanted this format: a copy */
             custom[i] = (char *)msg_encode_copy(m[i], e, &len[i]);
+        if (custom[i])
+            data[i] = (const uint8_t *)custom[i];
     }
 }
 
@@ -123,7 +119,8 @@ static void add(struct conn_piece *v, size_t *n, const void *p, size_t len, stru
  * JSON-RPC an array when there is more than one message. v has room for
  * 2 * k + 8 pieces. */
 static void deliver_frame(struct conn *c, enum msg_enc e, struct msg **m, char **custom,
-                          const size_t *len, uint32_t k, struct conn_piece *v)
+                          const uint8_t **data, const size_t *len, uint32_t k,
+                          struct conn_piece *v)
 {
     bool array = e == MSG_ENC_JSONRPC && k > 1;
     size_t body = array ? 2 + (k - 1) : 0; /* [ , ] */
@@ -138,10 +135,8 @@ static void deliver_frame(struct conn *c, enum msg_enc e, struct msg **m, char *
     for (uint32_t i = 0; i < k; i++) {
         if (array && i)
             add(v, &n, ",", 1, NULL);
-        if (custom[i])
-            add(v, &n, custom[i], len[i], NULL);
-        else
-            add(v, &n, msg_encoding(m[i], e, &(size_t){0}), len[i], m[i]);
+        /* a piece from the message itself keeps it (no copy) */
+        add(v, &n, data[i], len[i], custom[i] ? NULL : m[i]);
     }
     if (array)
         add(v, &n, "]", 1, NULL);
@@ -179,12 +174,14 @@ void sub_flush(struct conn *c)
     uint32_t np = c->n_pend, cap = c->cap_pend;
     char *custom_stack[64];
     size_t len_stack[64];
+    const uint8_t *data_stack[64];
     struct conn_piece piece_stack[2 * 64 + 8];
     bool small = np <= 64;
     char **custom = small ? custom_stack : xmalloc(np * sizeof *custom);
     size_t *len = small ? len_stack : xmalloc(np * sizeof *len);
+    const uint8_t **data = small ? data_stack : xmalloc(np * sizeof *data);
     struct conn_piece *v = small ? piece_stack : xmalloc((2 * (size_t)np + 8) * sizeof *v);
-    encode_all(c, e, pend, np, custom, len);
+    encode_all(c, e, pend, np, custom, data, len);
     s->m.messages_out += np;
     s->m.deliveries_queued -= np;
     c->pend = NULL;
@@ -195,7 +192,7 @@ void sub_flush(struct conn *c)
     bool alone = np == 1 && !custom[0] && c->tp->deliver_one;
     if (c->state == CONN_SUB && (!alone || !c->tp->deliver_one(c, pend[0], e))) {
         uint32_t j = frame_end(c, len, 0, np);
-        deliver_frame(c, e, pend, custom, len, j, v);
+        deliver_frame(c, e, pend, custom, data, len, j, v);
         /* the rest in frames of their own while the connection takes them
          * (the output limit may have ended it, with a close frame after
          * which nothing may follow, or the peer may have gone) */
@@ -203,7 +200,7 @@ void sub_flush(struct conn *c)
              i < np && c->state == CONN_SUB && !(c->flags & (CONN_F_CLOSING | CONN_F_CLOSE_AFTER));
              i = j) {
             j = frame_end(c, len, i, np);
-            deliver_frame(c, e, pend + i, custom + i, len + i, j - i, v);
+            deliver_frame(c, e, pend + i, custom + i, data + i, len + i, j - i, v);
         }
     }
     for (uint32_t i = 0; i < np; i++) {
@@ -213,6 +210,7 @@ void sub_flush(struct conn *c)
     if (!small) {
         free(custom);
         free(len);
+        free(data);
         free(v);
     }
     /* a small queue is kept for the next turn */
