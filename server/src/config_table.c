@@ -168,7 +168,8 @@ static const struct config_opt options[] = {
         "than the fan-outs is slowed to them, and nothing is dropped for it. The default\n"
         "is a few hundred milliseconds of writing (4 MB of queue, 8 bytes a delivery; the\n"
         "messages are shared): enough for dozens of messages a write to each subscriber.\n"
-        "Small channels, channel stats and /health are answered meanwhile."),
+        "Text publishes to small channels, text channel stats (GET) and /health are answered\n"
+        "meanwhile; protobuf requests (channel stats too) wait with the publishes."),
     INT("max-input-memory", max_input_memory, 1048576, 1073741824, "67108864",
         "Bytes of requests and WebSocket messages larger than 16 KiB held at once, all\n"
         "subscribe-port connections together; one that needs more while it is full gets\n"

@@ -61,8 +61,8 @@ void pub_ack_forget(struct conn *c);
  * before it, while they are behind (worker_fanout_behind): a text publish
  * to channels with more than PUBLISH_WRITE_NOW subscribers in all, and any
  * request whose channels are in its body (protobuf, or whole_body: the
- * JSON-RPC API). The rest (small channels, stats, /health) is served at
- * once. A publisher is so slowed to what the fan-outs deliver: the queued
+ * JSON-RPC API; protobuf channel stats wait too). The rest (small
+ * channels, text stats, /health) is served at once. A publisher is so slowed to what the fan-outs deliver: the queued
  * deliveries stay bounded, and nothing acknowledged is dropped for it. */
 bool pub_must_wait(struct conn *c, const struct http1_request *req, bool whole_body);
 
